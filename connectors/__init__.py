@@ -1,0 +1,1 @@
+"""Destination connectors: one package per destination type, found by the registry."""

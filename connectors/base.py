@@ -1,0 +1,317 @@
+"""The destination connector contract.
+
+A connector builds its vendor client from settings, sends the records that mappings rendered for
+a batch of calls, and says per call what happened. Everything a vendor client can raise goes
+through `classify` into one of two errors that decide the delivery's fate:
+
+- `RetryableError`: try again later (timeouts, 408, 429, 5xx, expired sessions, lock contention);
+  `retry_after` honours the destination's own hint.
+- `PermanentError`: retrying cannot help (validation, permissions, unknown fields); the delivery
+  ends `rejected` with the destination's message and is replayable after a fix.
+
+Connectors do not touch the database or Redis directly: a `ConnectorContext` gives them durable
+per-destination state (record ids written before, GA4 events already sent), per-key locks shared
+by all workers, and the destination-wide rate limiter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from hub.errors import HubError
+from hub.events import CallEvent
+from hub.records import RenderedRecord
+from hub.secrets import Secret
+
+EXCERPT_CHARS = 2000
+
+
+def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
+    text = (
+        value
+        if isinstance(value, str)
+        else repr(value)
+        if not isinstance(value, bytes)
+        else value.decode("utf-8", "replace")
+    )
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more chars]"
+
+
+# --- Errors ----------------------------------------------------------------------------------
+
+
+class DeliveryError(HubError):
+    retryable: ClassVar[bool]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        retry_after: float | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after = retry_after
+        self.details = dict(details or {})
+
+
+class RetryableError(DeliveryError):
+    retryable = True
+    reason = "unavailable"
+
+
+class PermanentError(DeliveryError):
+    retryable = False
+    reason = "rejected"
+
+
+# --- What a connector works on and returns ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryItem:
+    """One call to bring up to date at one destination."""
+
+    delivery_id: str
+    #: The call's current state: every version received so far, merged (newest known value wins).
+    call: CallEvent
+    #: The version whose arrival caused this delivery.
+    trigger: CallEvent
+    #: What the destination's mappings rendered for `call` (already filtered by events / when).
+    records: Sequence[RenderedRecord]
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request a connector made, kept (trimmed) in the delivery's attempt history."""
+
+    method: str
+    url: str
+    status: int | None
+    request_body: str = ""
+    response_body: str = ""
+    duration_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Delivered:
+    #: Ids of what was written, e.g. {"Lead": "00Q...", "Task": "00T..."}: shown in history.
+    external_ids: Mapping[str, str] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    reason: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Held:
+    """Needs a person (e.g. several CRM records match the caller and the policy says hold)."""
+
+    reason: str
+    note: str = ""
+
+
+ItemOutcome = Delivered | Skipped | Held | DeliveryError
+
+
+@dataclass
+class BatchResult:
+    """Outcome per delivery id, plus the HTTP exchanges the batch made."""
+
+    outcomes: dict[str, ItemOutcome] = field(default_factory=dict)
+    exchanges: list[Exchange] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """A request `hub preview` shows instead of sending."""
+
+    method: str
+    url: str
+    body: Any = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    detail: str
+    problems: Sequence[str] = ()
+
+
+# --- Settings and context --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DestinationSettings:
+    id: str
+    type: str
+    #: Credentials resolved from the environment; empty when the destination runs in sandbox mode.
+    credentials: Mapping[str, Secret]
+    #: Connector-specific options from hub.yaml (validated by the connector's `option_problems`).
+    options: Mapping[str, Any] = field(default_factory=dict)
+    #: Base URL of the local fake when in sandbox mode (or a test), else None for the real API.
+    sandbox_url: str | None = None
+    #: Requests per `rate_window_s` the whole hub may send (all workers together); None = no cap.
+    rate_limit: int | None = None
+    rate_window_s: float = 1.0
+    timeout_s: float = 15.0
+
+    @property
+    def sandbox(self) -> bool:
+        return self.sandbox_url is not None
+
+    def secret(self, name: str) -> str | None:
+        value = self.credentials.get(name)
+        return value.reveal() if value else None
+
+
+class ConnectorContext(Protocol):
+    """Services the hub lends a connector; the real one is backed by the database and Redis."""
+
+    def get_state(self, key: str) -> dict[str, Any] | None:
+        """Durable per-destination state, e.g. key "call:<source>:<provider_call_id>"."""
+
+    def put_state(self, key: str, value: Mapping[str, Any]) -> None: ...
+
+    def lock(self, key: str, timeout_s: float = 30.0) -> contextlib.AbstractContextManager[None]:
+        """A lock shared by every worker (e.g. per caller number, so two calls make one Lead)."""
+
+    def throttle(self, bucket: str = "default", cost: int = 1) -> None:
+        """Block until the shared rate limiter allows `cost` requests, or raise RetryableError."""
+
+
+class MemoryContext:
+    """A process-local context for previews and checks: state reads come from a snapshot."""
+
+    def __init__(self, state: Mapping[str, dict[str, Any]] | None = None) -> None:
+        self.state: dict[str, dict[str, Any]] = dict(state or {})
+
+    def get_state(self, key: str) -> dict[str, Any] | None:
+        return self.state.get(key)
+
+    def put_state(self, key: str, value: Mapping[str, Any]) -> None:
+        self.state[key] = dict(value)
+
+    @contextlib.contextmanager
+    def lock(self, key: str, timeout_s: float = 30.0) -> Iterator[None]:
+        yield
+
+    def throttle(self, bucket: str = "default", cost: int = 1) -> None:
+        return None
+
+
+# --- The contract ----------------------------------------------------------------------------
+
+
+class Connector(ABC):
+    type: ClassVar[str]
+    #: Most calls one `send` takes; the hub groups pending deliveries into batches of this size.
+    max_batch: ClassVar[int] = 50
+    #: Credential names the connector reads (all `${ENV}` references in hub.yaml).
+    credential_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, settings: DestinationSettings, context: ConnectorContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    @classmethod
+    def option_problems(cls, options: Mapping[str, Any]) -> list[str]:
+        """Problems with this connector's hub.yaml options (unknown keys, bad values)."""
+        return []
+
+    @classmethod
+    def mapping_problems(cls, record_target: str, options: Mapping[str, Any]) -> list[str]:
+        """Problems with a mapping meant for this connector (unknown target, bad options)."""
+        return []
+
+    @abstractmethod
+    def send(self, items: Sequence[DeliveryItem]) -> BatchResult:
+        """Write every item; one item's failure belongs in its outcome, not in an exception."""
+
+    @abstractmethod
+    def preview(self, item: DeliveryItem) -> list[PlannedRequest]:
+        """The requests `send` would make for this item, without making them."""
+
+    @abstractmethod
+    def check(self) -> CheckResult:
+        """Prove the credentials work (a cheap authenticated read)."""
+
+    def classify(self, exc: Exception) -> DeliveryError:
+        """Vendor exception -> hub error. Subclasses handle their client's exceptions first."""
+        return classify_common(exc)
+
+    def deliver(self, items: Sequence[DeliveryItem]) -> BatchResult:
+        """`send` with error translation: an exception fails every item of the batch with its class."""
+        try:
+            result = self.send(items)
+        except Exception as exc:  # noqa: BLE001
+            # Translated, stored per delivery and retried or rejected: never swallowed.
+            error = exc if isinstance(exc, DeliveryError) else self.classify(exc)
+            return BatchResult(outcomes={item.delivery_id: error for item in items})
+        missing = [item.delivery_id for item in items if item.delivery_id not in result.outcomes]
+        for delivery_id in missing:
+            result.outcomes[delivery_id] = RetryableError(
+                "connector returned no outcome for this delivery", reason="no_outcome"
+            )
+        return result
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds (delta-seconds or HTTP date), None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def classify_status(status: int, message: str, *, retry_after: float | None = None) -> DeliveryError:
+    """The common HTTP status policy: 408/425/429/5xx retry, other 4xx are permanent."""
+    if status == 429:
+        return RetryableError(message, reason="rate_limited", retry_after=retry_after)
+    if status in (408, 425) or status >= 500:
+        return RetryableError(message, reason="unavailable", retry_after=retry_after)
+    if status in (401, 403):
+        return PermanentError(message, reason="unauthorized")
+    return PermanentError(message, reason="rejected")
+
+
+def classify_common(exc: Exception) -> DeliveryError:
+    """Network-level failures every HTTP client shares."""
+    import requests
+
+    if isinstance(exc, DeliveryError):
+        return exc
+    if isinstance(exc, (requests.Timeout, TimeoutError)):
+        return RetryableError(f"timed out: {exc}", reason="timeout")
+    if isinstance(exc, (requests.ConnectionError, ConnectionError)):
+        return RetryableError(f"connection failed: {exc}", reason="unreachable")
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        response = exc.response
+        return classify_status(
+            response.status_code,
+            f"HTTP {response.status_code}: {excerpt(response.text, 500)}",
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+        )
+    # An unexpected exception is a bug in the connector or an answer we do not understand:
+    # retrying may help (a transient oddity) and exhausting retries leaves it visible as failed.
+    return RetryableError(f"{type(exc).__name__}: {exc}", reason="connector_error")

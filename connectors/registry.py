@@ -1,0 +1,45 @@
+"""Finds connectors by type: `connectors/<type>/` defines one `Connector` subclass with that `type`.
+
+Each connector package may also have `sandbox.py` with `create_app() -> flask.Flask`: the local
+fake of its API that tests use and that `hub run` starts when no credentials are configured.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+from typing import Any
+
+from connectors.base import Connector
+from hub.errors import ConfigError
+
+_NOT_CONNECTORS = {"base", "registry"}
+
+
+def types() -> list[str]:
+    import connectors
+
+    return sorted(m.name for m in pkgutil.iter_modules(connectors.__path__) if m.name not in _NOT_CONNECTORS)
+
+
+def connector_class(type_name: str) -> type[Connector]:
+    if type_name not in types():
+        raise ConfigError([f"unknown destination type {type_name!r}; known: {', '.join(types())}"])
+    module = importlib.import_module(f"connectors.{type_name}")
+    for value in vars(module).values():
+        if (
+            isinstance(value, type)
+            and issubclass(value, Connector)
+            and getattr(value, "type", None) == type_name
+        ):
+            return value
+    raise ConfigError([f"connectors/{type_name}: defines no Connector subclass with type {type_name!r}"])
+
+
+def sandbox_app(type_name: str) -> Any | None:
+    """The Flask app faking this destination's API, or None when the connector has no fake."""
+    module_name = f"connectors.{type_name}.sandbox"
+    if importlib.util.find_spec(module_name) is None:
+        return None
+    return importlib.import_module(module_name).create_app()

@@ -1,0 +1,3 @@
+"""callhub: receives call-tracking webhooks, normalizes them, delivers them to CRMs and analytics."""
+
+__version__ = "0.1.0"

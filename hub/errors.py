@@ -1,0 +1,44 @@
+"""Errors the hub raises across modules, each with a stable reason slug.
+
+The slug is what logs, metrics, the admin API and the dashboard show; the message is for people.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class HubError(Exception):
+    reason: ClassVar[str] = "error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason  # type: ignore[misc]
+
+
+class ConfigError(HubError):
+    """hub.yaml or a mapping file is wrong; carries every problem found, not just the first."""
+
+    reason = "config"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class SignatureError(HubError):
+    """The delivery is not provably from the provider: refused with 401 and this reason."""
+
+    reason = "bad_signature"
+
+
+class ParseError(HubError):
+    """The provider's payload cannot be turned into call events; the raw delivery is kept."""
+
+    reason = "bad_payload"
+
+
+class StorageUnavailable(HubError):
+    reason = "storage_unavailable"

@@ -1,0 +1,344 @@
+"""The normalized call event: one shape for every provider.
+
+The dataclasses are what the code works with; `CallEventSchema` is the JSON contract used on the
+queue, in the database, in the admin API and in `hub normalize` output. Keep both in step: the
+round-trip test in tests/test_events.py fails when they drift.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
+
+KIND_STARTED: Final = "call.started"
+KIND_COMPLETED: Final = "call.completed"
+KIND_UPDATED: Final = "call.updated"
+KIND_UNKNOWN: Final = "unknown"
+KINDS: Final = (KIND_STARTED, KIND_COMPLETED, KIND_UPDATED, KIND_UNKNOWN)
+
+STATUSES: Final = ("ringing", "in_progress", "answered", "missed", "voicemail", "busy", "failed")
+DIRECTIONS: Final = ("inbound", "outbound")
+DNI_TYPES: Final = ("url", "source", "session", "static")
+
+# A call's lifecycle rank: a version of lower rank never overrides what a higher one said about
+# the call's progress (a late `call.started` must not reopen a completed call).
+KIND_RANK: Final = {KIND_UNKNOWN: 0, KIND_STARTED: 1, KIND_COMPLETED: 2, KIND_UPDATED: 3}
+STATUS_RANK: Final = {
+    "ringing": 0,
+    "in_progress": 1,
+    "answered": 2,
+    "missed": 2,
+    "voicemail": 2,
+    "busy": 2,
+    "failed": 2,
+}
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    started_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_s: int | None = None
+    talk_time_s: int | None = None
+    direction: str | None = None
+    status: str | None = None
+    first_call: bool | None = None
+    spam: bool | None = None
+    recording_url: str | None = None
+    transcript: str | None = None
+
+
+@dataclass(frozen=True)
+class Caller:
+    number: str | None = None
+    name: str | None = None
+    email: str | None = None
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    postal_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Attribution:
+    dni_type: str | None = None
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    keyword: str | None = None
+    ad_group: str | None = None
+    ad: str | None = None
+    landing_page: str | None = None
+    referrer: str | None = None
+    gclid: str | None = None
+    gbraid: str | None = None
+    wbraid: str | None = None
+    fbclid: str | None = None
+    msclkid: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_term: str | None = None
+    utm_content: str | None = None
+    ga_client_id: str | None = None
+    ga_session_id: str | None = None
+    visitor_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    qualified: bool | None = None
+    lead_status: str | None = None
+    value: Decimal | None = None
+    currency: str | None = None
+    tags: tuple[str, ...] | None = None
+    notes: str | None = None
+    agent: str | None = None
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """One thing a provider told us about one call.
+
+    `id` and `source` are filled by the hub when the event is received (providers leave them
+    empty); `provider_call_id` ties the versions of one call together.
+    """
+
+    provider: str
+    provider_call_id: str
+    kind: str
+    occurred_at: datetime
+    id: str = ""
+    source: str = ""
+    account: Account = field(default_factory=Account)
+    call: Call = field(default_factory=Call)
+    caller: Caller = field(default_factory=Caller)
+    tracking_number: str | None = None
+    business_number: str | None = None
+    attribution: Attribution = field(default_factory=Attribution)
+    outcome: Outcome = field(default_factory=Outcome)
+    custom: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def call_key(self) -> tuple[str, str]:
+        return (self.source, self.provider_call_id)
+
+
+def event_id(source: str, receipt_key: str, index: int) -> str:
+    """Stable id of the index-th event of one received delivery: a re-delivery maps to the same id."""
+    digest = hashlib.sha256(f"{source}\x00{receipt_key}\x00{index}".encode()).hexdigest()
+    return f"evt_{digest[:24]}"
+
+
+# --- JSON contract ---------------------------------------------------------------------------
+
+
+class UTCDateTime(fields.DateTime):
+    """ISO 8601 in, timezone-aware UTC out; a naive value is refused rather than guessed."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        if parsed.tzinfo is None:
+            raise ValidationError("timestamp needs a UTC offset")
+        return parsed.astimezone(UTC)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return str(value.astimezone(UTC).isoformat().replace("+00:00", "Z"))
+
+
+def _blank_to_none(data: Any) -> Any:
+    if isinstance(data, Mapping):
+        return {key: (None if value == "" else value) for key, value in data.items()}
+    return data
+
+
+class _Part(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    model: type[Any]
+
+    @pre_load
+    def _blanks(self, data: Any, **_: Any) -> Any:
+        return _blank_to_none(data)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> Any:
+        return self.model(**data)
+
+
+def _str() -> fields.String:
+    return fields.String(load_default=None, allow_none=True)
+
+
+class AccountSchema(_Part):
+    model = Account
+    id = _str()
+    name = _str()
+
+
+class CallSchema(_Part):
+    model = Call
+    started_at = UTCDateTime(load_default=None, allow_none=True)
+    answered_at = UTCDateTime(load_default=None, allow_none=True)
+    ended_at = UTCDateTime(load_default=None, allow_none=True)
+    duration_s = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    talk_time_s = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    direction = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(DIRECTIONS))
+    status = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(STATUSES))
+    first_call = fields.Boolean(load_default=None, allow_none=True)
+    spam = fields.Boolean(load_default=None, allow_none=True)
+    recording_url = _str()
+    transcript = _str()
+
+
+class CallerSchema(_Part):
+    model = Caller
+    number = _str()
+    name = _str()
+    email = _str()
+    city = _str()
+    region = _str()
+    country = fields.String(load_default=None, allow_none=True, validate=validate.Length(equal=2))
+    postal_code = _str()
+
+
+class AttributionSchema(_Part):
+    model = Attribution
+    dni_type = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(DNI_TYPES))
+    source = _str()
+    medium = _str()
+    campaign = _str()
+    keyword = _str()
+    ad_group = _str()
+    ad = _str()
+    landing_page = _str()
+    referrer = _str()
+    gclid = _str()
+    gbraid = _str()
+    wbraid = _str()
+    fbclid = _str()
+    msclkid = _str()
+    utm_source = _str()
+    utm_medium = _str()
+    utm_campaign = _str()
+    utm_term = _str()
+    utm_content = _str()
+    ga_client_id = _str()
+    ga_session_id = _str()
+    visitor_ip = _str()
+
+
+class OutcomeSchema(_Part):
+    model = Outcome
+    qualified = fields.Boolean(load_default=None, allow_none=True)
+    lead_status = _str()
+    value = fields.Decimal(load_default=None, allow_none=True, as_string=True)
+    currency = fields.String(load_default=None, allow_none=True, validate=validate.Length(equal=3))
+    tags = fields.List(fields.String(), load_default=None, allow_none=True)
+    notes = _str()
+    agent = _str()
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> Outcome:
+        if data.get("tags") is not None:
+            data["tags"] = tuple(data["tags"])
+        return Outcome(**data)
+
+
+class CallEventSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+        ordered = True
+
+    id = fields.String(load_default="")
+    source = fields.String(load_default="")
+    provider = fields.String(required=True)
+    provider_call_id = fields.String(required=True, validate=validate.Length(min=1))
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    occurred_at = UTCDateTime(required=True)
+    account = fields.Nested(AccountSchema, load_default=Account)
+    call = fields.Nested(CallSchema, load_default=Call)
+    caller = fields.Nested(CallerSchema, load_default=Caller)
+    tracking_number = _str()
+    business_number = _str()
+    attribution = fields.Nested(AttributionSchema, load_default=Attribution)
+    outcome = fields.Nested(OutcomeSchema, load_default=Outcome)
+    custom = fields.Dict(keys=fields.String(), load_default=dict)
+
+    @pre_load
+    def _blanks(self, data: Any, **_: Any) -> Any:
+        return _blank_to_none(data)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> CallEvent:
+        return CallEvent(**data)
+
+
+_SCHEMA: Final = CallEventSchema()
+
+
+def dump_event(event: CallEvent) -> dict[str, Any]:
+    """The event as JSON-ready data (the contract)."""
+    return _SCHEMA.dump(event)  # type: ignore[no-any-return]
+
+
+def load_event(data: Mapping[str, Any]) -> CallEvent:
+    """Validate and build an event from contract data; raises marshmallow.ValidationError."""
+    return _SCHEMA.load(data)  # type: ignore[no-any-return]
+
+
+def validate_event(event: CallEvent) -> CallEvent:
+    """Round-trip through the schema so a provider plugin cannot emit something the contract refuses."""
+    return load_event(dump_event(event))
+
+
+# --- Paths into the event (used by mappings and routing) -------------------------------------
+
+_SECTIONS: Final[dict[str, type[Any]]] = {
+    "account": Account,
+    "call": Call,
+    "caller": Caller,
+    "attribution": Attribution,
+    "outcome": Outcome,
+}
+
+
+def known_paths() -> list[str]:
+    """Every dotted path a mapping may read, e.g. `caller.number`; `custom.<key>` is open-ended."""
+    paths = [f.name for f in dataclasses.fields(CallEvent) if f.name not in _SECTIONS and f.name != "custom"]
+    for section, model in _SECTIONS.items():
+        paths.extend(f"{section}.{f.name}" for f in dataclasses.fields(model))
+    return paths
+
+
+def get_path(event: CallEvent, path: str) -> Any:
+    """Value at a dotted path, None when absent; `custom.a.b` walks into the provider's custom data."""
+    head, _, rest = path.partition(".")
+    if head == "custom":
+        value: Any = event.custom
+        for part in rest.split(".") if rest else []:
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(part)
+        return value
+    value = getattr(event, head, None)
+    if rest:
+        value = getattr(value, rest, None)
+    return value

@@ -1,0 +1,300 @@
+"""Coercions that every provider needs: providers send the same facts in many spellings.
+
+Each function accepts what providers really send (numbers as strings, booleans as "true",
+`""` for null, local times with offsets, epoch seconds or milliseconds, national phone formats)
+and returns the normalized value, or None when the input carries nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from dateutil import parser as date_parser
+
+from hub.errors import ParseError
+
+_TRUE = {"true", "t", "yes", "y", "1", "on"}
+_FALSE = {"false", "f", "no", "n", "0", "off"}
+# Epoch values above this are milliseconds (year 33658 in seconds, 1971 in milliseconds).
+_EPOCH_MS_THRESHOLD = 10**12
+
+
+def text(value: Any) -> str | None:
+    """A trimmed string, None for missing or blank values."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    result = str(value).strip()
+    return result or None
+
+
+def first(*values: Any) -> Any:
+    """The first value that is not None or blank (fallback chains between legacy and new keys)."""
+    for value in values:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if isinstance(value, (list, dict)) and not value:
+            continue
+        return value
+    return None
+
+
+def dig(data: Any, path: str) -> Any:
+    """`dig(d, "ga.cid")`: walk nested mappings (and list indexes), None when any step is missing."""
+    current = data
+    for part in path.split("."):
+        if isinstance(current, Mapping):
+            current = current.get(part)
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+    return current
+
+
+def boolean(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value)
+    lowered = str(value).strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    return None
+
+
+_DURATION_TEXT = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2})$")
+_DURATION_UNITS = re.compile(r"(\d+(?:\.\d+)?)\s*(h|hr|hours?|m|min|minutes?|s|sec|seconds?)\b", re.I)
+
+
+def integer(value: Any) -> int | None:
+    """Whole number from ints, floats and numeric strings ("13", "13.0", "1,204")."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    cleaned = str(value).strip().replace(",", "")
+    if not cleaned:
+        return None
+    try:
+        return int(Decimal(cleaned))
+    except InvalidOperation:
+        return None
+
+
+def seconds(value: Any) -> int | None:
+    """A duration in seconds from 412, "412", "06:52", "1:02:03" or "6 min 52 sec"."""
+    as_int = integer(value)
+    if as_int is not None:
+        return max(as_int, 0)
+    if value is None:
+        return None
+    raw = str(value).strip()
+    clock = _DURATION_TEXT.match(raw)
+    if clock:
+        hours, minutes, secs = clock.groups()
+        return int(hours or 0) * 3600 + int(minutes) * 60 + int(secs)
+    total = 0.0
+    matched = False
+    for amount, unit in _DURATION_UNITS.findall(raw):
+        matched = True
+        factor = 3600 if unit.lower().startswith("h") else 60 if unit.lower().startswith("m") else 1
+        total += float(amount) * factor
+    return int(total) if matched else None
+
+
+def decimal(value: Any) -> Decimal | None:
+    """Money: "", None -> None; "$1,250.00" -> Decimal("1250.00")."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, Decimal)):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(str(value))
+    cleaned = re.sub(r"[^\d.\-]", "", str(value))
+    if not cleaned or cleaned in {"-", "."}:
+        return None
+    try:
+        return Decimal(cleaned)
+    except InvalidOperation:
+        return None
+
+
+def zone(name: str | None) -> tzinfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def timestamp(value: Any, *, assume: tzinfo | None = UTC) -> datetime | None:
+    """Aware UTC datetime from ISO 8601 (with or without offset), RFC 2822, epoch s or ms.
+
+    `assume` is the zone of offset-less text (a provider's account zone); None refuses to guess.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, (int, float)) or (
+        isinstance(value, str) and re.fullmatch(r"\d{9,14}(\.\d+)?", value.strip())
+    ):
+        number = float(value)
+        if number > _EPOCH_MS_THRESHOLD:
+            number /= 1000
+        return datetime.fromtimestamp(number, tz=UTC)
+    else:
+        raw = str(value).strip()
+        if not raw:
+            return None
+        try:
+            parsed = date_parser.parse(raw)
+        except (ValueError, OverflowError) as exc:
+            raise ParseError(f"unreadable time {raw!r}: {exc}") from exc
+    if parsed.tzinfo is None:
+        if assume is None:
+            raise ParseError(f"time {value!r} has no offset and the source's time zone is unknown")
+        parsed = parsed.replace(tzinfo=assume)
+    return parsed.astimezone(UTC)
+
+
+def e164(value: Any, region: str = "US") -> str | None:
+    """E.164 from any format the provider stores; None for withheld or unparseable numbers.
+
+    `region` applies to national formats only ("(470) 555-0183", "4705550183"); a number with a
+    leading + or 00 keeps its own country. Digits of an 11-digit NANP number without + are
+    read as +1.
+    """
+    raw = text(value)
+    if raw is None:
+        return None
+    if raw.lower().startswith(("client:", "sip:")):
+        return None
+    digits = re.sub(r"\D", "", raw)
+    if not digits:
+        return None
+    candidate = raw
+    if not raw.startswith("+"):
+        if raw.startswith("00"):
+            candidate = "+" + digits[2:]
+        elif region == "US" and len(digits) == 11 and digits.startswith("1"):
+            candidate = "+" + digits
+    try:
+        parsed = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def country_code(value: Any) -> str | None:
+    """ISO 3166 alpha-2 from "US", "us", "USA" or a few common names; None when unsure."""
+    raw = text(value)
+    if raw is None:
+        return None
+    upper = raw.upper()
+    if len(upper) == 2 and upper.isalpha():
+        return upper
+    return _COUNTRY_ALIASES.get(upper)
+
+
+_COUNTRY_ALIASES = {
+    "USA": "US",
+    "UNITED STATES": "US",
+    "UNITED STATES OF AMERICA": "US",
+    "CAN": "CA",
+    "CANADA": "CA",
+    "GBR": "GB",
+    "UK": "GB",
+    "UNITED KINGDOM": "GB",
+    "AUS": "AU",
+    "AUSTRALIA": "AU",
+    "MEX": "MX",
+    "MEXICO": "MX",
+    "DEU": "DE",
+    "GERMANY": "DE",
+    "FRA": "FR",
+    "FRANCE": "FR",
+    "IRL": "IE",
+    "IRELAND": "IE",
+    "NZL": "NZ",
+    "NEW ZEALAND": "NZ",
+}
+
+_GA_COOKIE = re.compile(r"^(?:GA\d+\.\d+\.)?(\d+\.\d+)$")
+
+
+def ga_client_id(value: Any) -> str | None:
+    """GA client id `<number>.<number>` from a client id or a `_ga` cookie (`GA1.2.X.Y`)."""
+    raw = text(value)
+    if raw is None:
+        return None
+    match = _GA_COOKIE.match(raw)
+    return match.group(1) if match else None
+
+
+_GS_SESSION = re.compile(r"^GS\d\.\d\.s?(\d+)")
+
+
+def ga_session_id(value: Any) -> str | None:
+    """GA4 session id from a plain id or a `_ga_<stream>` cookie (GS1.1.<id>... or GS2.1.s<id>$...)."""
+    raw = text(value)
+    if raw is None:
+        return None
+    if raw.isdigit():
+        return raw
+    match = _GS_SESSION.match(raw)
+    return match.group(1) if match else None
+
+
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+CLICK_ID_KEYS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid")
+
+
+def url_params(url: Any) -> dict[str, str]:
+    """Query parameters of a landing-page URL (UTMs and click ids often live only there)."""
+    raw = text(url)
+    if raw is None:
+        return {}
+    try:
+        query = urlsplit(raw).query
+    except ValueError:
+        return {}
+    return {key: values[0] for key, values in parse_qs(query).items() if values and values[0]}
+
+
+def tags(value: Any) -> tuple[str, ...] | None:
+    """Tags from a list, a comma string, or a mapping of group -> comma string."""
+    if value is None or value == "":
+        return None
+    items: Iterable[Any]
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, Mapping):
+        items = [part for v in value.values() for part in (tags(v) or ())]
+    elif isinstance(value, (list, tuple)):
+        items = [v.get("name") if isinstance(v, Mapping) else v for v in value]
+    else:
+        items = [value]
+    cleaned = tuple(dict.fromkeys(t for t in (text(item) for item in items) if t))
+    return cleaned or None
+
+
+def lower(value: Any) -> str | None:
+    raw = text(value)
+    return raw.lower() if raw else None
