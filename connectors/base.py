@@ -143,6 +143,31 @@ class PlannedRequest:
 
 
 @dataclass(frozen=True)
+class FieldSchema:
+    """One field of a destination object as the live API describes it (for `hub check --online`)."""
+
+    name: str
+    #: Vendor type in lower case: "string", "picklist", "double", "boolean", "date", "datetime",
+    #: "phone", "email", "url", "textarea", "reference", "number", "enumeration"...
+    type: str
+    createable: bool = True
+    updateable: bool = True
+    #: Must be given on create (not nillable and no default).
+    required: bool = False
+    max_length: int | None = None
+    #: Allowed values when the field only accepts a fixed list; None when free.
+    picklist: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TargetSchema:
+    target: str
+    fields: Mapping[str, FieldSchema]
+    #: Rules that are not per field (e.g. GA4: "at most 25 params per event").
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CheckResult:
     ok: bool
     detail: str
@@ -246,6 +271,10 @@ class Connector(ABC):
     @abstractmethod
     def check(self) -> CheckResult:
         """Prove the credentials work (a cheap authenticated read)."""
+
+    def describe(self, target: str) -> TargetSchema | None:
+        """The live schema of a mapping target, for `hub check --online`; None when not describable."""
+        return None
 
     def classify(self, exc: Exception) -> DeliveryError:
         """Vendor exception -> hub error. Subclasses handle their client's exceptions first."""
