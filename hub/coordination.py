@@ -56,7 +56,9 @@ return math.max(1, tonumber(oldest[2]) + window - now)
 class RateLimiter:
     """At most `limit` requests per `window_s` for one bucket, shared by every process."""
 
-    def __init__(self, client: redis.Redis, key: str, limit: int, window_s: float, max_wait_s: float = 30.0) -> None:
+    def __init__(
+        self, client: redis.Redis, key: str, limit: int, window_s: float, max_wait_s: float = 30.0
+    ) -> None:
         self.client = client
         self.key = key
         self.limit = limit
@@ -67,7 +69,9 @@ class RateLimiter:
     def try_acquire(self, cost: int = 1) -> float:
         """0.0 when admitted, else seconds to wait before trying again."""
         now_ms = int(time.time() * 1000)
-        wait_ms = self._script(keys=[self.key], args=[now_ms, self.window_ms, self.limit, cost, uuid.uuid4().hex])
+        wait_ms = self._script(
+            keys=[self.key], args=[now_ms, self.window_ms, self.limit, cost, uuid.uuid4().hex]
+        )
         return float(wait_ms) / 1000.0
 
     def acquire(self, cost: int = 1) -> None:
@@ -119,7 +123,9 @@ class SharedContext:
             f"hub:lock:{self.destination_id}:{key}", timeout=timeout_s, blocking_timeout=timeout_s
         )
         if not lock.acquire():
-            raise RetryableError(f"lock {key} is held by another worker", reason="lock_timeout", retry_after=5)
+            raise RetryableError(
+                f"lock {key} is held by another worker", reason="lock_timeout", retry_after=5
+            )
         try:
             yield
         finally:
