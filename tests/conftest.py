@@ -54,3 +54,23 @@ def fixtures_dir() -> Path:
 
 def pytest_report_header() -> list[str]:
     return [f"TEST_DATABASE_URL={'set' if os.environ.get('TEST_DATABASE_URL') else 'unset'}"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each storage test runs on SQLite and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+        return
+    from tests.hubkit import fresh_postgres_database
+
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def hub(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[object]:
+    from tests.hubkit import make_hub
+
+    with make_hub(tmp_path, redis_url, database_url) as instance:
+        yield instance

@@ -117,6 +117,16 @@ class Provider(ABC):
     #: How the provider proves a delivery is its own, shown in docs and `hub run`'s banner.
     auth: ClassVar[str]
 
+    # What the proof covers; the shared contract tests (tests/providers/) pick their checks from
+    # these. Plain attributes with class defaults, so a provider defined by data (YAML) can set
+    # them per instance.
+    #: The signature covers the payload (body, or query string of a GET): tampering is refused.
+    signs_body: bool = False
+    #: The signature covers a delivery time, and a stale one is refused.
+    signs_timestamp: bool = False
+    #: A shared token (header or query parameter) proves the delivery, not a signature.
+    uses_token: bool = False
+
     def __init__(self, settings: SourceSettings) -> None:
         self.settings = settings
 
@@ -137,11 +147,15 @@ class Provider(ABC):
         payload = request.body if request.body else urlsplit(request.url).query.encode()
         return hashlib.sha256(payload).hexdigest()
 
-    def normalize(self, request: InboundRequest) -> list[CallEvent]:
-        """Parse and stamp ids; any failure becomes a ParseError so the delivery is kept, not lost."""
+    def normalize(self, request: InboundRequest, receipt_key: str | None = None) -> list[CallEvent]:
+        """Parse and stamp ids; any failure becomes a ParseError so the delivery is kept, not lost.
+
+        `receipt_key` is the key stored when the delivery was received (a replay of a stored
+        delivery must yield the same event ids even though credentials were masked in storage).
+        """
         try:
             events = self.parse(request)
-            key = self.receipt_key(request)
+            key = receipt_key or self.receipt_key(request)
             stamped = [
                 replace(event, id=event_id(self.settings.id, key, index), source=self.settings.id)
                 for index, event in enumerate(events)
@@ -183,7 +197,7 @@ def matches_any(provided: str | None, expected_for_secret: Any, secrets: Sequenc
 def require_header(request: InboundRequest, name: str) -> str:
     value = request.headers.get(name)
     if not value:
-        raise SignatureError(f"missing {name} header")
+        raise SignatureError(f"missing {name} header", reason="missing_signature")
     return value
 
 

@@ -1,0 +1,144 @@
+"""Forwards each call's current state (or what its mappings rendered) as signed JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+
+from connectors.base import (
+    BatchResult,
+    CheckResult,
+    Connector,
+    ConnectorContext,
+    Delivered,
+    DeliveryError,
+    DeliveryItem,
+    DestinationSettings,
+    Exchange,
+    PermanentError,
+    PlannedRequest,
+    classify_status,
+    excerpt,
+    retry_after_seconds,
+)
+from connectors.webhook.signing import SIGNATURE_HEADER, header_value
+from hub.events import dump_event
+
+SANDBOX_PATH = "/receive"
+# Only ever used between `hub run` and its own local receiver.
+SANDBOX_SECRET = "sandbox-webhook-secret"  # noqa: S105
+OPTION_KEYS = {"concurrency", "headers"}
+
+
+class WebhookConnector(Connector):
+    type = "webhook"
+    max_batch = 50
+    credential_names = ("url", "secret")
+
+    def __init__(self, settings: DestinationSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    @classmethod
+    def option_problems(cls, options: Mapping[str, Any]) -> list[str]:
+        problems = [f"unknown option {key!r}" for key in options if key not in OPTION_KEYS]
+        concurrency = options.get("concurrency", 4)
+        if not isinstance(concurrency, int) or not 1 <= concurrency <= 32:
+            problems.append("concurrency must be 1..32")
+        return problems
+
+    @property
+    def url(self) -> str:
+        if self.settings.sandbox_url:
+            return self.settings.sandbox_url.rstrip("/") + SANDBOX_PATH
+        url = self.settings.secret("url")
+        if not url:
+            raise PermanentError("no url configured for this webhook destination", reason="config")
+        return url
+
+    def _secrets(self) -> list[str]:
+        if self.settings.sandbox_url:
+            return [SANDBOX_SECRET]
+        value = self.settings.secret("secret") or ""
+        return [s.strip() for s in value.split(",") if s.strip()]
+
+    def payload(self, item: DeliveryItem) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": item.trigger.kind,
+            "delivery_id": item.delivery_id,
+            "event_id": item.trigger.id,
+            "call": dump_event(item.call),
+        }
+        if item.records:
+            body["records"] = [{"target": r.target, "fields": dict(r.fields)} for r in item.records]
+        return body
+
+    def _headers(self, item: DeliveryItem, body: bytes) -> dict[str, str]:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "callhub-webhook/1",
+            "X-Callhub-Delivery": item.delivery_id,
+            "X-Callhub-Event": item.trigger.kind,
+        }
+        headers.update({str(k): str(v) for k, v in dict(self.settings.options.get("headers", {})).items()})
+        secrets = self._secrets()
+        if secrets:
+            headers[SIGNATURE_HEADER] = header_value(secrets, body)
+        return headers
+
+    def _post(self, item: DeliveryItem) -> tuple[str, Delivered | DeliveryError, Exchange]:
+        body = json.dumps(self.payload(item), separators=(",", ":"), ensure_ascii=False).encode()
+        url = self.url
+        started = time.monotonic()
+        try:
+            self.context.throttle()
+            response = self.session.post(
+                url, data=body, headers=self._headers(item, body), timeout=self.settings.timeout_s
+            )
+        except (requests.RequestException, DeliveryError) as exc:
+            error = exc if isinstance(exc, DeliveryError) else self.classify(exc)
+            exchange = Exchange("POST", url, None, excerpt(body), str(error.message), _ms(started))
+            return item.delivery_id, error, exchange
+        exchange = Exchange(
+            "POST", url, response.status_code, excerpt(body), excerpt(response.text), _ms(started)
+        )
+        if 200 <= response.status_code < 300:
+            return item.delivery_id, Delivered(note=f"HTTP {response.status_code}"), exchange
+        return (
+            item.delivery_id,
+            classify_status(
+                response.status_code,
+                f"HTTP {response.status_code}: {excerpt(response.text, 300)}",
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            ),
+            exchange,
+        )
+
+    def send(self, items: Sequence[DeliveryItem]) -> BatchResult:
+        result = BatchResult()
+        workers = int(self.settings.options.get("concurrency", 4))
+        with ThreadPoolExecutor(max_workers=min(workers, max(len(items), 1))) as pool:
+            for delivery_id, outcome, exchange in pool.map(self._post, items):
+                result.outcomes[delivery_id] = outcome
+                result.exchanges.append(exchange)
+        return result
+
+    def preview(self, item: DeliveryItem) -> list[PlannedRequest]:
+        return [PlannedRequest("POST", self.url, self.payload(item), note="signed with X-Callhub-Signature")]
+
+    def check(self) -> CheckResult:
+        try:
+            response = self.session.head(self.url, timeout=self.settings.timeout_s)
+        except requests.RequestException as exc:
+            return CheckResult(False, f"cannot reach the endpoint: {exc}")
+        return CheckResult(response.status_code < 500, f"endpoint answered HTTP {response.status_code}")
+
+
+def _ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)

@@ -1,0 +1,290 @@
+"""The `hub` command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hub.settings import Settings
+
+EXIT_PROBLEMS = 2
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+# --- run / web / worker / migrate ------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hub.logs import configure
+    from hub.runtime import _read_sandbox_urls
+    from hub.supervisor import RunOptions, Supervisor, banner
+
+    settings = _settings()
+    configure("text" if sys.stderr.isatty() else settings.log_format, settings.log_level)
+    options = RunOptions(args.host, args.port, args.web_workers, args.workers)
+    supervisor = Supervisor(settings, options)
+    try:
+        config = supervisor.start()
+    except BaseException:
+        supervisor.stop()
+        raise
+    print(banner(settings, config, options, _read_sandbox_urls(settings.data_dir)), flush=True)
+    return supervisor.wait()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from hub.logs import configure
+    from hub.worker import run_worker
+
+    settings = _settings()
+    configure(settings.log_format, settings.log_level)
+    run_worker(settings, burst=args.burst, dispatch=not args.no_dispatch)
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from hub.store.db import Database
+
+    Database(_settings().database_url).migrate()
+    print("database schema is current")
+    return 0
+
+
+# --- check / normalize / preview ---------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from hub.check import check_offline, check_online
+
+    settings = _settings()
+    config, report = check_offline(settings, generate_secrets=False)
+    if config is not None and report.ok and args.online:
+        runtime, fakes = _runtime_with_fakes(settings)
+        try:
+            check_online(runtime, report)
+        finally:
+            for fake in fakes:
+                fake.stop()
+    for note in report.notes:
+        print(f"note: {note}")
+    if not report.ok:
+        print(f"{len(report.problems)} problem(s):", file=sys.stderr)
+        for problem in report.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    assert config is not None
+    print(f"{config.path}: ok ({len(config.sources)} sources, {len(config.destinations)} destinations)")
+    return 0
+
+
+def _runtime_with_fakes(settings: Settings) -> tuple[Any, list[Any]]:
+    """A runtime whose sandbox destinations talk to fakes started here (for check and preview)."""
+    from connectors import registry as connector_registry
+    from hub.local_server import LocalServer
+    from hub.runtime import Runtime, load_hub_config
+
+    config = load_hub_config(settings, generate_secrets=False)
+    fakes = []
+    urls: dict[str, str] = {}
+    for destination in config.destinations.values():
+        app = connector_registry.sandbox_app(destination.type) if destination.sandbox else None
+        if app is not None:
+            server = LocalServer(app).start()
+            fakes.append(server)
+            urls[destination.id] = server.url
+    from hub.store.db import Database
+
+    redis_url = settings.redis_url or "redis://127.0.0.1:1/0"
+    runtime = Runtime(settings, config, Database(settings.database_url), redis_url, urls)
+    return runtime, fakes
+
+
+def cmd_normalize(args: argparse.Namespace) -> int:
+    from hub.errors import ConfigError, ParseError
+    from hub.events import dump_event
+    from hub.samples import request_from_file
+    from webhooks import registry
+    from webhooks.base import SourceSettings
+
+    settings = _settings()
+    region, options, source_id = "US", {}, args.source or args.provider
+    if args.source:
+        from hub.runtime import load_hub_config
+
+        source = load_hub_config(settings, generate_secrets=False).sources.get(args.source)
+        if source is None:
+            print(f"hub normalize: no source {args.source!r} in {settings.config_path}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        region, options = source.default_region, dict(source.options)
+    try:
+        provider = registry.create(
+            args.provider, SourceSettings(source_id, region, options), settings.mappings_dir
+        )
+        request = request_from_file(Path(args.file), f"http://localhost/webhooks/{source_id}")
+        events = provider.normalize(request)
+    except (ParseError, ConfigError, OSError) as exc:
+        print(f"hub normalize: {args.file}: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    dumped = [dump_event(event) for event in events]
+    _print_json(dumped[0] if len(dumped) == 1 else dumped)
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from hub.preview import PreviewProblem, preview_file
+
+    settings = _settings()
+    try:
+        output = preview_file(settings, args.destination, Path(args.file))
+    except PreviewProblem as exc:
+        print(f"hub preview: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    _print_json(output)
+    return 0
+
+
+# --- replay / send-samples -------------------------------------------------------------------
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
+    from hub.store.db import Database
+    from webhooks.fields import timestamp
+
+    db = Database(_settings().database_url)
+    if args.receipts:
+        ids = replay_receipts(db, source=args.source)
+        print(f"{len(ids)} stored deliveries queued to be parsed again")
+        return 0
+    try:
+        replayed = replay_deliveries(
+            db,
+            DeliveryFilter(
+                statuses=tuple(args.status or ("rejected", "failed", "held")),
+                destination=args.destination,
+                reason=args.reason,
+                since=timestamp(args.since) if args.since else None,
+                until=timestamp(args.until) if args.until else None,
+                ids=tuple(args.id or ()),
+            ),
+        )
+    except ReplayRefused as exc:
+        print(f"hub replay: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"{len(replayed)} deliveries queued again")
+    return 0
+
+
+def cmd_send_samples(args: argparse.Namespace) -> int:
+    from hub.send_samples import send_samples
+
+    settings = _settings()
+    results = send_samples(settings, args.url.rstrip("/"), sources=args.source)
+    for line in results.lines:
+        print(line)
+    return 0 if results.ok else 1
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hub", description="callhub: call-tracking webhooks in, CRM and analytics out"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser(
+        "run", help="run the hub (web, workers, embedded Redis and sandboxes) until Ctrl-C"
+    )
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--web-workers", type=int, default=2)
+    run.add_argument("--workers", type=int, default=2)
+    run.set_defaults(func=cmd_run)
+
+    worker = commands.add_parser("worker", help="run one worker process (needs REDIS_URL)")
+    worker.add_argument("--burst", action="store_true", help="drain the queues, then exit")
+    worker.add_argument("--no-dispatch", action="store_true", help="never act as the dispatcher")
+    worker.set_defaults(func=cmd_worker)
+
+    commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+
+    check = commands.add_parser("check", help="validate hub.yaml, provider definitions and mappings")
+    check.add_argument(
+        "--online", action="store_true", help="also prove credentials and lint against live schemas"
+    )
+    check.set_defaults(func=cmd_check)
+
+    normalize = commands.add_parser(
+        "normalize", help="print the normalized event(s) of a provider payload file"
+    )
+    normalize.add_argument("provider")
+    normalize.add_argument("file")
+    normalize.add_argument("--source", help="source id whose default region and options apply")
+    normalize.set_defaults(func=cmd_normalize)
+
+    preview = commands.add_parser(
+        "preview", help="print what destinations would be sent for an event, sending nothing"
+    )
+    preview.add_argument("destination", help="a destination id, or 'all'")
+    preview.add_argument("file", help="a normalized event (as hub normalize prints it) or a list of them")
+    preview.set_defaults(func=cmd_preview)
+
+    replay = commands.add_parser("replay", help="queue rejected, failed or held deliveries again")
+    replay.add_argument("--destination")
+    replay.add_argument("--status", action="append", choices=["rejected", "failed", "held", "skipped"])
+    replay.add_argument("--reason")
+    replay.add_argument("--since", help="ISO 8601 time")
+    replay.add_argument("--until", help="ISO 8601 time")
+    replay.add_argument("--id", action="append", help="a delivery id (repeatable)")
+    replay.add_argument(
+        "--receipts", action="store_true", help="re-parse stored deliveries that failed to parse"
+    )
+    replay.add_argument("--source", help="with --receipts: only this source")
+    replay.set_defaults(func=cmd_replay)
+
+    samples = commands.add_parser(
+        "send-samples", help="post the bundled sample calls, re-dated and signed, to a hub"
+    )
+    samples.add_argument("--url", default="http://127.0.0.1:8000")
+    samples.add_argument("--source", action="append", help="only these source ids (repeatable)")
+    samples.set_defaults(func=cmd_send_samples)
+
+    _register_connector_commands(commands)
+    return parser
+
+
+def _register_connector_commands(commands: Any) -> None:
+    """Connectors may add their own commands (e.g. `hub ga4 ...`) in connectors/<type>/cli.py."""
+    from connectors import registry
+
+    for type_name in registry.types():
+        try:
+            module = importlib.import_module(f"connectors.{type_name}.cli")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"connectors.{type_name}.cli":
+                raise
+            continue
+        module.register(commands)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,473 @@
+"""hub.yaml: sources, destinations and routes, validated at once with every problem listed.
+
+Secrets are `${ENV}` references resolved here (`${NAME:-default}` gives a default). A source
+whose secrets are all unset gets a generated one, kept under the data directory; a destination
+whose credentials are all unset runs in sandbox mode against a local fake of its API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub.errors import ConfigError
+from hub.secrets import Secret
+from hub.settings import Settings
+from hub.yamlfile import LineMap, load_file
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+SOURCE_KEYS = {
+    "id",
+    "provider",
+    "secrets",
+    "default_region",
+    "settle_s",
+    "insecure",
+    "options",
+    "max_body_bytes",
+}
+DESTINATION_KEYS = {
+    "id",
+    "type",
+    "credentials",
+    "mappings",
+    "options",
+    "rate_limit",
+    "max_attempts",
+    "timeout_s",
+    "enabled",
+    "retry",
+    "rate_limits",
+}
+ROUTE_KEYS = {"from", "to"}
+TOP_KEYS = {"version", "sources", "destinations", "routes", "public_url"}
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    id: str
+    provider: str
+    secrets: tuple[Secret, ...]
+    default_region: str = "US"
+    #: Seconds to wait after `call.completed` before delivering, so quick updates fold into it.
+    settle_s: float = 0.0
+    insecure: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+    secret_generated: bool = False
+    max_body_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class DestinationConfig:
+    id: str
+    type: str
+    credentials: Mapping[str, Secret]
+    mappings: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    rate_limit: int | None = None
+    rate_window_s: float = 1.0
+    max_attempts: int = 8
+    timeout_s: float = 15.0
+    enabled: bool = True
+    #: Extra limiter buckets beyond the default one, e.g. {"search": (5, 1.0)}.
+    rate_limits: Mapping[str, tuple[int, float]] = field(default_factory=dict)
+    retry_base_s: float = 5.0
+    retry_max_s: float = 3600.0
+
+    @property
+    def sandbox(self) -> bool:
+        return not any(secret for secret in self.credentials.values())
+
+
+@dataclass(frozen=True)
+class Route:
+    sources: tuple[str, ...]
+    destinations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    path: Path
+    sources: Mapping[str, SourceConfig]
+    destinations: Mapping[str, DestinationConfig]
+    routes: tuple[Route, ...]
+    public_url: str | None = None
+
+    def destinations_for(self, source_id: str) -> list[str]:
+        found: dict[str, None] = {}
+        for route in self.routes:
+            if "*" in route.sources or source_id in route.sources:
+                for destination in route.destinations:
+                    if self.destinations[destination].enabled:
+                        found[destination] = None
+        return list(found)
+
+
+# --- Environment references ------------------------------------------------------------------
+
+
+def resolve_env(value: str, env: Mapping[str, str]) -> str:
+    """Replace `${NAME}` / `${NAME:-default}`; an unset name without default becomes ""."""
+    return _ENV_REF.sub(lambda m: env.get(m.group(1)) or (m.group(2) or ""), value)
+
+
+def env_names(value: str) -> list[str]:
+    return [m.group(1) for m in _ENV_REF.finditer(value)]
+
+
+# --- Generated secrets -----------------------------------------------------------------------
+
+
+class GeneratedSecrets:
+    """Secrets the hub made up because none was configured; kept so restarts reuse them."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "generated-secrets.json"
+        self.values: dict[str, str] = {}
+        if self.path.exists():
+            self.values = json.loads(self.path.read_text())
+
+    def get_or_create(self, name: str) -> tuple[str, bool]:
+        if name in self.values:
+            return self.values[name], False
+        self.values[name] = secrets.token_urlsafe(24)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.values, indent=2))
+        tmp.chmod(0o600)
+        tmp.replace(self.path)
+        return self.values[name], True
+
+
+def admin_token(settings: Settings) -> tuple[Secret, bool]:
+    """The admin API token: HUB_ADMIN_TOKEN, else a generated one (returned with 'generated')."""
+    if settings.admin_token:
+        return settings.admin_token, False
+    value, _ = GeneratedSecrets(settings.data_dir).get_or_create("admin_token")
+    return Secret(value), True
+
+
+# --- Loading and validation ------------------------------------------------------------------
+
+
+class _Problems:
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.items: list[str] = []
+
+    def add(self, node: Any, key: str | None, message: str) -> None:
+        line = node.line_of(key) if isinstance(node, LineMap) and key else getattr(node, "line", 0)
+        where = f"{self.filename}:{line}" if line else self.filename
+        self.items.append(f"{where}: {message}")
+
+    def unknown_keys(self, node: LineMap, allowed: set[str], what: str) -> None:
+        for key in node:
+            if key not in allowed:
+                self.add(node, key, f"{what}: unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+
+
+def load_config(
+    settings: Settings,
+    env: Mapping[str, str] | None = None,
+    *,
+    generate_secrets: bool = True,
+    known_providers: list[str] | None = None,
+    known_destination_types: list[str] | None = None,
+) -> HubConfig:
+    """Read and validate hub.yaml; raise ConfigError listing every problem with file and line."""
+    environment = os.environ if env is None else env
+    data, problems_found = load_file(settings.config_path)
+    problems = _Problems(str(settings.config_path))
+    problems.items.extend(problems_found)
+    if problems.items:
+        raise ConfigError(problems.items)
+    if not isinstance(data, LineMap):
+        raise ConfigError(
+            [f"{settings.config_path}: expected a mapping with sources, destinations and routes"]
+        )
+    problems.unknown_keys(data, TOP_KEYS, "hub.yaml")
+    if data.get("version", 1) != 1:
+        problems.add(data, "version", f"version must be 1, got {data.get('version')!r}")
+    generated = GeneratedSecrets(settings.data_dir) if generate_secrets else None
+
+    sources = _sources(data.get("sources") or [], problems, environment, generated, known_providers, data)
+    destinations = _destinations(
+        data.get("destinations") or [], problems, environment, known_destination_types, data
+    )
+    routes = _routes(data.get("routes") or [], problems, sources, destinations, data)
+    public_url = data.get("public_url")
+    if public_url is not None and not isinstance(public_url, str):
+        problems.add(data, "public_url", "public_url must be a string")
+    if problems.items:
+        raise ConfigError(problems.items)
+    resolved_url = settings.public_url or (
+        resolve_env(public_url, environment).rstrip("/") if public_url else None
+    )
+    return HubConfig(settings.config_path, sources, destinations, tuple(routes), resolved_url or None)
+
+
+def _list_of_maps(value: Any, what: str, problems: _Problems, parent: LineMap) -> list[LineMap]:
+    if not isinstance(value, list) or not all(isinstance(item, LineMap) for item in value):
+        problems.add(parent, what, f"{what} must be a list of mappings")
+        return []
+    return value
+
+
+def _id(node: LineMap, what: str, problems: _Problems, seen: set[str]) -> str | None:
+    value = node.get("id")
+    if not isinstance(value, str) or not _ID.match(value):
+        problems.add(node, "id", f"{what}: id must be lower-case letters, digits, '_' or '-' (got {value!r})")
+        return None
+    if value in seen:
+        problems.add(node, "id", f"{what}: duplicate id {value!r}")
+        return None
+    seen.add(value)
+    return value
+
+
+def _sources(
+    raw: Any,
+    problems: _Problems,
+    env: Mapping[str, str],
+    generated: GeneratedSecrets | None,
+    known_providers: list[str] | None,
+    parent: LineMap,
+) -> dict[str, SourceConfig]:
+    result: dict[str, SourceConfig] = {}
+    seen: set[str] = set()
+    for node in _list_of_maps(raw, "sources", problems, parent):
+        problems.unknown_keys(node, SOURCE_KEYS, f"source {node.get('id')!r}")
+        source_id = _id(node, "source", problems, seen)
+        provider = node.get("provider")
+        if not isinstance(provider, str):
+            problems.add(node, "provider", f"source {source_id!r}: provider is required")
+            continue
+        if known_providers is not None and provider not in known_providers:
+            problems.add(
+                node,
+                "provider",
+                f"source {source_id!r}: unknown provider {provider!r}; known: {', '.join(known_providers)}",
+            )
+        raw_secrets = node.get("secrets", [])
+        if isinstance(raw_secrets, str):
+            raw_secrets = [raw_secrets]
+        if not isinstance(raw_secrets, list) or not all(isinstance(s, str) for s in raw_secrets):
+            problems.add(
+                node, "secrets", f"source {source_id!r}: secrets must be a list of ${{ENV}} references"
+            )
+            raw_secrets = []
+        for literal in raw_secrets:
+            if not env_names(literal):
+                problems.add(
+                    node,
+                    "secrets",
+                    f"source {source_id!r}: write secrets as ${{ENV_VAR}} references, not inline",
+                )
+        values = [resolve_env(s, env) for s in raw_secrets]
+        resolved = tuple(Secret(v) for v in values if v)
+        insecure = node.get("insecure", False)
+        if not isinstance(insecure, bool):
+            problems.add(node, "insecure", f"source {source_id!r}: insecure must be true or false")
+            insecure = False
+        secret_generated = False
+        if not resolved and not insecure and generated is not None and source_id:
+            value, _ = generated.get_or_create(f"source:{source_id}")
+            resolved = (Secret(value),)
+            secret_generated = True
+        region = node.get("default_region", "US")
+        if not isinstance(region, str) or not re.fullmatch(r"[A-Z]{2}", region):
+            problems.add(
+                node, "default_region", f"source {source_id!r}: default_region must be ISO alpha-2, e.g. US"
+            )
+            region = "US"
+        settle = node.get("settle_s", 0)
+        if not isinstance(settle, (int, float)) or isinstance(settle, bool) or not 0 <= settle <= 3600:
+            problems.add(
+                node, "settle_s", f"source {source_id!r}: settle_s must be seconds between 0 and 3600"
+            )
+            settle = 0
+        options = node.get("options", {})
+        if not isinstance(options, dict):
+            problems.add(node, "options", f"source {source_id!r}: options must be a mapping")
+            options = {}
+        max_body = node.get("max_body_bytes")
+        if max_body is not None and (not isinstance(max_body, int) or max_body <= 0):
+            problems.add(
+                node, "max_body_bytes", f"source {source_id!r}: max_body_bytes must be a positive integer"
+            )
+            max_body = None
+        if source_id:
+            result[source_id] = SourceConfig(
+                id=source_id,
+                provider=provider,
+                secrets=resolved,
+                default_region=region,
+                settle_s=float(settle),
+                insecure=insecure,
+                options=dict(options),
+                secret_generated=secret_generated,
+                max_body_bytes=max_body,
+            )
+    return result
+
+
+def _destinations(
+    raw: Any, problems: _Problems, env: Mapping[str, str], known_types: list[str] | None, parent: LineMap
+) -> dict[str, DestinationConfig]:
+    result: dict[str, DestinationConfig] = {}
+    seen: set[str] = set()
+    for node in _list_of_maps(raw, "destinations", problems, parent):
+        problems.unknown_keys(node, DESTINATION_KEYS, f"destination {node.get('id')!r}")
+        destination_id = _id(node, "destination", problems, seen)
+        type_name = node.get("type")
+        if not isinstance(type_name, str):
+            problems.add(node, "type", f"destination {destination_id!r}: type is required")
+            continue
+        if known_types is not None and type_name not in known_types:
+            problems.add(
+                node,
+                "type",
+                f"destination {destination_id!r}: unknown type {type_name!r}; known: {', '.join(known_types)}",
+            )
+        credentials: dict[str, Secret] = {}
+        raw_credentials = node.get("credentials", {})
+        if not isinstance(raw_credentials, dict):
+            problems.add(
+                node, "credentials", f"destination {destination_id!r}: credentials must be a mapping"
+            )
+            raw_credentials = {}
+        for name, value in raw_credentials.items():
+            if not isinstance(value, str) or not env_names(value):
+                problems.add(
+                    raw_credentials,
+                    name,
+                    f"destination {destination_id!r}: credential {name!r} must be an ${{ENV_VAR}} reference",
+                )
+                continue
+            credentials[name] = Secret(resolve_env(value, env))
+        mappings = node.get("mappings", [])
+        if not isinstance(mappings, list) or not all(isinstance(m, str) for m in mappings):
+            problems.add(
+                node, "mappings", f"destination {destination_id!r}: mappings must be a list of file paths"
+            )
+            mappings = []
+        options = node.get("options", {})
+        if not isinstance(options, dict):
+            problems.add(node, "options", f"destination {destination_id!r}: options must be a mapping")
+            options = {}
+        rate_limit, window = _rate_limit(node.get("rate_limit"), node, "rate_limit", destination_id, problems)
+        buckets: dict[str, tuple[int, float]] = {}
+        raw_buckets = node.get("rate_limits") or LineMap()
+        if not isinstance(raw_buckets, LineMap):
+            problems.add(
+                node,
+                "rate_limits",
+                f"destination {destination_id!r}: rate_limits maps bucket names to limits",
+            )
+            raw_buckets = LineMap()
+        for bucket in raw_buckets:
+            limit, per = _rate_limit(raw_buckets[bucket], raw_buckets, bucket, destination_id, problems)
+            if limit:
+                buckets[bucket] = (limit, per)
+        retry_base, retry_max = _retry(node, destination_id, problems)
+        max_attempts = node.get("max_attempts", 8)
+        if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or not 1 <= max_attempts <= 50:
+            problems.add(node, "max_attempts", f"destination {destination_id!r}: max_attempts must be 1..50")
+            max_attempts = 8
+        timeout = node.get("timeout_s", 15)
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= 300:
+            problems.add(node, "timeout_s", f"destination {destination_id!r}: timeout_s must be in (0, 300]")
+            timeout = 15
+        enabled = node.get("enabled", True)
+        if not isinstance(enabled, bool):
+            problems.add(node, "enabled", f"destination {destination_id!r}: enabled must be true or false")
+            enabled = True
+        if destination_id:
+            result[destination_id] = DestinationConfig(
+                id=destination_id,
+                type=type_name,
+                credentials=credentials,
+                mappings=tuple(mappings),
+                options=dict(options),
+                rate_limit=rate_limit,
+                rate_window_s=window,
+                max_attempts=max_attempts,
+                timeout_s=float(timeout),
+                enabled=enabled,
+                rate_limits=buckets,
+                retry_base_s=retry_base,
+                retry_max_s=retry_max,
+            )
+    return result
+
+
+def _rate_limit(
+    raw: Any, parent: LineMap, key: str, destination_id: str | None, problems: _Problems
+) -> tuple[int | None, float]:
+    if raw is None:
+        return None, 1.0
+    if isinstance(raw, LineMap):
+        problems.unknown_keys(raw, {"requests", "per_s"}, f"destination {destination_id!r} {key}")
+        requests_ = raw.get("requests")
+        window = raw.get("per_s", 1)
+        if isinstance(requests_, int) and requests_ > 0 and isinstance(window, (int, float)) and window > 0:
+            return requests_, float(window)
+    problems.add(parent, key, f"destination {destination_id!r}: {key} is {{requests: N, per_s: S}}")
+    return None, 1.0
+
+
+def _retry(node: LineMap, destination_id: str | None, problems: _Problems) -> tuple[float, float]:
+    raw = node.get("retry")
+    if raw is None:
+        return 5.0, 3600.0
+    if isinstance(raw, LineMap):
+        problems.unknown_keys(raw, {"base_s", "max_s"}, f"destination {destination_id!r} retry")
+        base, cap = raw.get("base_s", 5.0), raw.get("max_s", 3600.0)
+        if isinstance(base, (int, float)) and isinstance(cap, (int, float)) and 0 < base <= cap:
+            return float(base), float(cap)
+    problems.add(
+        node,
+        "retry",
+        f"destination {destination_id!r}: retry is {{base_s: S, max_s: S}} with base_s <= max_s",
+    )
+    return 5.0, 3600.0
+
+
+def _routes(
+    raw: Any,
+    problems: _Problems,
+    sources: Mapping[str, SourceConfig],
+    destinations: Mapping[str, DestinationConfig],
+    parent: LineMap,
+) -> list[Route]:
+    routes: list[Route] = []
+    for node in _list_of_maps(raw, "routes", problems, parent):
+        problems.unknown_keys(node, ROUTE_KEYS, "route")
+        from_ids = _id_list(node, "from", problems)
+        to_ids = _id_list(node, "to", problems)
+        for source_id in from_ids:
+            if source_id != "*" and source_id not in sources:
+                problems.add(node, "from", f"route: unknown source {source_id!r}")
+        for destination_id in to_ids:
+            if destination_id not in destinations:
+                problems.add(node, "to", f"route: unknown destination {destination_id!r}")
+        routes.append(Route(tuple(from_ids), tuple(to_ids)))
+    return routes
+
+
+def _id_list(node: LineMap, key: str, problems: _Problems) -> list[str]:
+    value = node.get(key)
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    problems.add(node, key, f"route: {key!r} must be an id or a list of ids")
+    return []

@@ -1,0 +1,20 @@
+"""The Flask application: webhook receiver, admin API, health and metrics."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from hub.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> Flask:
+    from hub.http import admin, health, webhooks
+
+    app = Flask("hub")
+    app.config["HUB_RUNTIME"] = runtime
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(admin.blueprint)
+    app.register_blueprint(health.blueprint)
+    return app

@@ -1,0 +1,239 @@
+"""The admin API under /api/ (bearer token): search calls, inspect deliveries, replay."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from hub import queries
+from hub.http.context import runtime
+from hub.http.openapi import spec
+from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
+from hub.store.models import Delivery, Receipt
+from webhooks.fields import timestamp
+
+blueprint = Blueprint("admin", __name__, url_prefix="/api")
+
+
+@blueprint.before_request
+def _authenticate() -> tuple[Response, int] | None:
+    if request.endpoint == "admin.openapi":
+        return None
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    expected = runtime().admin_token.reveal()
+    if not token or not hmac.compare_digest(token.encode(), expected.encode()):
+        return jsonify(error="unauthorized", message="send Authorization: Bearer <HUB_ADMIN_TOKEN>"), 401
+    return None
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> tuple[Response, int]:
+    return jsonify(
+        error=(exc.name or "error").lower().replace(" ", "_"), message=exc.description
+    ), exc.code or 500
+
+
+def _time(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return timestamp(raw)
+    except ValueError:
+        abort(400, f"{name} must be an ISO 8601 time")
+    return None
+
+
+def _int(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        abort(400, f"{name} must be a whole number")
+    return int(raw)
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(spec())
+
+
+@blueprint.get("/events")
+def list_events() -> Response:
+    search = queries.CallSearch(
+        phone=request.args.get("phone"),
+        call_id=request.args.get("call_id"),
+        source=request.args.get("source"),
+        status=request.args.get("status"),
+        destination=request.args.get("destination"),
+        since=_time("since"),
+        until=_time("until"),
+        limit=_int("limit", 50),
+        offset=_int("offset", 0),
+    )
+    with runtime().db.session() as session:
+        return jsonify(queries.search_calls(session, search))
+
+
+@blueprint.get("/events/<call_id>")
+def get_event(call_id: str) -> Response:
+    with runtime().db.session() as session:
+        detail = queries.call_detail(session, call_id)
+    if detail is None:
+        abort(404, f"no call {call_id}")
+    return jsonify(detail)
+
+
+@blueprint.get("/deliveries")
+def list_deliveries() -> Response:
+    search = queries.DeliverySearch(
+        status=request.args.get("status"),
+        destination=request.args.get("destination"),
+        reason=request.args.get("reason"),
+        since=_time("since"),
+        until=_time("until"),
+        limit=_int("limit", 50),
+        offset=_int("offset", 0),
+    )
+    with runtime().db.session() as session:
+        return jsonify(queries.search_deliveries(session, search))
+
+
+@blueprint.get("/deliveries/<delivery_id>")
+def get_delivery(delivery_id: str) -> Response:
+    with runtime().db.session() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None:
+            abort(404, f"no delivery {delivery_id}")
+        attempts = queries.attempts_for(session, [delivery_id]).get(delivery_id, [])
+        return jsonify(queries.delivery_detail(delivery, attempts))
+
+
+def _replay(selection: DeliveryFilter) -> tuple[Response, int]:
+    try:
+        ids = replay_deliveries(runtime().db, selection)
+    except ReplayRefused as exc:
+        return jsonify(error="not_replayable", message=str(exc)), 409
+    return jsonify(replayed=len(ids), ids=ids), 202
+
+
+@blueprint.post("/deliveries/<delivery_id>/replay")
+def replay_one(delivery_id: str) -> tuple[Response, int]:
+    with runtime().db.session() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None:
+            abort(404, f"no delivery {delivery_id}")
+        status = delivery.status
+    return _replay(DeliveryFilter(statuses=(status,), ids=(delivery_id,)))
+
+
+@blueprint.post("/deliveries/replay")
+def replay_many() -> tuple[Response, int]:
+    body: dict[str, Any] = request.get_json(silent=True) or {}
+    statuses = body.get("statuses") or ["rejected", "failed", "held"]
+    if not isinstance(statuses, list) or not all(isinstance(s, str) for s in statuses):
+        abort(400, "statuses must be a list of delivery statuses")
+    since = timestamp(body["since"]) if body.get("since") else None
+    until = timestamp(body["until"]) if body.get("until") else None
+    return _replay(
+        DeliveryFilter(
+            statuses=tuple(statuses),
+            destination=body.get("destination"),
+            reason=body.get("reason"),
+            since=since,
+            until=until,
+        )
+    )
+
+
+@blueprint.get("/receipts")
+def list_receipts() -> Response:
+    with runtime().db.session() as session:
+        return jsonify(
+            queries.search_receipts(
+                session,
+                request.args.get("status"),
+                request.args.get("source"),
+                _int("limit", 50),
+                _int("offset", 0),
+            )
+        )
+
+
+@blueprint.get("/receipts/<int:receipt_id>")
+def get_receipt(receipt_id: int) -> Response:
+    with runtime().db.session() as session:
+        receipt = session.get(Receipt, receipt_id)
+        if receipt is None:
+            abort(404, f"no receipt {receipt_id}")
+        return jsonify(queries.receipt_detail(receipt))
+
+
+@blueprint.post("/receipts/<int:receipt_id>/replay")
+def replay_receipt(receipt_id: int) -> tuple[Response, int]:
+    ids = replay_receipts(runtime().db, ids=(receipt_id,))
+    if not ids:
+        return jsonify(
+            error="not_replayable", message="only receipts that failed to parse are re-parsed"
+        ), 409
+    return jsonify(replayed=len(ids), ids=ids), 202
+
+
+@blueprint.post("/receipts/replay")
+def replay_receipts_bulk() -> tuple[Response, int]:
+    body: dict[str, Any] = request.get_json(silent=True) or {}
+    ids = replay_receipts(runtime().db, source=body.get("source"))
+    return jsonify(replayed=len(ids), ids=ids), 202
+
+
+@blueprint.get("/sources")
+def sources() -> Response:
+    hub = runtime()
+    base = hub.config.public_url or request.host_url.rstrip("/")
+    return jsonify(
+        items=[
+            {
+                "id": s.id,
+                "provider": s.provider,
+                "webhook_url": f"{base}/webhooks/{s.id}",
+                "secrets": len(s.secrets),
+                "secret_generated": s.secret_generated,
+                "insecure": s.insecure,
+                "default_region": s.default_region,
+                "settle_s": s.settle_s,
+            }
+            for s in hub.config.sources.values()
+        ]
+    )
+
+
+@blueprint.get("/destinations")
+def destinations() -> Response:
+    hub = runtime()
+    return jsonify(
+        items=[
+            {
+                "id": d.id,
+                "type": d.type,
+                "mode": "sandbox" if d.sandbox else "live",
+                "sandbox_url": hub.sandbox_urls.get(d.id) if d.sandbox else None,
+                "mappings": list(d.mappings),
+                "enabled": d.enabled,
+                "rate_limit": {"requests": d.rate_limit, "per_s": d.rate_window_s} if d.rate_limit else None,
+                "max_attempts": d.max_attempts,
+                "routes_from": [s for s in hub.config.sources if d.id in hub.config.destinations_for(s)],
+            }
+            for d in hub.config.destinations.values()
+        ]
+    )
+
+
+@blueprint.get("/stats")
+def stats() -> Response:
+    with runtime().db.session() as session:
+        return jsonify(queries.stats(session))

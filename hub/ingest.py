@@ -1,0 +1,195 @@
+"""Worker side of receipt: parse stored deliveries into call versions and route them.
+
+Idempotent at every step: an event id is derived from the stored delivery, so re-running a
+receipt (a replay after a parser fix, a worker that died mid-way) adds nothing twice; one
+delivery record exists per (call version x destination).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub import metrics
+from hub.config import SourceConfig
+from hub.errors import ParseError
+from hub.events import KIND_COMPLETED, CallEvent, dump_event, load_event
+from hub.merge import call_id, merge
+from hub.runtime import Runtime
+from hub.store.models import Call, Delivery, Event, Receipt
+from webhooks.base import Headers, InboundRequest
+
+log = logging.getLogger("hub.ingest")
+
+
+@dataclass
+class IngestSummary:
+    parsed: int = 0
+    failed: int = 0
+    events: int = 0
+    deliveries: int = 0
+    skipped_receipts: list[int] = field(default_factory=list)
+
+
+def new_delivery_id() -> str:
+    return f"dlv_{secrets.token_hex(12)}"
+
+
+def request_of(receipt: Receipt) -> InboundRequest:
+    return InboundRequest(
+        receipt.method, receipt.url, Headers(receipt.headers), receipt.body, receipt.received_at
+    )
+
+
+def ingest(runtime: Runtime, receipt_ids: Iterable[int]) -> IngestSummary:
+    summary = IngestSummary()
+    for receipt_id in receipt_ids:
+        ingest_one(runtime, receipt_id, summary)
+    return summary
+
+
+def ingest_one(runtime: Runtime, receipt_id: int, summary: IngestSummary) -> None:
+    with runtime.db.session() as session:
+        receipt = session.get(Receipt, receipt_id)
+        if receipt is None or receipt.status == "parsed":
+            summary.skipped_receipts.append(receipt_id)
+            return
+        source = runtime.source(receipt.source)
+        receipt.parse_attempts += 1
+        receipt.updated_at = datetime.now(UTC)
+        receipt.claimed_at = None
+        if source is None:
+            _fail(receipt, "unknown_source", f"source {receipt.source!r} is no longer in hub.yaml", summary)
+            return
+        try:
+            events = runtime.provider(source).normalize(request_of(receipt), receipt.receipt_key)
+        except ParseError as exc:
+            _fail(receipt, exc.reason, exc.message, summary)
+            return
+        for event in events:
+            summary.deliveries += store_version(runtime, session, source, event, receipt.id)
+            metrics.EVENTS.labels(source=source.id, kind=event.kind).inc()
+        receipt.status = "parsed"
+        receipt.error = receipt.error_reason = None
+        receipt.events_count = len(events)
+        summary.parsed += 1
+        summary.events += len(events)
+        metrics.PARSED.labels(source=source.id, outcome="parsed").inc()
+        log.info(
+            "parsed delivery",
+            extra={"source": source.id, "receipt_id": receipt.id, "events": [e.id for e in events]},
+        )
+
+
+def _fail(receipt: Receipt, reason: str, message: str, summary: IngestSummary) -> None:
+    receipt.status = "failed"
+    receipt.error_reason = reason
+    receipt.error = message
+    summary.failed += 1
+    metrics.PARSED.labels(source=receipt.source, outcome="failed").inc()
+    log.warning(
+        "cannot parse delivery", extra={"source": receipt.source, "receipt_id": receipt.id, "reason": reason}
+    )
+
+
+def store_version(
+    runtime: Runtime, session: Session, source: SourceConfig, event: CallEvent, receipt_id: int
+) -> int:
+    """Store one version, refresh the call's merged state, create its deliveries; returns how many."""
+    if session.get(Event, event.id) is not None:
+        return 0
+    now = datetime.now(UTC)
+    the_call_id = call_id(event.source, event.provider_call_id)
+    # Versions of one call ingested by two workers at once must merge one after the other.
+    call = session.get(Call, the_call_id, with_for_update=True)
+    if call is None:
+        call = Call(
+            id=the_call_id,
+            source=event.source,
+            provider=event.provider,
+            provider_call_id=event.provider_call_id,
+            kind=event.kind,
+            state={},
+            version_count=0,
+            first_event_at=event.occurred_at,
+            last_event_at=event.occurred_at,
+            updated_at=now,
+        )
+        session.add(call)
+    session.add(
+        Event(
+            id=event.id,
+            receipt_id=receipt_id,
+            call_id=the_call_id,
+            source=event.source,
+            kind=event.kind,
+            occurred_at=event.occurred_at,
+            payload=dump_event(event),
+            created_at=now,
+        )
+    )
+    session.flush()
+    versions = [
+        load_event(row) for row in session.scalars(select(Event.payload).where(Event.call_id == the_call_id))
+    ]
+    merged = merge(versions)
+    call.state = dump_event(merged)
+    call.kind = merged.kind
+    call.caller_number = merged.caller.number
+    call.version_count = len(versions)
+    call.first_event_at = min(call.first_event_at, event.occurred_at)
+    call.last_event_at = max(call.last_event_at, event.occurred_at)
+    call.updated_at = now
+    return _route(runtime, session, source, event, the_call_id, now)
+
+
+def _route(
+    runtime: Runtime,
+    session: Session,
+    source: SourceConfig,
+    event: CallEvent,
+    the_call_id: str,
+    now: datetime,
+) -> int:
+    created = 0
+    for destination in runtime.config.destinations_for(source.id):
+        due = now + timedelta(seconds=source.settle_s) if event.kind == KIND_COMPLETED else now
+        delivery_id = new_delivery_id()
+        # A version not yet sent is folded into this newer one: the destination receives the
+        # call's current state once, at the later of the two due times (the settle window).
+        for waiting in session.scalars(
+            select(Delivery).where(
+                Delivery.call_id == the_call_id,
+                Delivery.destination == destination,
+                Delivery.status == "pending",
+            )
+        ):
+            due = max(due, waiting.due_at)
+            waiting.status = "skipped"
+            waiting.reason = "superseded"
+            waiting.message = f"folded into {delivery_id}"
+            waiting.superseded_by = delivery_id
+            waiting.updated_at = waiting.finished_at = now
+        session.add(
+            Delivery(
+                id=delivery_id,
+                call_id=the_call_id,
+                event_id=event.id,
+                destination=destination,
+                status="pending",
+                attempts=0,
+                retry_base=0,
+                due_at=due,
+                external_ids={},
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        created += 1
+    return created

@@ -1,0 +1,41 @@
+"""RQ job functions, referenced by import path (`hub.jobs.ingest`).
+
+Workers build one `Runtime` per process from the environment on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from hub.deliver import deliver as deliver_batch
+from hub.ingest import ingest as ingest_receipts
+from hub.runtime import Runtime
+from hub.settings import Settings
+
+_runtime: Runtime | None = None
+_lock = threading.Lock()
+
+
+def runtime() -> Runtime:
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = Runtime.from_settings(Settings.from_env())
+        return _runtime
+
+
+def use_runtime(value: Runtime | None) -> None:
+    """Install the runtime a process's jobs use (the worker command and tests do)."""
+    global _runtime
+    with _lock:
+        _runtime = value
+
+
+def ingest(receipt_ids: Sequence[int]) -> dict[str, int]:
+    summary = ingest_receipts(runtime(), receipt_ids)
+    return {"parsed": summary.parsed, "failed": summary.failed, "events": summary.events}
+
+
+def deliver(destination_id: str, delivery_ids: Sequence[str]) -> dict[str, str]:
+    return deliver_batch(runtime(), destination_id, delivery_ids)

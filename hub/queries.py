@@ -1,0 +1,262 @@
+"""Read side of the store for the admin API, the CLI and the dashboard: plain JSON-ready dicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from hub.store.models import Attempt, Call, Delivery, Event, Receipt
+from webhooks.fields import e164
+
+MAX_LIMIT = 500
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+@dataclass(frozen=True)
+class CallSearch:
+    phone: str | None = None
+    call_id: str | None = None
+    source: str | None = None
+    status: str | None = None
+    destination: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def search_calls(session: Session, search: CallSearch) -> dict[str, Any]:
+    query: Select[Call] = select(Call)
+    if search.phone:
+        number = e164(search.phone) or search.phone
+        query = query.where(Call.caller_number == number)
+    if search.call_id:
+        query = query.where(or_(Call.id == search.call_id, Call.provider_call_id == search.call_id))
+    if search.source:
+        query = query.where(Call.source == search.source)
+    if search.since:
+        query = query.where(Call.last_event_at >= search.since)
+    if search.until:
+        query = query.where(Call.last_event_at < search.until)
+    if search.status or search.destination:
+        deliveries = select(Delivery.call_id)
+        if search.status:
+            deliveries = deliveries.where(Delivery.status == search.status)
+        if search.destination:
+            deliveries = deliveries.where(Delivery.destination == search.destination)
+        query = query.where(Call.id.in_(deliveries))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    limit = max(1, min(search.limit, MAX_LIMIT))
+    rows = session.scalars(query.order_by(Call.last_event_at.desc()).limit(limit).offset(search.offset)).all()
+    statuses = _delivery_statuses(session, [row.id for row in rows])
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": search.offset,
+        "items": [call_summary(r, statuses) for r in rows],
+    }
+
+
+def _delivery_statuses(session: Session, call_ids: list[str]) -> dict[str, dict[str, str]]:
+    """Per call, per destination: the status of the newest delivery."""
+    result: dict[str, dict[str, str]] = {}
+    if not call_ids:
+        return result
+    rows = session.execute(
+        select(Delivery.call_id, Delivery.destination, Delivery.status)
+        .where(Delivery.call_id.in_(call_ids))
+        .order_by(Delivery.created_at)
+    )
+    for call_id, destination, status in rows:
+        result.setdefault(call_id, {})[destination] = status
+    return result
+
+
+def call_summary(call: Call, statuses: dict[str, dict[str, str]]) -> dict[str, Any]:
+    state = call.state
+    return {
+        "id": call.id,
+        "source": call.source,
+        "provider": call.provider,
+        "provider_call_id": call.provider_call_id,
+        "kind": call.kind,
+        "caller_number": call.caller_number,
+        "caller_name": (state.get("caller") or {}).get("name"),
+        "status": (state.get("call") or {}).get("status"),
+        "started_at": (state.get("call") or {}).get("started_at"),
+        "campaign": (state.get("attribution") or {}).get("campaign"),
+        "versions": call.version_count,
+        "first_event_at": iso(call.first_event_at),
+        "last_event_at": iso(call.last_event_at),
+        "destinations": statuses.get(call.id, {}),
+    }
+
+
+def call_detail(session: Session, call_id: str) -> dict[str, Any] | None:
+    call = session.get(Call, call_id)
+    if call is None:
+        return None
+    events = session.scalars(select(Event).where(Event.call_id == call.id).order_by(Event.occurred_at)).all()
+    receipt_ids = sorted({event.receipt_id for event in events})
+    receipts = session.scalars(select(Receipt).where(Receipt.id.in_(receipt_ids))).all()
+    deliveries = session.scalars(
+        select(Delivery).where(Delivery.call_id == call.id).order_by(Delivery.created_at)
+    ).all()
+    attempts = attempts_for(session, [d.id for d in deliveries])
+    return {
+        **call_summary(call, _delivery_statuses(session, [call.id])),
+        "state": call.state,
+        "versions": [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "occurred_at": iso(e.occurred_at),
+                "receipt_id": e.receipt_id,
+                "event": e.payload,
+            }
+            for e in events
+        ],
+        "receipts": [receipt_detail(r) for r in receipts],
+        "deliveries": [delivery_detail(d, attempts.get(d.id, [])) for d in deliveries],
+    }
+
+
+def attempts_for(session: Session, delivery_ids: list[str]) -> dict[str, list[Attempt]]:
+    result: dict[str, list[Attempt]] = {}
+    if delivery_ids:
+        for attempt in session.scalars(
+            select(Attempt).where(Attempt.delivery_id.in_(delivery_ids)).order_by(Attempt.id)
+        ):
+            result.setdefault(attempt.delivery_id, []).append(attempt)
+    return result
+
+
+def receipt_detail(receipt: Receipt, *, with_body: bool = True) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "id": receipt.id,
+        "source": receipt.source,
+        "provider": receipt.provider,
+        "method": receipt.method,
+        "url": receipt.url,
+        "received_at": iso(receipt.received_at),
+        "status": receipt.status,
+        "error_reason": receipt.error_reason,
+        "error": receipt.error,
+        "events_count": receipt.events_count,
+        "parse_attempts": receipt.parse_attempts,
+    }
+    if with_body:
+        detail["headers"] = receipt.headers
+        detail["body"] = receipt.body.decode("utf-8", "replace")
+    return detail
+
+
+def delivery_detail(delivery: Delivery, attempts: list[Attempt] | None = None) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "id": delivery.id,
+        "call_id": delivery.call_id,
+        "event_id": delivery.event_id,
+        "destination": delivery.destination,
+        "status": delivery.status,
+        "reason": delivery.reason,
+        "message": delivery.message,
+        "attempts": delivery.attempts,
+        "due_at": iso(delivery.due_at),
+        "external_ids": delivery.external_ids,
+        "superseded_by": delivery.superseded_by,
+        "created_at": iso(delivery.created_at),
+        "finished_at": iso(delivery.finished_at),
+    }
+    if attempts is not None:
+        detail["attempt_history"] = [
+            {
+                "number": a.number,
+                "started_at": iso(a.started_at),
+                "finished_at": iso(a.finished_at),
+                "outcome": a.outcome,
+                "reason": a.reason,
+                "message": a.message,
+                "retry_after_s": a.retry_after_s,
+                "exchanges": a.exchanges,
+            }
+            for a in attempts
+        ]
+    return detail
+
+
+@dataclass(frozen=True)
+class DeliverySearch:
+    status: str | None = None
+    destination: str | None = None
+    reason: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def search_deliveries(session: Session, search: DeliverySearch) -> dict[str, Any]:
+    query: Select[Delivery] = select(Delivery)
+    if search.status:
+        query = query.where(Delivery.status == search.status)
+    if search.destination:
+        query = query.where(Delivery.destination == search.destination)
+    if search.reason:
+        query = query.where(Delivery.reason == search.reason)
+    if search.since:
+        query = query.where(Delivery.created_at >= search.since)
+    if search.until:
+        query = query.where(Delivery.created_at < search.until)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    limit = max(1, min(search.limit, MAX_LIMIT))
+    rows = session.scalars(
+        query.order_by(Delivery.created_at.desc()).limit(limit).offset(search.offset)
+    ).all()
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": search.offset,
+        "items": [delivery_detail(r) for r in rows],
+    }
+
+
+def search_receipts(
+    session: Session, status: str | None, source: str | None, limit: int, offset: int
+) -> dict[str, Any]:
+    query: Select[Receipt] = select(Receipt)
+    if status:
+        query = query.where(Receipt.status == status)
+    if source:
+        query = query.where(Receipt.source == source)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    limit = max(1, min(limit, MAX_LIMIT))
+    rows = session.scalars(query.order_by(Receipt.id.desc()).limit(limit).offset(offset)).all()
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "items": [receipt_detail(r, with_body=False) for r in rows],
+    }
+
+
+def stats(session: Session) -> dict[str, Any]:
+    deliveries: dict[str, dict[str, int]] = {}
+    for destination, status, count in session.execute(
+        select(Delivery.destination, Delivery.status, func.count()).group_by(
+            Delivery.destination, Delivery.status
+        )
+    ):
+        deliveries.setdefault(destination, {})[status] = count
+    receipts: dict[str, dict[str, int]] = {}
+    for source, status, count in session.execute(
+        select(Receipt.source, Receipt.status, func.count()).group_by(Receipt.source, Receipt.status)
+    ):
+        receipts.setdefault(source, {})[status] = count
+    return {"deliveries": deliveries, "receipts": receipts}

@@ -1,0 +1,111 @@
+"""The webhook request path: verify, store the raw delivery durably, answer.
+
+Parsing happens in a worker: the request stays cheap and a payload the hub cannot parse is
+already stored (with its error, later) instead of lost. Nothing here touches Redis, so a Redis
+outage never costs a delivery: the dispatcher picks stored receipts up when it can.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from hub import metrics
+from hub.config import SourceConfig
+from hub.errors import SignatureError
+from hub.store.db import Database
+from hub.store.models import Receipt
+from webhooks.base import InboundRequest, Provider
+
+log = logging.getLogger("hub.receive")
+
+# Query parameters that may carry a credential (token-authenticated providers): masked in storage.
+_SECRET_PARAM = re.compile(r"token|secret|key|sig|auth|pass|api", re.I)
+# Headers never stored: credentials, cookies.
+_DROP_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-hub-token", "x-api-key"}
+
+
+@dataclass(frozen=True)
+class Received:
+    status: int
+    body: dict[str, object]
+
+
+def masked_url(url: str) -> str:
+    parts = urlsplit(url)
+    query = [
+        (k, "********" if _SECRET_PARAM.search(k) else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+def stored_headers(request: InboundRequest) -> dict[str, str]:
+    return {name: value for name, value in request.headers.items() if name.lower() not in _DROP_HEADERS}
+
+
+def receive(db: Database, source: SourceConfig, provider: Provider, request: InboundRequest) -> Received:
+    if source.insecure:
+        log.warning(
+            "accepting an unverified delivery: source is configured insecure", extra={"source": source.id}
+        )
+    else:
+        try:
+            provider.verify(request, [s.reveal() for s in source.secrets], request.received_at)
+        except SignatureError as exc:
+            metrics.REFUSED.labels(source=source.id, reason=exc.reason).inc()
+            log.warning(
+                "refused delivery", extra={"source": source.id, "reason": exc.reason, "detail": exc.message}
+            )
+            return Received(401, {"error": exc.reason, "message": exc.message})
+
+    key = provider.receipt_key(request)
+    now = datetime.now(UTC)
+    receipt = Receipt(
+        source=source.id,
+        provider=provider.slug,
+        receipt_key=key,
+        method=request.method,
+        url=masked_url(request.url),
+        headers=stored_headers(request),
+        body=request.body,
+        received_at=request.received_at,
+        status="received",
+        events_count=0,
+        parse_attempts=0,
+        updated_at=now,
+    )
+    try:
+        with db.session() as session:
+            session.add(receipt)
+            session.flush()
+            receipt_id = receipt.id
+    except IntegrityError:
+        existing = _existing(db, source.id, key)
+        metrics.RECEIVED.labels(source=source.id, outcome="duplicate").inc()
+        log.info("duplicate delivery", extra={"source": source.id, "receipt_id": existing})
+        return Received(200, {"status": "duplicate", "receipt_id": existing})
+    except OperationalError as exc:
+        metrics.RECEIVED.labels(source=source.id, outcome="unstored").inc()
+        log.error("cannot store delivery", extra={"source": source.id, "detail": str(exc.orig)})
+        return Received(
+            503, {"error": "storage_unavailable", "message": "the hub cannot store deliveries right now"}
+        )
+    metrics.RECEIVED.labels(source=source.id, outcome="accepted").inc()
+    log.info(
+        "received delivery", extra={"source": source.id, "receipt_id": receipt_id, "bytes": len(request.body)}
+    )
+    return Received(202, {"status": "accepted", "receipt_id": receipt_id})
+
+
+def _existing(db: Database, source_id: str, key: str) -> int | None:
+    with db.session() as session:
+        return session.scalar(
+            select(Receipt.id).where(Receipt.source == source_id, Receipt.receipt_key == key)
+        )

@@ -1,0 +1,92 @@
+"""Replay: send again what failed, was rejected or held; re-parse what could not be parsed.
+
+A replayed delivery goes back to `pending` with its retry budget renewed; the dispatcher sends
+the call's state as it is now. Connectors recognise what they wrote before (stored ids,
+upserts), so a replay never duplicates a CRM record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, select, update
+
+from hub.store.db import Database
+from hub.store.models import Delivery, Receipt
+
+REPLAYABLE = ("rejected", "failed", "held", "skipped")
+
+
+@dataclass(frozen=True)
+class DeliveryFilter:
+    statuses: tuple[str, ...] = ("rejected", "failed", "held")
+    destination: str | None = None
+    reason: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    ids: tuple[str, ...] = ()
+
+
+class ReplayRefused(ValueError):
+    pass
+
+
+def _matching(selection: DeliveryFilter) -> Select[str]:
+    bad = [s for s in selection.statuses if s not in REPLAYABLE]
+    if bad:
+        raise ReplayRefused(
+            f"cannot replay deliveries that are {', '.join(bad)}; replayable: {', '.join(REPLAYABLE)}"
+        )
+    query = select(Delivery.id).where(Delivery.status.in_(selection.statuses))
+    if selection.ids:
+        query = query.where(Delivery.id.in_(selection.ids))
+    if selection.destination:
+        query = query.where(Delivery.destination == selection.destination)
+    if selection.reason:
+        query = query.where(Delivery.reason == selection.reason)
+    if selection.since:
+        query = query.where(Delivery.created_at >= selection.since)
+    if selection.until:
+        query = query.where(Delivery.created_at < selection.until)
+    return query
+
+
+def replay_deliveries(db: Database, selection: DeliveryFilter) -> list[str]:
+    now = datetime.now(UTC)
+    with db.session() as session:
+        ids = list(session.scalars(_matching(selection)))
+        if ids:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(ids))
+                .values(
+                    status="pending",
+                    due_at=now,
+                    retry_base=Delivery.attempts,
+                    lease_until=None,
+                    finished_at=None,
+                    reason="replayed",
+                    updated_at=now,
+                )
+            )
+    return ids
+
+
+def replay_receipts(db: Database, ids: tuple[int, ...] = (), source: str | None = None) -> list[int]:
+    """Queue stored deliveries that failed to parse for parsing again (after a parser fix)."""
+    now = datetime.now(UTC)
+    with db.session() as session:
+        query = select(Receipt.id).where(Receipt.status == "failed")
+        if ids:
+            query = query.where(Receipt.id.in_(ids))
+        if source:
+            query = query.where(Receipt.source == source)
+        found = list(session.scalars(query))
+        if found:
+            session.execute(
+                update(Receipt)
+                .where(Receipt.id.in_(found))
+                .values(status="received", claimed_at=None, updated_at=now)
+            )
+    return found

@@ -1,0 +1,145 @@
+"""Everything one process needs, built once from settings and hub.yaml.
+
+The web app, RQ jobs, the dispatcher and the CLI all start from a `Runtime`; nothing is read
+from the environment at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from connectors import registry as connector_registry
+from connectors.base import Connector, ConnectorContext, DestinationSettings
+from hub.config import DestinationConfig, HubConfig, SourceConfig, admin_token, load_config
+from hub.coordination import SharedContext
+from hub.errors import ConfigError
+from hub.render import MappingCache
+from hub.secrets import Secret
+from hub.settings import Settings
+from hub.store.db import Database
+from hub.store.state import DatabaseStateStore
+from webhooks import registry as provider_registry
+from webhooks.base import Provider, SourceSettings
+
+#: Where `hub run` publishes the sandbox fakes' URLs for its child processes.
+SANDBOX_URLS_FILE = "sandbox-urls.json"
+
+
+def redis_client(url: str, *, timeout_s: float = 2.0) -> redis.Redis:
+    """A client that fails fast: a hung Redis must not become provider timeouts (one retry only)."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 1),
+        health_check_interval=30,
+    )
+
+
+def load_hub_config(settings: Settings, *, generate_secrets: bool = True) -> HubConfig:
+    return load_config(
+        settings,
+        generate_secrets=generate_secrets,
+        known_providers=provider_registry.available(settings.mappings_dir),
+        known_destination_types=connector_registry.types(),
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: HubConfig
+    db: Database
+    redis_url: str
+    sandbox_urls: Mapping[str, str] = field(default_factory=dict)
+    _providers: dict[str, Provider] = field(default_factory=dict)
+    _connectors: dict[str, Connector] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, sandbox_urls: Mapping[str, str] | None = None) -> Runtime:
+        config = load_hub_config(settings)
+        if settings.redis_url is None:
+            raise ConfigError(["REDIS_URL is not set (hub run starts a private Redis and sets it)"])
+        urls = dict(sandbox_urls) if sandbox_urls is not None else _read_sandbox_urls(settings.data_dir)
+        return cls(settings, config, Database(settings.database_url), settings.redis_url, urls)
+
+    @functools.cached_property
+    def redis(self) -> redis.Redis:
+        return redis_client(self.redis_url)
+
+    @functools.cached_property
+    def admin_token(self) -> Secret:
+        return admin_token(self.settings)[0]
+
+    @functools.cached_property
+    def mappings(self) -> MappingCache:
+        return MappingCache(self.config)
+
+    @functools.cached_property
+    def state_store(self) -> DatabaseStateStore:
+        return DatabaseStateStore(self.db)
+
+    def source(self, source_id: str) -> SourceConfig | None:
+        return self.config.sources.get(source_id)
+
+    def provider(self, source: SourceConfig) -> Provider:
+        if source.id not in self._providers:
+            settings = SourceSettings(source.id, source.default_region, dict(source.options))
+            self._providers[source.id] = provider_registry.create(
+                source.provider, settings, self.settings.mappings_dir
+            )
+        return self._providers[source.id]
+
+    def destination_settings(self, destination: DestinationConfig) -> DestinationSettings:
+        sandbox_url = self.sandbox_urls.get(destination.id) if destination.sandbox else None
+        if destination.sandbox and sandbox_url is None:
+            raise ConfigError(
+                [f"destination {destination.id!r} has no credentials and no sandbox is running for it"]
+            )
+        return DestinationSettings(
+            id=destination.id,
+            type=destination.type,
+            credentials=destination.credentials,
+            options=destination.options,
+            sandbox_url=sandbox_url,
+            rate_limit=destination.rate_limit,
+            rate_window_s=destination.rate_window_s,
+            timeout_s=destination.timeout_s,
+        )
+
+    def context(self, destination: DestinationConfig) -> ConnectorContext:
+        limits: dict[str, tuple[int, float]] = {}
+        if destination.rate_limit:
+            limits["default"] = (destination.rate_limit, destination.rate_window_s)
+        limits.update(destination.rate_limits)
+        return SharedContext(self.redis, destination.id, self.state_store, limits)
+
+    def connector(self, destination_id: str) -> Connector:
+        if destination_id not in self._connectors:
+            destination = self.config.destinations[destination_id]
+            cls = connector_registry.connector_class(destination.type)
+            self._connectors[destination_id] = cls(
+                self.destination_settings(destination), self.context(destination)
+            )
+        return self._connectors[destination_id]
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def _read_sandbox_urls(data_dir: Path) -> dict[str, str]:
+    import json
+
+    path = data_dir / SANDBOX_URLS_FILE
+    if not path.exists():
+        return {}
+    data: Any = json.loads(path.read_text())
+    return {str(k): str(v) for k, v in data.items()}

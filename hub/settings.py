@@ -1,0 +1,49 @@
+"""Process settings from the environment (where things are), read once at start, never at import."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.secrets import Secret
+
+DEFAULT_MAX_BODY_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Where the embedded database, Redis data, generated secrets and logs live.
+    data_dir: Path
+    config_path: Path
+    #: SQLAlchemy URL; defaults to SQLite under data_dir.
+    database_url: str
+    #: None means "start a private redis-server under data_dir".
+    redis_url: str | None
+    admin_token: Secret | None
+    #: "json" in production, "text" for people at a terminal.
+    log_format: str
+    log_level: str
+    max_body_bytes: int
+    #: Base URL the providers call (Twilio signs it); never taken from proxy headers.
+    public_url: str | None
+    mappings_dir: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        values = os.environ if env is None else env
+        data_dir = Path(values.get("HUB_DATA_DIR", "var")).resolve()
+        token = values.get("HUB_ADMIN_TOKEN")
+        return cls(
+            data_dir=data_dir,
+            config_path=Path(values.get("HUB_CONFIG", "hub.yaml")),
+            database_url=values.get("DATABASE_URL") or f"sqlite:///{data_dir / 'hub.db'}",
+            redis_url=values.get("REDIS_URL") or None,
+            admin_token=Secret(token) if token else None,
+            log_format=values.get("HUB_LOG_FORMAT", "json"),
+            log_level=values.get("HUB_LOG_LEVEL", "INFO").upper(),
+            max_body_bytes=int(values.get("HUB_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+            public_url=(values.get("HUB_PUBLIC_URL") or "").rstrip("/") or None,
+            mappings_dir=Path(values.get("HUB_MAPPINGS_DIR", "mappings")),
+        )

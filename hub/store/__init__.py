@@ -1,0 +1,1 @@
+"""The database of record: every received delivery, every call version, every delivery attempt."""

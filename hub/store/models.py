@@ -1,0 +1,164 @@
+"""SQLAlchemy models. Migrations in hub/migrations must follow any change here (a test compares)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on SQLite (which stores naive text) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        from datetime import UTC
+
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Receipt(Base):
+    """One HTTP delivery from a provider, kept raw so it can be re-parsed after a fix."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (
+        UniqueConstraint("source", "receipt_key", name="uq_receipts_source_key"),
+        Index("ix_receipts_status_id", "status", "id"),
+        Index("ix_receipts_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(64))
+    receipt_key: Mapped[str] = mapped_column(String(128))
+    method: Mapped[str] = mapped_column(String(8))
+    url: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime]
+    #: received -> parsed | failed (parse error, kept for replay)
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    error_reason: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    events_count: Mapped[int] = mapped_column(Integer, default=0)
+    parse_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: When a dispatcher handed it to a worker; a stale claim is handed out again.
+    claimed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class Call(Base):
+    """A call's current state: every version received so far, merged."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("source", "provider_call_id", name="uq_calls_source_call"),
+        Index("ix_calls_caller_number", "caller_number"),
+        Index("ix_calls_last_event_at", "last_event_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(64))
+    provider_call_id: Mapped[str] = mapped_column(String(255))
+    caller_number: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_event_at: Mapped[datetime]
+    last_event_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Event(Base):
+    """One version of a call, exactly as normalized from one delivery."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_call_id", "call_id"), Index("ix_events_receipt_id", "receipt_id"))
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"))
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"))
+    source: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+class Delivery(Base):
+    """One call version to one destination: its status decides what happens next."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "destination", name="uq_deliveries_event_destination"),
+        Index("ix_deliveries_status_due", "status", "due_at"),
+        Index("ix_deliveries_call_destination", "call_id", "destination"),
+        Index("ix_deliveries_destination_status", "destination", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"))
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"))
+    destination: Mapped[str] = mapped_column(String(64))
+    #: pending | queued | delivered | skipped | held | rejected | failed
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: `attempts` when the delivery was last replayed: retries are counted from there.
+    retry_base: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime]
+    #: While queued or running: when the claim lapses and the sweeper may hand it out again.
+    lease_until: Mapped[datetime | None]
+    external_ids: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    superseded_by: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class Attempt(Base):
+    """One try at a delivery, with what was sent and answered (trimmed)."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (Index("ix_attempts_delivery_id", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    #: delivered | skipped | held | retry | rejected | failed
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str | None] = mapped_column(Text)
+    retry_after_s: Mapped[float | None]
+    exchanges: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class ConnectorState(Base):
+    """What a connector remembers per destination (record ids it wrote, GA4 events it sent)."""
+
+    __tablename__ = "connector_state"
+
+    destination: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]

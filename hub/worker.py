@@ -1,0 +1,33 @@
+"""`hub worker`: an RQ worker for ingest and delivery jobs, plus a dispatcher that runs when elected."""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+from rq import SimpleWorker
+
+from hub import jobs
+from hub.dispatch import DELIVER_QUEUE, INGEST_QUEUE, Dispatcher
+from hub.runtime import Runtime
+from hub.settings import Settings
+
+
+def run_worker(settings: Settings, *, burst: bool = False, dispatch: bool = True) -> None:
+    runtime = Runtime.from_settings(settings)
+    jobs.use_runtime(runtime)
+    dispatcher = Dispatcher(runtime)
+    thread = threading.Thread(target=dispatcher.run, name="dispatcher", daemon=True)
+    if dispatch and not burst:
+        thread.start()
+    # SimpleWorker runs jobs in this process: a forking worker costs 10-15 ms per job here, and
+    # the database, not RQ, decides whether an interrupted job is run again.
+    # The worker blocks on Redis for new jobs: its connection must not carry the short timeouts
+    # the request path uses.
+    connection = redis.Redis.from_url(runtime.redis_url)
+    worker = SimpleWorker([INGEST_QUEUE, DELIVER_QUEUE], connection=connection)
+    try:
+        worker.work(burst=burst, with_scheduler=not burst, logging_level=settings.log_level)
+    finally:
+        dispatcher.stop()
+        runtime.close()

@@ -1,0 +1,166 @@
+"""Building blocks for tests that run the real pipeline: a hub in a temp folder, real Redis,
+real SQLite or PostgreSQL, the webhook destination's local receiver, and RQ workers in burst."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import requests
+import yaml
+from flask.testing import FlaskClient
+from rq import SimpleWorker
+from sqlalchemy import create_engine, text
+
+from connectors.webhook.sandbox import create_app as webhook_sandbox
+from hub import jobs
+from hub.dispatch import DELIVER_QUEUE, INGEST_QUEUE, dispatch_once
+from hub.http import create_app
+from hub.local_server import LocalServer
+from hub.runtime import Runtime
+from hub.samples import request_from_file
+from hub.settings import Settings
+from hub.store.db import Database
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROVIDER_FIXTURES = FIXTURES / "providers"
+ADMIN_TOKEN = "test-admin-token"
+SECRET = "test-signing-secret"
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def default_config(webhook: bool = True) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "sources": [
+            {"id": "callrail", "provider": "callrail", "secrets": ["${TEST_SECRET}"]},
+            {"id": "ctm", "provider": "ctm", "secrets": ["${TEST_SECRET}"]},
+            {"id": "twilio", "provider": "twilio", "secrets": ["${TEST_SECRET}"]},
+        ],
+        "destinations": [
+            {
+                "id": "webhook",
+                "type": "webhook",
+                "credentials": {"url": "${TEST_UNSET_URL}"},
+                "max_attempts": 3,
+                "retry": {"base_s": 1, "max_s": 2},
+            }
+        ]
+        if webhook
+        else [],
+        "routes": [{"from": "*", "to": ["webhook"]}] if webhook else [],
+    }
+
+
+@dataclass
+class Hub:
+    """A configured hub: settings, runtime, web client and the webhook receiver."""
+
+    settings: Settings
+    runtime: Runtime
+    client: FlaskClient
+    receiver: LocalServer
+
+    def post_fixture(self, source: str, relative: str, *, secret: str = SECRET, mutate: Any = None) -> Any:
+        path = PROVIDER_FIXTURES / relative
+        url = f"http://localhost/webhooks/{source}"
+        request = request_from_file(path, url)
+        provider = self.runtime.provider(self.runtime.config.sources[source])
+        signed = provider.sign(request, secret, datetime.now(UTC))
+        body = mutate(signed.body) if mutate else signed.body
+        target = signed.url.removeprefix("http://localhost")
+        return self.client.open(target, method=signed.method, data=body, headers=dict(signed.headers))
+
+    def api(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        return self.client.open(f"/api{path}", method=method, headers=headers, **kwargs)
+
+    def drain(self, *, now: datetime | None = None, rounds: int = 10) -> None:
+        """Dispatch and run jobs until nothing is left (or `rounds` passes)."""
+        jobs.use_runtime(self.runtime)
+        connection = redis.Redis.from_url(self.runtime.redis_url)
+        for _ in range(rounds):
+            summary = dispatch_once(self.runtime, now)
+            if not summary.receipts and not summary.deliveries:
+                break
+            SimpleWorker([INGEST_QUEUE, DELIVER_QUEUE], connection=connection).work(burst=True)
+        connection.close()
+
+    def later(self, seconds: float) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=seconds)
+
+    def received(self) -> list[dict[str, Any]]:
+        response = requests.get(f"{self.receiver.url}/__fake__/requests", timeout=5)
+        return list(response.json()["items"])
+
+    def fault(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
+        requests.post(
+            f"{self.receiver.url}/__fake__/faults",
+            json={"status": status, "count": count, "retry_after": retry_after},
+            timeout=5,
+        )
+
+
+@contextmanager
+def make_hub(tmp_path: Path, redis_url: str, database_url: str, config: dict[str, Any] | None = None) -> Iterator[Hub]:
+    config_path = tmp_path / "hub.yaml"
+    config_path.write_text(yaml.safe_dump(config or default_config(), sort_keys=False))
+    env = {
+        "HUB_DATA_DIR": str(tmp_path / "var"),
+        "HUB_CONFIG": str(config_path),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "HUB_ADMIN_TOKEN": ADMIN_TOKEN,
+        "HUB_LOG_FORMAT": "text",
+        "HUB_MAPPINGS_DIR": str(PROJECT / "mappings"),
+    }
+    previous = {name: os.environ.get(name) for name in ("TEST_SECRET",)}
+    os.environ["TEST_SECRET"] = SECRET
+    receiver = LocalServer(webhook_sandbox()).start()
+    settings = Settings.from_env(env)
+    Database(settings.database_url).migrate()
+    runtime = Runtime.from_settings(settings, sandbox_urls={"webhook": receiver.url})
+    app = create_app(runtime)
+    try:
+        yield Hub(settings, runtime, app.test_client(), receiver)
+    finally:
+        jobs.use_runtime(None)
+        runtime.close()
+        receiver.stop()
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def postgres_admin_url() -> str | None:
+    return os.environ.get("TEST_DATABASE_URL")
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    admin_url = postgres_admin_url()
+    if not admin_url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the PostgreSQL tests: TEST_DATABASE_URL is not set")
+        pytest.skip("no PostgreSQL server (set TEST_DATABASE_URL; make test starts one where it can)")
+    name = f"hub_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    base = admin_url.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()

@@ -1,0 +1,147 @@
+"""The whole path on real components: webhook -> store -> RQ -> webhook destination."""
+
+from __future__ import annotations
+
+from tests.hubkit import Hub
+
+ANSWERED = "callrail/post_call_answered_web_session.json"
+MODIFIED = "callrail/call_modified_tags_value_lead_status.json"
+
+
+def test_signed_delivery_is_stored_parsed_and_delivered(hub: Hub) -> None:
+    response = hub.post_fixture("callrail", ANSWERED)
+    assert response.status_code == 202, response.json
+    hub.drain()
+    calls = hub.api("/events").json
+    assert calls["total"] == 1
+    call = calls["items"][0]
+    assert call["destinations"] == {"webhook": "delivered"}
+    sent = hub.received()
+    assert len(sent) == 1
+    assert sent[0]["json"]["call"]["provider_call_id"] == call["provider_call_id"]
+    assert sent[0]["json"]["call"]["caller"]["number"] == call["caller_number"]
+
+
+def test_bad_signature_is_refused_with_reason_and_not_stored(hub: Hub) -> None:
+    response = hub.post_fixture("callrail", ANSWERED, secret="not-the-secret")
+    assert response.status_code == 401
+    assert response.json["error"] == "bad_signature"
+    assert "Signature" in response.json["message"]
+    assert hub.api("/receipts").json["total"] == 0
+
+
+def test_tampered_body_is_refused(hub: Hub) -> None:
+    response = hub.post_fixture("callrail", ANSWERED, mutate=lambda body: body + b"\n")
+    assert response.status_code == 401
+
+
+def test_unknown_source_is_404(hub: Hub) -> None:
+    response = hub.client.post("/webhooks/nope", data=b"{}")
+    assert response.status_code == 404
+    assert response.json["error"] == "unknown_source"
+
+
+def test_oversized_body_is_413(hub: Hub) -> None:
+    response = hub.client.post("/webhooks/callrail", data=b"x" * (hub.settings.max_body_bytes + 1))
+    assert response.status_code == 413
+
+
+def test_same_delivery_twice_yields_one_event_and_one_send(hub: Hub) -> None:
+    first = hub.post_fixture("callrail", ANSWERED)
+    second = hub.post_fixture("callrail", ANSWERED)
+    assert first.status_code == 202
+    assert second.status_code == 200
+    assert second.json["status"] == "duplicate"
+    assert second.json["receipt_id"] == first.json["receipt_id"]
+    hub.drain()
+    detail = hub.api(f"/events/{hub.api('/events').json['items'][0]['id']}").json
+    assert len(detail["versions"]) == 1
+    assert len(hub.received()) == 1
+
+
+def test_versions_of_one_call_merge_and_a_sparse_update_blanks_nothing(hub: Hub) -> None:
+    hub.post_fixture("callrail", ANSWERED)
+    hub.drain()
+    hub.post_fixture("callrail", MODIFIED)
+    hub.drain()
+    items = hub.api("/events").json["items"]
+    assert len(items) == 1, "both deliveries are versions of one call"
+    detail = hub.api(f"/events/{items[0]['id']}").json
+    assert len(detail["versions"]) == 2
+    state = detail["state"]
+    assert state["kind"] == "call.updated"
+    assert state["attribution"]["gclid"], "the update must not blank the first delivery's gclid"
+    assert state["outcome"]["tags"], "the update's tags are merged in"
+    sent = hub.received()
+    assert [s["event"] for s in sent] == ["call.completed", "call.updated"]
+    assert sent[1]["json"]["call"]["attribution"]["gclid"] == state["attribution"]["gclid"]
+
+
+def test_unparseable_payload_is_kept_visible_with_its_error(hub: Hub) -> None:
+    body = b'{"not": "a call"}'
+    provider = hub.runtime.provider(hub.runtime.config.sources["callrail"])
+    from datetime import UTC, datetime
+
+    from hub.samples import request_from_bytes
+
+    signed = provider.sign(request_from_bytes("x.json", body, "http://localhost/webhooks/callrail"), "test-signing-secret", datetime.now(UTC))
+    response = hub.client.post("/webhooks/callrail", data=signed.body, headers=dict(signed.headers))
+    assert response.status_code == 202, "stored before parsing: the provider must not retry forever"
+    hub.drain()
+    failed = hub.api("/receipts?status=failed").json
+    assert failed["total"] == 1
+    receipt = hub.api(f"/receipts/{failed['items'][0]['id']}").json
+    assert receipt["error_reason"] == "bad_payload"
+    assert receipt["error"]
+    assert receipt["body"] == body.decode()
+    replay = hub.api(f"/receipts/{receipt['id']}/replay", method="POST")
+    assert replay.status_code == 202
+    assert hub.api(f"/receipts/{receipt['id']}").json["status"] == "received"
+
+
+def test_retryable_error_backs_off_then_delivers(hub: Hub) -> None:
+    hub.fault(503, count=1, retry_after=1)
+    hub.post_fixture("callrail", ANSWERED)
+    hub.drain()
+    deliveries = hub.api("/deliveries").json["items"]
+    assert deliveries[0]["status"] == "pending"
+    assert deliveries[0]["reason"] == "unavailable"
+    assert deliveries[0]["attempts"] == 1
+    hub.drain(now=hub.later(5))
+    delivery = hub.api(f"/deliveries/{deliveries[0]['id']}").json
+    assert delivery["status"] == "delivered"
+    history = delivery["attempt_history"]
+    assert [a["outcome"] for a in history] == ["retry", "delivered"]
+    assert history[0]["retry_after_s"] == 1
+    assert history[0]["exchanges"][0]["status"] == 503
+
+
+def test_exhausted_retries_end_failed_and_replay_delivers(hub: Hub) -> None:
+    hub.fault(500, count=3)
+    hub.post_fixture("callrail", ANSWERED)
+    for _ in range(4):
+        hub.drain(now=hub.later(10))
+    delivery = hub.api("/deliveries").json["items"][0]
+    assert delivery["status"] == "failed"
+    assert "gave up after 3 attempts" in delivery["message"]
+    listed = hub.api("/deliveries?status=failed&destination=webhook").json
+    assert listed["total"] == 1
+    replay = hub.api("/deliveries/replay", method="POST", json={"destination": "webhook", "statuses": ["failed"]})
+    assert replay.json["replayed"] == 1
+    hub.drain()
+    assert hub.api(f"/deliveries/{delivery['id']}").json["status"] == "delivered"
+    assert len(hub.received()) == 1
+
+
+def test_permanent_error_is_rejected_with_the_destination_message(hub: Hub) -> None:
+    hub.fault(422, count=1)
+    hub.post_fixture("callrail", ANSWERED)
+    hub.drain()
+    delivery = hub.api("/deliveries").json["items"][0]
+    assert delivery["status"] == "rejected"
+    assert delivery["reason"] == "rejected"
+    assert "422" in delivery["message"]
+    one = hub.api(f"/deliveries/{delivery['id']}/replay", method="POST")
+    assert one.status_code == 202
+    hub.drain()
+    assert hub.api(f"/deliveries/{delivery['id']}").json["status"] == "delivered"
