@@ -267,8 +267,8 @@ class CallEventSchema(Schema):
         unknown = EXCLUDE
         ordered = True
 
-    id = fields.String(load_default="")
-    source = fields.String(load_default="")
+    id = fields.String(load_default="", allow_none=True)
+    source = fields.String(load_default="", allow_none=True)
     provider = fields.String(required=True)
     provider_call_id = fields.String(required=True, validate=validate.Length(min=1))
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
@@ -288,6 +288,9 @@ class CallEventSchema(Schema):
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> CallEvent:
+        # An event a provider just parsed has no id or source yet: "" (not null) until stamped.
+        data["id"] = data.get("id") or ""
+        data["source"] = data.get("source") or ""
         return CallEvent(**data)
 
 

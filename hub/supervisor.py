@@ -52,6 +52,8 @@ class Supervisor:
             self.redis = RedisServer(self.settings.data_dir / "redis", free_port()).start()
             self.env["REDIS_URL"] = self.redis.url
         self.env["HUB_DATA_DIR"] = str(self.settings.data_dir)
+        if sys.stderr.isatty() and "HUB_LOG_FORMAT" not in self.env:
+            self.env["HUB_LOG_FORMAT"] = "text"
         metrics_dir = Path(tempfile.mkdtemp(prefix="hub-metrics-", dir=self.settings.data_dir))
         self.env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         Database(self.settings.database_url).migrate()

@@ -27,7 +27,8 @@ def run_worker(settings: Settings, *, burst: bool = False, dispatch: bool = True
     connection = redis.Redis.from_url(runtime.redis_url)
     worker = SimpleWorker([INGEST_QUEUE, DELIVER_QUEUE], connection=connection)
     try:
-        worker.work(burst=burst, with_scheduler=not burst, logging_level=settings.log_level)
+        # RQ's own per-job lines would double ours (one line per delivery attempt already).
+        worker.work(burst=burst, with_scheduler=not burst, logging_level="WARNING")
     finally:
         dispatcher.stop()
         runtime.close()

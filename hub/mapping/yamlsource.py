@@ -1,0 +1,134 @@
+"""A YAML loader that remembers where things were written, so every problem can name its line.
+
+PyYAML forgets positions once nodes become Python objects. The mapping format needs them (every
+error names file and line) and needs the source spelling of booleans (YAML 1.1 reads a bare `no`,
+`on`, `yes` or `off` as a boolean, the classic trap), so mappings and lists are built as dict and
+list subclasses carrying the line of each key or item and the raw text of each scalar.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+# What YAML 1.1 turns into booleans besides true/false: worth a hint whenever one shows up.
+TRAP_WORDS = frozenset({"yes", "no", "on", "off"})
+
+
+class YamlMap(dict[Any, Any]):
+    """A mapping with the line of the mapping itself, of each key, and each value's source text."""
+
+    line: int
+    key_lines: dict[Any, int]
+    raw: dict[Any, str]
+    raw_keys: dict[Any, str]
+
+    def line_of(self, key: Any) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class YamlList(list[Any]):
+    """A sequence with its own line, the line of each item and each scalar item's source text."""
+
+    line: int
+    item_lines: list[int]
+    raw: list[str | None]
+
+    def line_of(self, index: int) -> int:
+        return self.item_lines[index] if index < len(self.item_lines) else self.line
+
+
+class DuplicateKeyError(yaml.MarkedYAMLError):
+    """PyYAML silently keeps the last of two equal keys; in a mapping file that hides a mistake."""
+
+
+def _raw(node: Node) -> str | None:
+    return node.value if isinstance(node, ScalarNode) else None
+
+
+class _LineLoader(yaml.SafeLoader):
+    def construct_yaml_map(self, node: MappingNode) -> Any:
+        result = YamlMap()
+        result.line = node.start_mark.line + 1
+        result.key_lines = {}
+        result.raw = {}
+        result.raw_keys = {}
+        yield result
+        own_pairs = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
+        self.flatten_mapping(node)
+        # flatten_mapping puts pairs merged in by `<<:` first; the mapping's own keys may override
+        # them, but two own keys with the same name are a mistake.
+        merged_pairs = len(node.value) - own_pairs
+        own_keys: set[Any] = set()
+        for position, (key_node, value_node) in enumerate(node.value):
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    "found an unusable key",
+                    key_node.start_mark,
+                )
+            if position >= merged_pairs:
+                if key in own_keys:
+                    raise DuplicateKeyError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key_node.value!r}",
+                        key_node.start_mark,
+                    )
+                own_keys.add(key)
+            result[key] = self.construct_object(value_node, deep=True)
+            result.key_lines[key] = key_node.start_mark.line + 1
+            raw_key = _raw(key_node)
+            if raw_key is not None:
+                result.raw_keys[key] = raw_key
+            raw_value = _raw(value_node)
+            if raw_value is not None:
+                result.raw[key] = raw_value
+
+    def construct_yaml_seq(self, node: SequenceNode) -> Any:
+        result = YamlList()
+        result.line = node.start_mark.line + 1
+        result.item_lines = [item.start_mark.line + 1 for item in node.value]
+        result.raw = [_raw(item) for item in node.value]
+        yield result
+        result.extend(self.construct_object(item, deep=True) for item in node.value)
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_yaml_map)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_yaml_seq)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML document into YamlMap / YamlList / scalars; raises yaml.YAMLError."""
+    return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def error_line(exc: yaml.YAMLError) -> int:
+    """The 1-based line a YAML error points at (1 when PyYAML gives no position)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return mark.line + 1 if mark is not None else 1
+
+
+def error_text(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        parts = [part for part in (exc.context, exc.problem) if part]
+        return "; ".join(parts) or str(exc)
+    return str(exc)
+
+
+def is_trap(raw: str | None) -> bool:
+    """True when the source text was a YAML 1.1 boolean word other than true/false."""
+    return raw is not None and raw.lower() in TRAP_WORDS
+
+
+def to_plain(value: Any) -> Any:
+    """Plain dicts and lists (what connectors and JSON expect) from YamlMap / YamlList trees."""
+    if isinstance(value, dict):
+        return {key: to_plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [to_plain(item) for item in value]
+    return value

@@ -1,0 +1,71 @@
+"""The `hub` command's offline subcommands."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hub.redate import redate
+
+PROJECT = Path(__file__).resolve().parent.parent
+FIXTURES = PROJECT / "tests" / "fixtures" / "providers"
+
+
+def hub(*args: str, tmp_path: Path, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["HUB_DATA_DIR"] = str(tmp_path / "var")
+    if config:
+        env["HUB_CONFIG"] = str(config)
+    return subprocess.run([sys.executable, "-m", "hub.cli", *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_normalize_prints_the_event_and_exits_2_on_bad_payload(tmp_path: Path) -> None:
+    result = hub("normalize", "callrail", str(FIXTURES / "callrail" / "post_call_answered_web_session.json"), tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    event = json.loads(result.stdout)
+    assert event["provider"] == "callrail"
+    assert event["caller"]["number"].startswith("+")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = hub("normalize", "callrail", str(bad), tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "not valid JSON" in result.stderr
+
+
+def test_check_lists_problems_and_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "hub.yaml"
+    config.write_text("version: 1\nsources:\n  - id: a\n    provider: nope\n")
+    result = hub("check", tmp_path=tmp_path, config=config)
+    assert result.returncode == 2
+    assert f"{config}:4: source 'a': unknown provider 'nope'" in result.stderr
+    ok = hub("check", tmp_path=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_preview_prints_requests_without_sending(tmp_path: Path) -> None:
+    normalized = hub("normalize", "callrail", str(FIXTURES / "callrail" / "post_call_answered_web_session.json"), "--source", "callrail", tmp_path=tmp_path)
+    event_file = tmp_path / "event.json"
+    event_file.write_text(normalized.stdout)
+    result = hub("preview", "webhook", str(event_file), tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    request = output[0]["destinations"][0]["requests"][0]
+    assert request["method"] == "POST"
+    assert request["body"]["call"]["provider_call_id"] == json.loads(normalized.stdout)["provider_call_id"]
+
+
+def test_redate_moves_every_format_by_whole_days() -> None:
+    from datetime import date
+
+    body = b'{"a":"2024-05-01T10:00:00-04:00","b":"2024-05-01 11:48 PM -04:00","c":1714572000,"d":1714572000000,"e":"5/1/2024 1:31:38 PM"}'
+    moved = json.loads(redate(body, False, today=date(2024, 5, 11)))
+    assert moved["a"] == "2024-05-10T10:00:00-04:00"
+    assert moved["b"] == "2024-05-10 11:48 PM -04:00"
+    assert moved["c"] == 1714572000 + 9 * 86400
+    assert moved["d"] == 1714572000000 + 9 * 86400000
+    assert moved["e"] == "5/10/2024 1:31:38 PM"
+    form = redate(b"Timestamp=Wed%2C+01+May+2024+09%3A53%3A19+%2B0000&CallSid=CA1", True, today=date(2024, 5, 11))
+    assert b"Fri%2C+10+May+2024" in form

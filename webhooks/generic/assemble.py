@@ -1,0 +1,72 @@
+"""Builds a CallEvent from normalized values keyed by path (`caller.number`, `custom.x`, ...).
+
+Shared by the generic provider and by built-in providers whose mapping is a flat table, so the
+rules every provider wants (UTMs and click ids recovered from the landing URL, the receipt time
+when a provider sends no time) live in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from hub import events
+from webhooks import fields
+
+_SECTIONS = {
+    "account": events.Account,
+    "call": events.Call,
+    "caller": events.Caller,
+    "attribution": events.Attribution,
+    "outcome": events.Outcome,
+}
+_FROM_URL = fields.UTM_KEYS + fields.CLICK_ID_KEYS
+
+
+def fill_from_landing_page(attribution: dict[str, Any]) -> None:
+    """UTMs and click ids the provider did not send separately, read from the landing URL."""
+    params = fields.url_params(attribution.get("landing_page"))
+    for key in _FROM_URL:
+        if attribution.get(key) is None and params.get(key):
+            attribution[key] = params[key]
+
+
+def assemble(provider: str, values: Mapping[str, Any], *, received_at: datetime) -> events.CallEvent:
+    """The event for `values`; blanks are dropped, kind defaults to unknown, time to receipt."""
+    sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    top: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    for path, value in values.items():
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        head, _, rest = path.partition(".")
+        if head == "custom":
+            custom[rest] = value
+        elif head in sections and rest:
+            sections[head][rest] = value
+        else:
+            top[path] = value
+    fill_from_landing_page(sections["attribution"])
+    caller = sections["caller"]
+    if caller.get("country") is None:
+        caller["country"] = fields.phone_country(caller.get("number"))
+    return events.CallEvent(
+        provider=provider,
+        provider_call_id=str(top["provider_call_id"]),
+        kind=top.get("kind") or events.KIND_UNKNOWN,
+        occurred_at=top.get("occurred_at") or received_at,
+        tracking_number=top.get("tracking_number"),
+        business_number=top.get("business_number"),
+        custom=custom,
+        **{name: model(**sections[name]) for name, model in _SECTIONS.items()},
+    )
+
+
+def source_currency(options: Mapping[str, Any], value: Any) -> str | None:
+    """The source's configured currency (`options: {currency: USD}`) for a money value it sent.
+
+    Providers send amounts without a currency; the account's currency is known only to the admin.
+    """
+    currency = fields.text(options.get("currency"))
+    return currency.upper() if currency and value is not None else None

@@ -1,0 +1,182 @@
+"""WhatConverts lead webhooks ("New Lead" / "Update Lead" for phone-call leads).
+
+WhatConverts signs nothing and sends no custom headers, so the webhook URL carries the source's
+secret as `?token=`. Leads of other types (forms, chats, ...) are not calls and yield no event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from hub import events
+from hub.errors import ParseError
+from webhooks import fields
+from webhooks.base import InboundRequest, Provider
+from webhooks.generic.assemble import assemble, source_currency
+from webhooks.generic.auth import AuthRecipe, RecipeAuth, TokenAuth
+
+_STATUS = {
+    "answered": "answered",
+    "missed": "missed",
+    "not answered": "missed",
+    "no answer": "missed",
+    "unanswered": "missed",
+    "abandoned": "missed",
+    "voicemail": "voicemail",
+    "busy": "busy",
+    "failed": "failed",
+    "in progress": "in_progress",
+}
+_UPDATE_TRIGGERS = {"update", "updated", "update lead", "modified"}
+# `lead_status` says whether the caller is new to this profile.
+_FIRST_CALL = {"unique": True, "repeat": False, "duplicate": False}
+_QUOTABLE = {"yes": True, "no": False}
+_CUSTOM_KEYS = (
+    "lead_type",
+    "lead_status",
+    "lead_score",
+    "lead_url",
+    "user_id",
+    "phone_name",
+    "line_type",
+    "device_type",
+    "device_make",
+    "browser",
+    "operating_system",
+    "spotted_keywords",
+    "quotable",
+    "quote_value",
+    "sales_value",
+    "duplicate",
+    "account_id",
+    "account",
+)
+
+
+class WhatConvertsProvider(RecipeAuth, Provider):
+    slug: ClassVar[str] = "whatconverts"
+    name: ClassVar[str] = "WhatConverts"
+    recipe: ClassVar[AuthRecipe] = TokenAuth(query="token")
+    auth: ClassVar[str] = recipe.describe()
+    uses_token = True
+
+    def parse(self, request: InboundRequest) -> list[events.CallEvent]:
+        lead = request.json_object()
+        lead_type = fields.lower(lead.get("lead_type"))
+        if lead_type is not None and lead_type != "phone call":
+            return []
+        lead_id = fields.text(lead.get("lead_id"))
+        if lead_id is None:
+            raise ParseError("no lead_id in the WhatConverts lead")
+        values = {"provider_call_id": lead_id, **self._call(lead), **self._people(lead)}
+        values |= self._attribution(lead) | self._outcome(lead) | self._custom(lead)
+        return [assemble(self.slug, values, received_at=request.received_at)]
+
+    def _call(self, lead: Mapping[str, Any]) -> dict[str, Any]:
+        state = fields.lower(lead.get("lead_state"))
+        trigger = fields.lower(lead.get("trigger"))
+        if trigger in _UPDATE_TRIGGERS:
+            kind = events.KIND_UPDATED
+        elif state == "in progress":
+            kind = events.KIND_STARTED
+        elif state == "completed":
+            kind = events.KIND_COMPLETED
+        else:
+            kind = events.KIND_UNKNOWN
+        status_words = (lead.get("answer_status"), lead.get("call_status"), lead.get("lead_state"))
+        statuses = [_STATUS.get(fields.lower(word) or "") for word in status_words]
+        return {
+            "kind": kind,
+            "occurred_at": fields.timestamp(fields.first(lead.get("last_updated"), lead.get("date_created"))),
+            "call.started_at": fields.timestamp(lead.get("date_created")),
+            # WhatConverts tracks calls to its tracking numbers: phone-call leads are inbound.
+            "call.direction": "inbound",
+            "call.status": fields.first(*statuses),
+            "call.duration_s": fields.seconds(
+                fields.first(lead.get("call_duration_seconds"), lead.get("call_duration"))
+            ),
+            "call.first_call": _FIRST_CALL.get(fields.lower(lead.get("lead_status")) or ""),
+            "call.spam": fields.boolean(lead.get("spam")),
+            "call.recording_url": fields.text(
+                fields.first(lead.get("recording"), lead.get("play_recording"))
+            ),
+            "call.transcript": fields.text(lead.get("call_transcription")),
+        }
+
+    def _people(self, lead: Mapping[str, Any]) -> dict[str, Any]:
+        region = self.settings.default_region
+        country = fields.country_code(fields.first(lead.get("caller_country"), lead.get("country")))
+        # A caller's number in national format belongs to the caller's country, when known.
+        caller_region = country or region
+        return {
+            # The profile is the business the call was for; the account is the agency above it.
+            "account.id": fields.text(lead.get("profile_id")),
+            "account.name": fields.text(lead.get("profile")),
+            "caller.number": fields.first(
+                fields.e164(lead.get("caller_number"), caller_region),
+                fields.e164(lead.get("contact_phone_number"), caller_region),
+            ),
+            # The contact name is typed by people; caller_name is the carrier's CNAM.
+            "caller.name": fields.caller_name(
+                fields.first(lead.get("contact_name"), lead.get("caller_name"))
+            ),
+            "caller.email": fields.text(lead.get("contact_email_address")),
+            "caller.city": fields.text(fields.first(lead.get("caller_city"), lead.get("city"))),
+            "caller.region": fields.text(fields.first(lead.get("caller_state"), lead.get("state"))),
+            "caller.country": country,
+            "caller.postal_code": fields.text(lead.get("zip")),
+            "tracking_number": fields.e164(lead.get("tracking_number"), region),
+            "business_number": fields.e164(lead.get("destination_number"), region),
+        }
+
+    def _attribution(self, lead: Mapping[str, Any]) -> dict[str, Any]:
+        values = {
+            "attribution.source": fields.text(lead.get("lead_source")),
+            "attribution.medium": fields.text(lead.get("lead_medium")),
+            "attribution.campaign": fields.text(lead.get("lead_campaign")),
+            "attribution.keyword": fields.text(lead.get("lead_keyword")),
+            # WhatConverts fills "Content" from utm_content, conventionally the ad variant.
+            "attribution.ad": fields.text(lead.get("lead_content")),
+            "attribution.landing_page": fields.text(lead.get("landing_url")),
+            "attribution.visitor_ip": fields.text(lead.get("ip_address")),
+        }
+        for key in fields.CLICK_ID_KEYS + fields.UTM_KEYS:
+            values[f"attribution.{key}"] = fields.text(lead.get(key))
+        return values
+
+    def _outcome(self, lead: Mapping[str, Any]) -> dict[str, Any]:
+        value = fields.decimal(fields.first(lead.get("sales_value"), lead.get("quote_value")))
+        return {
+            "outcome.qualified": _QUOTABLE.get(fields.lower(lead.get("quotable")) or ""),
+            "outcome.value": value,
+            "outcome.currency": source_currency(self.settings.options, value),
+            "outcome.notes": fields.text(lead.get("notes")),
+        }
+
+    def _custom(self, lead: Mapping[str, Any]) -> dict[str, Any]:
+        values = {f"custom.{key}": _kept(lead.get(key)) for key in _CUSTOM_KEYS}
+        analysis = lead.get("lead_analysis")
+        if isinstance(analysis, Mapping):
+            values["custom.lead_analysis"] = {
+                k: v for k, v in analysis.items() if fields.first(v) is not None
+            }
+        values["custom.additional_fields"] = _additional_fields(lead.get("additional_fields"))
+        return values
+
+
+def _kept(value: Any) -> Any:
+    return value.strip() or None if isinstance(value, str) else value
+
+
+def _additional_fields(value: Any) -> dict[str, Any]:
+    """`[{"field_name": n, "field_value": v}]` (or an object) as `{n: v}`."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if not isinstance(value, list):
+        return {}
+    result = {}
+    for item in value:
+        if isinstance(item, Mapping) and fields.text(item.get("field_name")):
+            result[str(item["field_name"])] = item.get("field_value")
+    return result
