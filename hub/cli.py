@@ -281,8 +281,28 @@ def _register_connector_commands(commands: Any) -> None:
         module.register(commands)
 
 
+def cmd_ga4(args: argparse.Namespace) -> int:
+    from connectors.ga4 import cli as ga4_cli
+    from hub.errors import ConfigError
+    from hub.ga4_commands import StoreGa4Environment
+    from hub.runtime import load_hub_config
+
+    settings = _settings()
+    try:
+        env = StoreGa4Environment(settings, load_hub_config(settings, generate_secrets=False))
+        try:
+            return ga4_cli.run(args, env)
+        finally:
+            env.close()
+    except ConfigError as exc:
+        print("hub ga4: " + "\n  ".join(exc.problems), file=sys.stderr)
+        return EXIT_PROBLEMS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "ga4":
+        return cmd_ga4(args)
     return int(args.func(args) or 0)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -47,44 +47,51 @@ def request_of(receipt: Receipt) -> InboundRequest:
     )
 
 
-def ingest(runtime: Runtime, receipt_ids: Iterable[int]) -> IngestSummary:
+def ingest(runtime: Runtime, receipt_ids: Sequence[int]) -> IngestSummary:
+    """Parse stored deliveries a few per transaction: one commit per chunk, not per receipt.
+
+    On SQLite a transaction holds the only write lock, which webhook requests wait for, so its
+    chunks stay small; PostgreSQL takes a whole job's batch at once.
+    """
     summary = IngestSummary()
-    for receipt_id in receipt_ids:
-        ingest_one(runtime, receipt_id, summary)
+    chunk = 10 if runtime.db.url.startswith("sqlite") else 100
+    for start in range(0, len(receipt_ids), chunk):
+        with runtime.db.session() as session:
+            for receipt_id in receipt_ids[start : start + chunk]:
+                ingest_one(runtime, session, receipt_id, summary)
     return summary
 
 
-def ingest_one(runtime: Runtime, receipt_id: int, summary: IngestSummary) -> None:
-    with runtime.db.session() as session:
-        receipt = session.get(Receipt, receipt_id)
-        if receipt is None or receipt.status == "parsed":
-            summary.skipped_receipts.append(receipt_id)
-            return
-        source = runtime.source(receipt.source)
-        receipt.parse_attempts += 1
-        receipt.updated_at = datetime.now(UTC)
-        receipt.claimed_at = None
-        if source is None:
-            _fail(receipt, "unknown_source", f"source {receipt.source!r} is no longer in hub.yaml", summary)
-            return
-        try:
-            events = runtime.provider(source).normalize(request_of(receipt), receipt.receipt_key)
-        except ParseError as exc:
-            _fail(receipt, exc.reason, exc.message, summary)
-            return
-        for event in events:
-            summary.deliveries += store_version(runtime, session, source, event, receipt.id)
-            metrics.EVENTS.labels(source=source.id, kind=event.kind).inc()
-        receipt.status = "parsed"
-        receipt.error = receipt.error_reason = None
-        receipt.events_count = len(events)
-        summary.parsed += 1
-        summary.events += len(events)
-        metrics.PARSED.labels(source=source.id, outcome="parsed").inc()
-        log.info(
-            "parsed delivery",
-            extra={"source": source.id, "receipt_id": receipt.id, "events": [e.id for e in events]},
-        )
+def ingest_one(runtime: Runtime, session: Session, receipt_id: int, summary: IngestSummary) -> None:
+    receipt = session.get(Receipt, receipt_id)
+    if receipt is None or receipt.status == "parsed":
+        summary.skipped_receipts.append(receipt_id)
+        return
+    source = runtime.source(receipt.source)
+    receipt.parse_attempts += 1
+    receipt.updated_at = datetime.now(UTC)
+    receipt.claimed_at = None
+    if source is None:
+        _fail(receipt, "unknown_source", f"source {receipt.source!r} is no longer in hub.yaml", summary)
+        return
+    try:
+        events = runtime.provider(source).normalize(request_of(receipt), receipt.receipt_key)
+    except ParseError as exc:
+        _fail(receipt, exc.reason, exc.message, summary)
+        return
+    for event in events:
+        summary.deliveries += store_version(runtime, session, source, event, receipt.id)
+        metrics.EVENTS.labels(source=source.id, kind=event.kind).inc()
+    receipt.status = "parsed"
+    receipt.error = receipt.error_reason = None
+    receipt.events_count = len(events)
+    summary.parsed += 1
+    summary.events += len(events)
+    metrics.PARSED.labels(source=source.id, outcome="parsed").inc()
+    log.info(
+        "parsed delivery",
+        extra={"source": source.id, "receipt_id": receipt.id, "events": [e.id for e in events]},
+    )
 
 
 def _fail(receipt: Receipt, reason: str, message: str, summary: IngestSummary) -> None:

@@ -80,24 +80,10 @@ class Supervisor:
         (self.settings.data_dir / SANDBOX_URLS_FILE).write_text(json.dumps(urls, indent=2))
 
     def _spawn_web(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"{self.options.host}:{self.options.port}",
-            "--workers",
-            str(self.options.web_workers),
-            "--worker-class",
-            "sync",
-            "--backlog",
-            "2048",
-            "--access-logfile",
-            "-" if self.env.get("HUB_ACCESS_LOG") else "/dev/null",
-            "--log-level",
-            "warning",
-            "wsgi:create()",
-        ]
+        access_log = "-" if self.env.get("HUB_ACCESS_LOG") else "/dev/null"
+        command = web_command(
+            self.options.host, self.options.port, self.options.web_workers, "wsgi:create()", access_log
+        )
         self.children.append(subprocess.Popen(command, env=self.env))
 
     def wait(self) -> int:
@@ -134,6 +120,30 @@ class Supervisor:
             fake.stop()
         if self.redis is not None:
             self.redis.stop()
+
+
+def web_command(host: str, port: int, workers: int, app: str, access_log: str = "/dev/null") -> list[str]:
+    """The shipped web server settings (`make bench` measures exactly these)."""
+    # Sync workers: the request path is CPU-bound and short; they keep p99 latency low where
+    # gevent/threads traded it for a little throughput on small machines.
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--backlog",
+        "2048",
+        "--access-logfile",
+        access_log,
+        "--log-level",
+        "warning",
+        app,
+    ]
 
 
 def banner(settings: Settings, config: HubConfig, options: RunOptions, sandbox_urls: dict[str, str]) -> str:

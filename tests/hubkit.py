@@ -110,7 +110,9 @@ class Hub:
 
 
 @contextmanager
-def make_hub(tmp_path: Path, redis_url: str, database_url: str, config: dict[str, Any] | None = None) -> Iterator[Hub]:
+def make_hub(
+    tmp_path: Path, redis_url: str, database_url: str, config: dict[str, Any] | None = None
+) -> Iterator[Hub]:
     config_path = tmp_path / "hub.yaml"
     config_path.write_text(yaml.safe_dump(config or default_config(), sort_keys=False))
     env = {
@@ -154,7 +156,9 @@ def fresh_postgres_database() -> Iterator[str]:
             pytest.fail("CI must run the PostgreSQL tests: TEST_DATABASE_URL is not set")
         pytest.skip("no PostgreSQL server (set TEST_DATABASE_URL; make test starts one where it can)")
     name = f"hub_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    engine = create_engine(
+        admin_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
     with engine.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     base = admin_url.rsplit("/", 1)[0]

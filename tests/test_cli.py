@@ -19,11 +19,23 @@ def hub(*args: str, tmp_path: Path, config: Path | None = None) -> subprocess.Co
     env["HUB_DATA_DIR"] = str(tmp_path / "var")
     if config:
         env["HUB_CONFIG"] = str(config)
-    return subprocess.run([sys.executable, "-m", "hub.cli", *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_normalize_prints_the_event_and_exits_2_on_bad_payload(tmp_path: Path) -> None:
-    result = hub("normalize", "callrail", str(FIXTURES / "callrail" / "post_call_answered_web_session.json"), tmp_path=tmp_path)
+    result = hub(
+        "normalize",
+        "callrail",
+        str(FIXTURES / "callrail" / "post_call_answered_web_session.json"),
+        tmp_path=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     event = json.loads(result.stdout)
     assert event["provider"] == "callrail"
@@ -46,7 +58,14 @@ def test_check_lists_problems_and_exits_2(tmp_path: Path) -> None:
 
 
 def test_preview_prints_requests_without_sending(tmp_path: Path) -> None:
-    normalized = hub("normalize", "callrail", str(FIXTURES / "callrail" / "post_call_answered_web_session.json"), "--source", "callrail", tmp_path=tmp_path)
+    normalized = hub(
+        "normalize",
+        "callrail",
+        str(FIXTURES / "callrail" / "post_call_answered_web_session.json"),
+        "--source",
+        "callrail",
+        tmp_path=tmp_path,
+    )
     event_file = tmp_path / "event.json"
     event_file.write_text(normalized.stdout)
     result = hub("preview", "webhook", str(event_file), tmp_path=tmp_path)
@@ -67,5 +86,7 @@ def test_redate_moves_every_format_by_whole_days() -> None:
     assert moved["c"] == 1714572000 + 9 * 86400
     assert moved["d"] == 1714572000000 + 9 * 86400000
     assert moved["e"] == "5/10/2024 1:31:38 PM"
-    form = redate(b"Timestamp=Wed%2C+01+May+2024+09%3A53%3A19+%2B0000&CallSid=CA1", True, today=date(2024, 5, 11))
+    form = redate(
+        b"Timestamp=Wed%2C+01+May+2024+09%3A53%3A19+%2B0000&CallSid=CA1", True, today=date(2024, 5, 11)
+    )
     assert b"Fri%2C+10+May+2024" in form

@@ -19,7 +19,12 @@ def settings_for(tmp_path: Path, text: str) -> Settings:
 
 def problems_of(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        load_config(settings_for(tmp_path, text), env or {}, known_providers=["callrail"], known_destination_types=["webhook"])
+        load_config(
+            settings_for(tmp_path, text),
+            env or {},
+            known_providers=["callrail"],
+            known_destination_types=["webhook"],
+        )
     return caught.value.problems
 
 
@@ -57,7 +62,9 @@ def test_yaml_boolean_trap_is_reported(tmp_path: Path) -> None:
 
 
 def test_inline_secret_is_refused(tmp_path: Path) -> None:
-    problems = problems_of(tmp_path, "sources:\n  - id: callrail\n    provider: callrail\n    secrets: [hunter2]\n")
+    problems = problems_of(
+        tmp_path, "sources:\n  - id: callrail\n    provider: callrail\n    secrets: [hunter2]\n"
+    )
     assert any("write secrets as ${ENV_VAR} references" in p for p in problems)
 
 
@@ -85,7 +92,8 @@ routes:
     config = load_config(settings, env)
     assert [s.reveal() for s in config.sources["callrail"].secrets] == ["n3w", "0ld"]
     generated = config.sources["other"]
-    assert generated.secret_generated and generated.secrets[0].reveal()
+    assert generated.secret_generated
+    assert generated.secrets[0].reveal()
     assert "n3w" not in repr(config), "secrets are masked in reprs"
     again = load_config(settings, env)
     assert again.sources["other"].secrets == generated.secrets, "a generated secret is kept across restarts"
@@ -99,9 +107,21 @@ def test_shipped_config_is_valid(tmp_path: Path) -> None:
 
     project = Path(__file__).resolve().parent.parent
     settings = Settings.from_env(
-        {"HUB_CONFIG": str(project / "hub.yaml"), "HUB_DATA_DIR": str(tmp_path), "HUB_MAPPINGS_DIR": str(project / "mappings")}
+        {
+            "HUB_CONFIG": str(project / "hub.yaml"),
+            "HUB_DATA_DIR": str(tmp_path),
+            "HUB_MAPPINGS_DIR": str(project / "mappings"),
+        }
     )
     config, report = check_offline(settings)
     assert report.problems == []
     assert config is not None
-    assert set(config.sources) >= {"callrail", "ctm", "twilio", "invoca", "whatconverts", "ringba", "retreaver"}
+    assert set(config.sources) >= {
+        "callrail",
+        "ctm",
+        "twilio",
+        "invoca",
+        "whatconverts",
+        "ringba",
+        "retreaver",
+    }

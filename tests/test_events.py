@@ -13,7 +13,12 @@ from hub.merge import merge
 
 
 def event(**changes: object) -> CallEvent:
-    base = CallEvent(provider="callrail", provider_call_id="CAL1", kind="call.completed", occurred_at=datetime(2026, 1, 1, tzinfo=UTC))
+    base = CallEvent(
+        provider="callrail",
+        provider_call_id="CAL1",
+        kind="call.completed",
+        occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
     import dataclasses
 
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
@@ -40,15 +45,31 @@ def test_empty_strings_become_null_and_kinds_are_closed() -> None:
 
 def test_paths_cover_every_documented_field() -> None:
     paths = known_paths()
-    for path in ("caller.number", "attribution.ga_client_id", "attribution.gclid", "outcome.value", "call.duration_s"):
+    for path in (
+        "caller.number",
+        "attribution.ga_client_id",
+        "attribution.gclid",
+        "outcome.value",
+        "call.duration_s",
+    ):
         assert path in paths
     assert get_path(event(custom={"a": {"b": 1}}), "custom.a.b") == 1
 
 
 def test_merge_late_started_never_reopens_a_completed_call() -> None:
-    completed = event(kind="call.completed", occurred_at=datetime(2026, 1, 1, 10, 5, tzinfo=UTC), attribution=Attribution(gclid="G1"))
-    updated = event(kind="call.updated", occurred_at=datetime(2026, 1, 1, 11, tzinfo=UTC), outcome=Outcome(tags=("sale",)))
-    started = event(kind="call.started", occurred_at=datetime(2026, 1, 1, 10, 0, tzinfo=UTC), attribution=Attribution(gclid="OLD", campaign="c"))
+    completed = event(
+        kind="call.completed",
+        occurred_at=datetime(2026, 1, 1, 10, 5, tzinfo=UTC),
+        attribution=Attribution(gclid="G1"),
+    )
+    updated = event(
+        kind="call.updated", occurred_at=datetime(2026, 1, 1, 11, tzinfo=UTC), outcome=Outcome(tags=("sale",))
+    )
+    started = event(
+        kind="call.started",
+        occurred_at=datetime(2026, 1, 1, 10, 0, tzinfo=UTC),
+        attribution=Attribution(gclid="OLD", campaign="c"),
+    )
     merged = merge([updated, started, completed])
     assert merged.kind == "call.updated"
     assert merged.attribution.gclid == "G1", "a later stage wins over an earlier one"

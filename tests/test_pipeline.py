@@ -84,7 +84,11 @@ def test_unparseable_payload_is_kept_visible_with_its_error(hub: Hub) -> None:
 
     from hub.samples import request_from_bytes
 
-    signed = provider.sign(request_from_bytes("x.json", body, "http://localhost/webhooks/callrail"), "test-signing-secret", datetime.now(UTC))
+    signed = provider.sign(
+        request_from_bytes("x.json", body, "http://localhost/webhooks/callrail"),
+        "test-signing-secret",
+        datetime.now(UTC),
+    )
     response = hub.client.post("/webhooks/callrail", data=signed.body, headers=dict(signed.headers))
     assert response.status_code == 202, "stored before parsing: the provider must not retry forever"
     hub.drain()
@@ -100,19 +104,19 @@ def test_unparseable_payload_is_kept_visible_with_its_error(hub: Hub) -> None:
 
 
 def test_retryable_error_backs_off_then_delivers(hub: Hub) -> None:
-    hub.fault(503, count=1, retry_after=1)
+    hub.fault(503, count=1, retry_after=30)
     hub.post_fixture("callrail", ANSWERED)
     hub.drain()
     deliveries = hub.api("/deliveries").json["items"]
     assert deliveries[0]["status"] == "pending"
     assert deliveries[0]["reason"] == "unavailable"
     assert deliveries[0]["attempts"] == 1
-    hub.drain(now=hub.later(5))
+    hub.drain(now=hub.later(60))
     delivery = hub.api(f"/deliveries/{deliveries[0]['id']}").json
     assert delivery["status"] == "delivered"
     history = delivery["attempt_history"]
     assert [a["outcome"] for a in history] == ["retry", "delivered"]
-    assert history[0]["retry_after_s"] == 1
+    assert history[0]["retry_after_s"] == 30
     assert history[0]["exchanges"][0]["status"] == 503
 
 
@@ -126,7 +130,9 @@ def test_exhausted_retries_end_failed_and_replay_delivers(hub: Hub) -> None:
     assert "gave up after 3 attempts" in delivery["message"]
     listed = hub.api("/deliveries?status=failed&destination=webhook").json
     assert listed["total"] == 1
-    replay = hub.api("/deliveries/replay", method="POST", json={"destination": "webhook", "statuses": ["failed"]})
+    replay = hub.api(
+        "/deliveries/replay", method="POST", json={"destination": "webhook", "statuses": ["failed"]}
+    )
     assert replay.json["replayed"] == 1
     hub.drain()
     assert hub.api(f"/deliveries/{delivery['id']}").json["status"] == "delivered"
@@ -145,3 +151,41 @@ def test_permanent_error_is_rejected_with_the_destination_message(hub: Hub) -> N
     assert one.status_code == 202
     hub.drain()
     assert hub.api(f"/deliveries/{delivery['id']}").json["status"] == "delivered"
+
+
+def test_payload_unparseable_until_a_definition_fix_is_replayed_and_delivered(
+    tmp_path, redis_url: str, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    """A provider definition with a wrong field path: the delivery waits, stored, until fixed."""
+    import shutil
+
+    from hub.runtime import Runtime
+    from tests.hubkit import PROJECT, default_config, make_hub
+
+    mappings = tmp_path / "mappings"
+    shutil.copytree(PROJECT / "mappings" / "providers", mappings / "providers")
+    definition = mappings / "providers" / "callscaler.yaml"
+    correct = definition.read_text()
+    definition.write_text(correct.replace("provider_call_id: call_id", "provider_call_id: callId"))
+    config = default_config()
+    config["sources"].append({"id": "callscaler", "provider": "callscaler", "secrets": ["${TEST_SECRET}"]})
+    with make_hub(tmp_path, redis_url, database_url, config) as hub:
+        hub.settings = hub.settings.__class__(**{**hub.settings.__dict__, "mappings_dir": mappings})
+        hub.runtime = Runtime.from_settings(hub.settings, sandbox_urls={"webhook": hub.receiver.url})
+        from hub.http import create_app
+
+        hub.client = create_app(hub.runtime).test_client()
+        assert hub.post_fixture("callscaler", "callscaler/call_completed.json").status_code == 202
+        hub.drain()
+        failed = hub.api("/receipts?status=failed").json["items"]
+        assert len(failed) == 1
+        assert "provider_call_id" in (failed[0]["error"] or "")
+        assert hub.received() == []
+
+        definition.write_text(correct)  # the fix; workers pick it up on restart
+        hub.runtime = Runtime.from_settings(hub.settings, sandbox_urls={"webhook": hub.receiver.url})
+        hub.client = create_app(hub.runtime).test_client()
+        assert hub.api("/receipts/replay", method="POST", json={}).json["replayed"] == 1
+        hub.drain()
+        assert hub.api("/receipts?status=parsed").json["total"] == 1
+        assert len(hub.received()) == 1

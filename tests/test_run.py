@@ -48,7 +48,9 @@ def test_hub_run_end_to_end_and_clean_shutdown(tmp_path: Path) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: requests.get(f"{base}/readyz", timeout=2).status_code == 200, 60, "the hub to be ready")
+        wait_for(
+            lambda: requests.get(f"{base}/readyz", timeout=2).status_code == 200, 60, "the hub to be ready"
+        )
         sent = subprocess.run(
             [sys.executable, "-m", "hub.cli", "send-samples", "--url", base],
             cwd=PROJECT,

@@ -142,6 +142,13 @@ class Provider(ABC):
     def parse(self, request: InboundRequest) -> list[CallEvent]:
         """The call events in one delivery; `id` and `source` are left for the hub to fill."""
 
+    def credential_carriers(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Header names and query parameters that carry this provider's credential.
+
+        The hub never stores them in clear (the stored delivery must not leak the secret).
+        """
+        return frozenset(), frozenset()
+
     def receipt_key(self, request: InboundRequest) -> str:
         """What makes two deliveries the same delivery: by default the payload's bytes."""
         payload = request.body if request.body else urlsplit(request.url).query.encode()

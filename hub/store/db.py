@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +20,19 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
+def _synchronous() -> str:
+    # FULL: a commit (and so a 2xx to a provider) survives power loss. NORMAL survives a crash
+    # of the hub but not of the machine; faster where fsync is slow.
+    value = os.environ.get("HUB_SQLITE_SYNCHRONOUS", "FULL").upper()
+    return value if value in ("FULL", "NORMAL", "EXTRA") else "FULL"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets web and worker processes read while one writes; FULL makes a commit survive
     # power loss, which is what answering 2xx to a provider promises.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA synchronous={_synchronous()}")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -51,24 +61,53 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+class _FileLock:
+    """An exclusive lock shared by every process using one SQLite file.
+
+    SQLite's own busy handler sleeps with growing back-off (up to 100 ms a try) while another
+    process holds the write lock; under concurrent webhooks that turns sub-millisecond writes
+    into 100 ms waits. A blocking flock wakes the next writer the moment the lock is released.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock: _FileLock | None = None
+        if url.startswith("sqlite") and ":memory:" not in url:
+            self._write_lock = _FileLock(Path(url.split("///", 1)[-1] + ".lock"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back when it raises."""
-        session = self._sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        with self._write_lock.held() if self._write_lock else nullcontext():
+            session = self._sessions()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
     def _alembic(self) -> AlembicConfig:
         config = AlembicConfig()

@@ -19,7 +19,9 @@ class DatabaseStateStore:
     def get(self, destination_id: str, key: str) -> dict[str, Any] | None:
         with self.db.session() as session:
             row = session.scalar(
-                select(ConnectorState).where(ConnectorState.destination == destination_id, ConnectorState.key == key)
+                select(ConnectorState).where(
+                    ConnectorState.destination == destination_id, ConnectorState.key == key
+                )
             )
             return dict(row.value) if row is not None else None
 
@@ -28,7 +30,9 @@ class DatabaseStateStore:
             row = session.get(ConnectorState, (destination_id, key))
             now = datetime.now(UTC)
             if row is None:
-                session.add(ConnectorState(destination=destination_id, key=key, value=dict(value), updated_at=now))
+                session.add(
+                    ConnectorState(destination=destination_id, key=key, value=dict(value), updated_at=now)
+                )
             else:
                 row.value = dict(value)
                 row.updated_at = now

@@ -258,6 +258,15 @@ def receipt_key(recipe: AuthRecipe, request: InboundRequest) -> str:
     return hashlib.sha256(query.encode()).hexdigest()
 
 
+def carriers(recipe: AuthRecipe) -> tuple[frozenset[str], frozenset[str]]:
+    """The headers and query parameters a recipe reads its credential from."""
+    if isinstance(recipe, TokenAuth):
+        return frozenset({recipe.header} - {None}), frozenset({recipe.query} - {None})  # type: ignore[arg-type]
+    if isinstance(recipe, BasicAuth):
+        return frozenset({"Authorization"}), frozenset()
+    return frozenset(), frozenset()
+
+
 class RecipeAuth:
     """Provider mixin: `verify`, `sign` and `receipt_key` follow the class's `recipe`."""
 
@@ -271,3 +280,6 @@ class RecipeAuth:
 
     def sign(self, request: InboundRequest, secret: str, now: datetime) -> InboundRequest:
         return self.recipe.sign(request, secret, now)
+
+    def credential_carriers(self) -> tuple[frozenset[str], frozenset[str]]:
+        return carriers(self.recipe)

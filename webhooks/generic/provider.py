@@ -55,6 +55,9 @@ class GenericProvider(Provider):
     def sign(self, request: InboundRequest, secret: str, now: datetime) -> InboundRequest:
         return self.definition.auth.sign(request, secret, now)
 
+    def credential_carriers(self) -> tuple[frozenset[str], frozenset[str]]:
+        return auth.carriers(self.definition.auth)
+
     def receipt_key(self, request: InboundRequest) -> str:
         """A provider's own delivery id makes a redelivery (Marchex `Attempt: 2`) the same receipt."""
         if self.definition.delivery_id:

@@ -1,0 +1,200 @@
+"""Ingest path vs a bare Flask 202 endpoint, worker drain rate, and memory per process."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import func, select
+
+from bench.load import LoadResult, Request, run_load
+from connectors.webhook.sandbox import create_app as webhook_receiver
+from hub.local_server import LocalServer
+from hub.redis_server import RedisServer, free_port
+from hub.samples import request_from_bytes
+from hub.settings import Settings
+from hub.store.db import Database
+from hub.store.models import Delivery, Receipt
+from hub.supervisor import RunOptions, web_command
+from webhooks.base import SourceSettings
+from webhooks.callrail import CallRailProvider
+
+PROJECT = Path(__file__).resolve().parent.parent
+SAMPLE = PROJECT / "hub" / "sample_calls" / "callrail" / "2_post_call_answered_web_session.json"
+SECRET = "bench-secret"
+CONFIG = """version: 1
+sources:
+  - {id: callrail, provider: callrail, secrets: ["${BENCH_SECRET}"]}
+destinations:
+  - id: webhook
+    type: webhook
+    credentials: {url: "${BENCH_HOOK_URL}", secret: "${BENCH_HOOK_SECRET}"}
+    options: {concurrency: 8}
+routes:
+  - {from: "*", to: [webhook]}
+"""
+
+
+def signed_callrail(template: str, n: int) -> Request:
+    """The n-th unique CallRail delivery (own call id), signed as CallRail signs."""
+    body = template.replace("__CALL_ID__", f"CALbench{n:012d}").encode()
+    provider = CallRailProvider(SourceSettings("callrail"))
+    signed = provider.sign(
+        request_from_bytes("x.json", body, "http://bench/webhooks/callrail"), SECRET, datetime.now(UTC)
+    )
+    return Request("POST", "/webhooks/callrail", signed.body, dict(signed.headers))
+
+
+def callrail_template() -> str:
+    text = SAMPLE.read_text()
+    return re.sub(r'"resource_id":\s*"[^"]+"', '"resource_id":"__CALL_ID__"', text, count=1)
+
+
+@dataclass
+class Environment:
+    folder: Path
+    env: dict[str, str]
+    redis: RedisServer
+    receiver: LocalServer
+
+
+def environment() -> Environment:
+    folder = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    redis = RedisServer(folder / "redis", free_port()).start()
+    receiver = LocalServer(webhook_receiver(secret="bench-hook-secret")).start()
+    (folder / "hub.yaml").write_text(CONFIG)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "DATABASE_URL", "REDIS_URL"))}
+    env.update(
+        {
+            "HUB_CONFIG": str(folder / "hub.yaml"),
+            "HUB_DATA_DIR": str(folder / "var"),
+            "REDIS_URL": redis.url,
+            "HUB_ADMIN_TOKEN": "bench",
+            "HUB_LOG_LEVEL": "WARNING",
+            "BENCH_SECRET": SECRET,
+            "BENCH_HOOK_URL": f"{receiver.url}/receive",
+            "BENCH_HOOK_SECRET": "bench-hook-secret",
+        }
+    )
+    Database(Settings.from_env(env).database_url).migrate()
+    return Environment(folder, env, redis, receiver)
+
+
+def _serve(app: str, env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    process = subprocess.Popen(web_command("127.0.0.1", port, workers, app), cwd=PROJECT, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process, port
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"{app} did not start")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM: the process's peak resident memory."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        output = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
+    except FileNotFoundError:
+        return []
+    return [int(p) for p in output.split()]
+
+
+def measure_endpoint(
+    app: str, env: dict[str, str], factory: Any, duration_s: float
+) -> tuple[LoadResult, float]:
+    process, port = _serve(app, env, RunOptions().web_workers)
+    try:
+        run_load(port, factory, duration_s=1.0, first=5 * 10**9)  # warm up, with calls of its own
+        result = run_load(port, factory, duration_s=duration_s)
+        memory = max([peak_rss_mb(p) for p in children_of(process.pid)] or [0.0])
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    return result, memory
+
+
+def measure_drain(setup: Environment, workers: int) -> dict[str, Any]:
+    settings = Settings.from_env(setup.env)
+    db = Database(settings.database_url)
+    with db.session() as session:
+        receipts = session.scalar(select(func.count()).select_from(Receipt)) or 0
+    started = time.monotonic()
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], cwd=PROJECT, env=setup.env)
+        for _ in range(workers)
+    ]
+    delivered = 0
+    try:
+        while time.monotonic() - started < 300:
+            with db.session() as session:
+                delivered = (
+                    session.scalar(
+                        select(func.count()).select_from(Delivery).where(Delivery.status == "delivered")
+                    )
+                    or 0
+                )
+            if delivered >= receipts:
+                break
+            time.sleep(0.25)
+        elapsed = time.monotonic() - started
+        memory = max(peak_rss_mb(p.pid) for p in procs)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+    db.dispose()
+    return {
+        "receipts": receipts,
+        "delivered": delivered,
+        "seconds": elapsed,
+        "workers": workers,
+        "rss_mb": memory,
+    }
+
+
+def run(duration_s: float = 5.0) -> list[str]:
+    setup = environment()
+    factory = functools.partial(signed_callrail, callrail_template())
+    try:
+        bare, bare_mb = measure_endpoint("bench.bare:create()", setup.env, factory, duration_s)
+        hub, hub_mb = measure_endpoint("wsgi:create()", setup.env, factory, duration_s)
+        drain = measure_drain(setup, workers=2)
+    finally:
+        setup.receiver.stop()
+        setup.redis.stop()
+    lines = [
+        "Ingest path (gunicorn sync x2, new connection per request, 64 concurrent, CallRail 6.6 KB signed)",
+        f"{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'peak MB':>10}",
+        f"{'bare Flask 202':<28}{bare.rate:>10.0f}{bare.percentile(50):>10.1f}{bare.percentile(99):>10.1f}{bare.errors:>8}{bare_mb:>10.1f}",
+        f"{'hub /webhooks (verify+store)':<28}{hub.rate:>10.0f}{hub.percentile(50):>10.1f}{hub.percentile(99):>10.1f}{hub.errors:>8}{hub_mb:>10.1f}",
+        f"ratio hub/bare: {hub.rate / bare.rate:.2f}  (target >= 0.50)   hub answers: {dict(sorted(hub.statuses.items()))}",
+        "",
+        "Worker drain (stored deliveries -> parsed -> delivered to a local webhook receiver)",
+        f"  {drain['delivered']} of {drain['receipts']} calls delivered in {drain['seconds']:.1f} s by {drain['workers']} workers: "
+        f"{drain['delivered'] / drain['seconds']:.0f} calls/s; peak worker memory {drain['rss_mb']:.1f} MB",
+    ]
+    return lines

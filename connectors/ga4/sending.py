@@ -1,0 +1,284 @@
+"""Sending one batch: claim each call's new events, validate if asked, POST, settle the ledger.
+
+Claiming (read the call's marks, decide, write `pending`) happens under the call's lock and is
+short; POSTs happen after the locks are released. A second worker that meets a fresh `pending`
+mark is told to retry shortly (`in_flight`), and meets `sent` then; a `pending` mark older than
+`IN_FLIGHT_WINDOW` is a send whose fate nobody knows (`in_doubt`, see ledger.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from connectors.base import (
+    BatchResult,
+    ConnectorContext,
+    Delivered,
+    DeliveryError,
+    PermanentError,
+    RetryableError,
+    Skipped,
+    classify_common,
+    classify_status,
+    excerpt,
+    retry_after_seconds,
+)
+from connectors.ga4 import ledger as marks
+from connectors.ga4.ledger import Ledger
+from connectors.ga4.payload import EventDraft, EventRef, PackedRequest, pack_requests
+from connectors.ga4.planner import ALREADY_SENT, IN_DOUBT, ItemPlan, refusal, session_note
+from connectors.ga4.transport import COLLECT_PATH, DEBUG_PATH, MpTransport, MpTransportError
+
+#: A `pending` mark younger than this belongs to a send still under way in another worker.
+IN_FLIGHT_WINDOW: Final = timedelta(minutes=10)
+_EVENT_INDEX: Final = re.compile(r"index: \[(\d+)\]")
+
+
+@dataclass
+class _Claim:
+    plan: ItemPlan
+    new: list[EventDraft] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
+    doubtful: list[str] = field(default_factory=list)
+    error: DeliveryError | None = None
+
+
+class BatchSender:
+    def __init__(
+        self,
+        transport: MpTransport,
+        context: ConnectorContext,
+        *,
+        validate_first: bool,
+        resend_in_doubt: bool,
+        now: datetime,
+    ) -> None:
+        self.transport = transport
+        self.context = context
+        self.ledger = Ledger(context)
+        self.validate_first = validate_first
+        self.resend_in_doubt = resend_in_doubt
+        self.now = now
+
+    def send(self, plans: Sequence[ItemPlan], result: BatchResult) -> None:
+        by_key: dict[str, list[ItemPlan]] = defaultdict(list)
+        for plan in plans:
+            by_key[plan.key].append(plan)
+        claims: list[_Claim] = []
+        for key, group in by_key.items():
+            claims += self._claim(key, group)
+        ready = {claim.plan.item.delivery_id: claim for claim in claims if claim.error is None and claim.new}
+        requests: list[PackedRequest] = []
+        try:
+            requests = pack_requests(self._refs(ready.values()))
+            if self.validate_first and requests:
+                self._validate(requests, ready, result)
+                requests = pack_requests(self._refs(claim for claim in ready.values() if claim.error is None))
+            for request in requests:
+                self._post(request, ready, result)
+        except BaseException:
+            # The batch fails as a whole (the hub retries it): events never POSTed must not stay
+            # pending, or they would end in doubt without ever having been sent.
+            self._release_unattempted(requests, ready)
+            raise
+        for claim in claims:
+            result.outcomes[claim.plan.item.delivery_id] = self._outcome(claim)
+
+    # --- claiming ----------------------------------------------------------------------------
+
+    def _claim(self, key: str, plans: list[ItemPlan]) -> list[_Claim]:
+        claims = [_Claim(plan) for plan in plans]
+        try:
+            with self.context.lock(key):
+                claimed: set[str] = set()
+                for claim in claims:
+                    self._decide(key, claim, claimed)
+                    if claim.error is None and claim.new:
+                        claimed.update(draft.name for draft in claim.new)
+                if claimed:
+                    self.ledger.claim(key, sorted(claimed), self.now)
+        except RetryableError as exc:
+            for claim in claims:
+                claim.error = exc
+        except Exception as exc:  # noqa: BLE001
+            # The state store failed for this call only: its items fail (and are retried), the
+            # batch's other calls go on. Nothing was claimed, since the write is what failed.
+            error = classify_common(exc)
+            for claim in claims:
+                claim.error = error
+        return claims
+
+    def _decide(self, key: str, claim: _Claim, claimed: set[str]) -> None:
+        done: list[str] = []
+        for draft in claim.plan.drafts:
+            mark = self.ledger.marks(key).get(draft.name)
+            if draft.name in claimed or (mark and mark.get("status") == marks.SENT):
+                done.append(draft.name)
+            elif mark and mark.get("status") == marks.PENDING and not self.resend_in_doubt:
+                if self.now - datetime.fromisoformat(str(mark["at"])) < IN_FLIGHT_WINDOW:
+                    claim.error = RetryableError(
+                        f"{draft.name} of this call is being sent by another worker",
+                        reason="in_flight",
+                        retry_after=60,
+                    )
+                    return
+                claim.doubtful.append(draft.name)
+            else:
+                claim.new.append(draft)
+        if done:
+            claim.notes.append(f"already sent earlier: {', '.join(done)}")
+        if claim.doubtful:
+            claim.notes.append(
+                f"in doubt, not resent (an earlier send was never confirmed): {', '.join(claim.doubtful)}"
+            )
+        if claim.new:
+            claim.error = refusal(claim.new, self.now)
+            for draft in claim.new:
+                claim.notes += draft.notes
+            note = session_note(claim.new, self.now)
+            if note:
+                claim.notes.append(note)
+
+    @staticmethod
+    def _refs(claims: Any) -> list[tuple[EventRef, EventDraft]]:
+        return [
+            (EventRef(claim.plan.item.delivery_id, claim.plan.key, draft.name), draft)
+            for claim in claims
+            for draft in claim.new
+        ]
+
+    def _release_unattempted(self, requests: list[PackedRequest], ready: dict[str, _Claim]) -> None:
+        attempted = {
+            (ref.call_key, ref.name) for request in requests if request.attempted for ref in request.refs
+        }
+        for claim in ready.values():
+            unsent = [
+                d.name
+                for d in claim.new
+                if (claim.plan.key, d.name) not in attempted and d.name not in claim.sent
+            ]
+            # Best effort while already failing: a store that is down leaves them in doubt.
+            with contextlib.suppress(Exception):
+                self.ledger.settle(claim.plan.key, self.now, released=unsent)
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    def _validate(self, requests: list[PackedRequest], ready: dict[str, _Claim], result: BatchResult) -> None:
+        for request in requests:
+            answer = self._exchange(DEBUG_PATH, request, ready, result)
+            if answer is None:
+                continue
+            try:
+                messages = list(answer.get("validationMessages", []))
+            except AttributeError:
+                messages = []
+            blamed: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for message in messages:
+                index = _EVENT_INDEX.search(str(message.get("description", "")))
+                refs = request.refs[int(index.group(1)) : int(index.group(1)) + 1] if index else request.refs
+                for ref in refs or request.refs:
+                    blamed[ref.delivery_id].append(message)
+            for delivery_id, found in blamed.items():
+                text = "; ".join(f"{m.get('validationCode')}: {m.get('description')}" for m in found)
+                self._fail(
+                    ready[delivery_id],
+                    PermanentError(
+                        f"GA4 validation server refused the event: {text}",
+                        reason="rejected",
+                        details={"validationMessages": found},
+                    ),
+                )
+
+    def _post(self, request: PackedRequest, ready: dict[str, _Claim], result: BatchResult) -> None:
+        if all(ready[ref.delivery_id].error is not None for ref in request.refs):
+            return
+        # Before the POST: from here on, GA4 may have the events, so they are never released.
+        request.attempted = True
+        if self._exchange(COLLECT_PATH, request, ready, result) is None:
+            return
+        by_key: dict[str, list[str]] = defaultdict(list)
+        for ref in request.refs:
+            by_key[ref.call_key].append(ref.name)
+            ready[ref.delivery_id].sent.append(ref.name)
+        for key, names in by_key.items():
+            try:
+                self.ledger.settle(key, self.now, sent=names)
+            except RetryableError:
+                # Sent but not recorded as such: left pending, they are never sent again.
+                for ref in request.refs:
+                    if ref.call_key == key:
+                        ready[ref.delivery_id].notes.append(f"{ref.name} sent, but its record stays pending")
+
+    def _exchange(
+        self, path: str, request: PackedRequest, ready: dict[str, _Claim], result: BatchResult
+    ) -> dict[str, Any] | None:
+        """POST; the parsed JSON answer ({} when empty), or None after failing the request's items."""
+        try:
+            self.context.throttle()
+            answer = self.transport.post(path, request.body)
+        except RetryableError as exc:
+            self._fail_request(request, ready, exc, release=True)
+            return None
+        except MpTransportError as exc:
+            result.exchanges.append(exc.exchange)
+            error: DeliveryError = RetryableError(
+                f"no answer from GA4 ({exc.kind})"
+                + (
+                    "; the events may have arrived and will not be resent"
+                    if exc.reached and path == COLLECT_PATH
+                    else ""
+                ),
+                reason="timeout" if exc.timed_out else "unreachable",
+            )
+            # Only a request that may have reached /mp/collect keeps its events pending.
+            self._fail_request(request, ready, error, release=not (exc.reached and path == COLLECT_PATH))
+            return None
+        result.exchanges.append(answer.exchange)
+        if not answer.ok:
+            error = classify_status(
+                answer.status,
+                f"GA4 answered HTTP {answer.status}: {excerpt(answer.text, 300)}",
+                retry_after=retry_after_seconds(answer.headers.get("Retry-After")),
+            )
+            self._fail_request(request, ready, error, release=True)
+            return None
+        try:
+            parsed = json.loads(answer.text) if answer.text.strip() else {}
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+
+    def _fail_request(
+        self, request: PackedRequest, ready: dict[str, _Claim], error: DeliveryError, *, release: bool
+    ) -> None:
+        for delivery_id in dict.fromkeys(ref.delivery_id for ref in request.refs):
+            self._fail(ready[delivery_id], error, release=release)
+
+    def _fail(self, claim: _Claim, error: DeliveryError, *, release: bool = True) -> None:
+        if claim.error is None:
+            claim.error = error
+        if release:
+            unsent = [draft.name for draft in claim.new if draft.name not in claim.sent]
+            with contextlib.suppress(RetryableError):
+                # A busy lock leaves them pending: in doubt later, never sent twice.
+                self.ledger.settle(claim.plan.key, self.now, released=unsent)
+
+    # --- outcome -----------------------------------------------------------------------------
+
+    def _outcome(self, claim: _Claim) -> Delivered | Skipped | DeliveryError:
+        note = "; ".join(claim.notes)
+        if claim.error is not None:
+            return claim.error
+        if claim.sent:
+            return Delivered(
+                {"ga4_events": ",".join(claim.sent), "client_id_source": claim.plan.client_id_kind}, note
+            )
+        return Skipped(IN_DOUBT if claim.doubtful else ALREADY_SENT, note)

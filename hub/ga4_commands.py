@@ -1,0 +1,96 @@
+"""What `hub ga4 validate|report` needs from the hub: GA4 settings, mappings and delivery counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from connectors.base import DestinationSettings
+from connectors.ga4.reporting import DayKey, ReportWindow
+from hub.config import HubConfig
+from hub.errors import ConfigError
+from hub.events import CallEvent
+from hub.local_server import LocalServer
+from hub.records import RenderedRecord
+from hub.render import load_destination_mappings, render_all
+from hub.runtime import _read_sandbox_urls
+from hub.settings import Settings
+from hub.store.db import Database
+from hub.store.models import Call, Delivery
+from webhooks.fields import timestamp
+
+
+class StoreGa4Environment:
+    """Backed by hub.yaml and the delivery store; in sandbox mode by the fake `hub run` serves."""
+
+    def __init__(self, settings: Settings, config: HubConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self.fakes: list[LocalServer] = []
+
+    def ga4_destination(self, destination_id: str | None) -> DestinationSettings:
+        candidates = [d for d in self.config.destinations.values() if d.type == "ga4"]
+        if destination_id:
+            candidates = [d for d in candidates if d.id == destination_id]
+        if len(candidates) != 1:
+            names = ", ".join(d.id for d in self.config.destinations.values() if d.type == "ga4") or "none"
+            raise ConfigError([f"name one GA4 destination with --destination (configured: {names})"])
+        destination = candidates[0]
+        sandbox_url = None
+        if destination.sandbox:
+            sandbox_url = _read_sandbox_urls(self.settings.data_dir).get(destination.id) or self._start_fake()
+        return DestinationSettings(
+            id=destination.id,
+            type=destination.type,
+            credentials=destination.credentials,
+            options=destination.options,
+            sandbox_url=sandbox_url,
+            timeout_s=destination.timeout_s,
+        )
+
+    def _start_fake(self) -> str:
+        from connectors.ga4.sandbox import create_app
+
+        server = LocalServer(create_app()).start()
+        self.fakes.append(server)
+        return server.url
+
+    def render(self, destination_id: str, event: CallEvent) -> Sequence[RenderedRecord]:
+        mappings = load_destination_mappings(self.config, self.config.destinations[destination_id])
+        return [r for r in render_all(mappings, event) if isinstance(r, RenderedRecord)]
+
+    def delivered_counts(self, destination_id: str, window: ReportWindow) -> Mapping[DayKey, int]:
+        zone = ZoneInfo(window.timezone)
+        # Calls are dated by their start, which is what the GA4 events' timestamp_micros carries;
+        # a day of slack on both sides covers time-zone differences.
+        low = datetime.combine(window.start - timedelta(days=1), time.min, zone)
+        counts: Counter[DayKey] = Counter()
+        db = Database(self.settings.database_url)
+        try:
+            with db.session() as session:
+                rows = session.execute(
+                    select(Delivery.external_ids, Call.source, Call.state)
+                    .join(Call, Call.id == Delivery.call_id)
+                    .where(Delivery.destination == destination_id, Delivery.status == "delivered")
+                    .where(Call.last_event_at >= low)
+                )
+                for external_ids, source, state in rows:
+                    names = str((external_ids or {}).get("ga4_events") or "")
+                    when = timestamp((state.get("call") or {}).get("started_at") or state.get("occurred_at"))
+                    if not names or when is None:
+                        continue
+                    day: date = when.astimezone(zone).date()
+                    if window.start <= day <= window.end:
+                        for name in filter(None, names.split(",")):
+                            counts[(day, source, name)] += 1
+        finally:
+            db.dispose()
+        return counts
+
+    def close(self) -> None:
+        for fake in self.fakes:
+            fake.stop()

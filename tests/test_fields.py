@@ -1,0 +1,234 @@
+"""The coercions every provider relies on, fed the spellings providers really send."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from hub.errors import ParseError
+from webhooks import fields as f
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, None), ("", None), ("  ", None), (" x ", "x"), (True, "true"), (13, "13")],
+)
+def test_text(value: Any, expected: str | None) -> None:
+    assert f.text(value) == expected
+
+
+def test_first_skips_blank_and_empty() -> None:
+    assert f.first(None, "", " ", [], {}, 0, "x") == 0
+    assert f.first(None, "") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("true", True),
+        ("FALSE", False),
+        ("1", True),
+        ("0", False),
+        ("yes", True),
+        (1, True),
+        ("", None),
+        ("maybe", None),
+    ],
+)
+def test_boolean(value: Any, expected: bool | None) -> None:
+    assert f.boolean(value) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("412", 412),
+        (412, 412),
+        ("412.0", 412),
+        ("6m 52s", 412),
+        ("06:52", 412),
+        ("0:06:52", 412),
+        ("-3", 0),
+        ("", None),
+    ],
+)
+def test_seconds(value: Any, expected: int | None) -> None:
+    assert f.seconds(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("$1,250.00", Decimal("1250.00")),
+        ("1250.0", Decimal("1250.0")),
+        ("--", None),
+        ("", None),
+        (12.5, Decimal("12.5")),
+    ],
+)
+def test_decimal(value: Any, expected: Decimal | None) -> None:
+    assert f.decimal(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-03-12T14:22:07.102-04:00", datetime(2024, 3, 12, 18, 22, 7, 102000, tzinfo=UTC)),
+        ("2024-03-12 02:22 PM -04:00", datetime(2024, 3, 12, 18, 22, tzinfo=UTC)),
+        ("Tue, 12 Mar 2024 18:22:26 +0000", datetime(2024, 3, 12, 18, 22, 26, tzinfo=UTC)),
+        (1710267727, datetime(2024, 3, 12, 18, 22, 7, tzinfo=UTC)),
+        ("1710267727000", datetime(2024, 3, 12, 18, 22, 7, tzinfo=UTC)),
+        ("2018-02-19 18:41:00", datetime(2018, 2, 19, 18, 41, tzinfo=UTC)),
+        ("", None),
+    ],
+)
+def test_timestamp(value: Any, expected: datetime | None) -> None:
+    assert f.timestamp(value) == expected
+
+
+def test_timestamp_in_a_local_zone() -> None:
+    assert f.timestamp("2024-03-12 14:22:07", assume=ZoneInfo("America/New_York")) == datetime(
+        2024, 3, 12, 18, 22, 7, tzinfo=UTC
+    )
+    assert f.timestamp("2024-03-12T14:22:07+01:00", assume=timezone(timedelta(hours=-5))) == datetime(
+        2024, 3, 12, 13, 22, 7, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize("value", ["yesterday-ish", 10**20, "2024-13-45"])
+def test_unreadable_timestamp_is_a_parse_error(value: Any) -> None:
+    with pytest.raises(ParseError):
+        f.timestamp(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "region", "expected"),
+    [
+        ("(470) 555-0183", "US", "+14705550183"),
+        ("4705550183", "US", "+14705550183"),
+        ("14705550183", "US", "+14705550183"),
+        ("470-555-0183", "US", "+14705550183"),
+        ("+44 20 7946 0958", "US", "+442079460958"),
+        ("0044 20 7946 0958", "US", "+442079460958"),
+        ("020 7946 0958", "GB", "+442079460958"),
+        ("client:agent42", "US", None),
+        ("anonymous", "US", None),
+        ("123", "US", None),
+    ],
+)
+def test_e164(value: str, region: str, expected: str | None) -> None:
+    assert f.e164(value, region) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("us", "US"), ("USA", "US"), ("United Kingdom", "GB"), ("Mars", None)]
+)
+def test_country_code(value: str, expected: str | None) -> None:
+    assert f.country_code(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("GA1.2.1187416732.1710263921", "1187416732.1710263921"),
+        ("1187416732.1710263921", "1187416732.1710263921"),
+        ("GA1.2.", None),
+    ],
+)
+def test_ga_client_id(value: str, expected: str | None) -> None:
+    assert f.ga_client_id(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1710263921", "1710263921"),
+        ("GS1.1.1711846522.3.1.1711846790.0.0.0", "1711846522"),
+        ("GS2.1.s1710324650$o4$g1", "1710324650"),
+        ("x", None),
+    ],
+)
+def test_ga_session_id(value: str, expected: str | None) -> None:
+    assert f.ga_session_id(value) == expected
+
+
+def test_url_params_and_marketing_params() -> None:
+    landing = f.url_params("https://x.example/p?utm_source=google&utm_term=a%20b&gclid=abc&utm_medium=")
+    assert landing == {"utm_source": "google", "utm_term": "a b", "gclid": "abc"}
+    own = {"utm_source": "", "utm_campaign": "spring 🚿", "gclid": None, "fbclid": {"not": "text"}}
+    assert f.marketing_params(own, landing) == {
+        "utm_source": "google",
+        "utm_campaign": "spring 🚿",
+        "utm_term": "a b",
+        "gclid": "abc",
+    }
+    assert f.url_params("http://[::1") == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (["a", "b", "a"], ("a", "b")),
+        ("a, b ,,", ("a", "b")),
+        ([{"name": "x"}, {"name": ""}], ("x",)),
+        ({"group": "a,b"}, ("a", "b")),
+        ([], None),
+        ("", None),
+    ],
+)
+def test_tags(value: Any, expected: tuple[str, ...] | None) -> None:
+    assert f.tags(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Zoë O'Connor", "Zoë O'Connor"),
+        ("WIRELESS CALLER", None),
+        ("Wireless  Caller", None),
+        ("unavailable", None),
+        ("", None),
+    ],
+)
+def test_caller_name(value: str, expected: str | None) -> None:
+    assert f.caller_name(value) == expected
+
+
+def test_utmz() -> None:
+    cookie = "98412245.1711846522.3.2.utmcsr=google|utmccn=v%C3%A5r|utmcmd=cpc|utmctr=(not set)|utmgclid=abc"
+    assert f.utmz(cookie) == {
+        "utm_source": "google",
+        "utm_campaign": "vår",
+        "utm_medium": "cpc",
+        "gclid": "abc",
+    }
+    assert f.utmz("") == {}
+    assert f.utmz("garbage") == {}
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [("+442079460958", "GB"), ("+14045550147", "US"), ("+800 1234 5678", None), (None, None)],
+)
+def test_phone_country(number: str | None, expected: str | None) -> None:
+    assert f.phone_country(number) == expected
+
+
+def test_shifted() -> None:
+    moment = datetime(2024, 3, 12, 18, 22, 7, tzinfo=UTC)
+    assert f.shifted(moment, 412) == datetime(2024, 3, 12, 18, 28, 59, tzinfo=UTC)
+    assert f.shifted(moment, -7) == datetime(2024, 3, 12, 18, 22, tzinfo=UTC)
+    assert f.shifted(moment, None) is None
+    assert f.shifted(None, 5) is None
+    assert f.shifted(moment, 10**15) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("usd", "USD"), ("GBP", "GBP"), ("$", None), ("euro", None), ("", None)]
+)
+def test_currency_code(value: str, expected: str | None) -> None:
+    assert f.currency_code(value) == expected
