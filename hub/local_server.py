@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -25,6 +26,8 @@ class LocalServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LocalServer:
+        # A line per request from a local fake is noise next to the hub's own delivery logs.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._thread.start()
         return self
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -156,7 +156,10 @@ def timestamp(value: Any, *, assume: tzinfo | None = UTC) -> datetime | None:
         number = float(value)
         if number > _EPOCH_MS_THRESHOLD:
             number /= 1000
-        return datetime.fromtimestamp(number, tz=UTC)
+        try:
+            return datetime.fromtimestamp(number, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ParseError(f"epoch time {value!r} is out of range") from exc
     else:
         raw = str(value).strip()
         if not raw:
@@ -298,3 +301,104 @@ def tags(value: Any) -> tuple[str, ...] | None:
 def lower(value: Any) -> str | None:
     raw = text(value)
     return raw.lower() if raw else None
+
+
+# Caller-ID (CNAM) fillers that name nobody: a CRM lead called "Wireless Caller" is worse than none.
+_CNAM_PLACEHOLDERS = frozenset(
+    {
+        "WIRELESS CALLER",
+        "UNKNOWN",
+        "UNKNOWN CALLER",
+        "UNKNOWN NAME",
+        "UNAVAILABLE",
+        "NOT AVAILABLE",
+        "PRIVATE",
+        "PRIVATE CALLER",
+        "PRIVATE NUMBER",
+        "ANONYMOUS",
+        "RESTRICTED",
+        "BLOCKED",
+        "NO CALLER ID",
+        "OUT OF AREA",
+        "TOLL FREE CALL",
+    }
+)
+
+
+def caller_name(value: Any) -> str | None:
+    """A caller's name, None for caller-ID placeholders ("WIRELESS CALLER", "UNAVAILABLE")."""
+    raw = text(value)
+    if raw is None or " ".join(raw.upper().split()) in _CNAM_PLACEHOLDERS:
+        return None
+    return raw
+
+
+_UTMZ_KEYS = {
+    "utmcsr": "utm_source",
+    "utmcmd": "utm_medium",
+    "utmccn": "utm_campaign",
+    "utmctr": "utm_term",
+    "utmcct": "utm_content",
+    "utmgclid": "gclid",
+}
+
+
+def utmz(value: Any) -> dict[str, str]:
+    """UTM values of a Universal Analytics `__utmz` cookie (`1.1710.1.1.utmcsr=google|utmcmd=cpc`)."""
+    raw = text(value)
+    if raw is None:
+        return {}
+    found: dict[str, str] = {}
+    # The first pair is glued to the cookie's numeric prefix by a dot.
+    for part in raw.split("|"):
+        name, separator, content = part.partition("=")
+        key = _UTMZ_KEYS.get(name.rsplit(".", 1)[-1].strip())
+        cleaned = unquote(content).strip()
+        if separator and key and cleaned and cleaned != "(not set)":
+            found[key] = cleaned
+    return found
+
+
+def phone_country(number: str | None) -> str | None:
+    """ISO alpha-2 country of an E.164 number (`+44...` -> GB); None when unknown or shared."""
+    if not number:
+        return None
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return None
+    region = phonenumbers.region_code_for_number(parsed)
+    return region if region and region != "001" else None
+
+
+def marketing_params(*sources: Mapping[str, Any]) -> dict[str, str]:
+    """UTM values and click ids, each from the first source that has it.
+
+    Pass the provider's own fields first and `url_params(landing_page)` after: many setups carry
+    a UTM or a gclid only in the landing page's query string.
+    """
+    found: dict[str, str] = {}
+    for key in (*UTM_KEYS, *CLICK_ID_KEYS):
+        candidates = (source.get(key) for source in sources)
+        value = text(first(*(c for c in candidates if isinstance(c, (str, int)))))
+        if value is not None:
+            found[key] = value
+    return found
+
+
+def shifted(moment: datetime | None, seconds: int | None) -> datetime | None:
+    """`moment` plus `seconds` (negative goes back); None when either is missing or out of range."""
+    if moment is None or seconds is None:
+        return None
+    try:
+        return moment + timedelta(seconds=seconds)
+    except OverflowError:
+        return None
+
+
+def currency_code(value: Any) -> str | None:
+    """ISO 4217 code ("usd" -> "USD"); None for symbols or anything else that is not three letters."""
+    raw = text(value)
+    if raw is None or len(raw) != 3 or not raw.isascii() or not raw.isalpha():
+        return None
+    return raw.upper()
