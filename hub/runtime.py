@@ -7,6 +7,7 @@ from the environment at import time.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +70,13 @@ class Runtime:
         if settings.redis_url is None:
             raise ConfigError(["REDIS_URL is not set (hub run starts a private Redis and sets it)"])
         urls = dict(sandbox_urls) if sandbox_urls is not None else _read_sandbox_urls(settings.data_dir)
-        return cls(settings, config, Database(settings.database_url), settings.redis_url, urls)
+        db = Database(settings.database_url)
+        if not db.is_current():
+            db.dispose()
+            raise ConfigError(
+                [f"the database schema is not current: run `hub migrate` ({_safe(settings.database_url)})"]
+            )
+        return cls(settings, config, db, settings.redis_url, urls)
 
     @functools.cached_property
     def redis(self) -> redis.Redis:
@@ -133,6 +140,11 @@ class Runtime:
 
     def close(self) -> None:
         self.db.dispose()
+
+
+def _safe(url: str) -> str:
+    """A database URL without its password, for messages."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
 def _read_sandbox_urls(data_dir: Path) -> dict[str, str]:

@@ -189,3 +189,47 @@ def test_payload_unparseable_until_a_definition_fix_is_replayed_and_delivered(
         hub.drain()
         assert hub.api("/receipts?status=parsed").json["total"] == 1
         assert len(hub.received()) == 1
+
+
+def test_settle_window_folds_a_quick_update_into_one_write(tmp_path, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    from tests.hubkit import default_config, make_hub
+
+    config = default_config()
+    config["sources"][0]["settle_s"] = 120
+    with make_hub(tmp_path, redis_url, f"sqlite:///{tmp_path / 'hub.db'}", config) as hub:
+        hub.post_fixture("callrail", ANSWERED)
+        hub.drain()
+        assert hub.received() == [], "a completed call waits for its settle window"
+        hub.post_fixture("callrail", MODIFIED)
+        hub.drain()
+        assert hub.received() == []
+        hub.drain(now=hub.later(130))
+        sent = hub.received()
+        assert len(sent) == 1, "the update is folded into the first write"
+        assert sent[0]["json"]["call"]["outcome"]["tags"]
+        statuses = sorted(d["status"] + ":" + (d["reason"] or "") for d in hub.api("/deliveries").json["items"])
+        assert statuses == ["delivered:", "skipped:superseded"]
+
+
+def test_logs_carry_ids_but_no_phone_numbers_or_secrets(hub: Hub, caplog) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import logging
+
+    from hub.logs import JsonFormatter
+
+    caplog.set_level(logging.INFO)
+    hub.post_fixture("callrail", ANSWERED)
+    hub.post_fixture("callrail", ANSWERED, secret="wrong")
+    hub.drain()
+    lines = [JsonFormatter().format(record) for record in caplog.records]
+    text = "\n".join(lines)
+    assert "received delivery" in text
+    assert "delivery attempt" in text
+    assert "refused delivery" in text
+    assert "+14705550183" not in text
+    assert "470-555-0183" not in text
+    assert "test-signing-secret" not in text
+    attempt = next(json.loads(line) for line in lines if '"delivery attempt"' in line)
+    assert attempt["delivery_id"].startswith("dlv_")
+    assert attempt["call_id"].startswith("call_")
+    assert attempt["outcome"] == "delivered"
