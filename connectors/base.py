@@ -245,6 +245,9 @@ class Connector(ABC):
     max_batch: ClassVar[int] = 50
     #: Credential names the connector reads (all `${ENV}` references in hub.yaml).
     credential_names: ClassVar[tuple[str, ...]] = ()
+    #: The destination's own published limits, used when hub.yaml sets none:
+    #: bucket -> (requests, window seconds); "default" covers every request.
+    default_rate_limits: ClassVar[dict[str, tuple[int, float]]] = {}
 
     def __init__(self, settings: DestinationSettings, context: ConnectorContext) -> None:
         self.settings = settings

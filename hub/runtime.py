@@ -123,7 +123,7 @@ class Runtime:
         )
 
     def context(self, destination: DestinationConfig) -> ConnectorContext:
-        limits: dict[str, tuple[int, float]] = {}
+        limits = dict(connector_registry.connector_class(destination.type).default_rate_limits)
         if destination.rate_limit:
             limits["default"] = (destination.rate_limit, destination.rate_window_s)
         limits.update(destination.rate_limits)

@@ -207,7 +207,9 @@ def test_settle_window_folds_a_quick_update_into_one_write(tmp_path, redis_url: 
         sent = hub.received()
         assert len(sent) == 1, "the update is folded into the first write"
         assert sent[0]["json"]["call"]["outcome"]["tags"]
-        statuses = sorted(d["status"] + ":" + (d["reason"] or "") for d in hub.api("/deliveries").json["items"])
+        statuses = sorted(
+            d["status"] + ":" + (d["reason"] or "") for d in hub.api("/deliveries").json["items"]
+        )
         assert statuses == ["delivered:", "skipped:superseded"]
 
 

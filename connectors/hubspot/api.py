@@ -1,0 +1,238 @@
+"""The HubSpot calls the connector makes, through hubspot-api-client, returning plain data.
+
+Batch writes answer per input: a record, or the error HubSpot gave for it (207), or - when a 2xx
+left the input out - an error saying so. Inputs carry `objectWriteTraceId` so answers (which
+HubSpot does not promise to keep in order) are tied back to them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hubspot import HubSpot
+from hubspot.crm import contacts as contacts_api
+from hubspot.crm.associations import v4 as associations_api
+from hubspot.crm.objects import calls as calls_api
+
+from connectors.base import DeliveryError
+from connectors.hubspot.errors import record_error
+from connectors.hubspot.lookup import SEARCH_PAGE
+
+BATCH_LIMIT = 100
+
+
+@dataclass
+class BatchAnswer:
+    """Per input key: the record written, or why not."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: dict[str, DeliveryError] = field(default_factory=dict)
+
+
+def plain(model: Any) -> dict[str, Any]:
+    """A SimplePublicObject-like model as {"id", "properties", "updatedAt", "new"?, "trace"?}."""
+    updated = getattr(model, "updated_at", None)
+    return {
+        "id": str(model.id),
+        "properties": dict(model.properties or {}),
+        "updatedAt": updated.isoformat() if isinstance(updated, datetime) else str(updated or ""),
+        "new": bool(getattr(model, "new", False)),
+        "trace": getattr(model, "object_write_trace_id", None),
+    }
+
+
+def trace_id(key: str) -> str:
+    """What an input's `objectWriteTraceId` carries: its key by digest (keys may be phone numbers)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def _chunks(keys: Sequence[str]) -> list[Sequence[str]]:
+    return [keys[i : i + BATCH_LIMIT] for i in range(0, len(keys), BATCH_LIMIT)]
+
+
+def _collect(answer: BatchAnswer, response: Any, keys: Sequence[str], key_of: Any) -> None:
+    """Tie results and errors back to input keys; an input nobody mentions failed silently."""
+    by_trace = {trace_id(key): key for key in keys}
+    for model in response.results or []:
+        record = plain(model)
+        key = by_trace.get(record["trace"] or "") or key_of(record)
+        if key in keys:
+            answer.records[key] = record
+    unplaced: list[DeliveryError] = []
+    for error in getattr(response, "errors", None) or []:
+        context: Mapping[str, Sequence[str]] = error.context or {}
+        failure = record_error(str(error.category or ""), str(error.message or ""))
+        named = [by_trace.get(t, "") for t in context.get("objectWriteTraceId", [])] + list(
+            context.get("ids", [])
+        )
+        targets = [k for k in dict.fromkeys(named) if k in keys]
+        for key in targets:
+            answer.errors.setdefault(key, failure)
+        if not targets:
+            unplaced.append(failure)
+    for key in keys:
+        if key not in answer.records and key not in answer.errors:
+            answer.errors[key] = (
+                unplaced[0]
+                if unplaced
+                else record_error(
+                    "NO_RECORD", "the write answered success but returned no record for this input"
+                )
+            )
+
+
+class HubSpotApi:
+    def __init__(self, client: HubSpot) -> None:
+        self.client = client
+
+    # --- contacts ----------------------------------------------------------------------------
+
+    def search_contacts(
+        self, filter_groups: list[dict[str, Any]], properties: list[str]
+    ) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            request = contacts_api.PublicObjectSearchRequest(
+                filter_groups=[
+                    contacts_api.FilterGroup(
+                        filters=[
+                            contacts_api.Filter(
+                                property_name=f["propertyName"], operator=f["operator"], values=f["values"]
+                            )
+                            for f in group["filters"]
+                        ]
+                    )
+                    for group in filter_groups
+                ],
+                properties=properties,
+                limit=SEARCH_PAGE,
+                after=after,
+            )
+            page = self.client.crm.contacts.search_api.do_search(public_object_search_request=request)
+            found.extend(plain(model) for model in page.results or [])
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            if not after:
+                return found
+
+    def read_contacts(self, ids: Sequence[str], properties: list[str]) -> BatchAnswer:
+        answer = BatchAnswer()
+        for keys in _chunks(list(ids)):
+            body = contacts_api.BatchReadInputSimplePublicObjectId(
+                inputs=[contacts_api.SimplePublicObjectId(id=key) for key in keys],
+                properties=properties,
+                properties_with_history=[],
+            )
+            response = self.client.crm.contacts.batch_api.read(batch_read_input_simple_public_object_id=body)
+            _collect(answer, response, keys, lambda record: record["id"])
+        return answer
+
+    def update_contacts(self, properties_by_id: Mapping[str, Mapping[str, str]]) -> BatchAnswer:
+        answer = BatchAnswer()
+        for keys in _chunks(list(properties_by_id)):
+            body = contacts_api.BatchInputSimplePublicObjectBatchInput(
+                inputs=[
+                    contacts_api.SimplePublicObjectBatchInput(
+                        id=key, object_write_trace_id=trace_id(key), properties=dict(properties_by_id[key])
+                    )
+                    for key in keys
+                ]
+            )
+            response = self.client.crm.contacts.batch_api.update(
+                batch_input_simple_public_object_batch_input=body
+            )
+            _collect(answer, response, keys, lambda record: record["id"])
+        return answer
+
+    def upsert_contacts(
+        self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
+    ) -> BatchAnswer:
+        answer = BatchAnswer()
+        for keys in _chunks(list(properties_by_key)):
+            body = contacts_api.BatchInputSimplePublicObjectBatchInputUpsert(
+                inputs=[
+                    contacts_api.SimplePublicObjectBatchInputUpsert(
+                        id=key,
+                        id_property=id_property,
+                        object_write_trace_id=trace_id(key),
+                        properties=dict(properties_by_key[key]),
+                    )
+                    for key in keys
+                ]
+            )
+            response = self.client.crm.contacts.batch_api.upsert(
+                batch_input_simple_public_object_batch_input_upsert=body
+            )
+            _collect(answer, response, keys, lambda record: record["properties"].get(id_property))
+        return answer
+
+    # --- calls -------------------------------------------------------------------------------
+
+    def upsert_calls(
+        self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
+    ) -> BatchAnswer:
+        answer = BatchAnswer()
+        for keys in _chunks(list(properties_by_key)):
+            body = calls_api.BatchInputSimplePublicObjectBatchInputUpsert(
+                inputs=[
+                    calls_api.SimplePublicObjectBatchInputUpsert(
+                        id=key,
+                        id_property=id_property,
+                        object_write_trace_id=trace_id(key),
+                        properties=dict(properties_by_key[key]),
+                    )
+                    for key in keys
+                ]
+            )
+            response = self.client.crm.objects.calls.batch_api.upsert(
+                batch_input_simple_public_object_batch_input_upsert=body
+            )
+            _collect(answer, response, keys, lambda record: record["properties"].get(id_property))
+        return answer
+
+    def associate_calls(self, contact_by_call: Mapping[str, str]) -> dict[str, DeliveryError]:
+        """Default call->contact associations; the calls that failed, with why."""
+        failed: dict[str, DeliveryError] = {}
+        for keys in _chunks(list(contact_by_call)):
+            body = associations_api.BatchInputPublicDefaultAssociationMultiPost(
+                inputs=[
+                    associations_api.PublicDefaultAssociationMultiPost(
+                        _from=associations_api.PublicObjectId(id=call_id),
+                        to=associations_api.PublicObjectId(id=contact_by_call[call_id]),
+                    )
+                    for call_id in keys
+                ]
+            )
+            response = self.client.crm.associations.v4.batch_api.create_default(
+                from_object_type="call",
+                to_object_type="contact",
+                batch_input_public_default_association_multi_post=body,
+            )
+            linked = {str(result._from.id) for result in response.results or []}
+            errors = [
+                record_error(str(e.category or ""), str(e.message or "")) for e in response.errors or []
+            ]
+            for call_id in keys:
+                if call_id not in linked:
+                    failed[call_id] = (
+                        errors[0]
+                        if errors
+                        else record_error("NO_RECORD", "the association answered success but linked nothing")
+                    )
+        return failed
+
+    # --- portal metadata ---------------------------------------------------------------------
+
+    def owner_id(self, email: str) -> str | None:
+        page = self.client.crm.owners.owners_api.get_page(email=email, limit=1)
+        return str(page.results[0].id) if page.results else None
+
+    def properties(self, object_type: str) -> list[Any]:
+        return list(self.client.crm.properties.core_api.get_all(object_type=object_type).results or [])
+
+    def property(self, object_type: str, name: str) -> Any:
+        return self.client.crm.properties.core_api.get_by_name(object_type=object_type, property_name=name)

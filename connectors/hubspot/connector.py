@@ -1,0 +1,206 @@
+"""The HubSpot destination: callers as contacts (matched by phone), calls on their timeline."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from hubspot import HubSpot
+
+from connectors.base import (
+    BatchResult,
+    CheckResult,
+    Connector,
+    ConnectorContext,
+    DeliveryError,
+    DeliveryItem,
+    DestinationSettings,
+    FieldSchema,
+    MemoryContext,
+    PermanentError,
+    PlannedRequest,
+    Skipped,
+    TargetSchema,
+)
+from connectors.hubspot.api import HubSpotApi
+from connectors.hubspot.calls import CallSync
+from connectors.hubspot.contacts import ContactSync
+from connectors.hubspot.errors import CREDENTIAL_HINT, classify, is_api_exception
+from connectors.hubspot.options import HubSpotOptions, destination_problems
+from connectors.hubspot.options import mapping_problems as check_mapping
+from connectors.hubspot.phones import to_e164
+from connectors.hubspot.preview import planned_requests
+from connectors.hubspot.transport import build_client, recording
+from connectors.hubspot.work import Ledger, Work, number_key
+
+#: How long one batch may hold its callers' number locks (rate-limit waits included).
+LOCK_TIMEOUT_S = 120.0
+
+
+class HubSpotConnector(Connector):
+    type = "hubspot"
+    max_batch = 100
+    credential_names = ("access_token",)
+    #: HubSpot's own limits (Free/Starter burst, search): what hub.yaml should configure at least.
+    default_rate_limits: ClassVar[dict[str, tuple[int, float]]] = {"default": (100, 10.0), "search": (5, 1.0)}
+
+    def __init__(self, settings: DestinationSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        self.options = HubSpotOptions.from_mapping(settings.options)
+
+    def _client(self, context: ConnectorContext) -> HubSpot:
+        token = self.settings.secret("access_token") or ("sandbox" if self.settings.sandbox else None)
+        if not token:
+            raise PermanentError(
+                f"no HubSpot access token configured; {CREDENTIAL_HINT}", reason="unauthorized"
+            )
+        return build_client(token, self.settings.sandbox_url, context, self.settings.timeout_s)
+
+    @functools.cached_property
+    def api(self) -> HubSpotApi:
+        """For deliveries: every request waits for the shared rate limiter."""
+        return HubSpotApi(self._client(self.context))
+
+    @functools.cached_property
+    def metadata_api(self) -> HubSpotApi:
+        """For `check` and `describe`: a few reads, run where no Redis may be (`hub check --online`)."""
+        return HubSpotApi(self._client(MemoryContext()))
+
+    # --- contract ----------------------------------------------------------------------------
+
+    @classmethod
+    def option_problems(cls, options: Mapping[str, Any]) -> list[str]:
+        return destination_problems(options)
+
+    @classmethod
+    def mapping_problems(cls, record_target: str, options: Mapping[str, Any]) -> list[str]:
+        return check_mapping(record_target, options)
+
+    def classify(self, exc: Exception) -> DeliveryError:
+        return classify(exc)
+
+    def send(self, items: Sequence[DeliveryItem]) -> BatchResult:
+        ledger = Ledger()
+        works = self._works(items, ledger)
+        with recording() as exchanges:
+            numbers = sorted({w.caller for w in ledger.open(works) if w.caller and w.contact})
+            with contextlib.ExitStack() as locks:
+                try:
+                    for number in numbers:
+                        locks.enter_context(
+                            self.context.lock(f"hubspot:contact:{number_key(number)}", LOCK_TIMEOUT_S)
+                        )
+                except DeliveryError as error:
+                    ledger.settle(works, error)
+                    return BatchResult(outcomes=ledger.outcomes, exchanges=list(exchanges))
+                ContactSync(self.api, self.context, self.options, self.classify, self._resolve_owner).run(
+                    works, ledger
+                )
+            CallSync(self.api, self.context, self.options, self.classify, self._resolve_owner).run(
+                works, ledger
+            )
+        return BatchResult(outcomes=ledger.outcomes, exchanges=list(exchanges))
+
+    def preview(self, item: DeliveryItem) -> list[PlannedRequest]:
+        planned: list[PlannedRequest] = []
+        for work in self._works([item], Ledger()):
+            planned.extend(planned_requests(work, self.options, self.context))
+        return planned
+
+    def check(self) -> CheckResult:
+        problems: list[str] = []
+        for object_type, name in (
+            ("contacts", self.options.contact_key_property),
+            ("calls", self.options.call_key_property),
+        ):
+            try:
+                definition = self.metadata_api.property(object_type, name)
+            except Exception as exc:  # noqa: BLE001
+                if is_api_exception(exc) and getattr(exc, "status", None) == 404:
+                    problems.append(
+                        f"create the {object_type} property {name!r} (single-line text, unique values)"
+                    )
+                    continue
+                return CheckResult(False, self.classify(exc).message)
+            if not definition.has_unique_value:
+                problems.append(f"{object_type} property {name!r} must be created with unique values")
+        detail = "HubSpot accepted the access token"
+        return CheckResult(
+            not problems, detail if not problems else f"{detail}, but the portal is not set up", problems
+        )
+
+    def describe(self, target: str) -> TargetSchema | None:
+        if target not in ("contacts", "calls"):
+            return None
+        fields = {}
+        for prop in self.metadata_api.properties(target):
+            read_only = bool(prop.modification_metadata and prop.modification_metadata.read_only_value)
+            options = tuple(option.value for option in prop.options or [])
+            fields[prop.name] = FieldSchema(
+                name=prop.name,
+                type=str(prop.type).lower(),
+                createable=not read_only,
+                updateable=not read_only,
+                required=target == "calls" and prop.name == "hs_timestamp",
+                picklist=options if prop.type == "enumeration" and options else None,
+            )
+        notes = ("property values are sent as strings", "hs_call_recording_url must be https")
+        return TargetSchema(target, fields, notes if target == "calls" else ())
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _works(self, items: Sequence[DeliveryItem], ledger: Ledger) -> list[Work]:
+        works: list[Work] = []
+        for item in items:
+            by_target = {record.target: record for record in item.records}
+            unknown = sorted(set(by_target) - {"contacts", "calls"})
+            if unknown:
+                ledger.settle(
+                    [Work(item, None, None, None)],
+                    PermanentError(
+                        f"HubSpot mappings write contacts or calls, not {', '.join(unknown)}",
+                        reason="mapping",
+                    ),
+                )
+                continue
+            if not by_target:
+                ledger.settle(
+                    [Work(item, None, None, None)],
+                    Skipped("no_records", "no HubSpot mapping rendered this call"),
+                )
+                continue
+            contact = by_target.get("contacts")
+            works.append(Work(item, contact, by_target.get("calls"), self._caller(contact)))
+        return works
+
+    def _caller(self, contact: Any) -> str | None:
+        if contact is None:
+            return None
+        for name in contact.match or ("phone",):
+            e164 = to_e164(contact.fields.get(name), self.options.default_region)
+            if e164:
+                return e164
+        return None
+
+    def _resolve_owner(self, properties: dict[str, str]) -> dict[str, str]:
+        """`hubspot_owner_id` given as the agent's email becomes the owner id (owners API, remembered)."""
+        value = properties.get("hubspot_owner_id", "")
+        if not value or value.isdigit():
+            return properties
+        if "@" not in value:
+            # An agent known only by name cannot be matched to an owner: leave the record unowned.
+            return {name: v for name, v in properties.items() if name != "hubspot_owner_id"}
+        email = value.strip().lower()
+        state = self.context.get_state(f"owner:{email}")
+        if state is None:
+            state = {"id": self.api.owner_id(email) or ""}
+            self.context.put_state(f"owner:{email}", state)
+        resolved = dict(properties)
+        if state.get("id"):
+            resolved["hubspot_owner_id"] = str(state["id"])
+        else:
+            # An agent without a HubSpot seat: the record is still worth writing, unowned.
+            del resolved["hubspot_owner_id"]
+        return resolved

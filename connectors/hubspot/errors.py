@@ -1,0 +1,116 @@
+"""HubSpot's failures -> the hub's two delivery errors, with messages a person can act on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors.base import (
+    DeliveryError,
+    PermanentError,
+    RetryableError,
+    classify_common,
+    retry_after_seconds,
+)
+from connectors.hubspot.phones import scrub
+
+CREDENTIAL_HINT = (
+    "check the private app token in the destination's credentials.access_token "
+    "(e.g. ${HUBSPOT_ACCESS_TOKEN}) and its scopes (docs/destinations/hubspot.md)"
+)
+#: Record-level categories in 207 answers that retrying cannot fix.
+PERMANENT_CATEGORIES = frozenset(
+    {"VALIDATION_ERROR", "CONFLICT", "INVALID_AUTHENTICATION", "MISSING_SCOPES", "PROPERTY_DOESNT_EXIST"}
+)
+#: Back-off when HubSpot sends no Retry-After, per policy (its documented windows).
+POLICY_WAIT_S = {"SECONDLY": 1.0, "TEN_SECONDLY_ROLLING": 10.0}
+
+
+def is_api_exception(exc: BaseException) -> bool:
+    """Every generated HubSpot package has its own ApiException class; they share this shape."""
+    return type(exc).__module__.startswith("hubspot.") and hasattr(exc, "status") and hasattr(exc, "body")
+
+
+def error_body(exc: BaseException) -> dict[str, Any]:
+    raw = getattr(exc, "body", None)
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        return {"message": str(raw)[:500]}
+    return body if isinstance(body, dict) else {}
+
+
+def _seconds_to_utc_midnight() -> float:
+    now = datetime.now(UTC)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - now).total_seconds()
+
+
+def rate_limit_wait(headers: Mapping[str, str], body: Mapping[str, Any]) -> float:
+    """Retry-After when given; else the policy's window (HubSpot does not promise Retry-After)."""
+    explicit = retry_after_seconds(headers.get("Retry-After"))
+    if explicit is not None:
+        return explicit
+    policy = str(body.get("policyName") or "")
+    if policy == "DAILY":
+        return _seconds_to_utc_midnight()
+    interval = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
+    if policy != "SECONDLY" and interval and interval.isdigit():
+        return int(interval) / 1000
+    return POLICY_WAIT_S.get(policy, 10.0)
+
+
+def classify_api_exception(exc: BaseException) -> DeliveryError:
+    status = int(getattr(exc, "status", 0) or 0)
+    body = error_body(exc)
+    headers: Mapping[str, str] = getattr(exc, "headers", None) or {}
+    category = str(body.get("category") or body.get("errorType") or "")
+    message = scrub(str(body.get("message") or getattr(exc, "reason", "") or "no message"))
+    label = f"HubSpot {status}{' ' + category if category else ''}"
+    if status == 401:
+        return PermanentError(
+            f"{label}: HubSpot refused the access token; {CREDENTIAL_HINT}", reason="unauthorized"
+        )
+    if status == 403:
+        return PermanentError(f"{label}: {message}; {CREDENTIAL_HINT}", reason="unauthorized")
+    if status == 429:
+        return RetryableError(
+            f"{label}: {message}", reason="rate_limited", retry_after=rate_limit_wait(headers, body)
+        )
+    if status >= 500 or status in (0, 408, 425):
+        return RetryableError(
+            f"{label}: {message}",
+            reason="unavailable",
+            retry_after=retry_after_seconds(headers.get("Retry-After")),
+        )
+    return PermanentError(f"{label}: {message}", reason="rejected", details={"category": category})
+
+
+def classify(exc: BaseException) -> DeliveryError:
+    """Any exception a HubSpot call raised."""
+    if isinstance(exc, DeliveryError):
+        return exc
+    if is_api_exception(exc):
+        return classify_api_exception(exc)
+    if isinstance(exc, ValueError) and type(exc).__module__ == "builtins":
+        # The client's response models refuse a 2xx body that lacks what a record must have.
+        return RetryableError(f"HubSpot answered without a usable record: {exc}", reason="bad_response")
+    return classify_common(exc if isinstance(exc, Exception) else Exception(str(exc)))
+
+
+def record_error(category: str, message: str) -> DeliveryError:
+    """One failed input of a batch (a 207 `errors[]` entry, or a 2xx that left the input out)."""
+    message = scrub(message)
+    if category in PERMANENT_CATEGORIES:
+        return PermanentError(f"HubSpot rejected the record ({category}): {message}", reason="rejected")
+    if category == "OBJECT_NOT_FOUND":
+        return RetryableError(f"HubSpot no longer has the record: {message}", reason="stale_id")
+    if category == "RATE_LIMITS":
+        return RetryableError(f"HubSpot rate limit: {message}", reason="rate_limited", retry_after=10.0)
+    return RetryableError(
+        f"HubSpot failed the record ({category or 'no category'}): {message}", reason="unavailable"
+    )

@@ -1,0 +1,296 @@
+"""The fake HubSpot's in-memory CRM: objects, unique values, associations, the search index, owners.
+
+Thread-safe: the fake serves requests on several threads, and tests read the store directly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import phonenumbers
+
+from connectors.hubspot.fake_catalogue import LIFECYCLE_STAGES, PropertyDef, catalogue
+from connectors.hubspot.fake_errors import FakeApiError, RecordError, not_found
+from connectors.hubspot.fake_search import matches, validate_request
+from connectors.hubspot.fake_validation import check_properties
+
+_ALIASES = {"contact": "contacts", "0-1": "contacts", "call": "calls", "0-48": "calls"}
+#: HUBSPOT_DEFINED default association type ids (from -> to).
+DEFAULT_ASSOCIATION_TYPES = {("calls", "contacts"): 194, ("contacts", "calls"): 193}
+_DEFAULT_PROPERTIES = {
+    "contacts": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
+    "calls": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id"),
+}
+
+
+def object_type_name(raw: str) -> str:
+    name = _ALIASES.get(raw, raw)
+    if name not in _DEFAULT_PROPERTIES:
+        raise FakeApiError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {raw}")
+    return name
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class StoredObject:
+    id: str
+    object_type: str
+    properties: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+    #: Monotonic time at which it joins the search index (HubSpot's index lags a few seconds).
+    searchable_at: float = 0.0
+    history: list[dict[str, str]] = field(default_factory=list)
+
+    def as_json(self, wanted: Iterable[str] | None = None) -> dict[str, Any]:
+        properties = dict(self.properties)
+        if wanted is not None:
+            names = set(wanted) | set(_DEFAULT_PROPERTIES[self.object_type])
+            properties = {name: value for name, value in properties.items() if name in names}
+        return {
+            "id": self.id,
+            "properties": properties,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+            "archived": False,
+        }
+
+
+def _national_digits(raw: str, region: str) -> str:
+    try:
+        parsed = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return "".join(ch for ch in raw if ch.isdigit())
+    return str(phonenumbers.national_significant_number(parsed))
+
+
+def _e164(raw: str, region: str) -> str:
+    try:
+        parsed = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return ""
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class CrmStore:
+    def __init__(
+        self,
+        *,
+        custom_properties: bool = True,
+        search_lag_s: float = 0.0,
+        max_in_values: int = 100,
+        default_region: str = "US",
+        owners: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1001)
+        self.catalogue: dict[str, dict[str, PropertyDef]] = catalogue(custom_properties)
+        self.search_lag_s = search_lag_s
+        self.max_in_values = max_in_values
+        self.default_region = default_region
+        self.owners = [dict(owner) for owner in owners]
+        self.objects: dict[str, dict[str, StoredObject]] = {name: {} for name in _DEFAULT_PROPERTIES}
+        #: (from type, from id, to type, to id) -> association type id
+        self.associations: dict[tuple[str, str, str, str], int] = {}
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def find(self, object_type: str, key: str, id_property: str | None = None) -> StoredObject | None:
+        with self._lock:
+            bucket = self.objects[object_type]
+            if not id_property or id_property == "hs_object_id":
+                return bucket.get(key)
+            wanted = key.lower() if id_property == "email" else key
+            for stored in bucket.values():
+                value = stored.properties.get(id_property, "")
+                if (value.lower() if id_property == "email" else value) == wanted:
+                    return stored
+            return None
+
+    def get(self, object_type: str, key: str, id_property: str | None = None) -> StoredObject:
+        stored = self.find(object_type, key, id_property)
+        if stored is None:
+            raise not_found(object_type, key)
+        return stored
+
+    def search(self, object_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        validate_request(body, self.catalogue[object_type], self.max_in_values)
+        groups = body.get("filterGroups") or []
+        now = time.monotonic()
+        with self._lock:
+            hits = [
+                stored
+                for stored in self.objects[object_type].values()
+                if stored.searchable_at <= now and matches(stored.properties, groups)
+            ]
+        hits.sort(key=lambda stored: int(stored.id))
+        offset = int(body.get("after") or 0)
+        limit = int(body.get("limit", 10))
+        page = hits[offset : offset + limit]
+        wanted = body.get("properties") or None
+        answer: dict[str, Any] = {"total": len(hits), "results": [s.as_json(wanted) for s in page]}
+        if offset + limit < len(hits):
+            answer["paging"] = {"next": {"after": str(offset + limit)}}
+        return answer
+
+    def owner_ids(self) -> frozenset[str]:
+        return frozenset(str(owner["id"]) for owner in self.owners)
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def _checked(self, object_type: str, properties: Mapping[str, Any], key: str) -> dict[str, str]:
+        context = {"ids": [key]} if key else {}
+        return check_properties(
+            object_type, properties, self.catalogue[object_type], self.owner_ids(), context
+        )
+
+    def _check_unique(self, object_type: str, values: Mapping[str, str], own_id: str | None) -> None:
+        for name, value in values.items():
+            definition = self.catalogue[object_type].get(name)
+            unique = definition is not None and definition.unique
+            if not value or not (unique or (object_type == "contacts" and name == "email")):
+                continue
+            other = self.find(object_type, value, name)
+            if other is not None and other.id != own_id:
+                if name == "email":
+                    raise RecordError("CONFLICT", f"Contact already exists. Existing ID: {other.id}")
+                raise RecordError(
+                    "CONFLICT",
+                    f"A {object_type[:-1]} with this {name} already exists. Existing ID: {other.id}",
+                )
+
+    def _apply(self, stored: StoredObject, values: Mapping[str, str]) -> None:
+        for name, value in values.items():
+            current = stored.properties.get(name, "")
+            # HubSpot moves a lifecycle stage forward only; an earlier stage is ignored.
+            if (
+                name == "lifecyclestage"
+                and value in LIFECYCLE_STAGES
+                and current in LIFECYCLE_STAGES
+                and LIFECYCLE_STAGES.index(value) < LIFECYCLE_STAGES.index(current)
+            ):
+                continue
+            stored.properties[name] = value
+        stored.updated_at = datetime.now(UTC)
+        modified = "lastmodifieddate" if stored.object_type == "contacts" else "hs_lastmodifieddate"
+        stored.properties[modified] = iso(stored.updated_at)
+        if stored.object_type == "contacts":
+            self._calculate_phones(stored.properties)
+        stored.history.append(dict(values))
+
+    def _calculate_phones(self, properties: dict[str, str]) -> None:
+        region = self.default_region
+        phone, mobile = properties.get("phone", ""), properties.get("mobilephone", "")
+        properties["hs_searchable_calculated_phone_number"] = _national_digits(phone, region) if phone else ""
+        properties["hs_searchable_calculated_mobile_number"] = (
+            _national_digits(mobile, region) if mobile else ""
+        )
+        properties["hs_calculated_phone_number"] = _e164(phone, region) if phone else ""
+
+    def create(self, object_type: str, properties: Mapping[str, Any]) -> StoredObject:
+        values = self._checked(object_type, properties, "")
+        if object_type == "calls" and not values.get("hs_timestamp"):
+            raise RecordError(
+                "VALIDATION_ERROR",
+                'Property values were not valid: [{"isValid":false,"message":"hs_timestamp is required",'
+                '"error":"REQUIRED_FIELD","name":"hs_timestamp"}]',
+            )
+        with self._lock:
+            self._check_unique(object_type, values, None)
+            now = datetime.now(UTC)
+            object_id = str(next(self._ids))
+            created = "createdate" if object_type == "contacts" else "hs_createdate"
+            stored = StoredObject(
+                object_id,
+                object_type,
+                {"hs_object_id": object_id, created: iso(now)},
+                now,
+                now,
+                searchable_at=time.monotonic() + self.search_lag_s,
+            )
+            self._apply(stored, values)
+            self.objects[object_type][object_id] = stored
+            return stored
+
+    def update(
+        self, object_type: str, key: str, properties: Mapping[str, Any], id_property: str | None = None
+    ) -> StoredObject:
+        values = self._checked(object_type, properties, key)
+        with self._lock:
+            stored = self.get(object_type, key, id_property)
+            self._check_unique(object_type, values, stored.id)
+            self._apply(stored, values)
+            return stored
+
+    def upsert(
+        self, object_type: str, key: str, id_property: str, properties: Mapping[str, Any]
+    ) -> tuple[StoredObject, bool]:
+        definition = self.catalogue[object_type].get(id_property)
+        if definition is None or not (definition.unique or id_property in ("email", "hs_object_id")):
+            raise RecordError(
+                "VALIDATION_ERROR",
+                f"{id_property} is not a unique property and cannot be used as idProperty.",
+            )
+        with self._lock:
+            existing = self.find(object_type, key, id_property)
+            if existing is not None:
+                return self.update(object_type, existing.id, properties), False
+            return self.create(object_type, {**properties, id_property: key}), True
+
+    def archive(self, object_type: str, key: str) -> None:
+        with self._lock:
+            self.objects[object_type].pop(key, None)
+
+    # --- associations ------------------------------------------------------------------------
+
+    def associate_default(
+        self, from_type: str, from_id: str, to_type: str, to_id: str
+    ) -> list[dict[str, Any]]:
+        type_id = DEFAULT_ASSOCIATION_TYPES.get((from_type, to_type))
+        if type_id is None:
+            raise RecordError("VALIDATION_ERROR", f"No default association from {from_type} to {to_type}.")
+        with self._lock:
+            self.get(from_type, from_id)
+            self.get(to_type, to_id)
+            self.associations[(from_type, from_id, to_type, to_id)] = type_id
+            self.associations[(to_type, to_id, from_type, from_id)] = DEFAULT_ASSOCIATION_TYPES[
+                (to_type, from_type)
+            ]
+        return [
+            {
+                "from": {"id": a},
+                "to": {"id": b},
+                "associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t},
+            }
+            for a, b, t in (
+                (from_id, to_id, type_id),
+                (to_id, from_id, DEFAULT_ASSOCIATION_TYPES[(to_type, from_type)]),
+            )
+        ]
+
+    def associated(self, object_type: str, object_id: str, to_type: str) -> list[str]:
+        with self._lock:
+            return sorted(
+                b_id
+                for (a_type, a_id, b_type, b_id) in self.associations
+                if (a_type, a_id, b_type) == (object_type, object_id, to_type)
+            )
+
+    # --- for tests and the bench -------------------------------------------------------------
+
+    def records(self, object_type: str) -> list[dict[str, Any]]:
+        other = "calls" if object_type == "contacts" else "contacts"
+        with self._lock:
+            return [
+                {**stored.as_json(), "associations": {other: self.associated(object_type, stored.id, other)}}
+                for stored in self.objects[object_type].values()
+            ]

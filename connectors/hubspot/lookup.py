@@ -1,0 +1,103 @@
+"""Finding the contacts that already hold a caller's number, many numbers per search request.
+
+A search request holds at most 5 filter groups (OR-ed) of one `IN` filter each, with at most
+`max_in_values` values: numbers are packed into as few requests as those limits allow, and every
+contact returned is matched back to the numbers it holds by normalized E.164, never by raw text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.hubspot.phones import (
+    CALCULATED_PROPERTIES,
+    PHONE_PROPERTIES,
+    national_digits,
+    stored_variants,
+    to_e164,
+)
+
+MAX_GROUPS = 5
+SEARCH_PAGE = 200
+
+
+@dataclass
+class SearchPlan:
+    """One search request: property -> value lists, one filter group per list."""
+
+    groups: list[tuple[str, list[str]]] = field(default_factory=list)
+    numbers: list[str] = field(default_factory=list)
+
+    def filter_groups(self) -> list[dict[str, Any]]:
+        return [
+            {"filters": [{"propertyName": name, "operator": "IN", "values": values}]}
+            for name, values in self.groups
+        ]
+
+
+def _values_for(e164: str, prop: str) -> list[str]:
+    return [national_digits(e164)] if prop in CALCULATED_PROPERTIES else stored_variants(e164)
+
+
+def search_properties(match_properties: Iterable[str]) -> list[str]:
+    extra = [p for p in match_properties if p not in PHONE_PROPERTIES]
+    return list(dict.fromkeys([*PHONE_PROPERTIES, *CALCULATED_PROPERTIES, *extra]))
+
+
+def plan_searches(numbers: Sequence[str], properties: Sequence[str], max_in_values: int) -> list[SearchPlan]:
+    """Pack numbers greedily into requests that respect HubSpot's filter limits."""
+    plans: list[SearchPlan] = []
+    current = SearchPlan()
+    for e164 in numbers:
+        trial = _with_number(current, e164, properties, max_in_values)
+        if trial is None:
+            plans.append(current)
+            current = _with_number(SearchPlan(), e164, properties, max_in_values) or SearchPlan()
+        else:
+            current = trial
+    if current.numbers:
+        plans.append(current)
+    return plans
+
+
+def _with_number(plan: SearchPlan, e164: str, properties: Sequence[str], max_in: int) -> SearchPlan | None:
+    groups = [(name, list(values)) for name, values in plan.groups]
+    for prop in properties:
+        for value in _values_for(e164, prop):
+            target = next(
+                (vals for name, vals in reversed(groups) if name == prop and len(vals) < max_in), None
+            )
+            if target is None:
+                target = []
+                groups.append((prop, target))
+            if value not in target:
+                target.append(value)
+    if len(groups) > MAX_GROUPS:
+        return None
+    return SearchPlan(groups, [*plan.numbers, e164])
+
+
+def numbers_held(
+    contact: Mapping[str, Any], properties: Sequence[str], wanted: Iterable[str], region: str
+) -> set[str]:
+    """Which of the wanted E.164 numbers this contact holds, in any property searched."""
+    values: Mapping[str, Any] = contact.get("properties") or {}
+    held: set[str] = set()
+    for prop in properties:
+        raw = values.get(prop)
+        if not raw:
+            continue
+        if prop in CALCULATED_PROPERTIES:
+            held.update(n for n in wanted if national_digits(n) == str(raw))
+        else:
+            e164 = to_e164(str(raw), region)
+            if e164:
+                held.add(e164)
+    return held & set(wanted)
+
+
+def most_recent(contacts: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The most recently modified contact (ties: the newest id)."""
+    return max(contacts, key=lambda c: (str(c.get("updatedAt") or ""), int(str(c.get("id") or 0))))

@@ -1,0 +1,66 @@
+"""Caller numbers as HubSpot may hold them: normalized to E.164 to compare, spelled several ways to search.
+
+HubSpot stores `phone` / `mobilephone` as typed, and derives `hs_searchable_calculated_*` properties
+holding the national digits; searching both finds a contact whatever format it was saved in.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+#: Contact properties every lookup searches besides the mapping's own match properties.
+PHONE_PROPERTIES = ("phone", "mobilephone")
+#: Read-only properties HubSpot computes from `phone` / `mobilephone`: national digits only.
+CALCULATED_PROPERTIES = ("hs_searchable_calculated_phone_number", "hs_searchable_calculated_mobile_number")
+#: Every property of a contact or call that holds a phone number (masked in exchange history).
+PHONE_KEYS = frozenset(
+    {
+        *PHONE_PROPERTIES,
+        *CALCULATED_PROPERTIES,
+        "hs_calculated_phone_number",
+        "hs_searchable_calculated_international_phone_number",
+        "hs_call_from_number",
+        "hs_call_to_number",
+        "callhub_caller_e164",
+        "callhub_tracking_number",
+    }
+)
+
+
+def to_e164(raw: object, region: str) -> str | None:
+    """E.164 form of a number as typed anywhere, None when it is not a possible number."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    try:
+        parsed = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def national_digits(e164: str) -> str:
+    return str(phonenumbers.national_significant_number(phonenumbers.parse(e164)))
+
+
+def stored_variants(e164: str) -> list[str]:
+    """Exact spellings searched on `phone`-like properties (formatted ones are caught by the
+    calculated properties, which hold digits whatever the format)."""
+    return list(dict.fromkeys((e164, national_digits(e164))))
+
+
+def mask(value: str) -> str:
+    """A number reduced to its last two digits, for history and messages."""
+    digits = [ch for ch in value if ch.isdigit()]
+    return "***" + "".join(digits[-2:]) if digits else value
+
+
+_E164_IN_TEXT = re.compile(r"\+\d{8,15}")
+
+
+def scrub(text: str) -> str:
+    """A message with the E.164 numbers the hub sent (and HubSpot may echo) masked."""
+    return _E164_IN_TEXT.sub(lambda found: mask(found.group()), text)

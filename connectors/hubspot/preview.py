@@ -1,0 +1,75 @@
+"""What `hub preview` shows for one delivery: the requests `send` would make, made by nobody."""
+
+from __future__ import annotations
+
+from connectors.base import ConnectorContext, PlannedRequest
+from connectors.hubspot.calls import properties_for
+from connectors.hubspot.contacts import contact_state_key, merged_properties
+from connectors.hubspot.lookup import plan_searches, search_properties
+from connectors.hubspot.options import HubSpotOptions
+from connectors.hubspot.work import Work
+
+
+def planned_requests(work: Work, options: HubSpotOptions, context: ConnectorContext) -> list[PlannedRequest]:
+    planned = _contact_requests(work, options, context)
+    if work.call is None:
+        return planned
+    upsert = {
+        "id": work.call_key,
+        "idProperty": options.call_key_property,
+        "properties": properties_for([work]),
+    }
+    planned.append(
+        PlannedRequest(
+            "POST",
+            "/crm/v3/objects/calls/batch/upsert",
+            {"inputs": [upsert]},
+            note="one engagement per call: the same call id updates it",
+        )
+    )
+    if planned[0].url.startswith("/crm/v3/objects/contacts"):
+        planned.append(
+            PlannedRequest(
+                "POST",
+                "/crm/v4/associations/call/contact/batch/associate/default",
+                {"inputs": [{"from": {"id": "<call id>"}, "to": {"id": "<contact id>"}}]},
+                note="only when the call is not yet associated with this contact",
+            )
+        )
+    return planned
+
+
+def _contact_requests(work: Work, options: HubSpotOptions, context: ConnectorContext) -> list[PlannedRequest]:
+    if work.contact is None or work.caller is None:
+        return []
+    values, _ = merged_properties([work])
+    state = context.get_state(contact_state_key(work.caller)) or {}
+    if state.get("id"):
+        return [
+            PlannedRequest(
+                "POST",
+                "/crm/v3/objects/contacts/batch/update",
+                {"inputs": [{"id": state["id"], "properties": values}]},
+                note="the contact the hub wrote before (create_only fields and a backward lifecycle stage left out)",
+            )
+        ]
+    searched = search_properties(work.contact.match)
+    plan = plan_searches([work.caller], searched, options.max_in_values)[0]
+    return [
+        PlannedRequest(
+            "POST",
+            "/crm/v3/objects/contacts/search",
+            {"filterGroups": plan.filter_groups(), "properties": searched},
+            note="find the caller in any stored phone format",
+        ),
+        PlannedRequest(
+            "POST",
+            "/crm/v3/objects/contacts/batch/upsert",
+            {
+                "inputs": [
+                    {"id": work.caller, "idProperty": options.contact_key_property, "properties": values}
+                ]
+            },
+            note="when no contact holds the number (else a batch update of the one found)",
+        ),
+    ]

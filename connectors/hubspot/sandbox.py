@@ -1,0 +1,233 @@
+"""A faithful local HubSpot (CRM v3/v4) for tests, the bench and `hub run` in sandbox mode.
+
+The real hubspot-api-client talks to it over HTTP (`HubSpot(host=<url>, client_side_validation=True)`).
+Every API request passes, in order: bearer auth (401 INVALID_AUTHENTICATION), the rate limits (429
+with HubSpot's policy name and headers), injected faults, then the CRM handler.
+
+Control API for tests and the bench (no auth, not counted, not rate limited):
+- `POST /__fake__/faults` a fault (see fake_faults), `DELETE /__fake__/faults` clears them;
+- `GET /__fake__/stats` request counts; `GET /__fake__/records/<objectType>` what is stored;
+- `POST /__fake__/reset` empties the CRM, the counters and the faults.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+
+from connectors.hubspot.fake_errors import FakeApiError
+from connectors.hubspot.fake_faults import Fault, Faults
+from connectors.hubspot.fake_limits import RateLimits
+from connectors.hubspot.fake_routes import crm
+from connectors.hubspot.fake_store import CrmStore
+
+CONTROL_PREFIX = "/__fake__"
+SANDBOX_OWNERS: tuple[dict[str, Any], ...] = (
+    {
+        "id": "7001",
+        "email": "agent@example.com",
+        "firstName": "Sandbox",
+        "lastName": "Agent",
+        "userId": 9001,
+        "type": "PERSON",
+        "createdAt": "2024-01-01T00:00:00.000Z",
+        "updatedAt": "2024-01-01T00:00:00.000Z",
+        "archived": False,
+    },
+)
+
+
+@dataclass
+class RequestLog:
+    method: str
+    path: str
+    status: int
+    body: Any
+
+
+@dataclass
+class FakeHubSpot:
+    """Everything one fake portal holds; reachable as `app.extensions["hubspot_fake"]`."""
+
+    store: CrmStore
+    limits: RateLimits
+    access_token: str | None
+    faults: Faults = field(default_factory=Faults)
+    counts: Counter[str] = field(default_factory=Counter)
+    log: list[RequestLog] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, method: str, path: str, status: int, body: Any) -> None:
+        route = path.rsplit("/", 1)[0] if path.rsplit("/", 1)[-1].isdigit() else path
+        with self.lock:
+            self.counts["total"] += 1
+            self.counts[f"{method} {route}"] += 1
+            self.counts[f"status {status}"] += 1
+            if path.endswith("/search"):
+                self.counts["search"] += 1
+            self.log.append(RequestLog(method, path, status, body))
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "requests": self.counts["total"],
+                "rate_limited": self.limits.rejected,
+                "counts": dict(self.counts),
+            }
+
+    def reset(self) -> None:
+        """An empty portal with the same settings: no records, counters, faults or spent limits."""
+        store = self.store
+        with self.lock:
+            self.store = CrmStore(
+                custom_properties="callhub_call_id" in store.catalogue["calls"],
+                search_lag_s=store.search_lag_s,
+                max_in_values=store.max_in_values,
+                default_region=store.default_region,
+                owners=store.owners,
+            )
+            self.counts.clear()
+            self.log.clear()
+            self.limits.reset()
+        self.faults.clear()
+
+    def requests_to(self, method: str, path_part: str) -> list[RequestLog]:
+        with self.lock:
+            return [entry for entry in self.log if entry.method == method and path_part in entry.path]
+
+
+def _fake() -> FakeHubSpot:
+    fake: FakeHubSpot = current_app.extensions["hubspot_fake"]
+    return fake
+
+
+def _error_response(error: FakeApiError) -> Response:
+    response = jsonify(error.body())
+    response.status_code = error.status
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _authorized(fake: FakeHubSpot) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    return fake.access_token is None or token.strip() == fake.access_token
+
+
+def _before() -> Response | None:
+    if request.path.startswith(CONTROL_PREFIX):
+        return None
+    fake = _fake()
+    if not _authorized(fake):
+        raise FakeApiError(
+            401,
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can "
+            "find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+        )
+    g.rate_limit_headers = fake.limits.admit(request.path.endswith("/search"))
+    fault = fake.faults.take(request.method, request.path)
+    if fault is not None and fault.kind == "status":
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+        raise FakeApiError(fault.status, fault.category, fault.message, headers=headers)
+    g.hubspot_fault = fault
+    return None
+
+
+def _after(response: Response) -> Response:
+    if request.path.startswith(CONTROL_PREFIX):
+        return response
+    for name, value in g.get("rate_limit_headers", {}).items():
+        response.headers.setdefault(name, value)
+    _fake().record(request.method, request.path, response.status_code, request.get_json(silent=True))
+    return response
+
+
+control = Blueprint("hubspot_fake_control", __name__, url_prefix=CONTROL_PREFIX)
+
+
+@control.post("/faults")
+def add_fault() -> Response | tuple[Response, int]:
+    try:
+        fault = Fault.from_json(request.get_json(silent=True) or {})
+    except (ValueError, TypeError) as error:
+        return jsonify({"error": str(error)}), 400
+    _fake().faults.add(fault)
+    return jsonify({"ok": True})
+
+
+@control.delete("/faults")
+def clear_faults() -> Response:
+    _fake().faults.clear()
+    return jsonify({"ok": True})
+
+
+@control.get("/stats")
+def stats() -> Response:
+    return jsonify(_fake().stats())
+
+
+@control.get("/records/<object_type>")
+def records(object_type: str) -> Response:
+    return jsonify({"results": _fake().store.records(object_type)})
+
+
+@control.post("/reset")
+def reset() -> Response:
+    _fake().reset()
+    return jsonify({"ok": True})
+
+
+def create_app(
+    *,
+    access_token: str | None = None,
+    rate_limit: int = 100,
+    rate_window_s: float = 10.0,
+    search_rate_limit: int = 5,
+    search_window_s: float = 1.0,
+    search_lag_s: float = 0.0,
+    max_in_values: int = 100,
+    custom_properties: bool = True,
+    owners: Sequence[Mapping[str, Any]] = SANDBOX_OWNERS,
+    default_region: str = "US",
+) -> Flask:
+    """The fake portal. `access_token=None` accepts any bearer token (sandbox mode); limits default
+    to HubSpot's (100 per 10 s, search 5 per s); `custom_properties=False` is a portal without the
+    callhub properties docs/destinations/hubspot.md asks for."""
+    app = Flask("hubspot_fake")
+    app.extensions["hubspot_fake"] = FakeHubSpot(
+        store=CrmStore(
+            custom_properties=custom_properties,
+            search_lag_s=search_lag_s,
+            max_in_values=max_in_values,
+            default_region=default_region,
+            owners=owners,
+        ),
+        limits=RateLimits(rate_limit, rate_window_s, search_rate_limit, search_window_s),
+        access_token=access_token,
+    )
+    app.register_error_handler(FakeApiError, _error_response)
+    app.before_request(_before)
+    app.after_request(_after)
+    app.register_blueprint(crm)
+    app.register_blueprint(control)
+
+    @app.errorhandler(404)
+    def _unknown_path(_: Exception) -> Response:
+        return _error_response(FakeApiError(404, "OBJECT_NOT_FOUND", f"Unable to route {request.path}"))
+
+    return app
+
+
+def fake_of(app: Flask) -> FakeHubSpot:
+    """The fake portal behind an app made by `create_app` (tests and the bench read it directly)."""
+    fake: FakeHubSpot = app.extensions["hubspot_fake"]
+    return fake

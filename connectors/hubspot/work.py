@@ -1,0 +1,81 @@
+"""One batch's bookkeeping: what each delivery asks for, and each delivery's outcome so far."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from connectors.base import DeliveryError, DeliveryItem, ItemOutcome
+from hub.records import RenderedRecord
+
+T = TypeVar("T")
+
+
+def number_key(e164: str) -> str:
+    """Lock and state keys name a number by digest: keys end up in Redis and the database."""
+    return hashlib.sha256(e164.encode()).hexdigest()[:24]
+
+
+@dataclass
+class Work:
+    """What one delivery asks of HubSpot."""
+
+    item: DeliveryItem
+    contact: RenderedRecord | None
+    call: RenderedRecord | None
+    #: The caller's number in E.164 (from the contact record's match fields), None when unknown.
+    caller: str | None
+    contact_id: str | None = None
+    contact_note: str = ""
+    call_id: str | None = None
+
+    @property
+    def delivery_id(self) -> str:
+        return self.item.delivery_id
+
+    @property
+    def call_key(self) -> str:
+        return f"{self.item.call.source}:{self.item.call.provider_call_id}"
+
+    @property
+    def order(self) -> tuple[object, ...]:
+        return (self.item.trigger.occurred_at, self.item.attempt)
+
+
+@dataclass
+class Ledger:
+    outcomes: dict[str, ItemOutcome] = field(default_factory=dict)
+
+    def settle(self, works: Iterable[Work], outcome: ItemOutcome) -> None:
+        """First outcome wins: a delivery that failed earlier in the batch stays failed."""
+        for work in works:
+            self.outcomes.setdefault(work.delivery_id, outcome)
+
+    def open(self, works: Iterable[Work]) -> list[Work]:
+        return [work for work in works if work.delivery_id not in self.outcomes]
+
+    def guarded(
+        self, works: Sequence[Work], action: Callable[[], T], classify: Callable[[Exception], DeliveryError]
+    ) -> T | None:
+        """Run one HubSpot request for these deliveries; its failure becomes theirs, not the batch's."""
+        try:
+            return action()
+        except Exception as exc:  # noqa: BLE001
+            # Classified and stored per delivery (retried or rejected), never swallowed.
+            self.settle(works, classify(exc))
+            return None
+
+
+def group_by(works: Iterable[Work], key: Callable[[Work], str | None]) -> dict[str, list[Work]]:
+    groups: dict[str, list[Work]] = {}
+    for work in works:
+        value = key(work)
+        if value is not None:
+            groups.setdefault(value, []).append(work)
+    return groups
+
+
+def chunks(keys: Sequence[str], size: int = 100) -> list[Sequence[str]]:
+    return [keys[i : i + size] for i in range(0, len(keys), size)]

@@ -1,0 +1,99 @@
+"""Salesforce errors -> the hub's two delivery errors, with Salesforce's code, message and fields kept."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
+
+from connectors.base import DeliveryError, PermanentError, RetryableError, classify_common
+
+#: Codes that mean "not now": lock contention, the org's request limit, maintenance, a rolled-back peer.
+RETRYABLE: Final = {
+    "UNABLE_TO_LOCK_ROW": "locked",
+    "REQUEST_LIMIT_EXCEEDED": "rate_limited",
+    "SERVER_UNAVAILABLE": "unavailable",
+    "QUERY_TIMEOUT": "timeout",
+    "INVALID_SESSION_ID": "session_expired",
+    "ALL_OR_NONE_OPERATION_ROLLED_BACK": "unavailable",
+    "PROCESSING_HALTED": "unavailable",
+}
+_PERMISSION_PREFIXES: Final = (
+    "INSUFFICIENT_ACCESS",
+    "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
+    "INVALID_ACCESS",
+)
+#: Seconds to wait after REQUEST_LIMIT_EXCEEDED when the hub knows nothing better.
+LIMIT_RETRY_S: Final = 900.0
+
+
+def error_entries(content: Any) -> list[dict[str, Any]]:
+    """Salesforce's error list from a response body (REST uses errorCode, Collections statusCode)."""
+    entries = content if isinstance(content, list) else [content] if isinstance(content, dict) else []
+    found = []
+    for entry in entries:
+        if isinstance(entry, Mapping):
+            found.append(
+                {
+                    "code": str(entry.get("errorCode") or entry.get("statusCode") or "UNKNOWN"),
+                    "message": str(entry.get("message", "")),
+                    "fields": list(entry.get("fields") or []),
+                    "duplicateResult": entry.get("duplicateResult"),
+                }
+            )
+    return found
+
+
+def from_entries(entries: Sequence[Mapping[str, Any]], *, status: int | None = None) -> DeliveryError:
+    """One error for a failed save or request, retryable when Salesforce says "not now"."""
+    if not entries:
+        message = f"Salesforce answered HTTP {status}" if status else "Salesforce reported an unknown error"
+        retryable = status is not None and (status >= 500 or status == 429)
+        return (RetryableError if retryable else PermanentError)(message)
+    first = entries[0]
+    code = str(first["code"])
+    message = "; ".join(_describe(entry) for entry in entries)
+    details = {"errors": [{k: e[k] for k in ("code", "message", "fields")} for e in entries]}
+    if code in RETRYABLE:
+        retry_after = LIMIT_RETRY_S if code == "REQUEST_LIMIT_EXCEEDED" else None
+        return RetryableError(message, reason=RETRYABLE[code], retry_after=retry_after, details=details)
+    if status is not None and status >= 500:
+        return RetryableError(message, reason="unavailable", details=details)
+    if code.startswith(_PERMISSION_PREFIXES):
+        return PermanentError(message, reason="permission", details=details)
+    return PermanentError(message, reason="rejected", details=details)
+
+
+def _describe(entry: Mapping[str, Any]) -> str:
+    fields = entry.get("fields") or []
+    suffix = f" (fields: {', '.join(fields)})" if fields else ""
+    return f"{entry['code']}: {entry['message']}{suffix}"
+
+
+def classify(exc: Exception) -> DeliveryError:
+    """A simple-salesforce exception (or a network failure) as a hub delivery error."""
+    if isinstance(exc, DeliveryError):
+        return exc
+    if isinstance(exc, SalesforceAuthenticationFailed):
+        # Its str() holds only Salesforce's code and message: no secrets.
+        return PermanentError(f"Salesforce refused the login: {exc}", reason="unauthorized")
+    if isinstance(exc, SalesforceError):
+        # Never str(exc): it embeds the URL, whose query may carry a caller's number.
+        return from_entries(error_entries(exc.content), status=exc.status)
+    return classify_common(exc)
+
+
+def duplicate_of(entry: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(object, id) of the existing record a DUPLICATES_DETECTED error points at, when it says."""
+    result = entry.get("duplicateResult")
+    if not isinstance(result, Mapping):
+        return None
+    for match in result.get("matchResults") or []:
+        for record in (match or {}).get("matchRecords") or []:
+            found = (record or {}).get("record") or {}
+            record_id = found.get("Id")
+            sobject = (found.get("attributes") or {}).get("type") or match.get("entityType")
+            if record_id and sobject in ("Lead", "Contact"):
+                return str(sobject), str(record_id)
+    return None

@@ -1,0 +1,301 @@
+"""The fake org's records: thread-safe, validated like Salesforce, with on-demand save faults."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors.salesforce.fake.errors import FakeError, not_found
+from connectors.salesforce.fake.schema import KEY_PREFIXES, OBJECTS, FieldSpec, field_map
+from connectors.salesforce.fake.validation import check_fields
+
+Record = dict[str, Any]
+
+_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def digits(value: Any) -> str:
+    return re.sub(r"\D", "", value) if isinstance(value, str) else ""
+
+
+def sf_datetime(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+class Store:
+    """Records by object and id. Every public method takes the one lock: saves are serialised."""
+
+    def __init__(self, api_user_id: str = "005000000000000AAA") -> None:
+        self.lock = threading.RLock()
+        self.records: dict[str, dict[str, Record]] = {name: {} for name in OBJECTS}
+        self.fields = {name: field_map(name) for name in OBJECTS}
+        self._ids = itertools.count(1)
+        self._ticks = itertools.count(1)
+        self.api_user_id = api_user_id
+        #: Objects whose duplicate rule blocks a save matching an existing record's phone.
+        self.duplicate_rules: set[str] = set()
+        #: When on, new records stay out of search results until `reindex` (Salesforce's index lags).
+        self.search_lag = False
+        self.unindexed: set[str] = set()
+        #: Error codes the next saves fail with (UNABLE_TO_LOCK_ROW, FIELD_CUSTOM_VALIDATION_EXCEPTION...).
+        self.save_faults: list[tuple[str, str | None]] = []
+        self._seed_api_user()
+
+    def _seed_api_user(self) -> None:
+        self.records["User"][self.api_user_id] = self._stamp(
+            "User",
+            self.api_user_id,
+            {"Username": "integration@callhub.example", "Email": "integration@callhub.example",
+             "LastName": "Integration", "IsActive": True},
+        )  # fmt: skip
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def get(self, sobject: str, record_id: str) -> Record:
+        with self.lock:
+            record = self._table(sobject).get(record_id)
+            if record is None:
+                raise not_found(
+                    f"Provided external ID field does not exist or is not accessible: {record_id}"
+                )
+            return dict(record)
+
+    def all(self, sobject: str) -> list[Record]:
+        with self.lock:
+            return [dict(record) for record in self._table(sobject).values()]
+
+    def find_by(self, sobject: str, field: str, value: Any) -> list[Record]:
+        with self.lock:
+            return [dict(r) for r in self._table(sobject).values() if r.get(field) == value]
+
+    def object_of(self, record_id: str) -> str | None:
+        prefix = record_id[:3]
+        return next((name for name, key in KEY_PREFIXES.items() if key == prefix), None)
+
+    def searchable(self, record_id: str) -> bool:
+        return record_id not in self.unindexed
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def create(self, sobject: str, values: Mapping[str, Any], *, trusted: bool = False) -> str:
+        """Insert a record; `trusted` (the control API) may set read-only fields and skips rules."""
+        with self.lock:
+            fields = self._fields(sobject)
+            data = {key: value for key, value in values.items() if key != "attributes"}
+            if not trusted:
+                self._next_fault()
+                check_fields(sobject, fields, data, creating=True)
+            else:
+                unknown = [key for key in data if key not in fields]
+                if unknown:
+                    raise FakeError(
+                        "INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {sobject}"
+                    )
+            self._check_references(fields, data)
+            self._check_unique(sobject, fields, data, None)
+            if not trusted:
+                self._check_rules(sobject, data, None)
+            record_id = data.pop("Id", None) or self._new_id(sobject)
+            record = {spec.name: spec.default for spec in fields.values() if spec.default is not None}
+            record.update(data)
+            if "OwnerId" in fields and not record.get("OwnerId"):
+                record["OwnerId"] = self.api_user_id
+            if sobject == "CampaignMember":
+                record["HasResponded"] = record.get("Status") == "Responded"
+            self.records[sobject][record_id] = self._stamp(sobject, record_id, record, keep_modified=trusted)
+            if self.search_lag:
+                self.unindexed.add(record_id)
+            return record_id
+
+    def update(self, sobject: str, record_id: str, values: Mapping[str, Any]) -> None:
+        with self.lock:
+            fields = self._fields(sobject)
+            record = self._table(sobject).get(record_id)
+            if record is None:
+                raise FakeError("ENTITY_IS_DELETED", "entity is deleted", [])
+            data = {key: value for key, value in values.items() if key not in ("attributes", "Id", "id")}
+            self._next_fault()
+            check_fields(sobject, fields, data, creating=False)
+            if sobject == "Lead" and record.get("IsConverted"):
+                raise FakeError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
+            self._check_references(fields, data)
+            self._check_unique(sobject, fields, data, record_id)
+            record.update(data)
+            self._stamp(sobject, record_id, record)
+
+    def upsert(self, sobject: str, field: str, value: str, values: Mapping[str, Any]) -> tuple[str, bool]:
+        """(id, created) for an upsert on an external id field."""
+        with self.lock:
+            spec = self._fields(sobject).get(field)
+            if spec is None or not (spec.external_id or spec.type == "id"):
+                raise not_found(f"Provided external ID field does not exist or is not accessible: {field}")
+            matches = [rid for rid, r in self.records[sobject].items() if r.get(field) == value]
+            if len(matches) > 1:
+                raise FakeError(
+                    "MULTIPLE_RECORDS", "more than one record found for external id field", status=300
+                )
+            data = {key: val for key, val in values.items() if key != field}
+            if matches:
+                self.update(sobject, matches[0], data)
+                return matches[0], False
+            return self.create(sobject, {**data, field: value}), True
+
+    def delete(self, sobject: str, record_id: str) -> None:
+        with self.lock:
+            if self._table(sobject).pop(record_id, None) is None:
+                raise FakeError("ENTITY_IS_DELETED", "entity is deleted", [])
+
+    def convert_lead(self, lead_id: str, contact_id: str | None = None) -> str:
+        """Convert a Lead as the UI would: a new (or given) Contact, the Lead marked converted."""
+        with self.lock:
+            lead = self._table("Lead").get(lead_id)
+            if lead is None:
+                raise not_found()
+            if contact_id is None:
+                account_id = self.create("Account", {"Name": lead.get("Company") or "Unknown"}, trusted=True)
+                carried = {
+                    key: lead.get(key) for key in ("FirstName", "LastName", "Phone", "MobilePhone", "Email")
+                }
+                contact_id = self.create(
+                    "Contact",
+                    {**{k: v for k, v in carried.items() if v}, "AccountId": account_id},
+                    trusted=True,
+                )
+            lead.update(
+                {"IsConverted": True, "ConvertedContactId": contact_id, "Status": "Closed - Converted",
+                 "ConvertedDate": datetime.now(UTC).date().isoformat()}
+            )  # fmt: skip
+            self._stamp("Lead", lead_id, lead)
+            return contact_id
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """All or none: a failure inside restores every record as it was (allOrNone requests)."""
+        with self.lock:
+            snapshot = copy.deepcopy(self.records)
+            unindexed = set(self.unindexed)
+            try:
+                yield
+            except BaseException:
+                self.records, self.unindexed = snapshot, unindexed
+                raise
+
+    def reindex(self) -> None:
+        with self.lock:
+            self.unindexed.clear()
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _table(self, sobject: str) -> dict[str, Record]:
+        if sobject not in self.records:
+            raise not_found(
+                f"The requested resource does not exist: sObject type '{sobject}' is not supported."
+            )
+        return self.records[sobject]
+
+    def _fields(self, sobject: str) -> dict[str, FieldSpec]:
+        self._table(sobject)
+        return self.fields[sobject]
+
+    def _new_id(self, sobject: str) -> str:
+        return f"{KEY_PREFIXES[sobject]}{next(self._ids):012d}AAA"
+
+    def _stamp(self, sobject: str, record_id: str, record: Record, *, keep_modified: bool = False) -> Record:
+        # A logical clock keeps LastModifiedDate strictly increasing, so "most recent" is deterministic.
+        moment = sf_datetime(_EPOCH + timedelta(seconds=next(self._ticks)))
+        record["Id"] = record_id
+        record.setdefault("CreatedDate", moment)
+        record.setdefault("CreatedById", self.api_user_id)
+        record.setdefault("IsDeleted", False)
+        if not keep_modified or "LastModifiedDate" not in record:
+            record["LastModifiedDate"] = moment
+        record["SystemModstamp"] = record["LastModifiedDate"]
+        return record
+
+    def _next_fault(self) -> None:
+        if self.save_faults:
+            code, message = self.save_faults.pop(0)
+            raise FakeError(code, message or _FAULT_MESSAGES.get(code, code), [])
+
+    def _check_references(self, fields: Mapping[str, FieldSpec], data: Mapping[str, Any]) -> None:
+        for name, value in data.items():
+            spec = fields[name]
+            if spec.type != "reference" or not value:
+                continue
+            target = self.object_of(str(value))
+            if target not in spec.reference_to or str(value) not in self.records.get(target or "", {}):
+                raise FakeError("INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {value}", [name])
+
+    def _check_unique(
+        self, sobject: str, fields: Mapping[str, FieldSpec], data: Mapping[str, Any], own_id: str | None
+    ) -> None:
+        for name, value in data.items():
+            if fields[name].unique and value not in (None, ""):
+                for rid, record in self.records[sobject].items():
+                    if rid != own_id and record.get(name) == value:
+                        raise FakeError(
+                            "DUPLICATE_VALUE",
+                            f"duplicate value found: {name} duplicates value on record with id: {rid}",
+                            [],
+                        )
+        if sobject == "CampaignMember" and own_id is None:
+            person = data.get("LeadId") or data.get("ContactId")
+            if not person:
+                raise FakeError("REQUIRED_FIELD_MISSING", "Required fields are missing: [LeadId]", ["LeadId"])
+            for record in self.records[sobject].values():
+                same_person = person in (record.get("LeadId"), record.get("ContactId"))
+                if record.get("CampaignId") == data.get("CampaignId") and same_person:
+                    raise FakeError("DUPLICATE_VALUE", "Already a campaign member.", [])
+
+    def _check_rules(self, sobject: str, data: Mapping[str, Any], own_id: str | None) -> None:
+        if sobject not in self.duplicate_rules:
+            return
+        wanted = {digits(data.get(key))[-10:] for key in ("Phone", "MobilePhone")} - {""}
+        for rid, record in self.records[sobject].items():
+            if rid == own_id or record.get("IsConverted"):
+                continue
+            stored = {digits(record.get(key))[-10:] for key in ("Phone", "MobilePhone")} - {""}
+            if wanted & stored:
+                raise _duplicates_detected(sobject, rid)
+
+
+_FAULT_MESSAGES = {
+    "UNABLE_TO_LOCK_ROW": "unable to obtain exclusive access to this record or 1 records",
+    "FIELD_CUSTOM_VALIDATION_EXCEPTION": "A validation rule blocked the save.",
+    "INSUFFICIENT_ACCESS_OR_READONLY": "insufficient access rights on object id",
+}
+
+
+def _duplicates_detected(sobject: str, match_id: str) -> FakeError:
+    message = "You're creating a duplicate record. We recommend you use an existing record instead."
+    result = {
+        "allowSave": False,
+        "duplicateRule": f"Standard_{sobject}_Duplicate_Rule",
+        "duplicateRuleEntityType": sobject,
+        "errorMessage": message,
+        "matchResults": [
+            {
+                "entityType": sobject,
+                "errors": [],
+                "matchEngine": "FuzzyMatchEngine",
+                "matchRecords": [
+                    {
+                        "additionalInformation": [],
+                        "fieldDiffs": [],
+                        "matchConfidence": 100.0,
+                        "record": {"attributes": {"type": sobject}, "Id": match_id},
+                    }
+                ],
+                "rule": f"Standard_{sobject}_Match_Rule_v1_0",
+                "size": 1,
+                "success": True,
+            }
+        ],
+    }
+    return FakeError("DUPLICATES_DETECTED", message, [], extra={"duplicateResult": result})

@@ -1,0 +1,84 @@
+"""The Salesforce destination's options (hub.yaml) and per-mapping options, validated in one place."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+POLICIES: Final = ("most_recent", "hold")
+TARGETS: Final = ("Lead", "Contact", "Task", "CampaignMember")
+#: Lower-case field names in a mapping are read by the connector and never sent to Salesforce
+#: (Salesforce API names are CamelCase or end in __c, so they cannot collide).
+OWNER_EMAIL: Final = "owner_email"
+CAMPAIGN_NAME: Final = "campaign_name"
+_ID: Final = re.compile(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")
+#: A Salesforce field API name: the only shape a name put into SOQL may have.
+API_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+_MAPPING_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
+    "Lead": ("create_only",),
+    "Contact": ("create_only",),
+    "Task": ("call_id_field", "description"),
+    "CampaignMember": (),
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    domain: str = "login"
+    api_version: str = "59.0"
+    #: Several Contacts (or Leads) match one caller: update the most recently modified, or hold.
+    on_multiple_matches: str = "most_recent"
+    #: Owner of new Leads when the call's agent is not a Salesforce user (a User or Queue id).
+    default_owner_id: str | None = None
+    #: Share of the org's daily API allocation left to other integrations.
+    reserve_share: float = 0.2
+    #: How long to wait before trying again once the hub's share is used up.
+    limit_backoff_s: float = 900.0
+    #: Region for reading numbers stored without a country code ("(470) 555-0183").
+    default_region: str = "US"
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Options:
+        return cls(**{key: raw[key] for key in cls.__dataclass_fields__ if key in raw})
+
+
+def option_problems(raw: Mapping[str, Any]) -> list[str]:
+    problems = [f"unknown option {key!r}" for key in raw if key not in Options.__dataclass_fields__]
+    if raw.get("on_multiple_matches", "most_recent") not in POLICIES:
+        problems.append(f"on_multiple_matches must be one of {', '.join(POLICIES)}")
+    share = raw.get("reserve_share", 0.2)
+    if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 <= share < 1:
+        problems.append("reserve_share must be a number from 0 up to (not including) 1")
+    owner = raw.get("default_owner_id")
+    if owner is not None and not (isinstance(owner, str) and _ID.match(owner)):
+        problems.append("default_owner_id must be a 15- or 18-character Salesforce id (User or Queue)")
+    backoff = raw.get("limit_backoff_s", 900)
+    if not isinstance(backoff, (int, float)) or isinstance(backoff, bool) or backoff <= 0:
+        problems.append("limit_backoff_s must be a positive number of seconds")
+    region = raw.get("default_region", "US")
+    if not (isinstance(region, str) and len(region) == 2 and region.isalpha() and region.isupper()):
+        problems.append("default_region must be a two-letter region code such as US")
+    for key in ("domain", "api_version"):
+        if key in raw and not isinstance(raw[key], str):
+            problems.append(f"{key} must be a string")
+    return problems
+
+
+def mapping_problems(target: str, options: Mapping[str, Any]) -> list[str]:
+    if target not in TARGETS:
+        return [f"Salesforce mappings write {', '.join(TARGETS)}; {target!r} is not supported"]
+    allowed = _MAPPING_OPTIONS[target]
+    problems = [f"unknown option {key!r} for {target} (known: {', '.join(allowed) or 'none'})"
+                for key in options if key not in allowed]  # fmt: skip
+    create_only = options.get("create_only", [])
+    if not (isinstance(create_only, list) and all(isinstance(n, str) for n in create_only)):
+        problems.append("create_only must be a list of field names")
+    field = options.get("call_id_field")
+    if field is not None and not (isinstance(field, str) and API_NAME.match(field)):
+        problems.append("call_id_field must be a field API name such as Call_Tracking_Id__c")
+    if options.get("description", "call_summary") != "call_summary":
+        problems.append("description must be call_summary (or left out)")
+    return problems

@@ -1,0 +1,86 @@
+"""The whole path into HubSpot: signed CallRail webhook -> store -> RQ worker -> connector -> fake portal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from connectors.hubspot.sandbox import FakeHubSpot, create_app, fake_of
+from hub import jobs
+from hub.http import create_app as hub_app
+from hub.local_server import LocalServer
+from hub.runtime import Runtime
+from hub.settings import Settings
+from hub.store.db import Database
+from tests.hubkit import ADMIN_TOKEN, PROJECT, SECRET, Hub, default_config
+
+ANSWERED = "callrail/post_call_answered_web_session.json"
+MODIFIED = "callrail/call_modified_tags_value_lead_status.json"
+
+
+@pytest.fixture
+def hub_and_portal(
+    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Hub, FakeHubSpot]]:
+    config = default_config(webhook=False)
+    config["destinations"] = [
+        {
+            "id": "hubspot",
+            "type": "hubspot",
+            "credentials": {"access_token": "${TEST_UNSET_HUBSPOT_TOKEN}"},
+            "mappings": [str(PROJECT / "mappings" / "hubspot" / n) for n in ("contact.yaml", "call.yaml")],
+            "rate_limit": {"requests": 100, "per_s": 10},
+            "rate_limits": {"search": {"requests": 5, "per_s": 1}},
+        }
+    ]
+    config["routes"] = [{"from": "*", "to": ["hubspot"]}]
+    config_path = tmp_path / "hub.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    monkeypatch.setenv("TEST_SECRET", SECRET)
+    monkeypatch.delenv("TEST_UNSET_HUBSPOT_TOKEN", raising=False)
+    settings = Settings.from_env(
+        {
+            "HUB_DATA_DIR": str(tmp_path / "var"),
+            "HUB_CONFIG": str(config_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}",
+            "REDIS_URL": redis_url,
+            "HUB_ADMIN_TOKEN": ADMIN_TOKEN,
+            "HUB_LOG_FORMAT": "text",
+            "HUB_MAPPINGS_DIR": str(PROJECT / "mappings"),
+        }
+    )
+    Database(settings.database_url).migrate()
+    app = create_app()
+    with LocalServer(app) as fake_server:
+        runtime = Runtime.from_settings(settings, sandbox_urls={"hubspot": fake_server.url})
+        try:
+            yield Hub(settings, runtime, hub_app(runtime).test_client(), fake_server), fake_of(app)
+        finally:
+            jobs.use_runtime(None)
+            runtime.close()
+
+
+def test_webhook_to_hubspot_contact_and_call_then_update_in_place(hub_and_portal):
+    hub, portal = hub_and_portal
+
+    assert hub.post_fixture("callrail", ANSWERED).status_code == 202
+    hub.drain()
+    assert hub.post_fixture("callrail", MODIFIED).status_code == 202
+    hub.drain()
+
+    [contact] = portal.store.records("contacts")
+    [call] = portal.store.records("calls")
+    assert contact["properties"]["hs_calculated_phone_number"] == "+14705550183"
+    assert contact["properties"]["callhub_campaign"] == "emergency-atl"
+    # The call.updated: outcome on the contact, notes on the same engagement.
+    assert contact["properties"]["hs_lead_status"] == "CONNECTED"
+    assert call["properties"]["hs_call_body"].startswith("Booked 2pm same-day")
+    # The agent has no HubSpot seat in the sandbox portal: written unowned, not rejected.
+    assert "hubspot_owner_id" not in contact["properties"]
+    assert call["associations"]["contacts"] == [contact["id"]]
+    assert call["properties"]["callhub_call_id"].endswith("CAL3f1e6c0a9b2d47e8a1c5d9f07b64e2a1")
+    events = hub.api("/events").json
+    assert {item["destinations"]["hubspot"] for item in events["items"]} == {"delivered"}
