@@ -80,7 +80,6 @@ def environment() -> Environment:
             "HUB_DATA_DIR": str(folder / "var"),
             "REDIS_URL": redis.url,
             "HUB_ADMIN_TOKEN": "bench",
-            "HUB_LOG_LEVEL": "WARNING",
             "BENCH_SECRET": SECRET,
             "BENCH_HOOK_URL": f"{receiver.url}/receive",
             "BENCH_HOOK_SECRET": "bench-hook-secret",

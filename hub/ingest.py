@@ -129,6 +129,13 @@ def store_version(
             updated_at=now,
         )
         session.add(call)
+        # A call's first version is its state: no earlier versions to read back and merge.
+        earlier: list[CallEvent] = []
+    else:
+        earlier = [
+            load_event(row)
+            for row in session.scalars(select(Event.payload).where(Event.call_id == the_call_id))
+        ]
     session.add(
         Event(
             id=event.id,
@@ -141,15 +148,11 @@ def store_version(
             created_at=now,
         )
     )
-    session.flush()
-    versions = [
-        load_event(row) for row in session.scalars(select(Event.payload).where(Event.call_id == the_call_id))
-    ]
-    merged = merge(versions)
+    merged = merge([*earlier, event])
     call.state = dump_event(merged)
     call.kind = merged.kind
     call.caller_number = merged.caller.number
-    call.version_count = len(versions)
+    call.version_count = len(earlier) + 1
     call.first_event_at = min(call.first_event_at, event.occurred_at)
     call.last_event_at = max(call.last_event_at, event.occurred_at)
     call.updated_at = now

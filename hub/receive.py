@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import select
 
 from hub import metrics
 from hub.config import SourceConfig
 from hub.errors import SignatureError
 from hub.store.db import Database
 from hub.store.models import Receipt
+from hub.store.receipt_writer import ReceiptWriter
 from webhooks.base import InboundRequest, Provider
 
 log = logging.getLogger("hub.receive")
@@ -54,7 +54,9 @@ def stored_headers(request: InboundRequest, headers: frozenset[str] = frozenset(
     return {name: value for name, value in request.headers.items() if name.lower() not in dropped}
 
 
-def receive(db: Database, source: SourceConfig, provider: Provider, request: InboundRequest) -> Received:
+def receive(
+    writer: ReceiptWriter, source: SourceConfig, provider: Provider, request: InboundRequest
+) -> Received:
     if source.insecure:
         log.warning(
             "accepting an unverified delivery: source is configured insecure", extra={"source": source.id}
@@ -87,17 +89,17 @@ def receive(db: Database, source: SourceConfig, provider: Provider, request: Inb
         "updated_at": now,
     }
     try:
-        with db.session() as session:
-            # Core insert: this is the hot path, and the ORM's unit of work costs more than the row.
-            receipt_id = session.execute(insert(Receipt).values(**values).returning(Receipt.id)).scalar_one()
-    except IntegrityError:
-        existing = _existing(db, source.id, key)
+        receipt_id = writer.insert(values)
+    except writer.duplicate_errors:
+        existing = _existing(writer.db, source.id, key)
         metrics.RECEIVED.labels(source=source.id, outcome="duplicate").inc()
         log.info("duplicate delivery", extra={"source": source.id, "receipt_id": existing})
         return Received(200, {"status": "duplicate", "receipt_id": existing})
-    except OperationalError as exc:
+    except writer.storage_errors as exc:
         metrics.RECEIVED.labels(source=source.id, outcome="unstored").inc()
-        log.error("cannot store delivery", extra={"source": source.id, "detail": str(exc.orig)})
+        log.error(
+            "cannot store delivery", extra={"source": source.id, "detail": f"{type(exc).__name__}: {exc}"}
+        )
         return Received(
             503, {"error": "storage_unavailable", "message": "the hub cannot store deliveries right now"}
         )

@@ -26,6 +26,7 @@ from hub.render import MappingCache
 from hub.secrets import Secret
 from hub.settings import Settings
 from hub.store.db import Database
+from hub.store.receipt_writer import ReceiptWriter
 from hub.store.state import DatabaseStateStore
 from webhooks import registry as provider_registry
 from webhooks.base import Provider, SourceSettings
@@ -85,6 +86,10 @@ class Runtime:
     @functools.cached_property
     def admin_token(self) -> Secret:
         return admin_token(self.settings)[0]
+
+    @functools.cached_property
+    def receipt_writer(self) -> ReceiptWriter:
+        return ReceiptWriter(self.db)
 
     @functools.cached_property
     def mappings(self) -> MappingCache:

@@ -77,6 +77,16 @@ def test_versions_of_one_call_merge_and_a_sparse_update_blanks_nothing(hub: Hub)
     assert sent[1]["json"]["call"]["attribution"]["gclid"] == state["attribution"]["gclid"]
 
 
+def test_versions_of_one_call_in_one_batch_merge_into_one_call(hub: Hub) -> None:
+    hub.post_fixture("callrail", MODIFIED)
+    hub.post_fixture("callrail", ANSWERED)
+    hub.drain()
+    items = hub.api("/events").json["items"]
+    assert len(items) == 1
+    assert items[0]["versions"] == 2
+    assert items[0]["kind"] == "call.updated", "arrival order does not decide the lifecycle"
+
+
 def test_unparseable_payload_is_kept_visible_with_its_error(hub: Hub) -> None:
     body = b'{"not": "a call"}'
     provider = hub.runtime.provider(hub.runtime.config.sources["callrail"])

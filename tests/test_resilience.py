@@ -53,6 +53,7 @@ def test_database_unavailable_answers_503_so_the_provider_retries(tmp_path: Path
 
         # A database without the hub's tables fails every write, as a broken one would.
         hub.runtime.db = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+        hub.runtime.__dict__.pop("receipt_writer", None)
         response = hub.post_fixture("callrail", ANSWERED)
         assert response.status_code == 503
         assert response.json["error"] == "storage_unavailable"

@@ -18,10 +18,13 @@ blueprint = Blueprint("webhooks", __name__)
 def _public_url(base: str | None) -> str:
     # Twilio signs the URL it called: behind a proxy, that is the configured public URL, never
     # one rebuilt from X-Forwarded-* headers a caller could forge.
-    if base:
-        query = request.query_string.decode("latin-1")
-        return f"{base}{request.path}" + (f"?{query}" if query else "")
-    return request.url
+    query = request.environ.get("QUERY_STRING", "")
+    if not base:
+        # Built from the WSGI environ: werkzeug's request.url re-encodes it, at a cost per request.
+        environ = request.environ
+        host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+        base = f"{environ['wsgi.url_scheme']}://{host}{environ.get('SCRIPT_NAME', '')}"
+    return f"{base}{request.path}" + (f"?{query}" if query else "")
 
 
 @blueprint.route("/webhooks/<source_id>", methods=["POST", "GET", "PUT"])
@@ -44,6 +47,6 @@ def receive_webhook(source_id: str) -> tuple[Response, int]:
         body=body,
         received_at=datetime.now(UTC),
     )
-    result = receive(hub.db, source, hub.provider(source), inbound)
+    result = receive(hub.receipt_writer, source, hub.provider(source), inbound)
     metrics.REQUEST_LATENCY.labels(source=source_id).observe(time.perf_counter() - started)
     return jsonify(result.body), result.status

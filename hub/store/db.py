@@ -6,7 +6,7 @@ import fcntl
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back when it raises."""
-        with self._write_lock.held() if self._write_lock else nullcontext():
+        with self.write_lock():
             session = self._sessions()
             try:
                 yield session
@@ -108,6 +108,10 @@ class Database:
                 raise
             finally:
                 session.close()
+
+    def write_lock(self) -> AbstractContextManager[None]:
+        """Held around every write transaction on SQLite (see _FileLock); a no-op elsewhere."""
+        return self._write_lock.held() if self._write_lock else nullcontext()
 
     def _alembic(self) -> AlembicConfig:
         config = AlembicConfig()

@@ -1,0 +1,81 @@
+"""The webhook request's one write, on the DB-API directly.
+
+This insert is the whole cost of receiving a call beyond Flask itself, and SQLAlchemy's
+execution machinery costs more than the row (measured: ~150 us of ~220 us on SQLite). The
+statement is compiled once for the dialect and the column types' own bind processors are
+applied, so the row is exactly what the ORM would write and read back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from hub.store.db import Database
+from hub.store.models import Receipt
+
+_COLUMNS = (
+    "source",
+    "provider",
+    "receipt_key",
+    "method",
+    "url",
+    "headers",
+    "body",
+    "received_at",
+    "status",
+    "events_count",
+    "parse_attempts",
+    "updated_at",
+)
+
+
+class ReceiptWriter:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        dialect = db.engine.dialect
+        table = Receipt.__table__
+        assert isinstance(table, Table)
+        statement = insert(table).values({name: bindparam(name) for name in _COLUMNS}).returning(table.c.id)
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.positional = bool(compiled.positional)
+        self.order: tuple[str, ...] = tuple(compiled.positiontup or ()) if self.positional else ()
+        self.processors: dict[str, Callable[[Any], Any] | None] = {
+            name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in _COLUMNS
+        }
+        self.sqlite = dialect.name == "sqlite"
+        dbapi = dialect.loaded_dbapi
+        #: A duplicate (source, receipt key): the same delivery again.
+        self.duplicate_errors: tuple[type[BaseException], ...] = (dbapi.IntegrityError, IntegrityError)
+        #: Anything else the database says: the delivery is not stored.
+        self.storage_errors: tuple[type[BaseException], ...] = (dbapi.Error, DBAPIError)
+
+    def insert(self, values: Mapping[str, Any]) -> int:
+        """Insert and commit one receipt; returns its id. Raises the driver's IntegrityError on a duplicate."""
+        params = {
+            name: (process(values[name]) if process else values[name])
+            for name, process in self.processors.items()
+        }
+        args: Any = tuple(params[name] for name in self.order) if self.positional else params
+        with self.db.write_lock():
+            connection = self.db.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                if self.sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(self.sql, args)
+                row = cursor.fetchone()
+                assert row is not None, "INSERT ... RETURNING returned no row"
+                receipt_id = int(row[0])
+                cursor.close()
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+            finally:
+                connection.close()
+        return receipt_id
