@@ -143,16 +143,39 @@ def cmd_normalize(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from hub.preview import PreviewProblem, preview_file
+    from hub.preview import PreviewProblem, preview_candidate, preview_file, since_time
 
     settings = _settings()
     try:
-        output = preview_file(settings, args.destination, Path(args.file))
+        if args.mapping:
+            if args.destination == "all":
+                raise PreviewProblem("--mapping compares one destination's deliveries: name the destination")
+            report = preview_candidate(settings, args.destination, Path(args.mapping), since_time(args.since))
+            _print_candidate_report(report)
+            return 0
+        if not args.file:
+            raise PreviewProblem(
+                "give a FILE to preview, or --mapping FILE [--since 7d] to re-render stored calls"
+            )
+        _print_json(preview_file(settings, args.destination, Path(args.file), args.source))
     except PreviewProblem as exc:
         print(f"hub preview: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
-    _print_json(output)
     return 0
+
+
+def _print_candidate_report(report: dict[str, Any]) -> None:
+    for change in report["changes"]:
+        where = f"{change.get('source')}:{change.get('provider_call_id')}"
+        print(
+            f"call {change['call_id']} ({where}), delivery {change['delivery_id']} [{change.get('status')}]"
+        )
+        for line in change["lines"]:
+            print(f"  {line}")
+    print(
+        f"{report['calls_changed']} of {report['calls_compared']} calls delivered to {report['destination']} "
+        f"since {report['since']} would be sent differently with {report['candidate']}"
+    )
 
 
 # --- replay / send-samples -------------------------------------------------------------------
@@ -240,7 +263,18 @@ def build_parser() -> argparse.ArgumentParser:
         "preview", help="print what destinations would be sent for an event, sending nothing"
     )
     preview.add_argument("destination", help="a destination id, or 'all'")
-    preview.add_argument("file", help="a normalized event (as hub normalize prints it) or a list of them")
+    preview.add_argument(
+        "file",
+        nargs="?",
+        help="a normalized event (as hub normalize prints it), a list of them, or a provider payload with --source",
+    )
+    preview.add_argument("--source", help="FILE is this source's provider payload: normalize it first")
+    preview.add_argument(
+        "--mapping", help="candidate mapping file: re-render stored calls and show what would change"
+    )
+    preview.add_argument(
+        "--since", default="7d", help="with --mapping: calls delivered since (7d, 12h, or an ISO time)"
+    )
     preview.set_defaults(func=cmd_preview)
 
     replay = commands.add_parser("replay", help="queue rejected, failed or held deliveries again")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -35,6 +36,15 @@ from hub.runtime import Runtime
 from hub.store.models import Attempt, Call, Delivery, Event
 
 log = logging.getLogger("hub.deliver")
+
+
+def stored_record(record: RenderedRecord) -> dict[str, Any]:
+    return {
+        "mapping": record.mapping,
+        "target": record.target,
+        "fields": dict(record.fields),
+        "match": list(record.match),
+    }
 
 
 def backoff_seconds(attempt: int, retry_after: float | None, base_s: float, max_s: float) -> float:
@@ -85,6 +95,7 @@ def _prepare(
                 early[row.id] = PermanentError(exc.message, reason="mapping")
                 continue
             records = [r for r in rendered if isinstance(r, RenderedRecord)]
+            row.records = [stored_record(r) for r in records]
             if rendered and not records:
                 reasons = "; ".join(r.reason for r in rendered if isinstance(r, Skip))
                 early[row.id] = Skipped("no_mapping_matched", reasons)

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from marshmallow import ValidationError
+from sqlalchemy import select
 
 from connectors import registry as connector_registry
-from connectors.base import DeliveryItem, DestinationSettings, MemoryContext
+from connectors.base import DeliveryError, DeliveryItem, DestinationSettings, MemoryContext
 from hub.config import DestinationConfig, HubConfig
-from hub.errors import ConfigError
+from hub.errors import ConfigError, ParseError
 from hub.events import CallEvent, dump_event, load_event
+from hub.mapping import Mapping, diff_records, load_mapping
 from hub.records import RenderedRecord, Skip
 from hub.render import RenderFailed, load_destination_mappings, render_all
 from hub.runtime import load_hub_config
+from hub.samples import request_from_file
 from hub.settings import Settings
+from hub.store.db import Database
+from hub.store.models import Call, Delivery
+from webhooks import registry as provider_registry
+from webhooks.base import SourceSettings
+from webhooks.fields import timestamp
 
 #: Where sandbox destinations point in a preview (nothing is contacted).
 PREVIEW_SANDBOX_URL = "http://sandbox.invalid"
@@ -25,6 +35,22 @@ PREVIEW_SANDBOX_URL = "http://sandbox.invalid"
 
 class PreviewProblem(Exception):
     pass
+
+
+def parse_payload(settings: Settings, config: HubConfig, source_id: str, path: Path) -> list[CallEvent]:
+    """A provider payload file, normalized as the source's provider would (sending nothing)."""
+    source = config.sources.get(source_id)
+    if source is None:
+        raise PreviewProblem(f"no source {source_id!r}; configured: {', '.join(config.sources)}")
+    provider = provider_registry.create(
+        source.provider,
+        SourceSettings(source.id, source.default_region, dict(source.options)),
+        settings.mappings_dir,
+    )
+    try:
+        return provider.normalize(request_from_file(path, f"http://localhost/webhooks/{source.id}"))
+    except (ParseError, OSError) as exc:
+        raise PreviewProblem(f"{path}: {getattr(exc, 'message', exc)}") from exc
 
 
 def load_events(path: Path) -> list[CallEvent]:
@@ -39,7 +65,7 @@ def load_events(path: Path) -> list[CallEvent]:
             events.append(load_event(item))
         except ValidationError as exc:
             raise PreviewProblem(
-                f"{path}: item {index} is not a normalized event ({exc.messages}); run `hub normalize` on provider payloads first"
+                f"{path}: item {index} is not a normalized event ({exc.messages}); for a provider payload pass --source"
             ) from exc
     return events
 
@@ -81,17 +107,25 @@ def preview_destination(
         report["requests"] = []
         return report
     item = DeliveryItem("dlv_preview", event, event, records)
-    report["requests"] = [asdict(p) for p in cls(settings, MemoryContext()).preview(item)]
+    try:
+        report["requests"] = [asdict(p) for p in cls(settings, MemoryContext()).preview(item)]
+    except DeliveryError as exc:
+        # What the connector would refuse before sending is part of the answer, not a crash.
+        report["requests"] = []
+        report["refused"] = {"reason": exc.reason, "message": exc.message}
     return report
 
 
-def preview_file(settings: Settings, destination: str, path: Path) -> list[dict[str, Any]]:
+def preview_file(
+    settings: Settings, destination: str, path: Path, source_id: str | None = None
+) -> list[dict[str, Any]]:
     try:
         config = load_hub_config(settings, generate_secrets=False)
     except ConfigError as exc:
         raise PreviewProblem("\n".join(exc.problems)) from exc
+    events = parse_payload(settings, config, source_id, path) if source_id else load_events(path)
     output = []
-    for event in load_events(path):
+    for event in events:
         output.append(
             {
                 "event": {
@@ -106,3 +140,106 @@ def preview_file(settings: Settings, destination: str, path: Path) -> list[dict[
             }
         )
     return output
+
+
+# --- Re-rendering what was sent with a candidate mapping --------------------------------------
+
+_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def since_time(text: str, now: datetime | None = None) -> datetime:
+    """`7d`, `12h`, `30m` before now, or an ISO 8601 time."""
+    match = _DURATION.match(text.strip())
+    if match:
+        return (now or datetime.now(UTC)) - timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    try:
+        moment = timestamp(text)
+    except ParseError as exc:
+        raise PreviewProblem(f"--since takes 7d, 12h, 30m or an ISO time, not {text!r}") from exc
+    if moment is None:
+        raise PreviewProblem("--since needs a value")
+    return moment
+
+
+def _with_candidate(current: list[Mapping], candidate: Mapping) -> list[Mapping]:
+    """The destination's mappings with the candidate in place of the file it replaces (same file
+    name, else same target), or added when it replaces none."""
+    name = Path(candidate.path).name
+    for index, mapping in enumerate(current):
+        if Path(mapping.path).name == name or mapping.target == candidate.target:
+            return [*current[:index], candidate, *current[index + 1 :]]
+    return [*current, candidate]
+
+
+def _sent_records(stored: list[Any] | None) -> list[RenderedRecord | Skip]:
+    return [
+        RenderedRecord(r["mapping"], r["target"], r.get("fields", {}), tuple(r.get("match", ())))
+        for r in stored or []
+    ]
+
+
+def preview_candidate(
+    settings: Settings, destination_id: str, candidate_path: Path, since: datetime
+) -> dict[str, Any]:
+    """Per call delivered since `since`: how the candidate mapping changes what was sent."""
+    try:
+        config = load_hub_config(settings, generate_secrets=False)
+    except ConfigError as exc:
+        raise PreviewProblem("\n".join(exc.problems)) from exc
+    destination = config.destinations.get(destination_id)
+    if destination is None:
+        raise PreviewProblem(
+            f"no destination {destination_id!r}; configured: {', '.join(config.destinations)}"
+        )
+    connector = connector_registry.connector_class(destination.type)
+    try:
+        candidate = load_mapping(candidate_path, connector=connector)
+        mappings = _with_candidate(load_destination_mappings(config, destination), candidate)
+    except ConfigError as exc:
+        raise PreviewProblem("\n".join(exc.problems)) from exc
+    db = Database(settings.database_url)
+    changes: list[dict[str, Any]] = []
+    compared = 0
+    try:
+        with db.session() as session:
+            rows = session.execute(
+                select(Delivery, Call)
+                .join(Call, Call.id == Delivery.call_id)
+                .where(Delivery.destination == destination_id, Delivery.created_at >= since)
+                .where(Delivery.records.is_not(None))
+                .order_by(Delivery.created_at)
+            ).all()
+            latest = {call.id: (delivery, call) for delivery, call in rows}
+            for delivery, call in latest.values():
+                compared += 1
+                try:
+                    new = render_all(mappings, load_event(call.state))
+                except RenderFailed as exc:
+                    changes.append(
+                        {"call_id": call.id, "delivery_id": delivery.id, "lines": [f"! {exc.message}"]}
+                    )
+                    continue
+                old = _sent_records(delivery.records)
+                lines = diff_records(old, [r for r in new if isinstance(r, RenderedRecord)])
+                if lines:
+                    changes.append(
+                        {
+                            "call_id": call.id,
+                            "source": call.source,
+                            "provider_call_id": call.provider_call_id,
+                            "delivery_id": delivery.id,
+                            "status": delivery.status,
+                            "lines": lines,
+                        }
+                    )
+    finally:
+        db.dispose()
+    return {
+        "destination": destination_id,
+        "candidate": str(candidate_path),
+        "since": since.isoformat(),
+        "calls_compared": compared,
+        "calls_changed": len(changes),
+        "changes": changes,
+    }

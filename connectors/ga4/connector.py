@@ -109,7 +109,8 @@ class GA4Connector(Connector):
     def preview(self, item: DeliveryItem) -> list[PlannedRequest]:
         """The collect requests `send` would make now; [] when the item would be skipped.
 
-        Raises the DeliveryError `send` would record when the item would be refused.
+        Raises the DeliveryError `send` would record when the mappings cannot make an event; a
+        limit the event breaks (too old, too long) is named in the request's note instead.
         """
         plan = self.planner.plan(item)
         if isinstance(plan.outcome, DeliveryError):
@@ -122,9 +123,11 @@ class GA4Connector(Connector):
         if not drafts:
             return []
         error = refusal(drafts, self.clock())
-        if error is not None:
-            raise error
         note = "checked at /debug/mp/collect first" if self.options.validate_before_send else ""
+        if error is not None:
+            # The body still shows what the mappings make of the call; the note says why it
+            # would not leave the hub.
+            note = f"refused before sending ({error.reason}): {error.message}"
         packed = pack_requests(
             [(EventRef(item.delivery_id, plan.key, draft.name), draft) for draft in drafts]
         )

@@ -128,6 +128,9 @@ class Delivery(Base):
     #: While queued or running: when the claim lapses and the sweeper may hand it out again.
     lease_until: Mapped[datetime | None]
     external_ids: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: What the mappings rendered at the latest attempt: [{mapping, target, fields}], the basis of
+    #: `hub preview --mapping` comparisons ("what was actually sent").
+    records: Mapped[list[Any] | None] = mapped_column(JSON)
     superseded_by: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -106,8 +106,10 @@ def test_preview_of_the_eu_region_and_of_what_was_already_sent() -> None:
 
 def test_preview_of_a_refused_or_skipped_call() -> None:
     ga4 = GA4Connector(settings(None), MemoryContext(), clock=lambda: NOW.replace(year=2025))
-    with pytest.raises(PermanentError, match="72-hour"):
-        ga4.preview(item(callrail_call()))
+    [planned] = ga4.preview(item(callrail_call()))
+    assert planned.note.startswith("refused before sending (too_old)")
+    assert "72-hour" in planned.note
+    assert planned.body["events"][0]["name"] == "phone_call"
     assert ga4.preview(item(with_attribution(callrail_call(), ga_client_id=None))) == []
 
 
