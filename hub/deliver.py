@@ -15,7 +15,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from connectors.base import (
     BatchResult,
@@ -29,6 +29,7 @@ from connectors.base import (
 )
 from hub import metrics
 from hub.config import DestinationConfig
+from hub.dispatch import DELIVERY_LEASE_S
 from hub.events import load_event
 from hub.records import RenderedRecord, Skip
 from hub.render import RenderFailed, render_all
@@ -79,9 +80,16 @@ def _prepare(
     items: list[DeliveryItem] = []
     early: dict[str, ItemOutcome] = {}
     with runtime.db.session() as session:
-        rows = session.scalars(
-            select(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.status == "queued")
+        # Claim atomically: a second job carrying the same ids (the dispatcher re-drove them after
+        # their lease expired) finds them `sending` and leaves them alone.
+        now = datetime.now(UTC)
+        claimed = session.scalars(
+            update(Delivery)
+            .where(Delivery.id.in_(delivery_ids), Delivery.status == "queued")
+            .values(status="sending", lease_until=now + timedelta(seconds=DELIVERY_LEASE_S), updated_at=now)
+            .returning(Delivery.id)
         ).all()
+        rows = session.scalars(select(Delivery).where(Delivery.id.in_(claimed))).all()
         for row in rows:
             call_row = session.get(Call, row.call_id)
             event_row = session.get(Event, row.event_id)
@@ -122,7 +130,7 @@ def _record(
     with runtime.db.session() as session:
         for delivery_id, outcome in result.outcomes.items():
             row = session.get(Delivery, delivery_id)
-            if row is None or row.status != "queued":
+            if row is None or row.status != "sending":
                 continue
             row.attempts += 1
             status, reason, message, retry_after = _apply(row, outcome, destination, finished, base_s, max_s)

@@ -32,9 +32,10 @@ log = logging.getLogger("hub.dispatch")
 INGEST_QUEUE = "ingest"
 DELIVER_QUEUE = "deliver"
 INGEST_BATCH = 100
-RECEIPT_CLAIM_S = 120
-DELIVERY_LEASE_S = 600
 JOB_TIMEOUT_S = 900
+# A claim outlives the job that holds it: re-driving work that is merely slow would send it twice.
+RECEIPT_CLAIM_S = JOB_TIMEOUT_S + 60
+DELIVERY_LEASE_S = JOB_TIMEOUT_S + 60
 LEADER_KEY = "hub:dispatcher:leader"
 
 
@@ -66,7 +67,7 @@ def release_expired(runtime: Runtime, now: datetime) -> int:
     with runtime.db.session() as session:
         result = session.execute(
             update(Delivery)
-            .where(Delivery.status == "queued", Delivery.lease_until < now)
+            .where(Delivery.status.in_(("queued", "sending")), Delivery.lease_until < now)
             .values(status="pending", lease_until=None, reason="lease_expired", updated_at=now)
         )
         released = int(getattr(result, "rowcount", 0) or 0)
@@ -115,7 +116,7 @@ def dispatch_deliveries(runtime: Runtime, now: datetime) -> int:
                     and_(
                         busy.call_id == Delivery.call_id,
                         busy.destination == Delivery.destination,
-                        busy.status == "queued",
+                        busy.status.in_(("queued", "sending")),
                     )
                 ),
             )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import redis as redis_lib
+
 from hub.redis_server import free_port
 from tests.hubkit import Hub, make_hub
 
@@ -57,3 +59,44 @@ def test_database_unavailable_answers_503_so_the_provider_retries(tmp_path: Path
         response = hub.post_fixture("callrail", ANSWERED)
         assert response.status_code == 503
         assert response.json["error"] == "storage_unavailable"
+
+
+def run_jobs(hub: Hub) -> None:
+    from rq import SimpleWorker
+
+    from hub import jobs
+    from hub.dispatch import DELIVER_QUEUE, INGEST_QUEUE
+
+    jobs.use_runtime(hub.runtime)
+    connection = redis_lib.Redis.from_url(hub.runtime.redis_url)
+    SimpleWorker([INGEST_QUEUE, DELIVER_QUEUE], connection=connection).work(burst=True)
+
+
+def test_work_of_a_vanished_worker_is_redriven_once(hub: Hub) -> None:
+    """A job lost with Redis, and a worker killed after claiming: both are sent, once each."""
+    from hub.deliver import _prepare
+    from hub.dispatch import DELIVERY_LEASE_S, dispatch_once
+
+    hub.post_fixture("callrail", ANSWERED)
+    hub.post_fixture("callrail", "callrail/post_call_missed.json")
+    hub.drain()  # parsed and delivered
+    hub.post_fixture("callrail", "callrail/call_modified_tags_value_lead_status.json")
+    hub.post_fixture("callrail", "callrail/post_call_voicemail.json")
+    dispatch_once(hub.runtime)  # receipts -> ingest job
+    run_jobs(hub)  # ingest: the new deliveries are pending
+    dispatch_once(hub.runtime)  # deliveries -> a deliver job, not run yet
+    queued = [d for d in hub.api("/deliveries?limit=50").json["items"] if d["status"] == "queued"]
+    assert len(queued) == 2
+    redis_lib.Redis.from_url(hub.runtime.redis_url).flushall()  # the jobs are lost
+    destination = hub.runtime.config.destinations["webhook"]
+    items, _ = _prepare(hub.runtime, destination, [queued[0]["id"]])  # a worker claims one, then dies
+    assert len(items) == 1
+    assert hub.api(f"/deliveries/{queued[0]['id']}").json["status"] == "sending"
+    before = len(hub.received())
+    hub.drain()
+    assert len(hub.received()) == before, "nothing is re-driven while its lease holds"
+    hub.drain(now=hub.later(DELIVERY_LEASE_S + 5))
+    statuses = {d["id"]: d["status"] for d in hub.api("/deliveries?limit=50").json["items"]}
+    assert statuses[queued[0]["id"]] == "delivered"
+    assert statuses[queued[1]["id"]] == "delivered"
+    assert len(hub.received()) == before + 2

@@ -117,7 +117,7 @@ class Delivery(Base):
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"))
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"))
     destination: Mapped[str] = mapped_column(String(64))
-    #: pending | queued | delivered | skipped | held | rejected | failed
+    #: pending | queued | sending | delivered | skipped | held | rejected | failed
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(64))
     message: Mapped[str | None] = mapped_column(Text)
