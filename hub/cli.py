@@ -28,7 +28,7 @@ def _print_json(data: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from hub.logs import configure
-    from hub.runtime import _read_sandbox_urls
+    from hub.runtime import read_sandbox_urls
     from hub.supervisor import RunOptions, Supervisor, banner
 
     settings = _settings()
@@ -40,7 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except BaseException:
         supervisor.stop()
         raise
-    print(banner(settings, config, options, _read_sandbox_urls(settings.data_dir)), flush=True)
+    print(banner(settings, config, options, read_sandbox_urls(settings.data_dir)), flush=True)
     return supervisor.wait()
 
 

@@ -17,7 +17,7 @@ from hub.events import CallEvent
 from hub.local_server import LocalServer
 from hub.records import RenderedRecord
 from hub.render import load_destination_mappings, render_all
-from hub.runtime import _read_sandbox_urls
+from hub.runtime import connector_settings, read_sandbox_urls
 from hub.settings import Settings
 from hub.store.db import Database
 from hub.store.models import Call, Delivery
@@ -42,15 +42,8 @@ class StoreGa4Environment:
         destination = candidates[0]
         sandbox_url = None
         if destination.sandbox:
-            sandbox_url = _read_sandbox_urls(self.settings.data_dir).get(destination.id) or self._start_fake()
-        return DestinationSettings(
-            id=destination.id,
-            type=destination.type,
-            credentials=destination.credentials,
-            options=destination.options,
-            sandbox_url=sandbox_url,
-            timeout_s=destination.timeout_s,
-        )
+            sandbox_url = read_sandbox_urls(self.settings.data_dir).get(destination.id) or self._start_fake()
+        return connector_settings(destination, sandbox_url)
 
     def _start_fake(self) -> str:
         from connectors.ga4.sandbox import create_app

@@ -13,14 +13,14 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from connectors import registry as connector_registry
-from connectors.base import DeliveryError, DeliveryItem, DestinationSettings, MemoryContext
+from connectors.base import DeliveryError, DeliveryItem, MemoryContext
 from hub.config import DestinationConfig, HubConfig
 from hub.errors import ConfigError, ParseError
 from hub.events import CallEvent, dump_event, load_event
 from hub.mapping import Mapping, diff_records, load_mapping
 from hub.records import RenderedRecord, Skip
 from hub.render import RenderFailed, load_destination_mappings, render_all
-from hub.runtime import load_hub_config
+from hub.runtime import connector_settings, load_hub_config
 from hub.samples import request_from_file
 from hub.settings import Settings
 from hub.store.db import Database
@@ -84,14 +84,7 @@ def preview_destination(
     config: HubConfig, destination: DestinationConfig, event: CallEvent
 ) -> dict[str, Any]:
     cls = connector_registry.connector_class(destination.type)
-    settings = DestinationSettings(
-        id=destination.id,
-        type=destination.type,
-        credentials=destination.credentials,
-        options=destination.options,
-        sandbox_url=PREVIEW_SANDBOX_URL if destination.sandbox else None,
-        timeout_s=destination.timeout_s,
-    )
+    settings = connector_settings(destination, PREVIEW_SANDBOX_URL if destination.sandbox else None)
     report: dict[str, Any] = {"destination": destination.id, "type": destination.type}
     report["mode"] = "sandbox" if destination.sandbox else "live"
     try:

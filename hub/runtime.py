@@ -46,6 +46,20 @@ def redis_client(url: str, *, timeout_s: float = 2.0) -> redis.Redis:
     )
 
 
+def connector_settings(destination: DestinationConfig, sandbox_url: str | None) -> DestinationSettings:
+    """What a connector is given of its destination's configuration."""
+    return DestinationSettings(
+        id=destination.id,
+        type=destination.type,
+        credentials=destination.credentials,
+        options=destination.options,
+        sandbox_url=sandbox_url,
+        rate_limit=destination.rate_limit,
+        rate_window_s=destination.rate_window_s,
+        timeout_s=destination.timeout_s,
+    )
+
+
 def load_hub_config(settings: Settings, *, generate_secrets: bool = True) -> HubConfig:
     return load_config(
         settings,
@@ -70,7 +84,7 @@ class Runtime:
         config = load_hub_config(settings)
         if settings.redis_url is None:
             raise ConfigError(["REDIS_URL is not set (hub run starts a private Redis and sets it)"])
-        urls = dict(sandbox_urls) if sandbox_urls is not None else _read_sandbox_urls(settings.data_dir)
+        urls = dict(sandbox_urls) if sandbox_urls is not None else read_sandbox_urls(settings.data_dir)
         db = Database(settings.database_url)
         if not db.is_current():
             db.dispose()
@@ -116,16 +130,7 @@ class Runtime:
             raise ConfigError(
                 [f"destination {destination.id!r} has no credentials and no sandbox is running for it"]
             )
-        return DestinationSettings(
-            id=destination.id,
-            type=destination.type,
-            credentials=destination.credentials,
-            options=destination.options,
-            sandbox_url=sandbox_url,
-            rate_limit=destination.rate_limit,
-            rate_window_s=destination.rate_window_s,
-            timeout_s=destination.timeout_s,
-        )
+        return connector_settings(destination, sandbox_url)
 
     def context(self, destination: DestinationConfig) -> ConnectorContext:
         limits = dict(connector_registry.connector_class(destination.type).default_rate_limits)
@@ -152,7 +157,7 @@ def _safe(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
-def _read_sandbox_urls(data_dir: Path) -> dict[str, str]:
+def read_sandbox_urls(data_dir: Path) -> dict[str, str]:
     import json
 
     path = data_dir / SANDBOX_URLS_FILE

@@ -25,8 +25,9 @@ from hub import jobs
 from hub.dispatch import DELIVER_QUEUE, INGEST_QUEUE, dispatch_once
 from hub.http import create_app
 from hub.local_server import LocalServer
+from hub.redate import redate
 from hub.runtime import Runtime
-from hub.samples import request_from_file
+from hub.samples import request_from_bytes
 from hub.settings import Settings
 from hub.store.db import Database
 
@@ -69,10 +70,16 @@ class Hub:
     client: FlaskClient
     receiver: LocalServer
 
-    def post_fixture(self, source: str, relative: str, *, secret: str = SECRET, mutate: Any = None) -> Any:
+    def post_fixture(
+        self, source: str, relative: str, *, secret: str = SECRET, mutate: Any = None, recent: bool = False
+    ) -> Any:
+        """Post a fixture signed as its provider signs; `recent` moves its dates to the last days."""
         path = PROVIDER_FIXTURES / relative
         url = f"http://localhost/webhooks/{source}"
-        request = request_from_file(path, url)
+        payload = path.read_bytes()
+        if recent:
+            payload = redate(payload, path.suffix == ".form")
+        request = request_from_bytes(path.name, payload, url)
         provider = self.runtime.provider(self.runtime.config.sources[source])
         signed = provider.sign(request, secret, datetime.now(UTC))
         body = mutate(signed.body) if mutate else signed.body

@@ -25,7 +25,15 @@ from hub.events import (
     Outcome,
 )
 from webhooks import fields as f
-from webhooks.base import InboundRequest, Provider, b64, hmac_digest, matches_any, require_header
+from webhooks.base import (
+    InboundRequest,
+    Provider,
+    b64,
+    hmac_digest,
+    lifecycle_time,
+    matches_any,
+    require_header,
+)
 
 SIGNATURE_HEADER = "Signature"
 
@@ -73,10 +81,7 @@ class CallRailProvider(Provider):
         kind = self._kind(request, data)
         call = self._call(data, kind)
         region = self.settings.default_region
-        occurred_at = {
-            KIND_STARTED: call.started_at,
-            KIND_COMPLETED: call.ended_at or call.started_at,
-        }.get(kind) or request.received_at
+        occurred_at = lifecycle_time(kind, call, request.received_at)
         return [
             CallEvent(
                 provider=self.slug,

@@ -34,6 +34,7 @@ from webhooks.base import (
     b64,
     check_timestamp,
     hmac_digest,
+    lifecycle_time,
     matches_any,
     require_header,
 )
@@ -108,10 +109,7 @@ class CtmProvider(Provider):
             raise ParseError("CTM payload has neither id nor sid")
         kind = self._kind(request, data)
         call = self._call(data, kind)
-        occurred_at = {
-            KIND_STARTED: call.started_at,
-            KIND_COMPLETED: call.ended_at or call.started_at,
-        }.get(kind) or request.received_at
+        occurred_at = lifecycle_time(kind, call, request.received_at)
         return [
             CallEvent(
                 provider=self.slug,
