@@ -24,7 +24,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy hub webhooks connectors
+	$(BIN)/mypy hub webhooks connectors bench wsgi.py
 
 bench: install
 	$(BIN)/python -m bench
