@@ -8,6 +8,8 @@ applied, so the row is exactly what the ORM would write and read back.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -48,11 +50,29 @@ class ReceiptWriter:
             name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in _COLUMNS
         }
         self.sqlite = dialect.name == "sqlite"
+        self._local = threading.local()
         dbapi = dialect.loaded_dbapi
         #: A duplicate (source, receipt key): the same delivery again.
         self.duplicate_errors: tuple[type[BaseException], ...] = (dbapi.IntegrityError, IntegrityError)
         #: Anything else the database says: the delivery is not stored.
         self.storage_errors: tuple[type[BaseException], ...] = (dbapi.Error, DBAPIError)
+
+    def _connection(self) -> Any:
+        # One DB-API connection per thread, kept: checking one out of the pool and resetting it
+        # on return costs as much as the insert on SQLite.
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self.db.engine.raw_connection()
+            connection.detach()
+            self._local.connection = connection
+        return connection
+
+    def _discard(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
 
     def insert(self, values: Mapping[str, Any]) -> int:
         """Insert and commit one receipt; returns its id. Raises the driver's IntegrityError on a duplicate."""
@@ -62,7 +82,7 @@ class ReceiptWriter:
         }
         args: Any = tuple(params[name] for name in self.order) if self.positional else params
         with self.db.write_lock():
-            connection = self.db.engine.raw_connection()
+            connection = self._connection()
             try:
                 cursor = connection.cursor()
                 if self.sqlite:
@@ -73,9 +93,11 @@ class ReceiptWriter:
                 receipt_id = int(row[0])
                 cursor.close()
                 connection.commit()
-            except BaseException:
+            except self.duplicate_errors:
                 connection.rollback()
                 raise
-            finally:
-                connection.close()
+            except BaseException:
+                # The connection may be broken (database restarted): the next insert opens a new one.
+                self._discard()
+                raise
         return receipt_id
