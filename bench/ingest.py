@@ -121,18 +121,42 @@ def children_of(pid: int) -> list[int]:
     return [int(p) for p in output.split()]
 
 
-def measure_endpoint(
-    app: str, env: dict[str, str], factory: Any, duration_s: float
-) -> tuple[LoadResult, float]:
-    process, port = _serve(app, env, RunOptions().web_workers)
+def measure_endpoints(
+    apps: dict[str, str], env: dict[str, str], factory: Any, duration_s: float, rounds: int
+) -> dict[str, tuple[LoadResult, float]]:
+    """Alternate the endpoints for `rounds` rounds: the machine's drift hits both alike.
+
+    Each result keeps the median round's rate and every round's latencies.
+    """
+    servers = {name: _serve(app, env, RunOptions().web_workers) for name, app in apps.items()}
+    runs: dict[str, list[LoadResult]] = {name: [] for name in apps}
+    first = 0
     try:
-        run_load(port, factory, duration_s=1.0, first=5 * 10**9)  # warm up, with calls of its own
-        result = run_load(port, factory, duration_s=duration_s)
-        memory = max([peak_rss_mb(p) for p in children_of(process.pid)] or [0.0])
+        for name, (_, port) in servers.items():
+            first += 10**9
+            run_load(port, factory, duration_s=1.0, first=first * 10)  # warm up, with calls of its own
+        for _ in range(rounds):
+            for name, (_, port) in servers.items():
+                first += 10**9
+                runs[name].append(run_load(port, factory, duration_s=duration_s, first=first * 10))
+        memory = {
+            name: max([peak_rss_mb(p) for p in children_of(process.pid)] or [0.0])
+            for name, (process, _) in servers.items()
+        }
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-    return result, memory
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(timeout=10)
+    results: dict[str, tuple[LoadResult, float]] = {}
+    for name, rounds_run in runs.items():
+        median = sorted(rounds_run, key=lambda r: r.rate)[len(rounds_run) // 2]
+        merged = LoadResult(median.requests, sum(r.errors for r in rounds_run), median.seconds, [], {})
+        for run in rounds_run:
+            merged.latencies_ms.extend(run.latencies_ms)
+            for status, count in run.statuses.items():
+                merged.statuses[status] = merged.statuses.get(status, 0) + count
+        results[name] = (merged, memory[name])
+    return results
 
 
 def measure_drain(setup: Environment, workers: int) -> dict[str, Any]:
@@ -175,25 +199,28 @@ def measure_drain(setup: Environment, workers: int) -> dict[str, Any]:
     }
 
 
-def run(duration_s: float = 5.0) -> list[str]:
+def run(duration_s: float = 4.0, rounds: int = 3) -> list[str]:
     setup = environment()
     factory = functools.partial(signed_callrail, callrail_template())
     try:
-        bare, bare_mb = measure_endpoint("bench.bare:create()", setup.env, factory, duration_s)
-        hub, hub_mb = measure_endpoint("wsgi:create()", setup.env, factory, duration_s)
+        measured = measure_endpoints(
+            {"bare": "bench.bare:create()", "hub": "wsgi:create()"}, setup.env, factory, duration_s, rounds
+        )
         drain = measure_drain(setup, workers=2)
     finally:
         setup.receiver.stop()
         setup.redis.stop()
-    lines = [
-        "Ingest path (gunicorn sync x2, new connection per request, 64 concurrent, CallRail 6.6 KB signed)",
-        f"{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'peak MB':>10}",
-        f"{'bare Flask 202':<28}{bare.rate:>10.0f}{bare.percentile(50):>10.1f}{bare.percentile(99):>10.1f}{bare.errors:>8}{bare_mb:>10.1f}",
-        f"{'hub /webhooks (verify+store)':<28}{hub.rate:>10.0f}{hub.percentile(50):>10.1f}{hub.percentile(99):>10.1f}{hub.errors:>8}{hub_mb:>10.1f}",
+    (bare, bare_mb), (hub, hub_mb) = measured["bare"], measured["hub"]
+    sync = os.environ.get("HUB_SQLITE_SYNCHRONOUS", "FULL")
+    return [
+        f"Ingest path: gunicorn sync x{RunOptions().web_workers}, a new connection per request, 64 concurrent clients,",
+        f"a signed 6.6 KB CallRail delivery; median of {rounds} alternating {duration_s:g} s rounds; SQLite synchronous={sync}",
+        f"{'endpoint':<30}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'peak MB':>10}",
+        f"{'bare Flask 202':<30}{bare.rate:>10.0f}{bare.percentile(50):>10.1f}{bare.percentile(99):>10.1f}{bare.errors:>8}{bare_mb:>10.1f}",
+        f"{'hub /webhooks (verify+store)':<30}{hub.rate:>10.0f}{hub.percentile(50):>10.1f}{hub.percentile(99):>10.1f}{hub.errors:>8}{hub_mb:>10.1f}",
         f"ratio hub/bare: {hub.rate / bare.rate:.2f}  (target >= 0.50)   hub answers: {dict(sorted(hub.statuses.items()))}",
         "",
         "Worker drain (stored deliveries -> parsed -> delivered to a local webhook receiver)",
         f"  {drain['delivered']} of {drain['receipts']} calls delivered in {drain['seconds']:.1f} s by {drain['workers']} workers: "
         f"{drain['delivered'] / drain['seconds']:.0f} calls/s; peak worker memory {drain['rss_mb']:.1f} MB",
     ]
-    return lines
