@@ -66,6 +66,13 @@ class RetryableError(DeliveryError):
     reason = "unavailable"
 
 
+#: Retry reasons that come from inside the hub (its own rate limiter, a lock another worker
+#: holds, a send still in flight, the share of a quota kept for other integrations): the
+#: delivery waits and tries again without spending its retry budget, since the destination
+#: was never asked.
+LOCAL_RETRY_REASONS = frozenset({"throttled", "lock_timeout", "in_flight", "quota_reserve"})
+
+
 class PermanentError(DeliveryError):
     retryable = False
     reason = "rejected"
@@ -98,6 +105,9 @@ class Exchange:
     request_body: str = ""
     response_body: str = ""
     duration_ms: float = 0.0
+    #: The deliveries this request served; empty when it served the whole batch. An attempt's
+    #: history keeps its own exchanges, and the batch-wide ones once per batch.
+    delivery_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ class RateLimiter:
                 # Waiting longer would hold the worker hostage; the delivery is retried later.
                 raise RetryableError(
                     f"rate limit {self.limit}/{self.window_ms / 1000:g}s of {self.key} is saturated",
-                    reason="rate_limited",
+                    reason="throttled",
                     retry_after=wait_s,
                 )
             time.sleep(wait_s)

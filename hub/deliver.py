@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from connectors.base import (
+    LOCAL_RETRY_REASONS,
     BatchResult,
     Delivered,
     DeliveryError,
@@ -25,6 +27,7 @@ from connectors.base import (
     Held,
     ItemOutcome,
     PermanentError,
+    RetryableError,
     Skipped,
 )
 from hub import metrics
@@ -34,7 +37,7 @@ from hub.events import load_event
 from hub.records import RenderedRecord, Skip
 from hub.render import RenderFailed, render_all
 from hub.runtime import Runtime
-from hub.store.models import Attempt, Call, Delivery, Event
+from hub.store.models import Attempt, Batch, Call, Delivery, Event
 
 log = logging.getLogger("hub.deliver")
 
@@ -124,16 +127,35 @@ def _record(
     runtime: Runtime, destination: DestinationConfig, result: BatchResult, started: datetime
 ) -> dict[str, str]:
     finished = datetime.now(UTC)
-    exchanges = [asdict(exchange) for exchange in result.exchanges]
+    shared = [asdict(e) for e in result.exchanges if not e.delivery_ids]
+    own: dict[str, list[dict[str, Any]]] = {}
+    for exchange in result.exchanges:
+        for delivery_id in exchange.delivery_ids:
+            own.setdefault(delivery_id, []).append(asdict(exchange))
     statuses: dict[str, str] = {}
-    base_s, max_s = destination.retry_base_s, destination.retry_max_s
     with runtime.db.session() as session:
+        batch_id = None
+        if shared and len(result.outcomes) > 1:
+            batch_id = f"bat_{secrets.token_hex(12)}"
+            session.add(
+                Batch(
+                    id=batch_id,
+                    destination=destination.id,
+                    size=len(result.outcomes),
+                    started_at=started,
+                    finished_at=finished,
+                    exchanges=shared,
+                )
+            )
         for delivery_id, outcome in result.outcomes.items():
             row = session.get(Delivery, delivery_id)
             if row is None or row.status != "sending":
                 continue
+            if isinstance(outcome, RetryableError) and outcome.reason in LOCAL_RETRY_REASONS:
+                statuses[delivery_id] = _reschedule(row, outcome, finished)
+                continue
             row.attempts += 1
-            status, reason, message, retry_after = _apply(row, outcome, destination, finished, base_s, max_s)
+            status, reason, message, retry_after = _apply(row, outcome, destination, finished)
             session.add(
                 Attempt(
                     delivery_id=row.id,
@@ -144,44 +166,53 @@ def _record(
                     reason=reason,
                     message=message,
                     retry_after_s=retry_after,
-                    exchanges=exchanges,
+                    exchanges=own.get(delivery_id, []) + ([] if batch_id else shared),
+                    batch_id=batch_id,
                 )
             )
             statuses[delivery_id] = status
-            metrics.DELIVERY_OUTCOMES.labels(
-                destination=destination.id,
-                outcome=status if status != "pending" else "retry",
-                reason=reason or "",
-            ).inc()
-            if status == "delivered":
-                metrics.DELIVERY_LATENCY.labels(destination=destination.id).observe(
-                    (finished - row.created_at).total_seconds()
-                )
-            log.info(
-                "delivery attempt",
-                extra={
-                    "destination": destination.id,
-                    "delivery_id": row.id,
-                    "call_id": row.call_id,
-                    "attempt": row.attempts,
-                    "outcome": status,
-                    "reason": reason,
-                },
-            )
+            _observe(destination, row, status, reason, finished)
     return statuses
 
 
+def _reschedule(row: Delivery, outcome: RetryableError, now: datetime) -> str:
+    """The hub itself said "not now": try again soon, with the retry budget untouched."""
+    row.status, row.reason, row.message = "pending", outcome.reason, outcome.message
+    row.lease_until = None
+    row.updated_at = now
+    row.due_at = now + timedelta(seconds=max(outcome.retry_after or 0.0, 1.0) * random.uniform(1.0, 1.2))
+    return "pending"
+
+
+def _observe(
+    destination: DestinationConfig, row: Delivery, status: str, reason: str | None, now: datetime
+) -> None:
+    outcome = status if status != "pending" else "retry"
+    metrics.DELIVERY_OUTCOMES.labels(destination=destination.id, outcome=outcome, reason=reason or "").inc()
+    if status == "delivered":
+        metrics.DELIVERY_LATENCY.labels(destination=destination.id).observe(
+            (now - row.created_at).total_seconds()
+        )
+    log.info(
+        "delivery attempt",
+        extra={
+            "destination": destination.id,
+            "delivery_id": row.id,
+            "call_id": row.call_id,
+            "attempt": row.attempts,
+            "outcome": status,
+            "reason": reason,
+        },
+    )
+
+
 def _apply(
-    row: Delivery,
-    outcome: ItemOutcome,
-    destination: DestinationConfig,
-    now: datetime,
-    base_s: float,
-    max_s: float,
+    row: Delivery, outcome: ItemOutcome, destination: DestinationConfig, now: datetime
 ) -> tuple[str, str | None, str | None, float | None]:
     row.updated_at = now
     row.lease_until = None
     retry_after: float | None = None
+    tries = row.attempts - row.retry_base
     if isinstance(outcome, Delivered):
         row.status, row.reason, row.message = "delivered", None, outcome.note or None
         row.external_ids = dict(outcome.external_ids)
@@ -189,17 +220,14 @@ def _apply(
         row.status, row.reason, row.message = "skipped", outcome.reason, outcome.note or None
     elif isinstance(outcome, Held):
         row.status, row.reason, row.message = "held", outcome.reason, outcome.note or None
-    elif (
-        isinstance(outcome, DeliveryError)
-        and outcome.retryable
-        and row.attempts - row.retry_base < destination.max_attempts
-    ):
+    elif isinstance(outcome, DeliveryError) and outcome.retryable and tries < destination.max_attempts:
         retry_after = outcome.retry_after
         row.status, row.reason, row.message = "pending", outcome.reason, outcome.message
-        row.due_at = now + timedelta(seconds=backoff_seconds(row.attempts, retry_after, base_s, max_s))
+        delay = backoff_seconds(tries, retry_after, destination.retry_base_s, destination.retry_max_s)
+        row.due_at = now + timedelta(seconds=delay)
     elif isinstance(outcome, DeliveryError) and outcome.retryable:
         row.status, row.reason = "failed", outcome.reason
-        row.message = f"gave up after {row.attempts - row.retry_base} attempts: {outcome.message}"
+        row.message = f"gave up after {tries} attempts: {outcome.message}"
     else:
         assert isinstance(outcome, DeliveryError)
         row.status, row.reason, row.message = "rejected", outcome.reason, outcome.message

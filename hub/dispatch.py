@@ -11,9 +11,9 @@ When Redis is unreachable nothing is claimed, so stored work simply waits for it
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,13 +64,28 @@ def dispatch_once(runtime: Runtime, now: datetime | None = None) -> PassSummary:
 
 
 def release_expired(runtime: Runtime, now: datetime) -> int:
+    """Deliveries whose worker vanished go back to `pending`; the lost try counts as an attempt,
+    so a delivery that crashes its worker every time ends `failed` instead of looping."""
+    released = 0
     with runtime.db.session() as session:
-        result = session.execute(
-            update(Delivery)
-            .where(Delivery.status.in_(("queued", "sending")), Delivery.lease_until < now)
-            .values(status="pending", lease_until=None, reason="lease_expired", updated_at=now)
-        )
-        released = int(getattr(result, "rowcount", 0) or 0)
+        expired = session.scalars(
+            select(Delivery).where(Delivery.status.in_(("queued", "sending")), Delivery.lease_until < now)
+        ).all()
+        for row in expired:
+            destination = runtime.config.destinations.get(row.destination)
+            limit = destination.max_attempts if destination else 1
+            row.attempts += 1
+            row.lease_until = None
+            row.updated_at = now
+            if row.attempts - row.retry_base >= limit:
+                row.status, row.reason, row.finished_at = "failed", "lease_expired", now
+                row.message = (
+                    f"gave up after {row.attempts - row.retry_base} attempts; the last worker vanished"
+                )
+            else:
+                row.status, row.reason = "pending", "lease_expired"
+                row.message = "the worker handling this delivery vanished; sending it again"
+            released += 1
     if released:
         log.warning("re-driving deliveries whose worker vanished", extra={"count": released})
     return released
@@ -92,7 +107,21 @@ def dispatch_receipts(runtime: Runtime, now: datetime) -> int:
         )
         if not ids:
             return 0
-        session.execute(update(Receipt).where(Receipt.id.in_(ids)).values(claimed_at=now))
+        # Conditional: a second dispatcher that read the same rows claims none of them.
+        ids = list(
+            session.scalars(
+                update(Receipt)
+                .where(
+                    Receipt.id.in_(ids),
+                    Receipt.status == "received",
+                    or_(Receipt.claimed_at.is_(None), Receipt.claimed_at < stale),
+                )
+                .values(claimed_at=now)
+                .returning(Receipt.id)
+            )
+        )
+        if not ids:
+            return 0
     chunks = [ids[i : i + INGEST_BATCH] for i in range(0, len(ids), INGEST_BATCH)]
     try:
         queue = ingest_queue(runtime)
@@ -135,11 +164,16 @@ def dispatch_deliveries(runtime: Runtime, now: datetime) -> int:
         if not ids:
             return 0
         lease = now + timedelta(seconds=DELIVERY_LEASE_S)
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(ids))
-            .values(status="queued", lease_until=lease, updated_at=now)
+        claimed = set(
+            session.scalars(
+                update(Delivery)
+                .where(Delivery.id.in_(ids), Delivery.status == "pending")
+                .values(status="queued", lease_until=lease, updated_at=now)
+                .returning(Delivery.id)
+            )
         )
+        by_destination = {d: [i for i in group if i in claimed] for d, group in by_destination.items()}
+        ids = [i for i in ids if i in claimed]
     jobs = []
     for destination, group in by_destination.items():
         size = _batch_size(runtime, destination)
@@ -172,23 +206,32 @@ class Dispatcher:
         self.runtime = runtime
         self.interval_s = interval_s
         self.stopping = threading.Event()
+        self.failures = 0
 
     def run(self) -> None:
         lock = self.runtime.redis.lock(LEADER_KEY, timeout=15, blocking=False)
         while not self.stopping.is_set():
+            busy = False
             try:
                 if lock.owned() or lock.acquire(blocking=False):
                     lock.extend(15, replace_ttl=True)
                     summary = dispatch_once(self.runtime)
-                    if summary.receipts or summary.deliveries:
-                        log.debug("dispatched", extra=summary.__dict__)
-                        continue
+                    busy = bool(summary.receipts or summary.deliveries)
+                self.failures = 0
             except redis.RedisError as exc:
                 log.warning("redis unavailable; stored work waits", extra={"detail": str(exc)})
-                time.sleep(1.0)
-            self.stopping.wait(self.interval_s)
-        if lock.owned():
-            lock.release()
+                self.stopping.wait(1.0)
+            except Exception:
+                # The database is down or locked, or a bug: the pass is retried, never abandoned,
+                # since a dead dispatcher leaves every stored delivery waiting unseen.
+                log.exception("dispatch pass failed; retrying")
+                self.failures += 1
+                self.stopping.wait(min(30.0, 2.0 ** min(self.failures, 5)))
+            if not busy:
+                self.stopping.wait(self.interval_s)
+        with contextlib.suppress(redis.RedisError):
+            if lock.owned():
+                lock.release()
 
     def stop(self) -> None:
         self.stopping.set()

@@ -12,8 +12,12 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hub import metrics
@@ -58,8 +62,26 @@ def ingest(runtime: Runtime, receipt_ids: Sequence[int]) -> IngestSummary:
     for start in range(0, len(receipt_ids), chunk):
         with runtime.db.session() as session:
             for receipt_id in receipt_ids[start : start + chunk]:
-                ingest_one(runtime, session, receipt_id, summary)
+                try:
+                    with session.begin_nested():
+                        ingest_one(runtime, session, receipt_id, summary)
+                except Exception as exc:  # noqa: BLE001
+                    # Stored with its cause and replayable, so one bad receipt neither blocks the
+                    # others of its chunk nor disappears.
+                    _fail_stored(session, receipt_id, exc, summary)
     return summary
+
+
+def _fail_stored(session: Session, receipt_id: int, exc: Exception, summary: IngestSummary) -> None:
+    receipt = session.get(Receipt, receipt_id, populate_existing=True)
+    if receipt is None:
+        return
+    reason = "store_error" if isinstance(exc, SQLAlchemyError) else "ingest_error"
+    detail = getattr(exc, "orig", None) or exc
+    receipt.parse_attempts += 1
+    receipt.claimed_at = None
+    receipt.updated_at = datetime.now(UTC)
+    _fail(receipt, reason, f"{type(detail).__name__}: {detail}", summary)
 
 
 def ingest_one(runtime: Runtime, session: Session, receipt_id: int, summary: IngestSummary) -> None:
@@ -113,29 +135,32 @@ def store_version(
         return 0
     now = datetime.now(UTC)
     the_call_id = call_id(event.source, event.provider_call_id)
-    # Versions of one call ingested by two workers at once must merge one after the other.
+    # Versions of one call ingested by two workers at once must merge one after the other: the
+    # row lock serializes them, and a call that does not exist yet is created by whichever insert
+    # comes first (the other finds it) rather than by two racing inserts.
     call = session.get(Call, the_call_id, with_for_update=True)
     if call is None:
-        call = Call(
-            id=the_call_id,
-            source=event.source,
-            provider=event.provider,
-            provider_call_id=event.provider_call_id,
-            kind=event.kind,
-            state={},
-            version_count=0,
-            first_event_at=event.occurred_at,
-            last_event_at=event.occurred_at,
-            updated_at=now,
+        session.execute(
+            _insert_ignoring_conflict(session, Call)
+            .values(
+                id=the_call_id,
+                source=event.source,
+                provider=event.provider,
+                provider_call_id=event.provider_call_id,
+                kind=event.kind,
+                state={},
+                version_count=0,
+                first_event_at=event.occurred_at,
+                last_event_at=event.occurred_at,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing()
         )
-        session.add(call)
-        # A call's first version is its state: no earlier versions to read back and merge.
-        earlier: list[CallEvent] = []
-    else:
-        earlier = [
-            load_event(row)
-            for row in session.scalars(select(Event.payload).where(Event.call_id == the_call_id))
-        ]
+        call = session.get(Call, the_call_id, with_for_update=True, populate_existing=True)
+        assert call is not None, "the call row exists once inserted"
+    earlier = [
+        load_event(row) for row in session.scalars(select(Event.payload).where(Event.call_id == the_call_id))
+    ]
     session.add(
         Event(
             id=event.id,
@@ -157,6 +182,11 @@ def store_version(
     call.last_event_at = max(call.last_event_at, event.occurred_at)
     call.updated_at = now
     return _route(runtime, session, source, event, the_call_id, now)
+
+
+def _insert_ignoring_conflict(session: Session, model: type[Call]) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
 def _route(

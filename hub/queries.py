@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from hub.store.models import Attempt, Call, Delivery, Event, Receipt
+from hub.store.models import Attempt, Batch, Call, Delivery, Event, Receipt
 from webhooks.fields import e164
 
 MAX_LIMIT = 500
@@ -128,13 +128,36 @@ def call_detail(session: Session, call_id: str) -> dict[str, Any] | None:
     }
 
 
-def attempts_for(session: Session, delivery_ids: list[str]) -> dict[str, list[Attempt]]:
-    result: dict[str, list[Attempt]] = {}
+def attempts_for(session: Session, delivery_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each delivery's attempts, oldest first, with the requests they made (their own and the
+    ones their batch shared)."""
+    attempts: list[Attempt] = []
     if delivery_ids:
-        for attempt in session.scalars(
-            select(Attempt).where(Attempt.delivery_id.in_(delivery_ids)).order_by(Attempt.id)
-        ):
-            result.setdefault(attempt.delivery_id, []).append(attempt)
+        attempts = list(
+            session.scalars(select(Attempt).where(Attempt.delivery_id.in_(delivery_ids)).order_by(Attempt.id))
+        )
+    batch_ids = {a.batch_id for a in attempts if a.batch_id}
+    batches = (
+        {b.id: b for b in session.scalars(select(Batch).where(Batch.id.in_(batch_ids)))} if batch_ids else {}
+    )
+    result: dict[str, list[dict[str, Any]]] = {}
+    for a in attempts:
+        batch = batches.get(a.batch_id or "")
+        result.setdefault(a.delivery_id, []).append(
+            {
+                "number": a.number,
+                "started_at": iso(a.started_at),
+                "finished_at": iso(a.finished_at),
+                "outcome": a.outcome,
+                "reason": a.reason,
+                "message": a.message,
+                "retry_after_s": a.retry_after_s,
+                "exchanges": a.exchanges,
+                "batch": {"id": batch.id, "size": batch.size, "exchanges": batch.exchanges}
+                if batch
+                else None,
+            }
+        )
     return result
 
 
@@ -158,7 +181,7 @@ def receipt_detail(receipt: Receipt, *, with_body: bool = True) -> dict[str, Any
     return detail
 
 
-def delivery_detail(delivery: Delivery, attempts: list[Attempt] | None = None) -> dict[str, Any]:
+def delivery_detail(delivery: Delivery, attempts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     detail: dict[str, Any] = {
         "id": delivery.id,
         "call_id": delivery.call_id,
@@ -170,24 +193,13 @@ def delivery_detail(delivery: Delivery, attempts: list[Attempt] | None = None) -
         "attempts": delivery.attempts,
         "due_at": iso(delivery.due_at),
         "external_ids": delivery.external_ids,
+        "records": delivery.records,
         "superseded_by": delivery.superseded_by,
         "created_at": iso(delivery.created_at),
         "finished_at": iso(delivery.finished_at),
     }
     if attempts is not None:
-        detail["attempt_history"] = [
-            {
-                "number": a.number,
-                "started_at": iso(a.started_at),
-                "finished_at": iso(a.finished_at),
-                "outcome": a.outcome,
-                "reason": a.reason,
-                "message": a.message,
-                "retry_after_s": a.retry_after_s,
-                "exchanges": a.exchanges,
-            }
-            for a in attempts
-        ]
+        detail["attempt_history"] = attempts
     return detail
 
 

@@ -71,12 +71,23 @@ class Hub:
     receiver: LocalServer
 
     def post_fixture(
-        self, source: str, relative: str, *, secret: str = SECRET, mutate: Any = None, recent: bool = False
+        self,
+        source: str,
+        relative: str,
+        *,
+        secret: str = SECRET,
+        mutate: Any = None,
+        recent: bool = False,
+        edit: Any = None,
     ) -> Any:
-        """Post a fixture signed as its provider signs; `recent` moves its dates to the last days."""
+        """Post a fixture signed as its provider signs.
+
+        `edit` changes the payload before signing, `mutate` after (a tampered body); `recent`
+        moves its dates to the last days.
+        """
         path = PROVIDER_FIXTURES / relative
         url = f"http://localhost/webhooks/{source}"
-        payload = path.read_bytes()
+        payload = edit(path.read_bytes()) if edit else path.read_bytes()
         if recent:
             payload = redate(payload, path.suffix == ".form")
         request = request_from_bytes(path.name, payload, url)
@@ -95,10 +106,12 @@ class Hub:
         jobs.use_runtime(self.runtime)
         connection = redis.Redis.from_url(self.runtime.redis_url)
         for _ in range(rounds):
+            # Jobs already queued (by another dispatcher) run first; then whatever is due now.
+            SimpleWorker([INGEST_QUEUE, DELIVER_QUEUE], connection=connection).work(burst=True)
             summary = dispatch_once(self.runtime, now)
             if not summary.receipts and not summary.deliveries:
                 break
-            SimpleWorker([INGEST_QUEUE, DELIVER_QUEUE], connection=connection).work(burst=True)
+        SimpleWorker([INGEST_QUEUE, DELIVER_QUEUE], connection=connection).work(burst=True)
         connection.close()
 
     def later(self, seconds: float) -> datetime:

@@ -100,3 +100,79 @@ def test_work_of_a_vanished_worker_is_redriven_once(hub: Hub) -> None:
     assert statuses[queued[0]["id"]] == "delivered"
     assert statuses[queued[1]["id"]] == "delivered"
     assert len(hub.received()) == before + 2
+
+
+def test_a_receipt_the_store_refuses_fails_alone_and_visibly(hub: Hub) -> None:
+    """On PostgreSQL a 300-character call id does not fit; its chunk neighbours go through."""
+    import re
+
+    long_id = "CAL" + "x" * 297
+    hub.post_fixture("callrail", ANSWERED)
+    hub.post_fixture(
+        "callrail",
+        "callrail/post_call_missed.json",
+        edit=lambda body: re.sub(rb'"resource_id":"[^"]+"', f'"resource_id":"{long_id}"'.encode(), body),
+    )
+    hub.post_fixture("callrail", "callrail/post_call_voicemail.json")
+    hub.drain()
+    receipts = hub.api("/receipts").json["items"]
+    assert {r["status"] for r in receipts} <= {"parsed", "failed"}, "nothing is left waiting"
+    failed = [r for r in receipts if r["status"] == "failed"]
+    if hub.runtime.db.url.startswith("postgresql"):
+        assert len(failed) == 1
+        assert failed[0]["error_reason"] == "store_error"
+        assert "too long" in failed[0]["error"]
+    delivered = [d for d in hub.api("/deliveries").json["items"] if d["status"] == "delivered"]
+    assert len(delivered) == 3 - len(failed)
+
+
+def test_first_versions_of_one_call_ingested_in_parallel_make_one_call(hub: Hub) -> None:
+    import threading
+
+    from hub.dispatch import dispatch_receipts
+    from hub.ingest import IngestSummary, ingest
+
+    hub.post_fixture("callrail", ANSWERED)
+    hub.post_fixture("callrail", "callrail/call_modified_tags_value_lead_status.json")
+    ids = [r["id"] for r in hub.api("/receipts").json["items"]]
+    summaries: list[IngestSummary] = []
+    threads = [threading.Thread(target=lambda i=i: summaries.append(ingest(hub.runtime, [i]))) for i in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(s.parsed for s in summaries) == 2, [s.failed for s in summaries]
+    calls = hub.api("/events").json["items"]
+    assert len(calls) == 1
+    assert calls[0]["versions"] == 2
+    assert dispatch_receipts(hub.runtime, hub.later(0)) == 0
+
+
+def test_dispatcher_outlives_a_database_outage(hub: Hub, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from hub.dispatch import Dispatcher
+    from hub.store.db import Database
+
+    hub.post_fixture("callrail", ANSWERED)
+    healthy = hub.runtime.db
+    hub.runtime.db = Database(f"sqlite:///{tmp_path / 'no-tables.db'}")  # every pass fails
+    dispatcher = Dispatcher(hub.runtime, interval_s=0.05)
+    thread = threading.Thread(target=dispatcher.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while dispatcher.failures == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert dispatcher.failures >= 1
+    assert thread.is_alive(), "a failed pass must not end the dispatcher"
+    hub.runtime.db = healthy
+    deadline = time.monotonic() + 20
+    while dispatcher.failures and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert dispatcher.failures == 0, "the dispatcher recovers once the database is back"
+    dispatcher.stop()
+    thread.join(timeout=40)
+    assert not thread.is_alive()
+    hub.drain()
+    assert hub.api("/receipts").json["items"][0]["status"] == "parsed"

@@ -60,7 +60,7 @@ class UsageBudget:
             raise RetryableError(
                 f"Salesforce API usage {self.used}/{self.total} reached the hub's share "
                 f"({1 - self.reserve_share:.0%}); leaving the rest to other integrations",
-                reason="rate_limited",
+                reason="quota_reserve",
                 retry_after=self.backoff_s - age,
             )
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -92,24 +93,49 @@ class WebhookConnector(Connector):
             headers[SIGNATURE_HEADER] = header_value(secrets, body)
         return headers
 
+    @property
+    def display_url(self) -> str:
+        """The endpoint as history and messages show it: the path and query of a hook URL are
+        often its credential (Zapier, n8n), so only scheme and host are kept."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}/***" if parts.path.strip("/") or parts.query else self.url
+
     def _post(self, item: DeliveryItem) -> tuple[str, Delivered | DeliveryError, Exchange]:
         body = json.dumps(self.payload(item), separators=(",", ":"), ensure_ascii=False).encode()
-        url = self.url
+        url, shown = self.url, self.display_url
         started = time.monotonic()
         try:
             self.context.throttle()
+            # No redirects: requests would turn the POST into a body-less GET and call it success.
             response = self.session.post(
-                url, data=body, headers=self._headers(item, body), timeout=self.settings.timeout_s
+                url,
+                data=body,
+                headers=self._headers(item, body),
+                timeout=self.settings.timeout_s,
+                allow_redirects=False,
             )
         except (requests.RequestException, DeliveryError) as exc:
-            error = exc if isinstance(exc, DeliveryError) else self.classify(exc)
-            exchange = Exchange("POST", url, None, excerpt(body), str(error.message), _ms(started))
-            return item.delivery_id, error, exchange
+            failure = exc if isinstance(exc, DeliveryError) else self.classify(exc)
+            failure.message = failure.message.replace(url, shown)
+            exchange = Exchange(
+                "POST", shown, None, excerpt(body), failure.message, _ms(started), (item.delivery_id,)
+            )
+            return item.delivery_id, failure, exchange
         exchange = Exchange(
-            "POST", url, response.status_code, excerpt(body), excerpt(response.text), _ms(started)
+            "POST",
+            shown,
+            response.status_code,
+            excerpt(body),
+            excerpt(response.text),
+            _ms(started),
+            (item.delivery_id,),
         )
         if 200 <= response.status_code < 300:
             return item.delivery_id, Delivered(note=f"HTTP {response.status_code}"), exchange
+        if 300 <= response.status_code < 400:
+            location = response.headers.get("Location", "(no Location)")
+            message = f"HTTP {response.status_code}: the endpoint redirects to {location}; configure that URL instead"
+            return item.delivery_id, PermanentError(message, reason="redirect"), exchange
         return (
             item.delivery_id,
             classify_status(
@@ -130,7 +156,11 @@ class WebhookConnector(Connector):
         return result
 
     def preview(self, item: DeliveryItem) -> list[PlannedRequest]:
-        return [PlannedRequest("POST", self.url, self.payload(item), note="signed with X-Callhub-Signature")]
+        return [
+            PlannedRequest(
+                "POST", self.display_url, self.payload(item), note="signed with X-Callhub-Signature"
+            )
+        ]
 
     def check(self) -> CheckResult:
         try:

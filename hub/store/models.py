@@ -137,14 +137,29 @@ class Delivery(Base):
     finished_at: Mapped[datetime | None]
 
 
+class Batch(Base):
+    """One connector call for several deliveries, with the requests they shared (kept once)."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    destination: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    exchanges: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
 class Attempt(Base):
-    """One try at a delivery, with what was sent and answered (trimmed)."""
+    """One try at a delivery, with what was sent and answered for it (trimmed)."""
 
     __tablename__ = "attempts"
     __table_args__ = (Index("ix_attempts_delivery_id", "delivery_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id"))
+    #: The batch whose shared requests (a collection, a batch upsert) also served this attempt.
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"))
     number: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime]

@@ -173,7 +173,7 @@ def test_usage_near_the_daily_limit_slows_down_before_it(fake: FakeOrg, redis_ur
 
     for outcome in (first, second):
         assert isinstance(outcome, RetryableError)
-        assert outcome.reason == "rate_limited"
+        assert outcome.reason == "quota_reserve"
         assert (outcome.retry_after or 0) > 0
     assert made == 1
     assert fake.api_requests() == made
