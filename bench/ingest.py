@@ -132,7 +132,7 @@ def measure_endpoints(
     runs: dict[str, list[LoadResult]] = {name: [] for name in apps}
     first = 0
     try:
-        for name, (_, port) in servers.items():
+        for _process, port in servers.values():
             first += 10**9
             run_load(port, factory, duration_s=1.0, first=first * 10)  # warm up, with calls of its own
         for _ in range(rounds):

@@ -279,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser("replay", help="queue rejected, failed or held deliveries again")
     replay.add_argument("--destination")
-    replay.add_argument("--status", action="append", choices=["rejected", "failed", "held", "skipped"])
+    replay.add_argument(
+        "--status", action="append", choices=["rejected", "failed", "held", "skipped", "delivered"]
+    )
     replay.add_argument("--reason")
     replay.add_argument("--since", help="ISO 8601 time")
     replay.add_argument("--until", help="ISO 8601 time")

@@ -17,6 +17,9 @@ import redis
 
 from connectors.base import RetryableError
 
+#: How long a connector's lock is held at most (longer than a delivery job may run).
+LOCK_TTL_S = 960.0
+
 
 class StateStore(Protocol):
     def get(self, destination_id: str, key: str) -> dict[str, Any] | None: ...
@@ -119,8 +122,13 @@ class SharedContext:
 
     @contextlib.contextmanager
     def lock(self, key: str, timeout_s: float = 30.0) -> Iterator[None]:
+        # The lock outlives any job that could hold it (a batch of 200 callers can take minutes);
+        # a lock that expired mid-batch would let another worker create the same record. If the
+        # holder dies, others wait (`lock_timeout`, which spends no retry budget) until it lapses.
         lock = self.client.lock(
-            f"hub:lock:{self.destination_id}:{key}", timeout=timeout_s, blocking_timeout=timeout_s
+            f"hub:lock:{self.destination_id}:{key}",
+            timeout=max(timeout_s, LOCK_TTL_S),
+            blocking_timeout=timeout_s,
         )
         if not lock.acquire():
             raise RetryableError(

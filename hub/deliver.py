@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from connectors.base import (
     LOCAL_RETRY_REASONS,
@@ -35,7 +36,7 @@ from hub.config import DestinationConfig
 from hub.dispatch import DELIVERY_LEASE_S
 from hub.events import load_event
 from hub.records import RenderedRecord, Skip
-from hub.render import RenderFailed, render_all
+from hub.render import RenderFailed, render_covering
 from hub.runtime import Runtime
 from hub.store.models import Attempt, Batch, Call, Delivery, Event
 
@@ -100,8 +101,10 @@ def _prepare(
                 early[row.id] = PermanentError("the call or its version is missing", reason="missing_call")
                 continue
             call = load_event(call_row.state)
+            trigger = load_event(event_row.payload)
             try:
-                rendered = render_all(runtime.mappings.get(destination), call)
+                kinds = [trigger.kind, *_folded_kinds(session, row.id)]
+                rendered = render_covering(runtime.mappings.get(destination), call, kinds)
             except RenderFailed as exc:
                 early[row.id] = PermanentError(exc.message, reason="mapping")
                 continue
@@ -115,12 +118,27 @@ def _prepare(
                 DeliveryItem(
                     delivery_id=row.id,
                     call=call,
-                    trigger=load_event(event_row.payload),
+                    trigger=trigger,
                     records=records,
                     attempt=row.attempts + 1,
                 )
             )
     return items, early
+
+
+def _folded_kinds(session: Session, delivery_id: str) -> list[str]:
+    """Kinds of the versions folded into this delivery (and into those, transitively)."""
+    kinds: list[str] = []
+    frontier = [delivery_id]
+    while frontier:
+        rows = session.execute(
+            select(Delivery.id, Event.kind)
+            .join(Event, Event.id == Delivery.event_id)
+            .where(Delivery.superseded_by.in_(frontier))
+        ).all()
+        frontier = [row_id for row_id, _ in rows]
+        kinds.extend(kind for _, kind in rows if kind not in kinds)
+    return kinds
 
 
 def _record(

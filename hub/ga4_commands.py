@@ -64,7 +64,7 @@ class StoreGa4Environment:
         counts: Counter[DayKey] = Counter()
         db = Database(self.settings.database_url)
         try:
-            with db.session() as session:
+            with db.read_session() as session:
                 rows = session.execute(
                     select(Delivery.external_ids, Call.source, Call.state)
                     .join(Call, Call.id == Delivery.call_id)

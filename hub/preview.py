@@ -195,7 +195,7 @@ def preview_candidate(
     changes: list[dict[str, Any]] = []
     compared = 0
     try:
-        with db.session() as session:
+        with db.read_session() as session:
             rows = session.execute(
                 select(Delivery, Call)
                 .join(Call, Call.id == Delivery.call_id)

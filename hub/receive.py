@@ -111,7 +111,7 @@ def receive(
 
 
 def _existing(db: Database, source_id: str, key: str) -> int | None:
-    with db.session() as session:
+    with db.read_session() as session:
         return session.scalar(
             select(Receipt.id).where(Receipt.source == source_id, Receipt.receipt_key == key)
         )

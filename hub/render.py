@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,6 +45,33 @@ def render_all(mappings: Sequence[Mapping], call: CallEvent) -> list[RenderedRec
         return [mapping.render(call) for mapping in mappings]
     except RenderError as exc:
         raise RenderFailed(exc.message) from exc
+
+
+def render_covering(
+    mappings: Sequence[Mapping], call: CallEvent, kinds: Sequence[str]
+) -> list[RenderedRecord | Skip]:
+    """Render for a delivery that stands for versions of several kinds.
+
+    A delivery into which a quick update was folded (settle window) carries the call's merged
+    state, whose kind is the update's; a mapping for `call.completed` must still fire for it.
+    Each mapping renders for the first covered kind it accepts; otherwise it reports why not for
+    the delivery's own kind.
+    """
+    results: list[RenderedRecord | Skip] = []
+    try:
+        for mapping in mappings:
+            first: RenderedRecord | Skip | None = None
+            for kind in kinds:
+                rendered = mapping.render(dataclasses.replace(call, kind=kind))
+                first = first or rendered
+                if isinstance(rendered, RenderedRecord):
+                    first = rendered
+                    break
+            if first is not None:
+                results.append(first)
+    except RenderError as exc:
+        raise RenderFailed(exc.message) from exc
+    return results
 
 
 class MappingCache:

@@ -15,7 +15,9 @@ from sqlalchemy import Select, select, update
 from hub.store.db import Database
 from hub.store.models import Delivery, Receipt
 
-REPLAYABLE = ("rejected", "failed", "held", "skipped")
+# `delivered` too, on request: after a destination was fixed or restored, connectors recognise
+# what they wrote before, so sending again updates instead of duplicating.
+REPLAYABLE = ("rejected", "failed", "held", "skipped", "delivered")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from the environment at import time.
 from __future__ import annotations
 
 import functools
+import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -157,11 +159,32 @@ def _safe(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
-def read_sandbox_urls(data_dir: Path) -> dict[str, str]:
-    import json
+def write_sandbox_urls(data_dir: Path, urls: Mapping[str, str]) -> None:
+    """Published by `hub run` for its workers and for `hub ga4`/`hub check` run beside it."""
+    (data_dir / SANDBOX_URLS_FILE).write_text(json.dumps({"pid": os.getpid(), "urls": dict(urls)}, indent=2))
 
+
+def read_sandbox_urls(data_dir: Path) -> dict[str, str]:
+    """The local fakes of the `hub run` using this data directory, if it is still running.
+
+    A file left by a `hub run` that has stopped is ignored: whatever now listens on those ports is
+    not ours, and no call data goes there.
+    """
     path = data_dir / SANDBOX_URLS_FILE
     if not path.exists():
         return {}
     data: Any = json.loads(path.read_text())
-    return {str(k): str(v) for k, v in data.items()}
+    pid = data.get("pid") if isinstance(data, dict) else None
+    if not isinstance(pid, int) or not _alive(pid):
+        return {}
+    return {str(k): str(v) for k, v in dict(data.get("urls", {})).items()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -29,6 +29,9 @@ class Settings:
     #: Base URL the providers call (Twilio signs it); never taken from proxy headers.
     public_url: str | None
     mappings_dir: Path
+    #: Refuse to start while any destination would run in sandbox mode (production deployments:
+    #: a forgotten credential must stop the hub, not send calls to a local fake).
+    require_live: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -46,4 +49,5 @@ class Settings:
             max_body_bytes=int(values.get("HUB_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
             public_url=(values.get("HUB_PUBLIC_URL") or "").rstrip("/") or None,
             mappings_dir=Path(values.get("HUB_MAPPINGS_DIR", "mappings")),
+            require_live=values.get("HUB_REQUIRE_LIVE", "").lower() in ("1", "true", "yes"),
         )

@@ -7,7 +7,6 @@ of which dispatches). On Ctrl-C or SIGTERM every process it started is stopped.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -23,7 +22,7 @@ from hub.check import check_offline
 from hub.config import HubConfig, admin_token
 from hub.local_server import LocalServer
 from hub.redis_server import RedisServer, free_port
-from hub.runtime import SANDBOX_URLS_FILE
+from hub.runtime import write_sandbox_urls
 from hub.settings import Settings
 from hub.store.db import Database
 
@@ -77,7 +76,7 @@ class Supervisor:
             server = LocalServer(app).start()
             self.fakes.append(server)
             urls[destination.id] = server.url
-        (self.settings.data_dir / SANDBOX_URLS_FILE).write_text(json.dumps(urls, indent=2))
+        write_sandbox_urls(self.settings.data_dir, urls)
 
     def _spawn_web(self) -> None:
         access_log = "-" if self.env.get("HUB_ACCESS_LOG") else "/dev/null"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from connectors.ga4.sandbox import create_app as ga4_sandbox
 from hub.cli import main
 from hub.local_server import LocalServer
-from hub.runtime import SANDBOX_URLS_FILE, Runtime
+from hub.runtime import Runtime, write_sandbox_urls
 from tests.hubkit import PROJECT, make_hub
 
 
@@ -38,7 +37,7 @@ def test_report_compares_what_ga4_counted_with_what_the_hub_sent(
         make_hub(tmp_path, redis_url, f"sqlite:///{tmp_path / 'hub.db'}", config) as hub,
     ):
         hub.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        (hub.settings.data_dir / SANDBOX_URLS_FILE).write_text(json.dumps({"ga4": fake.url}))
+        write_sandbox_urls(hub.settings.data_dir, {"ga4": fake.url})
         hub.runtime = Runtime.from_settings(hub.settings)
         hub.post_fixture("callrail", "callrail/post_call_answered_web_session.json", recent=True)
         hub.drain()

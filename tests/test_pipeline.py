@@ -245,3 +245,38 @@ def test_logs_carry_ids_but_no_phone_numbers_or_secrets(hub: Hub, caplog) -> Non
     assert attempt["delivery_id"].startswith("dlv_")
     assert attempt["call_id"].startswith("call_")
     assert attempt["outcome"] == "delivered"
+
+
+def test_a_completed_only_mapping_still_fires_when_an_update_was_folded_in(tmp_path, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    from tests.hubkit import PROJECT, make_hub
+
+    mapping = tmp_path / "completed.yaml"
+    mapping.write_text(
+        (PROJECT / "tests" / "fixtures" / "mappings" / "webhook_lead.yaml")
+        .read_text()
+        .replace("events: [call.completed, call.updated]", "events: [call.completed]")
+    )
+    config = {
+        "version": 1,
+        "sources": [
+            {"id": "callrail", "provider": "callrail", "secrets": ["${TEST_SECRET}"], "settle_s": 60}
+        ],
+        "destinations": [
+            {
+                "id": "webhook",
+                "type": "webhook",
+                "credentials": {"url": "${TEST_UNSET_URL}"},
+                "mappings": [str(mapping)],
+            }
+        ],
+        "routes": [{"from": "*", "to": ["webhook"]}],
+    }
+    with make_hub(tmp_path, redis_url, f"sqlite:///{tmp_path / 'hub.db'}", config) as hub:
+        hub.post_fixture("callrail", ANSWERED)
+        hub.drain()
+        hub.post_fixture("callrail", MODIFIED)
+        hub.drain(now=hub.later(90))
+        sent = hub.received()
+        assert len(sent) == 1
+        assert sent[0]["json"]["records"][0]["target"] == "lead"
+        assert sent[0]["json"]["call"]["kind"] == "call.updated", "the state is the merged call"

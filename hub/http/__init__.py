@@ -12,7 +12,13 @@ def create_app(runtime: Runtime) -> Flask:
 
     app = Flask("hub")
     app.config["HUB_RUNTIME"] = runtime
-    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
+    # Flask refuses larger bodies before the view runs: allow the largest any source accepts and
+    # let the view apply each source's own limit (with the hub's JSON error).
+    limits = [
+        runtime.settings.max_body_bytes,
+        *(s.max_body_bytes or 0 for s in runtime.config.sources.values()),
+    ]
+    app.config["MAX_CONTENT_LENGTH"] = max(limits)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(admin.blueprint)

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from hub import queries
+from hub.errors import ParseError
 from hub.http.context import runtime
 from hub.http.openapi import spec
 from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
@@ -44,7 +45,7 @@ def _time(name: str) -> datetime | None:
         return None
     try:
         return timestamp(raw)
-    except ValueError:
+    except ParseError:
         abort(400, f"{name} must be an ISO 8601 time")
     return None
 
@@ -76,13 +77,13 @@ def list_events() -> Response:
         limit=_int("limit", 50),
         offset=_int("offset", 0),
     )
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         return jsonify(queries.search_calls(session, search))
 
 
 @blueprint.get("/events/<call_id>")
 def get_event(call_id: str) -> Response:
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         detail = queries.call_detail(session, call_id)
     if detail is None:
         abort(404, f"no call {call_id}")
@@ -100,13 +101,13 @@ def list_deliveries() -> Response:
         limit=_int("limit", 50),
         offset=_int("offset", 0),
     )
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         return jsonify(queries.search_deliveries(session, search))
 
 
 @blueprint.get("/deliveries/<delivery_id>")
 def get_delivery(delivery_id: str) -> Response:
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None:
             abort(404, f"no delivery {delivery_id}")
@@ -124,7 +125,7 @@ def _replay(selection: DeliveryFilter) -> tuple[Response, int]:
 
 @blueprint.post("/deliveries/<delivery_id>/replay")
 def replay_one(delivery_id: str) -> tuple[Response, int]:
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None:
             abort(404, f"no delivery {delivery_id}")
@@ -138,8 +139,11 @@ def replay_many() -> tuple[Response, int]:
     statuses = body.get("statuses") or ["rejected", "failed", "held"]
     if not isinstance(statuses, list) or not all(isinstance(s, str) for s in statuses):
         abort(400, "statuses must be a list of delivery statuses")
-    since = timestamp(body["since"]) if body.get("since") else None
-    until = timestamp(body["until"]) if body.get("until") else None
+    try:
+        since = timestamp(body["since"]) if body.get("since") else None
+        until = timestamp(body["until"]) if body.get("until") else None
+    except ParseError:
+        abort(400, "since and until must be ISO 8601 times")
     return _replay(
         DeliveryFilter(
             statuses=tuple(statuses),
@@ -153,7 +157,7 @@ def replay_many() -> tuple[Response, int]:
 
 @blueprint.get("/receipts")
 def list_receipts() -> Response:
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         return jsonify(
             queries.search_receipts(
                 session,
@@ -167,7 +171,7 @@ def list_receipts() -> Response:
 
 @blueprint.get("/receipts/<int:receipt_id>")
 def get_receipt(receipt_id: int) -> Response:
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         receipt = session.get(Receipt, receipt_id)
         if receipt is None:
             abort(404, f"no receipt {receipt_id}")
@@ -235,5 +239,5 @@ def destinations() -> Response:
 
 @blueprint.get("/stats")
 def stats() -> Response:
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         return jsonify(queries.stats(session))

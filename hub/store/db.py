@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -16,6 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from hub.errors import StorageUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -47,7 +50,9 @@ def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, writer: bool = True) -> Engine:
+    """The engine for `url`; on SQLite a `writer` engine takes the write lock when a transaction
+    begins, a reader's transactions read a snapshot and never block writers (WAL)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -56,7 +61,8 @@ def make_engine(url: str) -> Engine:
         # (phone numbers, payloads) must not.
         engine = create_engine(url, connect_args={"timeout": 10}, pool_pre_ping=False, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _begin_immediate)
+        if writer:
+            event.listen(engine, "begin", _begin_immediate)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -68,7 +74,8 @@ class _FileLock:
 
     SQLite's own busy handler sleeps with growing back-off (up to 100 ms a try) while another
     process holds the write lock; under concurrent webhooks that turns sub-millisecond writes
-    into 100 ms waits. A blocking flock wakes the next writer the moment the lock is released.
+    into 100 ms waits. Polling an flock every millisecond or two hands the lock over at once,
+    and gives up after a deadline instead of hanging a webhook past the provider's timeout.
     """
 
     def __init__(self, path: Path) -> None:
@@ -77,30 +84,61 @@ class _FileLock:
         self._fd: int | None = None
 
     @contextmanager
-    def held(self) -> Iterator[None]:
-        with self._thread_lock:
+    def held(self, timeout_s: float) -> Iterator[None]:
+        deadline = time.monotonic() + timeout_s
+        if not self._thread_lock.acquire(timeout=timeout_s):
+            raise StorageUnavailable(f"the database stayed locked for {timeout_s:g} s")
+        try:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            pause = 0.0002
+            while True:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StorageUnavailable(f"the database stayed locked for {timeout_s:g} s") from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.002)
             try:
                 yield
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
 
 
 class Database:
+    #: How long a writer waits for SQLite's write lock before the write fails (a webhook then
+    #: answers 503 and the provider retries, instead of timing out on us).
+    WRITE_LOCK_TIMEOUT_S = 10.0
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock: _FileLock | None = None
+        self.read_engine = self.engine
         if url.startswith("sqlite") and ":memory:" not in url:
             self._write_lock = _FileLock(Path(url.split("///", 1)[-1] + ".lock"))
+            self.read_engine = make_engine(url, writer=False)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def read_session(self) -> Iterator[Session]:
+        """For queries only: never waits for writers (nothing it changes is committed)."""
+        session = self._read_sessions()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    @contextmanager
+    def session(self, lock_timeout_s: float | None = None) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back when it raises."""
-        with self.write_lock():
+        with self.write_lock(lock_timeout_s):
             session = self._sessions()
             try:
                 yield session
@@ -111,9 +149,11 @@ class Database:
             finally:
                 session.close()
 
-    def write_lock(self) -> AbstractContextManager[None]:
+    def write_lock(self, timeout_s: float | None = None) -> AbstractContextManager[None]:
         """Held around every write transaction on SQLite (see _FileLock); a no-op elsewhere."""
-        return self._write_lock.held() if self._write_lock else nullcontext()
+        if self._write_lock is None:
+            return nullcontext()
+        return self._write_lock.held(self.WRITE_LOCK_TIMEOUT_S if timeout_s is None else timeout_s)
 
     def _alembic(self) -> AlembicConfig:
         config = AlembicConfig()
@@ -137,3 +177,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()

@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from hub.errors import StorageUnavailable
 from hub.store.db import Database
 from hub.store.models import Receipt
 
@@ -55,7 +56,8 @@ class ReceiptWriter:
         #: A duplicate (source, receipt key): the same delivery again.
         self.duplicate_errors: tuple[type[BaseException], ...] = (dbapi.IntegrityError, IntegrityError)
         #: Anything else the database says: the delivery is not stored.
-        self.storage_errors: tuple[type[BaseException], ...] = (dbapi.Error, DBAPIError)
+        self.dbapi_operational: type[BaseException] = dbapi.OperationalError
+        self.storage_errors: tuple[type[BaseException], ...] = (dbapi.Error, DBAPIError, StorageUnavailable)
 
     def _connection(self) -> Any:
         # One DB-API connection per thread, kept: checking one out of the pool and resetting it
@@ -74,14 +76,35 @@ class ReceiptWriter:
             with contextlib.suppress(Exception):
                 connection.close()
 
+    #: A webhook waits at most this long for SQLite's write lock, then answers 503.
+    LOCK_TIMEOUT_S = 5.0
+
     def insert(self, values: Mapping[str, Any]) -> int:
-        """Insert and commit one receipt; returns its id. Raises the driver's IntegrityError on a duplicate."""
+        """Insert and commit one receipt; returns its id. Raises the driver's IntegrityError on a duplicate.
+
+        A kept connection may have died with a database restart: the insert is tried once more
+        on a fresh one (safe: a receipt that did land makes the retry a duplicate).
+        """
+        try:
+            return self._insert(values)
+        except self.duplicate_errors:
+            raise
+        except (self.dbapi_operational, DBAPIError) as exc:
+            if (
+                isinstance(exc, DBAPIError)
+                and not exc.connection_invalidated
+                and not isinstance(exc, OperationalError)
+            ):
+                raise
+            return self._insert(values)
+
+    def _insert(self, values: Mapping[str, Any]) -> int:
         params = {
             name: (process(values[name]) if process else values[name])
             for name, process in self.processors.items()
         }
         args: Any = tuple(params[name] for name in self.order) if self.positional else params
-        with self.db.write_lock():
+        with self.db.write_lock(self.LOCK_TIMEOUT_S):
             connection = self._connection()
             try:
                 cursor = connection.cursor()

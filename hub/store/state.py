@@ -17,7 +17,7 @@ class DatabaseStateStore:
         self.db = db
 
     def get(self, destination_id: str, key: str) -> dict[str, Any] | None:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             row = session.scalar(
                 select(ConnectorState).where(
                     ConnectorState.destination == destination_id, ConnectorState.key == key
