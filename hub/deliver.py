@@ -34,6 +34,7 @@ from connectors.base import (
 from hub import metrics
 from hub.config import DestinationConfig
 from hub.dispatch import DELIVERY_LEASE_S
+from hub.errors import ConfigError
 from hub.events import load_event
 from hub.records import RenderedRecord, Skip
 from hub.render import RenderFailed, render_covering
@@ -70,10 +71,21 @@ def deliver(runtime: Runtime, destination_id: str, delivery_ids: Sequence[str]) 
     items, early = _prepare(runtime, destination, delivery_ids)
     result = BatchResult()
     if items:
-        connector = runtime.connector(destination_id)
-        clock = time.monotonic()
-        result = connector.deliver(items)
-        metrics.SEND_LATENCY.labels(destination=destination_id).observe(time.monotonic() - clock)
+        try:
+            connector = runtime.connector(destination_id)
+        except Exception as exc:  # noqa: BLE001
+            # Recorded on every delivery (and replayable once fixed), not left to a lease expiry.
+            message = (
+                "; ".join(exc.problems) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+            )
+            error = PermanentError(
+                f"cannot set up destination {destination_id!r}: {message}", reason="config"
+            )
+            result = BatchResult(outcomes=dict.fromkeys((item.delivery_id for item in items), error))
+        else:
+            clock = time.monotonic()
+            result = connector.deliver(items)
+            metrics.SEND_LATENCY.labels(destination=destination_id).observe(time.monotonic() - clock)
     result.outcomes.update(early)
     return _record(runtime, destination, result, started)
 
@@ -100,13 +112,23 @@ def _prepare(
             if call_row is None or event_row is None:
                 early[row.id] = PermanentError("the call or its version is missing", reason="missing_call")
                 continue
-            call = load_event(call_row.state)
-            trigger = load_event(event_row.payload)
             try:
+                call = load_event(call_row.state)
+                trigger = load_event(event_row.payload)
                 kinds = [trigger.kind, *_folded_kinds(session, row.id)]
                 rendered = render_covering(runtime.mappings.get(destination), call, kinds)
             except RenderFailed as exc:
                 early[row.id] = PermanentError(exc.message, reason="mapping")
+                continue
+            except Exception as exc:  # noqa: BLE001
+                # A stored call the code cannot read, or mappings that no longer load: the
+                # delivery says so and can be replayed after the fix.
+                message = (
+                    "; ".join(exc.problems)
+                    if isinstance(exc, ConfigError)
+                    else f"{type(exc).__name__}: {exc}"
+                )
+                early[row.id] = PermanentError(message, reason="prepare")
                 continue
             records = [r for r in rendered if isinstance(r, RenderedRecord)]
             row.records = [stored_record(r) for r in records]

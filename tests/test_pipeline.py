@@ -280,3 +280,14 @@ def test_a_completed_only_mapping_still_fires_when_an_update_was_folded_in(tmp_p
         assert len(sent) == 1
         assert sent[0]["json"]["records"][0]["target"] == "lead"
         assert sent[0]["json"]["call"]["kind"] == "call.updated", "the state is the merged call"
+
+
+def test_a_destination_that_cannot_be_set_up_rejects_with_the_reason(hub: Hub) -> None:
+    hub.runtime.sandbox_urls = {}  # no credentials and no sandbox running
+    hub.runtime._connectors.clear()
+    hub.post_fixture("callrail", ANSWERED)
+    hub.drain()
+    delivery = hub.api("/deliveries").json["items"][0]
+    assert delivery["status"] == "rejected"
+    assert delivery["reason"] == "config"
+    assert "no sandbox is running" in delivery["message"]
