@@ -291,3 +291,22 @@ def test_a_destination_that_cannot_be_set_up_rejects_with_the_reason(hub: Hub) -
     assert delivery["status"] == "rejected"
     assert delivery["reason"] == "config"
     assert "no sandbox is running" in delivery["message"]
+
+
+def test_the_hubs_own_rate_limit_never_spends_the_retry_budget(tmp_path, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    from tests.hubkit import default_config, make_hub
+
+    config = default_config()
+    config["destinations"][0].update({"rate_limit": {"requests": 1, "per_s": 300}, "max_attempts": 1})
+    with make_hub(tmp_path, redis_url, f"sqlite:///{tmp_path / 'hub.db'}", config) as hub:
+        for fixture in (ANSWERED, "callrail/post_call_missed.json", "callrail/post_call_voicemail.json"):
+            hub.post_fixture("callrail", fixture)
+        for _ in range(3):
+            hub.drain(now=hub.later(400))
+        deliveries = hub.api("/deliveries").json["items"]
+        sent = hub.received()
+    assert sorted(d["status"] for d in deliveries) == ["delivered", "pending", "pending"]
+    waiting = [d for d in deliveries if d["status"] == "pending"]
+    assert all(d["reason"] == "throttled" for d in waiting)
+    assert all(d["attempts"] == 0 for d in waiting), "waiting for the hub's own limiter is not an attempt"
+    assert len(sent) == 1
