@@ -327,9 +327,20 @@ def cmd_ga4(args: argparse.Namespace) -> int:
     try:
         env = StoreGa4Environment(settings, load_hub_config(settings, generate_secrets=False))
         try:
-            return ga4_cli.run(args, env)
+            code = ga4_cli.run(args, env)
         finally:
             env.close()
+        if args.ga4_command == "report":
+            from datetime import UTC, datetime, timedelta
+
+            from hub.ga4_commands import coverage, format_coverage
+            from hub.store.db import Database
+
+            destination = env.ga4_destination(getattr(args, "destination", None)).id
+            since = datetime.now(UTC) - timedelta(days=args.days)
+            print()
+            print("\n".join(format_coverage(coverage(Database(settings.database_url), destination, since))))
+        return code
     except ConfigError as exc:
         print("hub ga4: " + "\n  ".join(exc.problems), file=sys.stderr)
         return EXIT_PROBLEMS

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from connectors.base import DestinationSettings
+from connectors.ga4.coverage import CoverageRow, attribution_coverage, stored_attribution
 from connectors.ga4.reporting import DayKey, ReportWindow
 from hub.config import HubConfig
 from hub.errors import ConfigError
@@ -87,3 +89,39 @@ class StoreGa4Environment:
     def close(self) -> None:
         for fake in self.fakes:
             fake.stop()
+
+
+def coverage(db: Database, destination_id: str, since: datetime) -> dict[str, dict[str, Any]]:
+    """Attribution coverage per source of the calls this GA4 destination saw since `since`."""
+    with db.read_session() as session:
+        rows = session.execute(
+            select(Call.source, Delivery.call_id, Delivery.status, Delivery.reason, Delivery.external_ids)
+            .join(Call, Call.id == Delivery.call_id)
+            .where(Delivery.destination == destination_id, Delivery.created_at >= since)
+        ).all()
+    facts = []
+    for source, call_id, status, reason, external_ids in rows:
+        attribution = stored_attribution(status, reason, external_ids or {})
+        if attribution is not None:
+            facts.append(CoverageRow(source, call_id, attribution))
+    return {
+        source: {
+            "calls": tally.calls,
+            "attributed": tally.attributed,
+            "pseudonymous": tally.pseudonymous,
+            "unattributed": tally.unattributed,
+            "share": tally.share,
+        }
+        for source, tally in attribution_coverage(facts).items()
+    }
+
+
+def format_coverage(by_source: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    lines = ["Attribution coverage (calls that reached GA4 with the visitor's GA client id)"]
+    lines.append(f"{'source':<14}{'calls':>7}{'attributed':>12}{'pseudonymous':>14}{'none':>7}{'share':>8}")
+    for source, row in by_source.items():
+        share = f"{row['share']:.0%}" if row["share"] is not None else "-"
+        lines.append(
+            f"{source:<14}{row['calls']:>7}{row['attributed']:>12}{row['pseudonymous']:>14}{row['unattributed']:>7}{share:>8}"
+        )
+    return lines

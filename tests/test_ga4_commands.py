@@ -51,7 +51,18 @@ def test_report_compares_what_ga4_counted_with_what_the_hub_sent(
         }.items():
             monkeypatch.setenv(name, value)
         code = main(["ga4", "report", "--days", "5", "--lag-days", "0"])
+        served = hub.api("/destinations/ga4/coverage").json
     output = capsys.readouterr().out
+    assert served["sources"]["callrail"] == {
+        "calls": 1,
+        "attributed": 1,
+        "pseudonymous": 0,
+        "unattributed": 0,
+        "share": 1.0,
+    }
+    assert "Attribution coverage" in output
+    coverage_line = next(line for line in output.splitlines() if line.startswith("callrail ") and "%" in line)
+    assert coverage_line.split()[-1] == "100%"
     assert code == 0, output
     line = next(line for line in output.splitlines() if "phone_call" in line and "callrail" in line)
     assert line.split()[-3:] == ["1", "1", "ok"]

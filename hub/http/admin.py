@@ -237,6 +237,23 @@ def destinations() -> Response:
     )
 
 
+@blueprint.get("/destinations/<destination_id>/coverage")
+def ga4_coverage(destination_id: str) -> Response:
+    """GA4 attribution coverage by source: calls that reached GA4 with the visitor's client id."""
+    from datetime import UTC, timedelta
+
+    from hub.ga4_commands import coverage
+
+    hub = runtime()
+    destination = hub.config.destinations.get(destination_id)
+    if destination is None or destination.type != "ga4":
+        abort(404, f"no GA4 destination {destination_id}")
+    since = _time("since") or datetime.now(UTC) - timedelta(days=30)
+    return jsonify(
+        destination=destination_id, since=since.isoformat(), sources=coverage(hub.db, destination_id, since)
+    )
+
+
 @blueprint.get("/stats")
 def stats() -> Response:
     with runtime().db.read_session() as session:
