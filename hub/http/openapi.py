@@ -193,6 +193,17 @@ def spec() -> dict[str, Any]:
                     "responses": {"200": _ok("Destinations"), **_ERRORS},
                 }
             },
+            "/api/destinations/{destination_id}/coverage": {
+                "get": {
+                    "summary": "GA4 attribution coverage by source (calls that reached GA4 with a GA client id)",
+                    "parameters": [{"name": "destination_id", **id_param}, *_list_params("since")],
+                    "responses": {
+                        "200": _ok("Coverage per source"),
+                        "404": {"description": "Not a GA4 destination"},
+                        **_ERRORS,
+                    },
+                }
+            },
             "/api/stats": {
                 "get": {"summary": "Counts by status", "responses": {"200": _ok("Counts"), **_ERRORS}}
             },
