@@ -3,17 +3,12 @@ change the same engagement), then associated to the caller's contact once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 
-from connectors.base import ConnectorContext, Delivered, DeliveryError
-from connectors.hubspot.api import HubSpotApi
-from connectors.hubspot.options import HubSpotOptions
+from connectors.base import Delivered
 from connectors.hubspot.properties import call_properties
-from connectors.hubspot.work import Ledger, Work, chunks, group_by
-
-Classifier = Callable[[Exception], DeliveryError]
-OwnerResolver = Callable[[dict[str, str]], dict[str, str]]
+from connectors.hubspot.work import Ledger, Sync, Work, chunks, group_by
 
 
 def call_state_key(call_key: str) -> str:
@@ -27,21 +22,7 @@ def properties_for(works: Sequence[Work]) -> dict[str, str]:
     return call_properties(latest.call.fields, latest.call.options, latest.item.call)
 
 
-class CallSync:
-    def __init__(
-        self,
-        api: HubSpotApi,
-        context: ConnectorContext,
-        options: HubSpotOptions,
-        classify: Classifier,
-        resolve_owner: OwnerResolver,
-    ) -> None:
-        self.api = api
-        self.context = context
-        self.options = options
-        self.classify = classify
-        self.resolve_owner = resolve_owner
-
+class CallSync(Sync):
     def run(self, works: Sequence[Work], ledger: Ledger) -> None:
         calls = group_by(ledger.open(w for w in works if w.call is not None), lambda w: w.call_key)
         written = self._upsert(calls, ledger)

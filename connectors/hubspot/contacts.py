@@ -8,19 +8,14 @@ keyed by the E.164 number, so a replay finds what an interrupted attempt created
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from connectors.base import ConnectorContext, DeliveryError, Held, RetryableError
-from connectors.hubspot.api import HubSpotApi
+from connectors.base import Held, RetryableError
 from connectors.hubspot.lookup import most_recent, numbers_held, plan_searches, search_properties
-from connectors.hubspot.options import HubSpotOptions
 from connectors.hubspot.properties import stage_allowed, text_properties
-from connectors.hubspot.work import Ledger, Work, chunks, group_by, number_key
-
-Classifier = Callable[[Exception], DeliveryError]
-OwnerResolver = Callable[[dict[str, str]], dict[str, str]]
+from connectors.hubspot.work import Ledger, Sync, Work, chunks, group_by, number_key
 
 
 def contact_state_key(e164: str) -> str:
@@ -38,21 +33,7 @@ def merged_properties(works: Sequence[Work]) -> tuple[dict[str, str], set[str]]:
     return properties, create_only
 
 
-class ContactSync:
-    def __init__(
-        self,
-        api: HubSpotApi,
-        context: ConnectorContext,
-        options: HubSpotOptions,
-        classify: Classifier,
-        resolve_owner: OwnerResolver,
-    ) -> None:
-        self.api = api
-        self.context = context
-        self.options = options
-        self.classify = classify
-        self.resolve_owner = resolve_owner
-
+class ContactSync(Sync):
     def run(self, works: Sequence[Work], ledger: Ledger) -> None:
         callers = group_by(ledger.open(w for w in works if w.contact is not None), lambda w: w.caller)
         if not callers:

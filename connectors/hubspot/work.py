@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from connectors.base import DeliveryError, DeliveryItem, ItemOutcome
+from connectors.base import ConnectorContext, DeliveryError, DeliveryItem, ItemOutcome
+from connectors.hubspot.api import HubSpotApi
+from connectors.hubspot.options import HubSpotOptions
 from hub.records import RenderedRecord
 
 T = TypeVar("T")
@@ -79,3 +81,25 @@ def group_by(works: Iterable[Work], key: Callable[[Work], str | None]) -> dict[s
 
 def chunks(keys: Sequence[str], size: int = 100) -> list[Sequence[str]]:
     return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
+Classifier = Callable[[Exception], DeliveryError]
+OwnerResolver = Callable[[dict[str, str]], dict[str, str]]
+
+
+class Sync:
+    """What the contact and call writers share: the API, the hub's services and the options."""
+
+    def __init__(
+        self,
+        api: HubSpotApi,
+        context: ConnectorContext,
+        options: HubSpotOptions,
+        classify: Classifier,
+        resolve_owner: OwnerResolver,
+    ) -> None:
+        self.api = api
+        self.context = context
+        self.options = options
+        self.classify = classify
+        self.resolve_owner = resolve_owner

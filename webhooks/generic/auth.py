@@ -121,17 +121,9 @@ class TokenAuth:
 
     kind: ClassVar[str] = "token"
 
-    @property
-    def signs_body(self) -> bool:
-        return False
-
-    @property
-    def signs_timestamp(self) -> bool:
-        return False
-
-    @property
-    def uses_token(self) -> bool:
-        return True
+    signs_body: ClassVar[bool] = False
+    signs_timestamp: ClassVar[bool] = False
+    uses_token: ClassVar[bool] = True
 
     def describe(self) -> str:
         where = []
@@ -174,17 +166,9 @@ class BasicAuth:
 
     kind: ClassVar[str] = "basic"
 
-    @property
-    def signs_body(self) -> bool:
-        return False
-
-    @property
-    def signs_timestamp(self) -> bool:
-        return False
-
-    @property
-    def uses_token(self) -> bool:
-        return True
+    signs_body: ClassVar[bool] = False
+    signs_timestamp: ClassVar[bool] = False
+    uses_token: ClassVar[bool] = True
 
     def describe(self) -> str:
         return "HTTP basic auth (password = secret)"
@@ -214,17 +198,9 @@ class NoAuth:
 
     kind: ClassVar[str] = "none"
 
-    @property
-    def signs_body(self) -> bool:
-        return False
-
-    @property
-    def signs_timestamp(self) -> bool:
-        return False
-
-    @property
-    def uses_token(self) -> bool:
-        return False
+    signs_body: ClassVar[bool] = False
+    signs_timestamp: ClassVar[bool] = False
+    uses_token: ClassVar[bool] = False
 
     def describe(self) -> str:
         return "NONE (insecure: anyone who knows the URL can post calls)"
