@@ -8,7 +8,6 @@ outage never costs a delivery: the dispatcher picks stored receipts up when it c
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -21,14 +20,10 @@ from hub.errors import SignatureError
 from hub.store.db import Database
 from hub.store.models import Receipt
 from hub.store.receipt_writer import ReceiptWriter
-from webhooks.base import InboundRequest, Provider
+from webhooks.base import CREDENTIAL_PARAM, InboundRequest, Provider
 
 log = logging.getLogger("hub.receive")
 
-# Query parameters that usually carry a credential: masked in storage, whatever the provider.
-_SECRET_PARAM = re.compile(
-    r"^(token|access_token|auth|auth_token|secret|key|api_key|apikey|password|signature|sig|hub_token)$", re.I
-)
 # Headers never stored: credentials, cookies.
 _DROP_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-hub-token", "x-api-key"})
 
@@ -43,7 +38,7 @@ def masked_url(url: str, params: frozenset[str] = frozenset()) -> str:
     parts = urlsplit(url)
     secret_params = {p.lower() for p in params}
     query = [
-        (k, "********" if _SECRET_PARAM.match(k) or k.lower() in secret_params else v)
+        (k, "********" if CREDENTIAL_PARAM.match(k) or k.lower() in secret_params else v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
     ]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))

@@ -12,18 +12,24 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 from hub.errors import ParseError, SignatureError
 from hub.events import KIND_COMPLETED, KIND_STARTED, Call, CallEvent, event_id, validate_event
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+#: Query parameters that usually carry a credential, whatever the provider: never part of what
+#: identifies a delivery, never stored in clear.
+CREDENTIAL_PARAM = re.compile(
+    r"^(token|access_token|auth|auth_token|secret|key|api_key|apikey|password|signature|sig|hub_token)$", re.I
+)
 
 
 class Headers(Mapping[str, str]):
@@ -74,7 +80,8 @@ class InboundRequest:
     @cached_property
     def form(self) -> dict[str, list[str]]:
         """Parameters of a form-encoded body, or of the query string when the body is not a form."""
-        if self.body and self.content_type in (FORM_CONTENT_TYPE, ""):
+        # A GET's body is never the payload: it is not what Twilio (or anyone) signed for a GET.
+        if self.body and self.method in ("POST", "PUT") and self.content_type in (FORM_CONTENT_TYPE, ""):
             try:
                 text = self.body.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -150,9 +157,19 @@ class Provider(ABC):
         return frozenset(), frozenset()
 
     def receipt_key(self, request: InboundRequest) -> str:
-        """What makes two deliveries the same delivery: by default the payload's bytes."""
-        payload = request.body if request.body else urlsplit(request.url).query.encode()
-        return hashlib.sha256(payload).hexdigest()
+        """What makes two deliveries the same delivery: the query string and the body.
+
+        The query counts because providers say which trigger fired there (`?event=update`); its
+        credentials do not, so a delivery re-sent under a rotated token is still the same one.
+        """
+        _, secret_params = self.credential_carriers()
+        hidden = {name.lower() for name in secret_params}
+        query = [
+            (name, value)
+            for name, value in parse_qsl(urlsplit(request.url).query, keep_blank_values=True)
+            if name.lower() not in hidden and not CREDENTIAL_PARAM.match(name)
+        ]
+        return hashlib.sha256(urlencode(query).encode() + b"\x00" + request.body).hexdigest()
 
     def normalize(self, request: InboundRequest, receipt_key: str | None = None) -> list[CallEvent]:
         """Parse and stamp ids; any failure becomes a ParseError so the delivery is kept, not lost.

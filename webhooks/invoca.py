@@ -13,7 +13,6 @@ Post Call Events, corrections): each is a `call.updated` of the call they belong
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -91,13 +90,6 @@ class InvocaProvider(Provider):
 
     def credential_carriers(self) -> tuple[frozenset[str], frozenset[str]]:
         return frozenset({AUTHORIZATION_HEADER}), frozenset({TOKEN_PARAM})
-
-    def receipt_key(self, request: InboundRequest) -> str:
-        # An HTTP GET template carries the payload in the query string, beside the token: the
-        # same delivery under a rotated token is still the same delivery.
-        if request.body:
-            return super().receipt_key(request)
-        return hashlib.sha256(urlsplit(_params_without_token(request.url)).query.encode()).hexdigest()
 
     def parse(self, request: InboundRequest) -> list[CallEvent]:
         data = self._payload(request)

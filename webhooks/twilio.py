@@ -105,6 +105,13 @@ class TwilioProvider(Provider):
             raise SignatureError(f"missing {SIGNATURE_HEADER} header", reason="missing_signature")
         if request.content_type == "application/json":
             self._check_body_hash(request)
+        elif request.body and (
+            request.method.upper() != "POST" or request.content_type not in (FORM_CONTENT_TYPE, "")
+        ):
+            # Twilio signs a GET's URL only: a body beside it would be unsigned data.
+            raise SignatureError(
+                f"a {request.method} with a {request.content_type or 'untyped'} body: Twilio signs no such body"
+            )
         try:
             params = _signed_params(request)
         except ParseError as exc:

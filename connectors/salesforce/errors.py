@@ -9,16 +9,43 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed, Salesfo
 
 from connectors.base import DeliveryError, PermanentError, RetryableError, classify_common
 
-#: Codes that mean "not now": lock contention, the org's request limit, maintenance, a rolled-back peer.
+#: Codes that mean "not now": lock contention, the org's request limit, maintenance, a rolled-back peer,
+#: a record converted or deleted since it was looked up (the next attempt looks the caller up again).
 RETRYABLE: Final = {
     "UNABLE_TO_LOCK_ROW": "locked",
-    "REQUEST_LIMIT_EXCEEDED": "rate_limited",
+    # The org's own daily allocation is spent: every integration of the org is refused until the
+    # rolling 24 h window frees some. Waiting does not spend the delivery's retry budget.
+    "REQUEST_LIMIT_EXCEEDED": "quota_reserve",
     "SERVER_UNAVAILABLE": "unavailable",
     "QUERY_TIMEOUT": "timeout",
     "INVALID_SESSION_ID": "session_expired",
     "ALL_OR_NONE_OPERATION_ROLLED_BACK": "unavailable",
     "PROCESSING_HALTED": "unavailable",
+    "CANNOT_UPDATE_CONVERTED_LEAD": "stale_match",
+    "ENTITY_IS_DELETED": "stale_match",
 }
+#: Login refusals that mean the configured credentials (or connected app) are wrong: permanent.
+#: Anything else a login answers (maintenance, 5xx, OAuth `unknown_error`) is retried.
+_BAD_CREDENTIALS: Final = (
+    "INVALID_LOGIN",
+    "INVALID_GRANT",
+    "INVALID_CLIENT",  # invalid_client, invalid_client_id, invalid_client_credentials
+    "INVALID AUTH",
+    "INVALID_AUTH",
+    "UNAUTHORIZED_CLIENT",
+    "UNSUPPORTED_GRANT_TYPE",
+    "INVALID_SCOPE",
+    "INVALID_REQUEST",
+    "INVALID_APP_ACCESS",
+    "LOGIN_MUST_USE_SECURITY_TOKEN",
+    "PASSWORD_LOCKOUT",
+    "INVALID_OPERATION_WITH_EXPIRED_PASSWORD",
+    "API_DISABLED_FOR_ORG",
+    "API_CURRENTLY_DISABLED",
+    "INVALID_SSO_GATEWAY_URL",
+    "ORG_LOCKED",
+    "NO_ACCESS",
+)
 _PERMISSION_PREFIXES: Final = (
     "INSUFFICIENT_ACCESS",
     "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
@@ -76,12 +103,32 @@ def classify(exc: Exception) -> DeliveryError:
     if isinstance(exc, DeliveryError):
         return exc
     if isinstance(exc, SalesforceAuthenticationFailed):
-        # Its str() holds only Salesforce's code and message: no secrets.
-        return PermanentError(f"Salesforce refused the login: {exc}", reason="unauthorized")
+        return classify_login(exc)
     if isinstance(exc, SalesforceError):
         # Never str(exc): it embeds the URL, whose query may carry a caller's number.
         return from_entries(error_entries(exc.content), status=exc.status)
     return classify_common(exc)
+
+
+def classify_login(exc: SalesforceAuthenticationFailed) -> DeliveryError:
+    """Wrong credentials are permanent; a login endpoint in maintenance or failing is retried."""
+    # Its str() holds only Salesforce's code and message: no secrets.
+    message = f"Salesforce refused the login: {exc}"
+    code = exc.code
+    status = code if isinstance(code, int) else int(code) if isinstance(code, str) and code.isdigit() else None
+    if status is not None:
+        if status >= 500 or status in (408, 429):
+            return RetryableError(message, reason="unavailable")
+        if status in (401, 403):
+            return PermanentError(message, reason="unauthorized")
+        return RetryableError(message, reason="unavailable")
+    name = str(code or "").upper()
+    name = name.split(":", 1)[1] if ":" in name else name  # SOAP faults: "sf:INVALID_LOGIN"
+    if name.startswith(_BAD_CREDENTIALS):
+        return PermanentError(message, reason="unauthorized")
+    if name == "REQUEST_LIMIT_EXCEEDED":
+        return RetryableError(message, reason="quota_reserve", retry_after=LIMIT_RETRY_S)
+    return RetryableError(message, reason="unavailable")
 
 
 def duplicate_of(entry: Mapping[str, Any]) -> tuple[str, str] | None:

@@ -165,3 +165,31 @@ def test_unreadable_form_body_is_refused_not_crashed() -> None:
     with pytest.raises(SignatureError) as caught:
         make_provider("twilio").verify(_with_signature(request, "abc="), [SAMPLE_TOKEN], RECEIVED_AT)
     assert caught.value.reason == "bad_signature"
+
+
+def test_a_body_on_a_signed_get_is_refused_and_never_parsed() -> None:
+    """Twilio signs a GET's URL only: a body smuggled beside a genuine signature is not Twilio's."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    import pytest
+
+    from hub.errors import SignatureError
+    from webhooks.base import FORM_CONTENT_TYPE, Headers, InboundRequest, SourceSettings
+    from webhooks.registry import create
+
+    provider = create("twilio", SourceSettings("twilio"), Path("mappings"))
+    now = datetime.now(UTC)
+    url = "https://hub.example/webhooks/twilio?CallSid=CA1&CallStatus=ringing&From=%2B14705550183&To=%2B14045550199"
+    signed = provider.sign(InboundRequest("GET", url, Headers(), b"", now), "tok", now)
+    provider.verify(signed, ["tok"], now)
+    forged = InboundRequest(
+        "GET",
+        signed.url,
+        signed.headers.with_values(Content_Type=FORM_CONTENT_TYPE),
+        b"CallSid=CA1&CallStatus=completed&CallDuration=900&From=%2B19995550000",
+        now,
+    )
+    with pytest.raises(SignatureError):
+        provider.verify(forged, ["tok"], now)
+    assert forged.params()["CallStatus"] == "ringing", "a GET's body is never read as its payload"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -219,21 +218,6 @@ def warn_insecure(source_id: str) -> None:
     log.warning("source %s accepts unauthenticated deliveries (insecure: true)", source_id)
 
 
-def receipt_key(recipe: AuthRecipe, request: InboundRequest) -> str:
-    """The payload's hash, leaving out a token carried in the query string.
-
-    A GET template carries the payload in the query string beside the token: the same delivery
-    under a rotated (or, once stored, masked) token is still the same delivery.
-    """
-    if request.body:
-        return hashlib.sha256(request.body).hexdigest()
-    query = urlsplit(request.url).query
-    if isinstance(recipe, TokenAuth) and recipe.query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(key, value) for key, value in pairs if key != recipe.query])
-    return hashlib.sha256(query.encode()).hexdigest()
-
-
 def carriers(recipe: AuthRecipe) -> tuple[frozenset[str], frozenset[str]]:
     """The headers and query parameters a recipe reads its credential from."""
     if isinstance(recipe, TokenAuth):
@@ -247,9 +231,6 @@ class RecipeAuth:
     """Provider mixin: `verify`, `sign` and `receipt_key` follow the class's `recipe`."""
 
     recipe: ClassVar[AuthRecipe]
-
-    def receipt_key(self, request: InboundRequest) -> str:
-        return receipt_key(self.recipe, request)
 
     def verify(self, request: InboundRequest, secrets: Sequence[str], now: datetime) -> None:
         self.recipe.verify(request, secrets, now)

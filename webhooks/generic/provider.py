@@ -69,7 +69,7 @@ class GenericProvider(Provider):
             delivery_id = fields.text(self._resolve(self.definition.delivery_id, {}, body, request))
             if delivery_id is not None:
                 return hashlib.sha256(f"delivery-id:{delivery_id}".encode()).hexdigest()
-        return auth.receipt_key(self.definition.auth, request)
+        return super().receipt_key(request)
 
     def parse(self, request: InboundRequest) -> list[CallEvent]:
         body = self._body(request)
