@@ -227,13 +227,15 @@ class CtmProvider(Provider):
         """The GA4 session id from `ga.ga4` ([[measurement id, session id], ...]).
 
         With several streams, the source option `ga4_measurement_id` picks the one the hub
-        reports to; otherwise the first stream's session is taken.
+        reports to, and a call without that stream has no session for it (another property's
+        session would not join the client's web session); without the option the first stream's
+        session is taken.
         """
         if not isinstance(streams, list):
             return None
         pairs = [s for s in streams if isinstance(s, list) and len(s) >= 2]
         wanted = f.text(self.settings.options.get("ga4_measurement_id"))
-        chosen = [s for s in pairs if wanted and f.text(s[0]) == wanted] or pairs
+        chosen = [s for s in pairs if f.text(s[0]) == wanted] if wanted else pairs
         return f.ga_session_id(chosen[0][1]) if chosen else None
 
     def _outcome(self, data: Mapping[str, Any]) -> Outcome:

@@ -63,6 +63,11 @@ class RetreaverProvider(RecipeAuth, Provider):
     auth: ClassVar[str] = recipe.describe()
     uses_token = True
 
+    def credential_carriers(self) -> tuple[frozenset[str], frozenset[str]]:
+        # `call_key` lets whoever holds it post data to the call through Retreaver's API.
+        headers, params = super().credential_carriers()
+        return headers, params | {"call_key"}
+
     def parse(self, request: InboundRequest) -> list[events.CallEvent]:
         call = _call_object(request)
         tags: Mapping[str, Any] = call["tags"] if isinstance(call.get("tags"), Mapping) else {}

@@ -123,3 +123,28 @@ def test_click_id_recorded_only_on_a_touchpoint_is_kept() -> None:
     data["touchpoints"][0].update(type="msclkid", clickid="bing-click-1")
     [event] = make_provider("ctm").normalize(dataclasses.replace(request, body=json.dumps(data).encode()))
     assert (event.attribution.gclid, event.attribution.msclkid) == (None, "bing-click-1")
+
+
+def test_a_configured_ga4_stream_absent_from_the_call_gives_no_session() -> None:
+    from pathlib import Path
+
+    from hub.samples import request_from_file
+    from webhooks.base import SourceSettings
+    from webhooks.registry import create
+
+    fixture = (
+        Path(__file__).resolve().parent.parent
+        / "fixtures"
+        / "providers"
+        / "ctm"
+        / "call_end_ga4_utmz_international.json"
+    )
+    request = request_from_file(fixture, "https://hub.example/webhooks/ctm")
+    other = create(
+        "ctm", SourceSettings("ctm", options={"ga4_measurement_id": "G-NOTTHISONE"}), Path("mappings")
+    )
+    [event] = other.normalize(request)
+    assert event.attribution.ga_session_id is None, "another property's session never joins this one"
+    default = create("ctm", SourceSettings("ctm"), Path("mappings"))
+    [event] = default.normalize(request)
+    assert event.attribution.ga_session_id is not None

@@ -63,3 +63,17 @@ def test_end_of_call_uses_its_end_time_and_talk_time() -> None:
     assert event.occurred_at == event.call.ended_at
     assert (event.call.duration_s, event.call.talk_time_s) == (431, 412)
     assert event.attribution.dni_type == "session"
+
+
+def test_call_key_is_a_credential_never_stored() -> None:
+    from pathlib import Path
+
+    from hub.receive import masked_url
+    from webhooks.base import SourceSettings
+    from webhooks.registry import create
+
+    provider = create("retreaver", SourceSettings("retreaver"), Path("mappings"))
+    _, params = provider.credential_carriers()
+    stored = masked_url("https://hub.example/webhooks/retreaver?token=t&call_uuid=u&call_key=k123", params)
+    assert "k123" not in stored
+    assert "call_uuid=u" in stored
