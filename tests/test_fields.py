@@ -232,3 +232,31 @@ def test_shifted() -> None:
 )
 def test_currency_code(value: str, expected: str | None) -> None:
     assert f.currency_code(value) == expected
+
+
+def test_money_is_read_strictly_or_not_at_all() -> None:
+    from decimal import Decimal
+
+    from webhooks.fields import decimal
+
+    assert decimal("$1,250.00") == Decimal("1250.00")
+    assert decimal("(45.00)") == Decimal("-45.00")
+    assert decimal("USD 99") == Decimal("99")
+    assert decimal("1e3") is None, "an exponent is not an amount a provider sends"
+    assert decimal("1.250,00") is None, "ambiguous separators give no amount rather than a wrong one"
+
+
+def test_international_digits_without_plus_keep_their_country() -> None:
+    from webhooks.fields import e164
+
+    assert e164("447700900123", "US") == "+447700900123"
+    assert e164("14705550183", "US") == "+14705550183"
+    assert e164("4705550183", "US") == "+14705550183"
+
+
+def test_fourteen_digits_are_a_compact_time_not_an_epoch() -> None:
+    from webhooks.fields import timestamp
+
+    moment = timestamp("20240312142207")
+    assert moment is not None
+    assert (moment.year, moment.month, moment.day, moment.hour) == (2024, 3, 12, 14)

@@ -123,13 +123,19 @@ def decimal(value: Any) -> Decimal | None:
         return Decimal(value)
     if isinstance(value, float):
         return Decimal(str(value))
-    cleaned = re.sub(r"[^\d.\-]", "", str(value))
-    if not cleaned or cleaned in {"-", "."}:
+    raw = str(value).strip()
+    # Accounting negatives: "(45.00)" is -45.00.
+    negative = raw.startswith("(") and raw.endswith(")")
+    cleaned = re.sub(r"[\s$€£¥()]|^[A-Z]{3}|[A-Z]{3}$", "", raw.upper())
+    # Thousands separators are commas; a comma elsewhere ("1.250,00") or exponents are ambiguous
+    # for money, and a wrong amount is worse than none.
+    if not re.fullmatch(r"-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?", cleaned):
         return None
     try:
-        return Decimal(cleaned)
+        amount = Decimal(cleaned.replace(",", ""))
     except InvalidOperation:
         return None
+    return -amount if negative else amount
 
 
 def zone(name: str | None) -> tzinfo | None:
@@ -151,7 +157,8 @@ def timestamp(value: Any, *, assume: tzinfo | None = UTC) -> datetime | None:
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, (int, float)) or (
-        isinstance(value, str) and re.fullmatch(r"\d{9,14}(\.\d+)?", value.strip())
+        # Epoch seconds (10 digits) or milliseconds (13); 14 digits are a compact time, not an epoch.
+        isinstance(value, str) and re.fullmatch(r"\d{9,13}(\.\d+)?", value.strip())
     ):
         number = float(value)
         if number > _EPOCH_MS_THRESHOLD:
@@ -196,13 +203,21 @@ def e164(value: Any, region: str = "US") -> str | None:
             candidate = "+" + digits[2:]
         elif region == "US" and len(digits) == 11 and digits.startswith("1"):
             candidate = "+" + digits
+    parsed = _possible(candidate, region)
+    if parsed is None and not candidate.startswith("+") and len(digits) >= 11:
+        # International digits without their "+" (Ringba's Number-NoPlus for a UK caller).
+        parsed = _possible("+" + digits, region)
+    if parsed is None:
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _possible(candidate: str, region: str) -> phonenumbers.PhoneNumber | None:
     try:
         parsed = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return parsed if phonenumbers.is_possible_number(parsed) else None
 
 
 def country_code(value: Any) -> str | None:
