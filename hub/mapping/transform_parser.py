@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.mapping.paths import VOCABULARIES, Kind, kind_of_path
 from hub.mapping.problems import Problems, shown, suggest, trap_hint
@@ -49,6 +50,8 @@ def _step(node: Any, line: int, where: str, problems: Problems) -> Step | None:
             return None
         return Step(name)
     if not has_argument:
+        if spec.argument == "zone":
+            return Step(name)  # the zone is optional: UTC
         problems.add(
             line, where, f"`{name}` needs an argument, e.g. {_EXAMPLES[spec.argument].format(name=name)}"
         )
@@ -65,6 +68,7 @@ _EXAMPLES: Final = {
     "length": "{{{name}: 80}}",
     "separator": '{{{name}: ", "}}',
     "vocabulary": "{{{name}: {{a: b}}}}",
+    "zone": "{{{name}: America/New_York}}",
 }
 
 
@@ -72,6 +76,10 @@ def _argument_problem(argument_kind: str, argument: Any, raw: str | None) -> str
     if argument_kind == "length":
         ok = isinstance(argument, int) and not isinstance(argument, bool) and argument > 0
         return None if ok else f"expected a whole number above 0, got {shown(argument)}"
+    if argument_kind == "zone":
+        if isinstance(argument, str) and _known_zone(argument):
+            return None
+        return f"expected an IANA time zone such as America/New_York, got {shown(argument)}"
     if argument_kind == "separator":
         if isinstance(argument, str):
             return None
@@ -147,3 +155,11 @@ def _map_result_kind(vocabulary: dict[Any, Any]) -> Kind:
     if values and all(isinstance(value, int) and not isinstance(value, bool) for value in values):
         return "integer"
     return "any"
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 
 from hub.mapping.paths import Kind
 
-Argument = Literal["none", "length", "separator", "vocabulary"]
+Argument = Literal["none", "length", "separator", "vocabulary", "zone"]
 
 #: The key inside a `map` vocabulary naming the value for anything not listed.
 MAP_DEFAULT: Final = "default"
@@ -206,8 +207,9 @@ _ALL: Final = (
         "date",
         _TIME,
         "text",
-        "Date in UTC, `YYYY-MM-DD`.",
-        lambda value, _: _moment(value).date().isoformat(),
+        "Date `YYYY-MM-DD`, in UTC or in a zone: `{date: America/New_York}` (a 9 pm call stays on its day).",
+        lambda value, zone: _moment(value).astimezone(ZoneInfo(zone) if zone else UTC).date().isoformat(),
+        "zone",
     ),
     _t(
         "datetime",
