@@ -273,6 +273,11 @@ class Connector(ABC):
         """Problems with a mapping meant for this connector (unknown target, bad options)."""
         return []
 
+    @classmethod
+    def field_problems(cls, target: str, field_names: Sequence[str]) -> list[tuple[str, str]]:
+        """(field, problem) for mapping field names this destination refuses (reserved, too long)."""
+        return []
+
     @abstractmethod
     def send(self, items: Sequence[DeliveryItem]) -> BatchResult:
         """Write every item; one item's failure belongs in its outcome, not in an exception."""

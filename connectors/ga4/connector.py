@@ -72,6 +72,34 @@ class GA4Connector(Connector):
         return option_problems(options)
 
     @classmethod
+    def field_problems(cls, target: str, field_names: Sequence[str]) -> list[tuple[str, str]]:
+        """GA4 drops a whole event for a bad parameter name: refuse it when the mapping loads."""
+        problems: list[tuple[str, str]] = []
+        for field in field_names:
+            group, _, name = field.partition(".")
+            if group == "params":
+                limit, names, what = rules.MAX_PARAM_NAME_CHARS, rules.RESERVED_PARAM_NAMES, "parameter"
+            elif group == "user_properties":
+                limit, names, what = (
+                    rules.MAX_USER_PROPERTY_NAME_CHARS,
+                    rules.RESERVED_USER_PROPERTY_NAMES,
+                    "user property",
+                )
+            else:
+                continue
+            verdict = rules.name_problem(name, limit)
+            if verdict is not None:
+                problems.append((field, f"GA4 {what} name {name!r} {verdict[1]}"))
+            elif rules.reserved(name, names):
+                problems.append(
+                    (
+                        field,
+                        f"GA4 reserves the {what} name {name!r} (reserved names and the prefixes {', '.join(rules.RESERVED_PREFIXES)})",
+                    )
+                )
+        return problems
+
+    @classmethod
     def mapping_problems(cls, record_target: str, options: Mapping[str, Any]) -> list[str]:
         problems = [f"options.{key}: GA4 mappings take no options" for key in options]
         verdict = rules.name_problem(record_target, rules.MAX_EVENT_NAME_CHARS)

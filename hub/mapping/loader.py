@@ -113,6 +113,9 @@ def _mapping(
     if connector is not None and target is not None and options is not None:
         for message in connector.mapping_problems(target, options):
             _add_connector_problem(doc, target_key, message, problems)
+        lines = {rule.name: rule.line for rule in fields}
+        for name, message in connector.field_problems(target, [rule.name for rule in fields]):
+            problems.add(lines.get(name, doc.line_of("fields")), f"fields.{name}", message)
     if problems or target is None or options is None:
         return None
     return Mapping(

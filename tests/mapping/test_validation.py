@@ -343,7 +343,11 @@ def test_unreadable_file(tmp_path):
 
 
 class _StrictConnector:
-    """Stands in for a connector class: only the `mapping_problems` classmethod is used."""
+    """Stands in for a connector class: only the mapping-checking classmethods are used."""
+
+    @classmethod
+    def field_problems(cls, record_target, field_names):
+        return []
 
     @classmethod
     def mapping_problems(cls, record_target, options):
