@@ -11,7 +11,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,11 +44,23 @@ from hub.store.models import Attempt, Batch, Call, Delivery, Event
 log = logging.getLogger("hub.deliver")
 
 
+#: Stored history never keeps hashed personal data (a bare SHA-256 of a phone number can be
+#: reversed by trying every number); the field's presence is kept so comparisons still see it.
+HASHED = "<hashed>"
+
+
+def history_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: HASHED if name.startswith("user_data.") or "sha256" in name else value
+        for name, value in fields.items()
+    }
+
+
 def stored_record(record: RenderedRecord) -> dict[str, Any]:
     return {
         "mapping": record.mapping,
         "target": record.target,
-        "fields": dict(record.fields),
+        "fields": history_fields(record.fields),
         "match": list(record.match),
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import asdict
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from connectors import registry as connector_registry
 from connectors.base import DeliveryError, DeliveryItem, MemoryContext
 from hub.config import DestinationConfig, HubConfig
+from hub.deliver import history_fields
 from hub.errors import ConfigError, ParseError
 from hub.events import CallEvent, dump_event, load_event
 from hub.mapping import Mapping, diff_records, load_mapping
@@ -214,7 +216,12 @@ def preview_candidate(
                     )
                     continue
                 old = _sent_records(delivery.records)
-                lines = diff_records(old, [r for r in new if isinstance(r, RenderedRecord)])
+                rendered = [
+                    dataclasses.replace(r, fields=history_fields(r.fields))
+                    for r in new
+                    if isinstance(r, RenderedRecord)
+                ]
+                lines = diff_records(old, rendered)
                 if lines:
                     changes.append(
                         {

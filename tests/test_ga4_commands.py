@@ -44,6 +44,10 @@ def test_report_compares_what_ga4_counted_with_what_the_hub_sent(
         delivery = hub.api("/deliveries").json["items"][0]
         assert delivery["status"] == "delivered", delivery
         assert delivery["external_ids"]["ga4_events"] == "phone_call"
+        stored = hub.api(f"/deliveries/{delivery['id']}").json["records"][0]["fields"]
+        hashed = {name: value for name, value in stored.items() if name.startswith("user_data.")}
+        assert hashed, "the shipped mapping renders the hashed caller number"
+        assert set(hashed.values()) == {"<hashed>"}, "history never keeps hashed personal data"
         for name, value in {
             "HUB_CONFIG": str(hub.settings.config_path),
             "HUB_DATA_DIR": str(hub.settings.data_dir),
