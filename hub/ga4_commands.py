@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +22,7 @@ from hub.render import load_destination_mappings, render_all
 from hub.runtime import connector_settings, read_sandbox_urls
 from hub.settings import Settings
 from hub.store.db import Database
-from hub.store.models import Call, Delivery
+from hub.store.models import Call, ConnectorState, Delivery
 from webhooks.fields import timestamp
 
 
@@ -59,28 +59,32 @@ class StoreGa4Environment:
         return [r for r in render_all(mappings, event) if isinstance(r, RenderedRecord)]
 
     def delivered_counts(self, destination_id: str, window: ReportWindow) -> Mapping[DayKey, int]:
+        """Events the hub sent, per (day, source, event name), from the connector's own record.
+
+        The GA4 connector records every event it sent with the event's timestamp (the day GA4
+        files it under), whatever later happened to the delivery, so a call whose other event
+        failed, or whose state moved on, is still counted on the right day.
+        """
         zone = ZoneInfo(window.timezone)
-        # Calls are dated by their start, which is what the GA4 events' timestamp_micros carries;
-        # a day of slack on both sides covers time-zone differences.
-        low = datetime.combine(window.start - timedelta(days=1), time.min, zone)
         counts: Counter[DayKey] = Counter()
         db = Database(self.settings.database_url)
         try:
             with db.read_session() as session:
                 rows = session.execute(
-                    select(Delivery.external_ids, Call.source, Call.state)
-                    .join(Call, Call.id == Delivery.call_id)
-                    .where(Delivery.destination == destination_id, Delivery.status == "delivered")
-                    .where(Call.last_event_at >= low)
+                    select(ConnectorState.key, ConnectorState.value).where(
+                        ConnectorState.destination == destination_id, ConnectorState.key.like("call:%")
+                    )
                 )
-                for external_ids, source, state in rows:
-                    names = str((external_ids or {}).get("ga4_events") or "")
-                    when = timestamp((state.get("call") or {}).get("started_at") or state.get("occurred_at"))
-                    if not names or when is None:
-                        continue
-                    day: date = when.astimezone(zone).date()
-                    if window.start <= day <= window.end:
-                        for name in filter(None, names.split(",")):
+                for key, value in rows:
+                    source = key.split(":", 2)[1]
+                    for name, mark in dict((value or {}).get("events", {})).items():
+                        if mark.get("status") != "sent":
+                            continue
+                        when = timestamp(mark.get("event_time") or mark.get("at"))
+                        if when is None:
+                            continue
+                        day: date = when.astimezone(zone).date()
+                        if window.start <= day <= window.end:
                             counts[(day, source, name)] += 1
         finally:
             db.dispose()

@@ -1,7 +1,9 @@
 """Which GA4 events each call has already produced: the Measurement Protocol cannot deduplicate.
 
 State per call (`call:<source>:<provider_call_id>` in the destination's durable state):
-`{"events": {"phone_call": {"status": "sent", "at": "2024-03-12T18:31:00Z"}}}`.
+`{"events": {"phone_call": {"status": "sent", "at": "2024-03-12T18:31:00Z",
+"event_time": "2024-03-12T18:22:07Z"}}}` (`at`: when sent; `event_time`: the event's own
+timestamp, which GA4 reports it under and `hub ga4 report` counts it by).
 
 The write order makes delivery at most once, as Google asks of MP senders:
 1. under the call's lock, events about to be sent are written `pending`;
@@ -16,7 +18,7 @@ sets `resend_in_doubt: true` (at least once instead of at most once).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
@@ -59,7 +61,13 @@ class Ledger:
         self._write(key)
 
     def settle(
-        self, key: str, now: datetime, *, sent: Iterable[str] = (), released: Iterable[str] = ()
+        self,
+        key: str,
+        now: datetime,
+        *,
+        sent: Iterable[str] = (),
+        released: Iterable[str] = (),
+        event_times: Mapping[str, datetime] | None = None,
     ) -> None:
         """After a POST: `sent` become sent, `released` pending marks go (the send provably failed).
 
@@ -72,6 +80,8 @@ class Ledger:
             marks = self.marks(key)
             for name in sent:
                 marks[name] = {"status": SENT, "at": _timestamp(now)}
+                if event_times and name in event_times:
+                    marks[name]["event_time"] = _timestamp(event_times[name])
             for name in released:
                 if marks.get(name, {}).get("status") == PENDING:
                     del marks[name]

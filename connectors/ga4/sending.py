@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from connectors.base import (
@@ -205,12 +205,18 @@ class BatchSender:
         if self._exchange(COLLECT_PATH, request, ready, result) is None:
             return
         by_key: dict[str, list[str]] = defaultdict(list)
+        times: dict[str, dict[str, datetime]] = defaultdict(dict)
         for ref in request.refs:
             by_key[ref.call_key].append(ref.name)
-            ready[ref.delivery_id].sent.append(ref.name)
+            claim = ready[ref.delivery_id]
+            claim.sent.append(ref.name)
+            draft = next((d for d in claim.new if d.name == ref.name), None)
+            micros = draft.event.get("timestamp_micros") if draft else None
+            if isinstance(micros, int):
+                times[ref.call_key][ref.name] = datetime.fromtimestamp(micros / 1_000_000, UTC)
         for key, names in by_key.items():
             try:
-                self.ledger.settle(key, self.now, sent=names)
+                self.ledger.settle(key, self.now, sent=names, event_times=times[key])
             except RetryableError:
                 # Sent but not recorded as such: left pending, they are never sent again.
                 for ref in request.refs:
