@@ -119,16 +119,23 @@ class HubSpotApi:
             if not after:
                 return found
 
-    def read_contacts(self, ids: Sequence[str], properties: list[str]) -> BatchAnswer:
+    def read_contacts(
+        self, ids: Sequence[str], properties: list[str], id_property: str | None = None
+    ) -> BatchAnswer:
+        """Contacts by id, or by a unique property's value (`id_property`); answers keyed by the input."""
         answer = BatchAnswer()
         for keys in _chunks(list(ids)):
             body = contacts_api.BatchReadInputSimplePublicObjectId(
                 inputs=[contacts_api.SimplePublicObjectId(id=key) for key in keys],
                 properties=properties,
                 properties_with_history=[],
+                id_property=id_property,
             )
             response = self.client.crm.contacts.batch_api.read(batch_read_input_simple_public_object_id=body)
-            _collect(answer, response, keys, lambda record: record["id"])
+            if id_property is None:
+                _collect(answer, response, keys, lambda record: record["id"])
+            else:
+                _collect(answer, response, keys, lambda record: record["properties"].get(id_property))
         return answer
 
     def update_contacts(self, properties_by_id: Mapping[str, Mapping[str, str]]) -> BatchAnswer:
@@ -146,6 +153,29 @@ class HubSpotApi:
                 batch_input_simple_public_object_batch_input=body
             )
             _collect(answer, response, keys, lambda record: record["id"])
+        return answer
+
+    def create_contacts(
+        self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
+    ) -> BatchAnswer:
+        """Batch create, each contact carrying its key in `id_property` (a unique property): a key
+        some contact already holds fails that input with CONFLICT instead of overwriting it."""
+        answer = BatchAnswer()
+        for keys in _chunks(list(properties_by_key)):
+            body = contacts_api.BatchInputSimplePublicObjectBatchInputForCreate(
+                inputs=[
+                    contacts_api.SimplePublicObjectBatchInputForCreate(
+                        associations=[],
+                        object_write_trace_id=trace_id(key),
+                        properties={**properties_by_key[key], id_property: key},
+                    )
+                    for key in keys
+                ]
+            )
+            response = self.client.crm.contacts.batch_api.create(
+                batch_input_simple_public_object_batch_input_for_create=body
+            )
+            _collect(answer, response, keys, lambda record: record["properties"].get(id_property))
         return answer
 
     def upsert_contacts(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -37,6 +39,8 @@ from connectors.hubspot.work import Ledger, Work, number_key
 
 #: How long one batch may hold its callers' number locks (rate-limit waits included).
 LOCK_TIMEOUT_S = 120.0
+#: How long an agent without a HubSpot owner is remembered as such before asking again.
+NO_OWNER_TTL_S = 600.0
 
 
 class HubSpotConnector(Connector):
@@ -84,7 +88,8 @@ class HubSpotConnector(Connector):
     def send(self, items: Sequence[DeliveryItem]) -> BatchResult:
         ledger = Ledger()
         works = self._works(items, ledger)
-        with recording() as exchanges:
+        match_properties = frozenset(name for w in works if w.contact for name in w.contact.match)
+        with recording(match_properties) as exchanges:
             numbers = sorted({w.caller for w in ledger.open(works) if w.caller and w.contact})
             with contextlib.ExitStack() as locks:
                 try:
@@ -193,10 +198,15 @@ class HubSpotConnector(Connector):
             # An agent known only by name cannot be matched to an owner: leave the record unowned.
             return {name: v for name, v in properties.items() if name != "hubspot_owner_id"}
         email = value.strip().lower()
-        state = self.context.get_state(f"owner:{email}")
-        if state is None:
-            state = {"id": self.api.owner_id(email) or ""}
-            self.context.put_state(f"owner:{email}", state)
+        # Keyed by a digest: state rows never show an agent's email.
+        key = f"owner:{hashlib.sha256(email.encode()).hexdigest()[:24]}"
+        state = self.context.get_state(key)
+        # "No owner" is remembered for a while only: the agent may get a HubSpot seat later.
+        if state is None or (
+            not state.get("id") and time.time() - float(state.get("at", 0)) > NO_OWNER_TTL_S
+        ):
+            state = {"id": self.api.owner_id(email) or "", "at": time.time()}
+            self.context.put_state(key, state)
         resolved = dict(properties)
         if state.get("id"):
             resolved["hubspot_owner_id"] = str(state["id"])

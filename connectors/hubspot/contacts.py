@@ -9,11 +9,14 @@ keyed by the E.164 number, so a replay finds what an interrupted attempt created
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
-from connectors.base import Held, RetryableError
+from connectors.base import DeliveryError, Held, RetryableError
 from connectors.hubspot.lookup import most_recent, numbers_held, plan_searches, search_properties
+from connectors.hubspot.phones import PHONE_PROPERTIES
 from connectors.hubspot.properties import stage_allowed, text_properties
 from connectors.hubspot.work import Ledger, Sync, Work, chunks, group_by, number_key
 
@@ -22,15 +25,85 @@ def contact_state_key(e164: str) -> str:
     return f"contact:{number_key(e164)}"
 
 
+#: When the call whose attribution a contact holds happened: an older call never overwrites it.
+LAST_CALL_PROPERTY: Final = "callhub_last_call_at"
+#: What a found contact is read with: enough to apply the stage, match and last-call rules.
+READ_PROPERTIES: Final = ("lifecyclestage", LAST_CALL_PROPERTY, *PHONE_PROPERTIES)
+
+
+def call_time(work: Work) -> tuple[datetime, datetime, int]:
+    """Orders a caller's deliveries by when the call happened (then by version): newest last."""
+    call = work.item.call
+    return (call.call.started_at or call.occurred_at, work.item.trigger.occurred_at, work.item.attempt)
+
+
+@dataclass
+class CallerValues:
+    """One caller's properties from all its deliveries in the batch (the newest call's values win)."""
+
+    values: dict[str, str]
+    create_only: set[str]
+    match: set[str]
+
+
 def merged_properties(works: Sequence[Work]) -> tuple[dict[str, str], set[str]]:
-    """One caller's properties from all its deliveries (latest wins), and the create-only names."""
+    """One caller's properties from all its deliveries (latest call wins), and the create-only names."""
+    merged = caller_values(works)
+    return merged.values, merged.create_only
+
+
+def caller_values(works: Sequence[Work]) -> CallerValues:
     properties: dict[str, str] = {}
     create_only: set[str] = set()
-    for work in sorted(works, key=lambda w: w.order):
+    match: set[str] = set()
+    for work in sorted(works, key=call_time):
         assert work.contact is not None
         properties.update(text_properties(work.contact.fields))
         create_only.update(work.contact.options.get("create_only", []))
-    return properties, create_only
+        match.update(work.contact.match)
+    return CallerValues(properties, create_only, match)
+
+
+def parse_moment(text: object) -> datetime | None:
+    """A datetime property as HubSpot returns it (ISO 8601) or as written (Unix milliseconds)."""
+    if not isinstance(text, str) or not text:
+        return None
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def update_values(
+    values: Mapping[str, str], merged: CallerValues, found: Mapping[str, Any], key_property: str
+) -> dict[str, str]:
+    """What an update of an existing contact may write.
+
+    Left out: create-only properties; match properties (the number the contact was found by, or a
+    number a person corrected) unless the contact has none; an earlier lifecycle stage; and the
+    attribution and last-call properties (`callhub_*`) when the contact already holds those of a
+    later call (an older call retried late).
+    """
+    existing: Mapping[str, Any] = found.get("properties") or {}
+    stage = values.get("lifecyclestage")
+    stored_at = parse_moment(existing.get(LAST_CALL_PROPERTY))
+    incoming_at = parse_moment(values.get(LAST_CALL_PROPERTY))
+    older = stored_at is not None and incoming_at is not None and incoming_at < stored_at
+    kept: dict[str, str] = {}
+    for name, value in values.items():
+        if name in merged.create_only:
+            continue
+        if (name in merged.match or name in PHONE_PROPERTIES) and existing.get(name):
+            continue
+        if name == "lifecyclestage" and not stage_allowed(existing.get("lifecyclestage"), str(stage)):
+            continue
+        if older and name.startswith("callhub_") and name != key_property:
+            continue
+        kept[name] = value
+    return kept
 
 
 class ContactSync(Sync):
@@ -38,36 +111,55 @@ class ContactSync(Sync):
         callers = group_by(ledger.open(w for w in works if w.contact is not None), lambda w: w.caller)
         if not callers:
             return
-        properties = {number: merged_properties(group) for number, group in callers.items()}
+        merged = {number: caller_values(group) for number, group in callers.items()}
         current = self._find(callers, ledger)
-        updates: dict[str, dict[str, str]] = {}
-        creates: dict[str, dict[str, str]] = {}
+        resolved: dict[str, dict[str, str]] = {}
         for number, group in callers.items():
             if not ledger.open(group):
                 continue
-            raw_values, create_only = properties[number]
-            values = ledger.guarded(group, partial(self.resolve_owner, raw_values), self.classify)
-            if values is None:
+            values = ledger.guarded(group, partial(self.resolve_owner, merged[number].values), self.classify)
+            if values is not None:
+                resolved[number] = values
+        updates: dict[str, dict[str, str]] = {}
+        creates: dict[str, dict[str, str]] = {}
+        for number, values in resolved.items():
+            if not ledger.open(callers[number]):
                 continue
             found = current.get(number)
             if found is None:
                 creates[number] = values
                 continue
-            stage = values.get("lifecyclestage")
-            existing_stage = found["properties"].get("lifecyclestage")
-            kept = {
-                name: value
-                for name, value in values.items()
-                if name not in create_only
-                and not (name == "lifecyclestage" and not stage_allowed(existing_stage, str(stage)))
-            }
+            kept = update_values(values, merged[number], found, self.options.contact_key_property)
             # Two numbers of one batch may belong to the same contact: one input per contact.
             updates.setdefault(found["id"], {}).update(kept)
-            for work in group:
+            for work in callers[number]:
                 work.contact_id = found["id"]
                 work.contact_note = "matched existing contact"
         self._write_updates(updates, callers, ledger)
-        self._write_creates(creates, callers, ledger)
+        self._write_creates(creates, merged, callers, ledger)
+
+    def _read_by_key(
+        self, numbers: Sequence[str], callers: Mapping[str, list[Work]], ledger: Ledger
+    ) -> dict[str, dict[str, Any]]:
+        key_property = self.options.contact_key_property
+        found: dict[str, dict[str, Any]] = {}
+        for keys in chunks(list(numbers)):
+            group = [w for n in keys for w in callers[n]]
+            answer = ledger.guarded(
+                group,
+                partial(
+                    self.api.read_contacts,
+                    list(keys),
+                    [*_read_properties(callers), key_property],
+                    id_property=key_property,
+                ),
+                self.classify,
+            )
+            if answer is None:
+                continue
+            # Numbers without a contact come back as per-input errors: they are created below.
+            found.update({number: answer.records[number] for number in keys if number in answer.records})
+        return found
 
     # --- finding -----------------------------------------------------------------------------
 
@@ -83,7 +175,7 @@ class ContactSync(Sync):
             ids = [remembered[n] for n in keys]
             group = [w for n in keys for w in callers[n]]
             answer = ledger.guarded(
-                group, partial(self.api.read_contacts, ids, ["lifecyclestage"]), self.classify
+                group, partial(self.api.read_contacts, ids, _read_properties(callers)), self.classify
             )
             if answer is None:
                 continue
@@ -108,7 +200,7 @@ class ContactSync(Sync):
     ) -> None:
         match_properties = {p for n in numbers for w in callers[n] if w.contact for p in w.contact.match}
         searched = search_properties(sorted(match_properties))
-        wanted = [*searched, "lifecyclestage", "lastmodifieddate"]
+        wanted = list(dict.fromkeys([*searched, *READ_PROPERTIES, "lastmodifieddate"]))
         for plan in plan_searches(numbers, searched, self.options.max_in_values):
             group = [w for n in plan.numbers for w in callers[n]]
             hits = ledger.guarded(
@@ -176,10 +268,63 @@ class ContactSync(Sync):
                     ledger.settle(callers[number], error)
 
     def _write_creates(
-        self, creates: Mapping[str, dict[str, str]], callers: Mapping[str, list[Work]], ledger: Ledger
+        self,
+        creates: Mapping[str, dict[str, str]],
+        merged: Mapping[str, CallerValues],
+        callers: Mapping[str, list[Work]],
+        ledger: Ledger,
+    ) -> None:
+        """Create contacts keyed by the caller's number. A key some contact already holds (neither
+        memory nor search knew it: search lag, or a person changed its phone) answers CONFLICT:
+        that contact is read by key and updated under the update rules, never overwritten."""
+        key_property = self.options.contact_key_property
+        conflicts: list[str] = []
+        for keys in chunks(sorted(creates)):
+            group = [w for number in keys for w in callers[number]]
+            try:
+                answer = self.api.create_contacts(key_property, {k: creates[k] for k in keys})
+            except Exception as exc:  # noqa: BLE001
+                error = self.classify(exc)
+                if _is_conflict(error):
+                    # HubSpot may refuse a whole batch for one duplicate: sort them out one way.
+                    conflicts.extend(keys)
+                else:
+                    ledger.settle(group, error)
+                continue
+            for number in keys:
+                record = answer.records.get(number)
+                if record is None:
+                    error = answer.errors[number]
+                    if _is_conflict(error):
+                        conflicts.append(number)
+                    else:
+                        ledger.settle(callers[number], error)
+                    continue
+                self._created(number, str(record["id"]), callers, "created contact")
+        if conflicts:
+            self._settle_conflicts(conflicts, creates, merged, callers, ledger)
+
+    def _settle_conflicts(
+        self,
+        numbers: Sequence[str],
+        creates: Mapping[str, dict[str, str]],
+        merged: Mapping[str, CallerValues],
+        callers: Mapping[str, list[Work]],
+        ledger: Ledger,
     ) -> None:
         key_property = self.options.contact_key_property
-        for keys in chunks(sorted(creates)):
+        found = self._read_by_key(numbers, callers, ledger)
+        updates: dict[str, dict[str, str]] = {}
+        for number, contact in found.items():
+            kept = update_values(creates[number], merged[number], contact, key_property)
+            updates.setdefault(contact["id"], {}).update(kept)
+            for work in callers[number]:
+                work.contact_id = contact["id"]
+                work.contact_note = "matched the contact keyed by the caller's number"
+        self._write_updates(updates, callers, ledger)
+        # A conflict on another unique property (say email): the upsert answers with HubSpot's reason.
+        rest = [n for n in numbers if n not in found and ledger.open(callers[n])]
+        for keys in chunks(rest):
             group = [w for number in keys for w in callers[number]]
             answer = ledger.guarded(
                 group,
@@ -193,9 +338,21 @@ class ContactSync(Sync):
                 if record is None:
                     ledger.settle(callers[number], answer.errors[number])
                     continue
-                self.context.put_state(contact_state_key(number), {"id": record["id"]})
-                for work in callers[number]:
-                    work.contact_id = record["id"]
-                    work.contact_note = (
-                        "created contact" if record["new"] else "updated contact found by its key"
-                    )
+                note = "created contact" if record["new"] else "updated contact found by its key"
+                self._created(number, str(record["id"]), callers, note)
+
+    def _created(self, number: str, contact_id: str, callers: Mapping[str, list[Work]], note: str) -> None:
+        self.context.put_state(contact_state_key(number), {"id": contact_id})
+        for work in callers[number]:
+            work.contact_id = contact_id
+            work.contact_note = note
+
+
+def _read_properties(callers: Mapping[str, list[Work]]) -> list[str]:
+    """What a found contact is read with: the fixed set plus the mappings' match properties."""
+    match = (name for group in callers.values() for w in group if w.contact for name in w.contact.match)
+    return list(dict.fromkeys([*READ_PROPERTIES, *match]))
+
+
+def _is_conflict(error: DeliveryError) -> bool:
+    return error.details.get("category") == "CONFLICT"

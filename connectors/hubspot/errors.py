@@ -106,7 +106,11 @@ def record_error(category: str, message: str) -> DeliveryError:
     """One failed input of a batch (a 207 `errors[]` entry, or a 2xx that left the input out)."""
     message = scrub(message)
     if category in PERMANENT_CATEGORIES:
-        return PermanentError(f"HubSpot rejected the record ({category}): {message}", reason="rejected")
+        return PermanentError(
+            f"HubSpot rejected the record ({category}): {message}",
+            reason="rejected",
+            details={"category": category},
+        )
     if category == "OBJECT_NOT_FOUND":
         return RetryableError(f"HubSpot no longer has the record: {message}", reason="stale_id")
     if category == "RATE_LIMITS":

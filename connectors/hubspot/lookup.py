@@ -15,6 +15,7 @@ from connectors.hubspot.phones import (
     CALCULATED_PROPERTIES,
     PHONE_PROPERTIES,
     national_digits,
+    region_of,
     stored_variants,
     to_e164,
 )
@@ -82,20 +83,36 @@ def _with_number(plan: SearchPlan, e164: str, properties: Sequence[str], max_in:
 def numbers_held(
     contact: Mapping[str, Any], properties: Sequence[str], wanted: Iterable[str], region: str
 ) -> set[str]:
-    """Which of the wanted E.164 numbers this contact holds, in any property searched."""
+    """Which of the wanted E.164 numbers this contact holds, in any property searched.
+
+    A hit on a calculated property (national digits only) is a candidate: +1 202-555-0100 and
+    +44 20 2555 0100 share their digits. It counts only when the contact's own `phone` or
+    `mobilephone` is that number, read in the caller's region when typed without a country code.
+    """
     values: Mapping[str, Any] = contact.get("properties") or {}
+    wanted_set = set(wanted)
     held: set[str] = set()
     for prop in properties:
         raw = values.get(prop)
         if not raw:
             continue
         if prop in CALCULATED_PROPERTIES:
-            held.update(n for n in wanted if national_digits(n) == str(raw))
+            candidates = {n for n in wanted_set if national_digits(n) == str(raw)}
+            held.update(n for n in candidates if any(same_number(values.get(p), n) for p in PHONE_PROPERTIES))
         else:
             e164 = to_e164(str(raw), region)
-            if e164:
+            if e164 in wanted_set:
                 held.add(e164)
-    return held & set(wanted)
+            digits = "".join(ch for ch in str(raw) if ch.isdigit())
+            held.update(n for n in wanted_set if digits.endswith(national_digits(n)) and same_number(raw, n))
+    return held & wanted_set
+
+
+def same_number(raw: object, e164: str) -> bool:
+    """Whether a stored value is this number: parsed in the number's own region, so a value with a
+    country code must carry the same one, and one without is read as the caller's national number."""
+    region = region_of(e164)
+    return region is not None and to_e164(raw, region) == e164
 
 
 def most_recent(contacts: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:

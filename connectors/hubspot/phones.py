@@ -6,6 +6,7 @@ holding the national digits; searching both finds a contact whatever format it w
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -42,6 +43,21 @@ def to_e164(raw: object, region: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=4096)
+def region_of(e164: str) -> str | None:
+    """The region a number belongs to (None when phonenumbers cannot tell)."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+    region = phonenumbers.region_code_for_number(parsed)
+    if not region or region == "ZZ":
+        # Not a valid number of any one region (say a fictional 555 one): the country's main region.
+        region = phonenumbers.region_code_for_country_code(parsed.country_code or 0)
+    return region if region and region != "ZZ" else None
+
+
+@functools.lru_cache(maxsize=4096)
 def national_digits(e164: str) -> str:
     return str(phonenumbers.national_significant_number(phonenumbers.parse(e164)))
 

@@ -50,7 +50,10 @@ def _contact_requests(work: Work, options: HubSpotOptions, context: ConnectorCon
                 "POST",
                 "/crm/v3/objects/contacts/batch/update",
                 {"inputs": [{"id": state["id"], "properties": values}]},
-                note="the contact the hub wrote before (create_only fields and a backward lifecycle stage left out)",
+                note=(
+                    "the contact the hub wrote before (create_only and match fields, a backward "
+                    "lifecycle stage and an older call's attribution left out)"
+                ),
             )
         ]
     searched = search_properties(work.contact.match)
@@ -64,12 +67,11 @@ def _contact_requests(work: Work, options: HubSpotOptions, context: ConnectorCon
         ),
         PlannedRequest(
             "POST",
-            "/crm/v3/objects/contacts/batch/upsert",
-            {
-                "inputs": [
-                    {"id": work.caller, "idProperty": options.contact_key_property, "properties": values}
-                ]
-            },
-            note="when no contact holds the number (else a batch update of the one found)",
+            "/crm/v3/objects/contacts/batch/create",
+            {"inputs": [{"properties": {**values, options.contact_key_property: work.caller}}]},
+            note=(
+                "when no contact holds the number (else a batch update of the one found); a contact "
+                "already keyed by the number answers CONFLICT and is read by key and updated instead"
+            ),
         ),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -17,22 +18,29 @@ from hubspot.discovery.discovery_base import DiscoveryBase
 from urllib3.util.retry import Retry
 
 from connectors.base import ConnectorContext, Exchange, excerpt
-from connectors.hubspot.phones import PHONE_KEYS, mask
+from connectors.hubspot.phones import PHONE_KEYS, mask, scrub
 
 PRODUCTION_HOST = "https://api.hubapi.com"
 _journal: contextvars.ContextVar[list[Exchange] | None] = contextvars.ContextVar(
     "hubspot_journal", default=None
 )
+#: Extra contact properties the mappings match callers on (masked in search filters like phone).
+_match_properties: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "hubspot_match_properties", default=frozenset()
+)
 
 
 @contextmanager
-def recording() -> Iterator[list[Exchange]]:
-    """Collect the exchanges made by this thread inside the block."""
+def recording(match_properties: frozenset[str] = frozenset()) -> Iterator[list[Exchange]]:
+    """Collect the exchanges made by this thread inside the block (`match_properties`: mapped
+    match properties whose search values are masked like phone numbers)."""
     exchanges: list[Exchange] = []
     token = _journal.set(exchanges)
+    names = _match_properties.set(match_properties)
     try:
         yield exchanges
     finally:
+        _match_properties.reset(names)
         _journal.reset(token)
 
 
@@ -44,12 +52,40 @@ def _masked(node: Any) -> Any:
     if isinstance(node, dict):
         if _is_phone_key(node.get("idProperty")) and "id" in node:
             node = {**node, "id": _masked_value(node["id"])}
-        if _is_phone_key(node.get("propertyName")):
+        if _is_phone_key(node.get("idProperty")) and isinstance(node.get("inputs"), list):
+            # Batch read / upsert by a phone-valued unique property: every input's id is a number.
+            node = {
+                **node,
+                "inputs": [
+                    {**item, "id": _masked_value(item["id"])}
+                    if isinstance(item, dict) and "id" in item
+                    else item
+                    for item in node["inputs"]
+                ],
+            }
+        name = node.get("propertyName")
+        if _is_phone_key(name) or _is_mapped_match(name):
             return {k: (_masked_value(v) if k in ("value", "values") else v) for k, v in node.items()}
         return {k: (_masked_value(v) if k in PHONE_KEYS else _masked(v)) for k, v in node.items()}
     if isinstance(node, list):
         return [_masked(item) for item in node]
+    if isinstance(node, str):
+        return scrub_numbers(node)
     return node
+
+
+#: Digits a number may be echoed back with in free text (error messages): national formats too.
+_NATIONAL_IN_TEXT = re.compile(r"(?<![\w.:/-])\(?\d{2,4}\)?[ .-]?\d{3,4}[ .-]?\d{4}(?![\w:/])")
+
+
+def scrub_numbers(text: str) -> str:
+    """Free text with E.164 numbers and national-format ones ("(415) 555-0100") masked."""
+    return _NATIONAL_IN_TEXT.sub(lambda found: mask(found.group()), scrub(text))
+
+
+def _is_mapped_match(name: Any) -> bool:
+    """A search filter on a property a mapping matches callers on: its values are numbers too."""
+    return isinstance(name, str) and name in _match_properties.get()
 
 
 def _masked_value(value: Any) -> Any:
@@ -66,7 +102,7 @@ def masked_body(raw: Any) -> str:
     try:
         data = json.loads(text)
     except ValueError:
-        return excerpt(text)
+        return excerpt(scrub_numbers(text))
     try:
         return excerpt(json.dumps(_masked(data), separators=(",", ":")))
     except (TypeError, ValueError, RecursionError):

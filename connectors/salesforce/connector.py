@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import requests
 from simple_salesforce.exceptions import SalesforceError
+from simple_salesforce.format import format_soql
 
 from connectors.base import (
     BatchResult,
@@ -81,9 +82,18 @@ class SalesforceConnector(Connector):
             sosl = phone_search([plan.number], ["Lead(Id, IsConverted, ConvertedContactId)", "Contact(Id)"])
             planned.append(PlannedRequest("GET", f"{base}/search/", {"q": sosl}, "find the caller by phone"))
         if lead is not None and plan.number and not remembered:
+            body = lead_body(lead, self.options.default_owner_id)
+            key = lead.options.get("key_field")
+            if isinstance(key, str):
+                planned.append(PlannedRequest(
+                    "GET", f"{base}/query/", {"q": format_soql("SELECT Id FROM Lead WHERE {:literal} IN {}", key, ["<caller>"])},
+                    "find a Lead the hub created for this caller (exact, no search lag)",
+                ))  # fmt: skip
+                body[key] = plan.number
             planned.append(PlannedRequest(
-                "POST", f"{base}/composite/sobjects",
-                {"allOrNone": False, "records": [with_type("Lead", lead_body(lead, self.options.default_owner_id))]},
+                "PATCH" if isinstance(key, str) else "POST",
+                f"{base}/composite/sobjects/Lead/{key}" if isinstance(key, str) else f"{base}/composite/sobjects",
+                {"allOrNone": False, "records": [with_type("Lead", body)]},
                 "create the Lead when no Contact or Lead has this number",
             ))  # fmt: skip
         for target in ("Lead", "Contact"):

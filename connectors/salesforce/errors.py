@@ -115,7 +115,9 @@ def classify_login(exc: SalesforceAuthenticationFailed) -> DeliveryError:
     # Its str() holds only Salesforce's code and message: no secrets.
     message = f"Salesforce refused the login: {exc}"
     code = exc.code
-    status = code if isinstance(code, int) else int(code) if isinstance(code, str) and code.isdigit() else None
+    status = (
+        code if isinstance(code, int) else int(code) if isinstance(code, str) and code.isdigit() else None
+    )
     if status is not None:
         if status >= 500 or status in (408, 429):
             return RetryableError(message, reason="unavailable")

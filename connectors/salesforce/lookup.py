@@ -21,6 +21,8 @@ from connectors.salesforce.options import API_NAME
 from connectors.salesforce.phones import NumberMatcher, lock_key, phone_search
 
 SEARCH_CHUNK: Final = 100
+#: Numbers per exact SOQL query on the Lead key field (well inside SOQL's statement length).
+KEY_CHUNK: Final = 200
 BASE_PHONE_FIELDS: Final = ("Phone", "MobilePhone")
 
 
@@ -33,6 +35,11 @@ class Person:
 
 def person_state_key(e164: str) -> str:
     return f"person:{lock_key(e164)}"
+
+
+def last_call_state_key(e164: str) -> str:
+    """Per caller: when the call whose values the caller's record holds happened."""
+    return f"last_call:{lock_key(e164)}"
 
 
 class PersonFinder:
@@ -152,6 +159,30 @@ class PersonFinder:
         for number, person in remembered.items():
             if person.id in alive:
                 found[number].append(alive[person.id])
+
+    def find_by_key(self, field: str, numbers: Sequence[str]) -> dict[str, Person]:
+        """Leads the hub created, by the E.164 it keyed them with: exact SOQL, no search index lag."""
+        if not numbers or not API_NAME.match(field):
+            return {}
+        found: dict[str, Person] = {}
+        for start in range(0, len(numbers), KEY_CHUNK):
+            chunk = sorted(numbers[start : start + KEY_CHUNK])
+            soql = format_soql(
+                "SELECT Id, LastModifiedDate, IsConverted, ConvertedContactId, {:literal} "
+                "FROM Lead WHERE {:literal} IN {}",
+                field,
+                field,
+                chunk,
+            )
+            for row in self.api.query(soql):
+                number = str(row.get(field) or "")
+                if number not in chunk:
+                    continue
+                if row.get("IsConverted") and row.get("ConvertedContactId"):
+                    found[number] = Person("Contact", str(row["ConvertedContactId"]))
+                elif not row.get("IsConverted"):
+                    found[number] = Person("Lead", str(row["Id"]), str(row.get("LastModifiedDate") or ""))
+        return found
 
     def remember(self, number: str, person: Person) -> None:
         self.context.put_state(person_state_key(number), {"sobject": person.sobject, "id": person.id})

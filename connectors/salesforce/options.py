@@ -18,7 +18,7 @@ _ID: Final = re.compile(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")
 API_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 _MAPPING_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
-    "Lead": ("create_only",),
+    "Lead": ("create_only", "key_field"),
     "Contact": ("create_only",),
     "Task": ("call_id_field", "description"),
     "CampaignMember": (),
@@ -79,6 +79,9 @@ def mapping_problems(target: str, options: Mapping[str, Any]) -> list[str]:
     field = options.get("call_id_field")
     if field is not None and not (isinstance(field, str) and API_NAME.match(field)):
         problems.append("call_id_field must be a field API name such as Call_Tracking_Id__c")
+    key = options.get("key_field")
+    if key is not None and not (isinstance(key, str) and API_NAME.match(key)):
+        problems.append("key_field must be a field API name such as Callhub_Caller_E164__c")
     if options.get("description", "call_summary") != "call_summary":
         problems.append("description must be call_summary (or left out)")
     return problems

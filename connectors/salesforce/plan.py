@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any, Final
 
 from connectors.base import Delivered, DeliveryError, DeliveryItem, Held, ItemOutcome, Skipped
@@ -37,6 +38,12 @@ class CallPlan:
     notes: list[str] = field(default_factory=list)
     error: DeliveryError | None = None
     held: Held | None = None
+
+    @property
+    def call_time(self) -> str:
+        """When the call happened (ISO, UTC): orders a caller's calls, newest "last call" wins."""
+        call = self.item.call
+        return (call.call.started_at or call.occurred_at).astimezone(UTC).isoformat()
 
     @property
     def call_key(self) -> str:

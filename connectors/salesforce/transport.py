@@ -8,6 +8,7 @@ trimmed copy of each exchange for the delivery's history.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable
@@ -22,6 +23,10 @@ from connectors.base import Exchange, excerpt
 #: Logins carry passwords and hand out tokens: their bodies never enter the history.
 _SECRET_PATHS = ("/services/oauth2/token", "/services/Soap/")
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+#: Field names whose values are phone numbers (besides any name containing "phone" or "e164").
+_PHONE_FIELDS = frozenset({"Fax", "Tracking_Number__c"})
+#: E.164 numbers, and runs of 7+ digits with phone punctuation, inside free text (messages, summaries).
+_NUMBER_IN_TEXT = re.compile(r"\+\d{7,15}|(?<![\w.:-])\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?![\w:])")
 
 UsageObserver = Callable[[int, int], None]
 
@@ -62,10 +67,10 @@ class ExchangeLog:
         secret = any(path in url for path in _SECRET_PATHS)
         exchange = Exchange(
             method=request.method or "",
-            url=url,
+            url=without_query(url),
             status=response.status_code,
-            request_body="[credentials omitted]" if secret else _body(request.body),
-            response_body="[session omitted]" if secret and response.ok else excerpt(response.text),
+            request_body="[credentials omitted]" if secret else masked_body(request.body),
+            response_body="[session omitted]" if secret and response.ok else masked_body(response.text),
             duration_ms=response.elapsed.total_seconds() * 1000,
         )
         self._exchanges.append(exchange)
@@ -79,10 +84,54 @@ class ExchangeLog:
         return taken
 
 
-def _body(body: Any) -> str:
-    if body is None:
+def without_query(url: str) -> str:
+    """A URL for history: SOSL `q=` and SOQL `q=` carry callers' numbers, so no query is kept."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "[query omitted]" if parts.query else "", ""))
+
+
+def _is_phone_field(name: str) -> bool:
+    lowered = name.lower()
+    return "phone" in lowered or "e164" in lowered or name in _PHONE_FIELDS
+
+
+def _mask(value: str) -> str:
+    digits = [ch for ch in value if ch.isdigit()]
+    return "***" + "".join(digits[-2:]) if digits else value
+
+
+def _scrub(text: str) -> str:
+    return _NUMBER_IN_TEXT.sub(lambda found: _mask(found.group()), text)
+
+
+def _masked(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: (_mask(str(value)) if value not in (None, "") else value)
+            if isinstance(key, str) and _is_phone_field(key) and not isinstance(value, (dict, list))
+            else _masked(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_masked(item) for item in node]
+    if isinstance(node, str):
+        return _scrub(node)
+    return node
+
+
+def masked_body(raw: Any) -> str:
+    """A body for history: phone-valued fields masked, numbers in free text masked."""
+    if raw in (None, b"", ""):
         return ""
-    return excerpt(body)
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return excerpt(_scrub(text))
+    try:
+        return excerpt(json.dumps(_masked(data), separators=(",", ":")))
+    except (TypeError, ValueError, RecursionError):
+        return "[body not recorded]"
 
 
 def build_session(sandbox_url: str | None, log: ExchangeLog, timeout_s: float) -> requests.Session:

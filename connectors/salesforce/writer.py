@@ -15,7 +15,7 @@ from typing import Any
 from connectors.base import ConnectorContext, Held
 from connectors.salesforce.api import SalesforceApi
 from connectors.salesforce.errors import duplicate_of, error_entries, from_entries
-from connectors.salesforce.lookup import Person, PersonFinder, choose
+from connectors.salesforce.lookup import Person, PersonFinder, choose, last_call_state_key
 from connectors.salesforce.members import MemberWriter
 from connectors.salesforce.names import NameResolver
 from connectors.salesforce.options import OWNER_EMAIL, Options
@@ -86,37 +86,61 @@ class BatchWriter:
                 plan.who = choice
 
     def _create_leads(self, plans: Sequence[CallPlan]) -> set[str]:
-        """Create one Lead per unknown number (several calls from it in the batch share it)."""
+        """Create one Lead per unknown number (several calls from it in the batch share it).
+
+        With a `key_field` (the caller's E.164 in a unique External ID field), Leads the hub created
+        before are first looked up there by exact SOQL (search lags behind a save, and a lost
+        response leaves no note of the id), and new ones are upserted on it: never a second Lead.
+        """
         groups: dict[str, list[CallPlan]] = defaultdict(list)
-        for plan in plans:
+        for plan in sorted(plans, key=lambda p: p.call_time):
             if plan.active and plan.who is None and plan.number and plan.record("Lead") is not None:
                 groups[plan.number].append(plan)
         if not groups:
             return set()
+        key_field = _key_field(plans)
+        if key_field:
+            for number, keyed in self.finder.find_by_key(key_field, list(groups)).items():
+                self.finder.remember(number, keyed)
+                for plan in groups.pop(number):
+                    plan.who = keyed
+                    plan.notes.append(f"found the {keyed.sobject} the hub created for this caller")
+            if not groups:
+                return set()
         numbers = list(groups)
         bodies = []
         for number in numbers:
             newest = groups[number][-1]
             lead = newest.record("Lead")
             assert lead is not None
-            bodies.append(
-                with_type("Lead", lead_body(lead, newest.owner_id or self.options.default_owner_id))
-            )
+            body = lead_body(lead, newest.owner_id or self.options.default_owner_id)
+            if key_field:
+                body[key_field] = number
+            bodies.append(with_type("Lead", body))
+        results = self.api.upsert("Lead", key_field, bodies) if key_field else self.api.create(bodies)
         created: set[str] = set()
-        for number, result in zip(numbers, self.api.create(bodies), strict=True):
+        for number, result in zip(numbers, results, strict=True):
             person = self._created_or_linked(groups[number], result)
             if person is not None:
                 self.finder.remember(number, person)
                 if result.get("success"):
                     created.add(person.id)
+                    self._note_call_time(number, groups[number])
                 for plan in groups[number]:
                     plan.who = person
         return created
 
+    def _note_call_time(self, number: str, plans: Sequence[CallPlan]) -> None:
+        newest = max(plan.call_time for plan in plans)
+        state = self.context.get_state(last_call_state_key(number)) or {}
+        if str(state.get("at") or "") < newest:
+            self.context.put_state(last_call_state_key(number), {"at": newest})
+
     def _created_or_linked(self, plans: Sequence[CallPlan], result: Mapping[str, Any]) -> Person | None:
         if result.get("success"):
+            note = "created Lead" if result.get("created", True) else "found the Lead by its caller key"
             for plan in plans:
-                plan.notes.append("created Lead")
+                plan.notes.append(note)
             return Person("Lead", str(result["id"]))
         entries = error_entries(result.get("errors"))
         if entries and entries[0]["code"] == "DUPLICATES_DETECTED":
@@ -134,19 +158,32 @@ class BatchWriter:
         return None
 
     def _update_people(self, plans: Sequence[CallPlan]) -> None:
+        """Update matched people, oldest call first so the newest call's values win; a call older
+        than the one whose values the record already holds (a late retry) leaves them alone."""
         bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)
         owners: dict[str, list[CallPlan]] = defaultdict(list)
         kinds: dict[str, str] = {}
-        for plan in plans:
+        numbers: dict[str, set[str]] = defaultdict(set)
+        written_at: dict[str, str] = {}
+        for plan in sorted(plans, key=lambda p: p.call_time):
             if not plan.active or plan.who is None:
                 continue
             owners[plan.who.id].append(plan)
             kinds[plan.who.id] = plan.who.sobject
             record = plan.record(plan.who.sobject)
-            if record is not None:
-                body = sendable(record.fields, drop=create_only(record))
-                if body:
-                    bodies[plan.who.id].append(body)
+            if record is None:
+                continue
+            if plan.number:
+                if plan.number not in written_at:
+                    state = self.context.get_state(last_call_state_key(plan.number)) or {}
+                    written_at[plan.number] = str(state.get("at") or "")
+                if written_at[plan.number] > plan.call_time:
+                    plan.notes.append(f"kept the {plan.who.sobject}'s values from a later call")
+                    continue
+                numbers[plan.who.id].add(plan.number)
+            body = sendable(record.fields, drop=create_only(record))
+            if body:
+                bodies[plan.who.id].append(body)
         ids = [record_id for record_id in owners if bodies.get(record_id)]
         payload = [with_type(kinds[i], merged(bodies[i]), i) for i in ids]
         results = dict(zip(ids, self.api.update(payload), strict=True)) if payload else {}
@@ -162,6 +199,17 @@ class BatchWriter:
                     plan.fail(error)
                 elif result is not None:
                     plan.notes.append(f"updated {kinds[record_id]}")
+            if result is not None and error is None:
+                for number in numbers[record_id]:
+                    self._note_call_time(number, [p for p in group if p.number == number])
+
+
+def _key_field(plans: Sequence[CallPlan]) -> str | None:
+    for plan in plans:
+        lead = plan.record("Lead")
+        if lead is not None and isinstance(lead.options.get("key_field"), str):
+            return str(lead.options["key_field"])
+    return None
 
 
 def _agent_email(plan: CallPlan) -> str | None:

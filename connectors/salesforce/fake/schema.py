@@ -110,6 +110,8 @@ OBJECTS: Final[dict[str, tuple[FieldSpec, ...]]] = {
         *_SYSTEM,
         *_PERSON,
         _text("Company", 255, required=True),
+        # The caller's E.164, filled by the hub on the Leads it creates: upserts find them again.
+        _text("Callhub_Caller_E164__c", 40, external_id=True, unique=True),
         _text("City", 40),
         _text("State", 80),
         _text("PostalCode", 20),

@@ -72,7 +72,7 @@ def test_preview_shows_the_requests_without_sending(portal, redis_url):
 
     assert [(p.method, p.url) for p in planned] == [
         ("POST", "/crm/v3/objects/contacts/search"),
-        ("POST", "/crm/v3/objects/contacts/batch/upsert"),
+        ("POST", "/crm/v3/objects/contacts/batch/create"),
         ("POST", "/crm/v3/objects/calls/batch/upsert"),
         ("POST", "/crm/v4/associations/call/contact/batch/associate/default"),
     ]

@@ -64,7 +64,7 @@ def test_2xx_that_reports_errors_is_a_failure_for_those_records(portal, redis_ur
     portal.fake.faults.add(
         Fault(
             "ok_with_errors",
-            path="/contacts/batch/upsert",
+            path="/contacts/batch/create",
             match={"phone": "+14155550000"},
             category="INTERNAL_ERROR",
         )
@@ -75,7 +75,7 @@ def test_2xx_that_reports_errors_is_a_failure_for_those_records(portal, redis_ur
     outcome = result.outcomes["dlv-call-0-call.completed"]
     assert isinstance(outcome, RetryableError)
     assert sum(isinstance(o, Delivered) for o in result.outcomes.values()) == 2
-    assert portal.fake.requests_to("POST", "/contacts/batch/upsert")[0].status == 200
+    assert portal.fake.requests_to("POST", "/contacts/batch/create")[0].status == 201
 
 
 def test_write_that_returns_no_record_is_retried_without_duplicates(portal, redis_url):
@@ -197,7 +197,7 @@ def test_429_from_the_portals_own_limit_is_retried_after_its_window(portal_facto
     assert portal.fake.limits.rejected > 0
     assert {e.reason for e in retried} == {"rate_limited"}
     assert {e.retry_after for e in retried} == {0.5}
-    assert all(isinstance(o, Delivered) for o in outcomes.values())
+    assert all(isinstance(o, Delivered) for o in outcomes.values()), outcomes
     assert len(portal.records("calls")) == 10
     assert len(portal.records("contacts")) == 10
 

@@ -57,8 +57,10 @@ def test_preview_plans_without_sending(fake: FakeOrg) -> None:
     sf = SalesforceConnector(settings(fake.url), MemoryContext())
     planned = sf.preview(item(call("CAL1")))
 
-    assert [p.method for p in planned][:2] == ["GET", "POST"]
+    assert [p.method for p in planned][:3] == ["GET", "GET", "PATCH"]
     assert "IN PHONE FIELDS" in planned[0].body["q"]
+    assert "Callhub_Caller_E164__c" in planned[1].body["q"]
+    assert planned[2].url.endswith("composite/sobjects/Lead/Callhub_Caller_E164__c")
     assert any(p.url.endswith("composite/sobjects/Task/Call_Tracking_Id__c") for p in planned)
     assert fake.api_requests() == 0
 

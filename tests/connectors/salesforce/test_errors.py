@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.base import Delivered, Held, PermanentError, RetryableError
+from connectors.base import LOCAL_RETRY_REASONS, Delivered, Held, PermanentError, RetryableError
 from hub.coordination import MemoryStateStore
 from hub.records import RenderedRecord
 from tests.connectors.salesforce.calls import call, connector, hand_item, item
@@ -39,8 +39,10 @@ def test_request_limit_exceeded_backs_off(fake: FakeOrg, redis_url: str) -> None
     outcome = connector(fake.url, redis_url).send([item(call("CAL1"))]).outcomes[DELIVERY]
 
     assert isinstance(outcome, RetryableError)
-    assert outcome.reason == "rate_limited"
-    assert (outcome.retry_after or 0) > 0
+    # The org's own daily limit: wait long, without spending the delivery's retry budget.
+    assert outcome.reason == "quota_reserve"
+    assert outcome.reason in LOCAL_RETRY_REASONS
+    assert (outcome.retry_after or 0) >= 900
     assert "TotalRequests Limit exceeded" in outcome.message
 
 

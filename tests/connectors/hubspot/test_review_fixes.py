@@ -1,0 +1,218 @@
+"""Regressions from review: calculated-phone hits confirmed, match and corrected properties kept,
+late retries never overwrite a newer call's attribution, owner cache expiry, history masking."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import timedelta
+from typing import Any
+
+from connectors.base import Delivered, MemoryContext
+from connectors.hubspot.lookup import numbers_held
+from connectors.hubspot.transport import masked_body, recording
+from hub.events import Attribution
+from tests.connectors.hubspot.harness import STARTED, call_event, item_for, make_connector, shared_context
+
+CALC = "hs_searchable_calculated_phone_number"
+
+
+def _contact_of(result: Any, delivery_id: str) -> str:
+    outcome = result.outcomes[delivery_id]
+    assert isinstance(outcome, Delivered), outcome
+    return str(outcome.external_ids["contacts"])
+
+
+def _properties(portal: Any, contact_id: str) -> dict[str, Any]:
+    return dict(portal.fake.store.get("contacts", contact_id).properties)
+
+
+# --- 2: a calculated-property hit is a candidate, confirmed against the raw phone ---------------
+
+
+def test_same_national_digits_in_another_country_is_not_the_caller(portal, redis_url):
+    uk = portal.fake.store.create("contacts", {"firstname": "Nigel", "phone": "+44 20 2555 0100"})
+    connector = make_connector(portal.url, shared_context(redis_url))
+
+    result = connector.deliver([item_for(call_event("+12025550100", "call-us"))])
+
+    outcome = result.outcomes["dlv-call-us-call.completed"]
+    assert isinstance(outcome, Delivered), outcome
+    assert outcome.external_ids["contacts"] != uk.id
+    assert _properties(portal, uk.id)["firstname"] == "Nigel"
+    assert len(portal.records("contacts")) == 2
+
+
+def test_calculated_hits_need_the_raw_number_to_agree():
+    us = "+12025550100"
+    properties = ["phone", CALC]
+    assert numbers_held({"properties": {CALC: "2025550100"}}, properties, [us], "US") == set()
+    assert (
+        numbers_held(
+            {"properties": {CALC: "2025550100", "phone": "+44 20 2555 0100"}}, properties, [us], "US"
+        )
+        == set()
+    )
+    assert numbers_held(
+        {"properties": {CALC: "2025550100", "phone": "(202) 555-0100"}}, properties, [us], "US"
+    ) == {us}
+    # Typed without a country code: read in the caller's region, not only the portal's default.
+    uk = "+442071234567"
+    assert numbers_held({"properties": {"phone": "020 7123 4567"}}, properties, [uk], "US") == {uk}
+
+
+# --- 3: the match property of a matched contact is never overwritten ---------------------------
+
+
+def test_updating_a_contact_found_by_mobile_keeps_its_phone(portal, redis_url):
+    contact = portal.fake.store.create(
+        "contacts", {"firstname": "Ann", "phone": "(415) 555-0199", "mobilephone": "+14155550100"}
+    )
+    connector = make_connector(portal.url, shared_context(redis_url))
+
+    result = connector.deliver([item_for(call_event("+14155550100", "call-m"))])
+
+    outcome = result.outcomes["dlv-call-m-call.completed"]
+    assert isinstance(outcome, Delivered)
+    assert outcome.external_ids["contacts"] == contact.id
+    after = _properties(portal, contact.id)
+    assert (after["phone"], after["mobilephone"]) == ("(415) 555-0199", "+14155550100")
+    assert after["callhub_source"] == "google"
+
+
+def test_a_matched_contact_without_a_phone_gets_one(portal, redis_url):
+    contact = portal.fake.store.create("contacts", {"firstname": "Ann", "mobilephone": "+14155550100"})
+    connector = make_connector(portal.url, shared_context(redis_url))
+
+    connector.deliver([item_for(call_event("+14155550100", "call-m"))])
+
+    assert _properties(portal, contact.id)["phone"] == "+14155550100"
+
+
+# --- 6: a contact keyed by the caller's number is updated under the rules, not overwritten -----
+
+
+def test_contact_keyed_by_the_number_keeps_its_corrections_when_memory_is_lost(portal, redis_url):
+    first = make_connector(portal.url, shared_context(redis_url)).deliver(
+        [item_for(call_event("+14155550100", "call-1"))]
+    )
+    contact_id = _contact_of(first, "dlv-call-1-call.completed")
+    # A salesperson works the contact: customer now, name fixed, phone is the office line.
+    portal.fake.store.update(
+        "contacts",
+        contact_id,
+        {"lifecyclestage": "customer", "firstname": "Ann Smith", "phone": "+1 415 555 0142"},
+    )
+
+    # The hub's note of the contact is gone; search does not find the number any more.
+    result = make_connector(portal.url, shared_context(redis_url)).deliver(
+        [item_for(call_event("+14155550100", "call-2", minutes_later=60))]
+    )
+
+    outcome = result.outcomes["dlv-call-2-call.completed"]
+    assert isinstance(outcome, Delivered), outcome
+    assert outcome.external_ids["contacts"] == contact_id
+    after = _properties(portal, contact_id)
+    assert (after["lifecyclestage"], after["firstname"], after["phone"]) == (
+        "customer",
+        "Ann Smith",
+        "+1 415 555 0142",
+    )
+    assert after["callhub_last_call_at"] == "2026-05-01T16:04:05Z"
+    assert len(portal.records("contacts")) == 1
+
+
+# --- 7: an older call retried late never overwrites the newer call's attribution ---------------
+
+
+def test_an_older_call_retried_late_keeps_the_newer_attribution(portal, redis_url):
+    connector = make_connector(portal.url, shared_context(redis_url))
+    old = call_event(
+        "+14155550100", "call-A", attribution=Attribution(source="facebook", campaign="old-promo")
+    )
+    new = call_event(
+        "+14155550100",
+        "call-B",
+        minutes_later=120,
+        attribution=Attribution(source="google", campaign="spring-sale"),
+    )
+    contact_id = _contact_of(connector.deliver([item_for(new)]), "dlv-call-B-call.completed")
+
+    result = connector.deliver([item_for(old, attempt=2)])
+
+    assert isinstance(result.outcomes["dlv-call-A-call.completed"], Delivered)
+    after = _properties(portal, contact_id)
+    assert (after["callhub_source"], after["callhub_campaign"]) == ("google", "spring-sale")
+    assert after["callhub_last_call_at"] == "2026-05-01T17:04:05Z"
+    assert len(portal.records("calls")) == 2
+
+
+def test_within_a_batch_the_latest_call_wins_whatever_the_order(portal, redis_url):
+    connector = make_connector(portal.url, shared_context(redis_url))
+    # The older call's update arrives last (its event is the most recent): call time still decides.
+    old = dataclasses.replace(
+        call_event(
+            "+14155550100", "call-A", attribution=Attribution(source="facebook", campaign="old-promo")
+        ),
+        occurred_at=STARTED + timedelta(hours=5),
+    )
+    new = call_event(
+        "+14155550100",
+        "call-B",
+        minutes_later=120,
+        attribution=Attribution(source="google", campaign="spring-sale"),
+    )
+
+    result = connector.deliver([item_for(new), item_for(old)])
+
+    contact_id = _contact_of(result, "dlv-call-A-call.completed")
+    after = _properties(portal, contact_id)
+    assert (after["callhub_source"], after["callhub_last_call_at"]) == ("google", "2026-05-01T17:04:05Z")
+
+
+# --- P3: owner cache ----------------------------------------------------------------------------
+
+
+def test_no_owner_is_remembered_for_a_while_only_and_never_under_the_email(portal):
+    context = MemoryContext()
+    connector = make_connector(portal.url, context)
+    asked: list[str] = []
+    found: dict[str, str | None] = {"id": None}
+
+    def owner_id(email: str) -> str | None:
+        asked.append(email)
+        return found["id"]
+
+    connector.api.owner_id = owner_id  # type: ignore[method-assign]
+
+    for _ in range(2):
+        assert "hubspot_owner_id" not in connector._resolve_owner(
+            {"hubspot_owner_id": "New.Agent@Example.com"}
+        )
+    assert asked == ["new.agent@example.com"]
+    assert not any("new.agent" in key for key in context.state)
+
+    for value in context.state.values():
+        value["at"] = 0.0  # ten minutes and more ago
+    found["id"] = "7009"  # the agent got a HubSpot seat
+    resolved = connector._resolve_owner({"hubspot_owner_id": "new.agent@example.com"})
+
+    assert resolved["hubspot_owner_id"] == "7009"
+    assert len(asked) == 2
+
+
+# --- P3: masking gaps ---------------------------------------------------------------------------
+
+
+def test_mapped_match_properties_and_national_numbers_are_masked():
+    search = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "work_phone", "operator": "IN", "values": ["4155550100"]}]}
+        ]
+    }
+    with recording(frozenset({"work_phone"})):
+        assert "4155550100" not in masked_body(json.dumps(search))
+    echoed = {"status": "error", "message": "Property values were not valid: (415) 555-0100 is not a number"}
+    assert "555-0100" not in masked_body(json.dumps(echoed))
+    read = {"idProperty": "callhub_caller_e164", "inputs": [{"id": "+14155550100"}], "properties": ["phone"]}
+    assert "4155550100" not in masked_body(json.dumps(read))
