@@ -14,13 +14,11 @@ from typing import Any
 from connectors.base import Connector
 from hub.errors import ConfigError
 
-_NOT_CONNECTORS = {"base", "registry"}
-
-
 def types() -> list[str]:
     import connectors
 
-    return sorted(m.name for m in pkgutil.iter_modules(connectors.__path__) if m.name not in _NOT_CONNECTORS)
+    # A connector is a package; modules beside them (base, registry, history) are shared code.
+    return sorted(m.name for m in pkgutil.iter_modules(connectors.__path__) if m.ispkg)
 
 
 def connector_class(type_name: str) -> type[Connector]:

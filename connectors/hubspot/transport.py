@@ -4,7 +4,6 @@ limiter, gets a timeout, and is recorded (phone numbers masked) for the delivery
 from __future__ import annotations
 
 import contextvars
-import json
 import re
 import threading
 import time
@@ -17,7 +16,8 @@ from hubspot import HubSpot
 from hubspot.discovery.discovery_base import DiscoveryBase
 from urllib3.util.retry import Retry
 
-from connectors.base import ConnectorContext, Exchange, excerpt
+from connectors import history
+from connectors.base import ConnectorContext, Exchange
 from connectors.hubspot.phones import PHONE_KEYS, mask, scrub
 
 PRODUCTION_HOST = "https://api.hubapi.com"
@@ -95,19 +95,8 @@ def _masked_value(value: Any) -> Any:
 
 
 def masked_body(raw: Any) -> str:
-    """A request or response body for history: JSON with every phone-number property masked."""
-    if raw in (None, b"", ""):
-        return ""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return excerpt(scrub_numbers(text))
-    try:
-        return excerpt(json.dumps(_masked(data), separators=(",", ":")))
-    except (TypeError, ValueError, RecursionError):
-        # A shape the masker does not know: better no body in history than a number in clear.
-        return "[body not recorded]"
+    """A request or response body for history with every phone number masked."""
+    return history.masked_body(raw, _masked, scrub_numbers)
 
 
 class _GatedPool:

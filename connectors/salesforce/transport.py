@@ -8,7 +8,6 @@ trimmed copy of each exchange for the delivery's history.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Callable
@@ -18,7 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from connectors.base import Exchange, excerpt
+from connectors import history
+from connectors.base import Exchange
 
 #: Logins carry passwords and hand out tokens: their bodies never enter the history.
 _SECRET_PATHS = ("/services/oauth2/token", "/services/Soap/")
@@ -120,18 +120,8 @@ def _masked(node: Any) -> Any:
 
 
 def masked_body(raw: Any) -> str:
-    """A body for history: phone-valued fields masked, numbers in free text masked."""
-    if raw in (None, b"", ""):
-        return ""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return excerpt(_scrub(text))
-    try:
-        return excerpt(json.dumps(_masked(data), separators=(",", ":")))
-    except (TypeError, ValueError, RecursionError):
-        return "[body not recorded]"
+    """A request or response body for history with every phone number masked."""
+    return history.masked_body(raw, _masked, _scrub)
 
 
 def build_session(sandbox_url: str | None, log: ExchangeLog, timeout_s: float) -> requests.Session:
