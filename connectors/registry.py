@@ -14,6 +14,7 @@ from typing import Any
 from connectors.base import Connector
 from hub.errors import ConfigError
 
+
 def types() -> list[str]:
     import connectors
 
