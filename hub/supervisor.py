@@ -8,6 +8,7 @@ of which dispatches). On Ctrl-C or SIGTERM every process it started is stopped.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,6 +45,7 @@ class Supervisor:
     fakes: list[LocalServer] = field(default_factory=list)
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
     stopping: bool = False
+    metrics_dir: Path | None = None
 
     def start(self) -> HubConfig:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -53,8 +55,8 @@ class Supervisor:
         self.env["HUB_DATA_DIR"] = str(self.settings.data_dir)
         if sys.stderr.isatty() and "HUB_LOG_FORMAT" not in self.env:
             self.env["HUB_LOG_FORMAT"] = "text"
-        metrics_dir = Path(tempfile.mkdtemp(prefix="hub-metrics-", dir=self.settings.data_dir))
-        self.env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        self.metrics_dir = Path(tempfile.mkdtemp(prefix="hub-metrics-", dir=self.settings.data_dir))
+        self.env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
         Database(self.settings.database_url).migrate()
         config, report = check_offline(self.settings)
         if config is None or not report.ok:
@@ -119,6 +121,9 @@ class Supervisor:
             fake.stop()
         if self.redis is not None:
             self.redis.stop()
+        if self.metrics_dir is not None:
+            # Per-run counters of processes that no longer exist.
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
 
 def web_command(host: str, port: int, workers: int, app: str, access_log: str | None = None) -> list[str]:
