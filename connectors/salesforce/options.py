@@ -79,6 +79,13 @@ def mapping_problems(target: str, options: Mapping[str, Any]) -> list[str]:
     field = options.get("call_id_field")
     if field is not None and not (isinstance(field, str) and API_NAME.match(field)):
         problems.append("call_id_field must be a field API name such as Call_Tracking_Id__c")
+    if target == "Task" and field is None:
+        # Without it a Task is found again only through the hub's own note of its id: a call
+        # retried after a lost answer could be logged twice.
+        problems.append(
+            "options.call_id_field: a Task mapping needs an External ID field for the call id "
+            "(e.g. call_id_field: Call_Tracking_Id__c) so a call is never logged twice"
+        )
     key = options.get("key_field")
     if key is not None and not (isinstance(key, str) and API_NAME.match(key)):
         problems.append("key_field must be a field API name such as Callhub_Caller_E164__c")

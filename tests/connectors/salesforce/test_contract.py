@@ -90,6 +90,9 @@ def test_mapping_problems() -> None:
     assert SalesforceConnector.mapping_problems("Opportunity", {}) != []
     assert SalesforceConnector.mapping_problems("Lead", {"create_only": "LastName"}) != []
     assert SalesforceConnector.mapping_problems("Task", {"call_id_field": "Call Id"}) != []
+    [missing] = SalesforceConnector.mapping_problems("Task", {})
+    assert "call_id_field" in missing
+    assert "never logged twice" in missing
 
 
 def test_sosl_is_built_from_digits_only() -> None:
