@@ -19,7 +19,7 @@ from typing import Any
 from hub.errors import ConfigError
 from hub.secrets import Secret
 from hub.settings import Settings
-from hub.yamlfile import LineMap, load_file
+from hub.yamlsource import YamlMap, load_file
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -164,11 +164,11 @@ class _Problems:
         self.items: list[str] = []
 
     def add(self, node: Any, key: str | None, message: str) -> None:
-        line = node.line_of(key) if isinstance(node, LineMap) and key else getattr(node, "line", 0)
+        line = node.line_of(key) if isinstance(node, YamlMap) and key else getattr(node, "line", 0)
         where = f"{self.filename}:{line}" if line else self.filename
         self.items.append(f"{where}: {message}")
 
-    def unknown_keys(self, node: LineMap, allowed: set[str], what: str) -> None:
+    def unknown_keys(self, node: YamlMap, allowed: set[str], what: str) -> None:
         for key in node:
             if key not in allowed:
                 self.add(node, key, f"{what}: unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
@@ -189,7 +189,7 @@ def load_config(
     problems.items.extend(problems_found)
     if problems.items:
         raise ConfigError(problems.items)
-    if not isinstance(data, LineMap):
+    if not isinstance(data, YamlMap):
         raise ConfigError(
             [f"{settings.config_path}: expected a mapping with sources, destinations and routes"]
         )
@@ -214,14 +214,14 @@ def load_config(
     return HubConfig(settings.config_path, sources, destinations, tuple(routes), resolved_url or None)
 
 
-def _list_of_maps(value: Any, what: str, problems: _Problems, parent: LineMap) -> list[LineMap]:
-    if not isinstance(value, list) or not all(isinstance(item, LineMap) for item in value):
+def _list_of_maps(value: Any, what: str, problems: _Problems, parent: YamlMap) -> list[YamlMap]:
+    if not isinstance(value, list) or not all(isinstance(item, YamlMap) for item in value):
         problems.add(parent, what, f"{what} must be a list of mappings")
         return []
     return value
 
 
-def _id(node: LineMap, what: str, problems: _Problems, seen: set[str]) -> str | None:
+def _id(node: YamlMap, what: str, problems: _Problems, seen: set[str]) -> str | None:
     value = node.get("id")
     if not isinstance(value, str) or not _ID.match(value):
         problems.add(node, "id", f"{what}: id must be lower-case letters, digits, '_' or '-' (got {value!r})")
@@ -239,7 +239,7 @@ def _sources(
     env: Mapping[str, str],
     generated: GeneratedSecrets | None,
     known_providers: list[str] | None,
-    parent: LineMap,
+    parent: YamlMap,
 ) -> dict[str, SourceConfig]:
     result: dict[str, SourceConfig] = {}
     seen: set[str] = set()
@@ -320,7 +320,7 @@ def _sources(
 
 
 def _destinations(
-    raw: Any, problems: _Problems, env: Mapping[str, str], known_types: list[str] | None, parent: LineMap
+    raw: Any, problems: _Problems, env: Mapping[str, str], known_types: list[str] | None, parent: YamlMap
 ) -> dict[str, DestinationConfig]:
     result: dict[str, DestinationConfig] = {}
     seen: set[str] = set()
@@ -365,18 +365,18 @@ def _destinations(
             options = {}
         rate_limit, window = _rate_limit(node.get("rate_limit"), node, "rate_limit", destination_id, problems)
         buckets: dict[str, tuple[int, float]] = {}
-        raw_buckets = node.get("rate_limits") or LineMap()
-        if not isinstance(raw_buckets, LineMap):
+        raw_buckets = node.get("rate_limits")
+        if raw_buckets is not None and not isinstance(raw_buckets, YamlMap):
             problems.add(
                 node,
                 "rate_limits",
                 f"destination {destination_id!r}: rate_limits maps bucket names to limits",
             )
-            raw_buckets = LineMap()
-        for bucket in raw_buckets:
-            limit, per = _rate_limit(raw_buckets[bucket], raw_buckets, bucket, destination_id, problems)
-            if limit:
-                buckets[bucket] = (limit, per)
+        if isinstance(raw_buckets, YamlMap):
+            for bucket, spec in raw_buckets.items():
+                limit, per = _rate_limit(spec, raw_buckets, bucket, destination_id, problems)
+                if limit:
+                    buckets[bucket] = (limit, per)
         retry_base, retry_max = _retry(node, destination_id, problems)
         max_attempts = node.get("max_attempts", 8)
         if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or not 1 <= max_attempts <= 50:
@@ -410,11 +410,11 @@ def _destinations(
 
 
 def _rate_limit(
-    raw: Any, parent: LineMap, key: str, destination_id: str | None, problems: _Problems
+    raw: Any, parent: YamlMap, key: str, destination_id: str | None, problems: _Problems
 ) -> tuple[int | None, float]:
     if raw is None:
         return None, 1.0
-    if isinstance(raw, LineMap):
+    if isinstance(raw, YamlMap):
         problems.unknown_keys(raw, {"requests", "per_s"}, f"destination {destination_id!r} {key}")
         requests_ = raw.get("requests")
         window = raw.get("per_s", 1)
@@ -424,11 +424,11 @@ def _rate_limit(
     return None, 1.0
 
 
-def _retry(node: LineMap, destination_id: str | None, problems: _Problems) -> tuple[float, float]:
+def _retry(node: YamlMap, destination_id: str | None, problems: _Problems) -> tuple[float, float]:
     raw = node.get("retry")
     if raw is None:
         return 5.0, 3600.0
-    if isinstance(raw, LineMap):
+    if isinstance(raw, YamlMap):
         problems.unknown_keys(raw, {"base_s", "max_s"}, f"destination {destination_id!r} retry")
         base, cap = raw.get("base_s", 5.0), raw.get("max_s", 3600.0)
         if isinstance(base, (int, float)) and isinstance(cap, (int, float)) and 0 < base <= cap:
@@ -446,7 +446,7 @@ def _routes(
     problems: _Problems,
     sources: Mapping[str, SourceConfig],
     destinations: Mapping[str, DestinationConfig],
-    parent: LineMap,
+    parent: YamlMap,
 ) -> list[Route]:
     routes: list[Route] = []
     for node in _list_of_maps(raw, "routes", problems, parent):
@@ -463,7 +463,7 @@ def _routes(
     return routes
 
 
-def _id_list(node: LineMap, key: str, problems: _Problems) -> list[str]:
+def _id_list(node: YamlMap, key: str, problems: _Problems) -> list[str]:
     value = node.get(key)
     if isinstance(value, str):
         return [value]

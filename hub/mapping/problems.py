@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from hub.mapping.paths import Kind
-from hub.mapping.yamlsource import YamlList, YamlMap, is_trap
+from hub.yamlsource import YamlList, YamlMap, is_trap
 
 
 class Problems:

@@ -7,7 +7,7 @@ from typing import Any
 from hub.mapping.conditions import GROUPS, OPERATORS, Condition, Group, Test
 from hub.mapping.paths import NUMERIC_KINDS, VOCABULARIES, Kind, kind_of_path, path_kinds
 from hub.mapping.problems import Problems, expect_text, kind_problem, shown, suggest, trap_hint
-from hub.mapping.yamlsource import YamlList, YamlMap
+from hub.yamlsource import YamlList, YamlMap
 
 
 def parse_when(node: Any, line: int, problems: Problems) -> tuple[Condition, ...]:

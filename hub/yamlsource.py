@@ -1,13 +1,14 @@
 """A YAML loader that remembers where things were written, so every problem can name its line.
 
-PyYAML forgets positions once nodes become Python objects. The mapping format needs them (every
-error names file and line) and needs the source spelling of booleans (YAML 1.1 reads a bare `no`,
-`on`, `yes` or `off` as a boolean, the classic trap), so mappings and lists are built as dict and
-list subclasses carrying the line of each key or item and the raw text of each scalar.
+PyYAML forgets positions once nodes become Python objects. hub.yaml and the mapping files need
+them (every error names file and line) and need the source spelling of booleans (YAML 1.1 reads a
+bare `no`, `on`, `yes` or `off` as a boolean, the classic trap), so mappings and lists are built as
+dict and list subclasses carrying the line of each key or item and the raw text of each scalar.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -132,3 +133,34 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, list):
         return [to_plain(item) for item in value]
     return value
+
+
+def load_file(path: Path) -> tuple[Any, list[str]]:
+    """Parse a YAML file; returns the data and problems ("file:line: message"), never raising."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return None, [f"{path}: cannot read: {exc.strerror}"]
+    try:
+        data = load_yaml(text)
+    except yaml.YAMLError as exc:
+        return None, [f"{path}:{error_line(exc)}: invalid YAML: {error_text(exc)}"]
+    return data, [f"{path}:{line}: {message}" for line, message in non_text_keys(data)]
+
+
+def non_text_keys(value: Any) -> list[tuple[int, str]]:
+    """(line, message) for every key YAML did not read as text (`on:` became True, `1:` a number)."""
+    found: list[tuple[int, str]] = []
+    if isinstance(value, YamlMap):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                spelled = value.raw_keys.get(key, str(key))
+                hint = (
+                    " (YAML 1.1 reads on/off/yes/no as booleans: quote it)" if isinstance(key, bool) else ""
+                )
+                found.append((value.line_of(key), f"key {spelled!r} is not a string{hint}"))
+            found.extend(non_text_keys(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(non_text_keys(item))
+    return found
