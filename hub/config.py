@@ -11,7 +11,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,6 +214,48 @@ def load_config(
     return HubConfig(settings.config_path, sources, destinations, tuple(routes), resolved_url or None)
 
 
+def _flag(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _mapping(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _seconds(low: float, high: float, *, open_low: bool = False) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        return (low < value if open_low else low <= value) and value <= high
+
+    return check
+
+
+def _whole(low: int, high: int | None = None) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
+        return ok and (high is None or value <= high)
+
+    return check
+
+
+def _setting(
+    node: YamlMap,
+    key: str,
+    default: Any,
+    accept: Callable[[Any], bool],
+    label: str,
+    expected: str,
+    problems: _Problems,
+) -> Any:
+    """The value of an optional key, or its default (with a problem) when the value is unusable."""
+    value = node.get(key, default)
+    if value is default or accept(value):
+        return value
+    problems.add(node, key, f"{label}: {key} {expected}")
+    return default
+
+
 def _list_of_maps(value: Any, what: str, problems: _Problems, parent: YamlMap) -> list[YamlMap]:
     if not isinstance(value, list) or not all(isinstance(item, YamlMap) for item in value):
         problems.add(parent, what, f"{what} must be a list of mappings")
@@ -273,10 +315,8 @@ def _sources(
                 )
         values = [resolve_env(s, env) for s in raw_secrets]
         resolved = tuple(Secret(v) for v in values if v)
-        insecure = node.get("insecure", False)
-        if not isinstance(insecure, bool):
-            problems.add(node, "insecure", f"source {source_id!r}: insecure must be true or false")
-            insecure = False
+        label = f"source {source_id!r}"
+        insecure = _setting(node, "insecure", False, _flag, label, "must be true or false", problems)
         secret_generated = False
         if not resolved and not insecure and generated is not None and source_id:
             value, _ = generated.get_or_create(f"source:{source_id}")
@@ -288,22 +328,13 @@ def _sources(
                 node, "default_region", f"source {source_id!r}: default_region must be ISO alpha-2, e.g. US"
             )
             region = "US"
-        settle = node.get("settle_s", 0)
-        if not isinstance(settle, (int, float)) or isinstance(settle, bool) or not 0 <= settle <= 3600:
-            problems.add(
-                node, "settle_s", f"source {source_id!r}: settle_s must be seconds between 0 and 3600"
-            )
-            settle = 0
-        options = node.get("options", {})
-        if not isinstance(options, dict):
-            problems.add(node, "options", f"source {source_id!r}: options must be a mapping")
-            options = {}
-        max_body = node.get("max_body_bytes")
-        if max_body is not None and (not isinstance(max_body, int) or max_body <= 0):
-            problems.add(
-                node, "max_body_bytes", f"source {source_id!r}: max_body_bytes must be a positive integer"
-            )
-            max_body = None
+        settle = _setting(
+            node, "settle_s", 0, _seconds(0, 3600), label, "must be seconds between 0 and 3600", problems
+        )
+        options = _setting(node, "options", {}, _mapping, label, "must be a mapping", problems)
+        max_body = _setting(
+            node, "max_body_bytes", None, _whole(1), label, "must be a positive integer", problems
+        )
         if source_id:
             result[source_id] = SourceConfig(
                 id=source_id,
@@ -359,10 +390,8 @@ def _destinations(
                 node, "mappings", f"destination {destination_id!r}: mappings must be a list of file paths"
             )
             mappings = []
-        options = node.get("options", {})
-        if not isinstance(options, dict):
-            problems.add(node, "options", f"destination {destination_id!r}: options must be a mapping")
-            options = {}
+        label = f"destination {destination_id!r}"
+        options = _setting(node, "options", {}, _mapping, label, "must be a mapping", problems)
         rate_limit, window = _rate_limit(node.get("rate_limit"), node, "rate_limit", destination_id, problems)
         buckets: dict[str, tuple[int, float]] = {}
         raw_buckets = node.get("rate_limits")
@@ -378,18 +407,11 @@ def _destinations(
                 if limit:
                     buckets[bucket] = (limit, per)
         retry_base, retry_max = _retry(node, destination_id, problems)
-        max_attempts = node.get("max_attempts", 8)
-        if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or not 1 <= max_attempts <= 50:
-            problems.add(node, "max_attempts", f"destination {destination_id!r}: max_attempts must be 1..50")
-            max_attempts = 8
-        timeout = node.get("timeout_s", 15)
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= 300:
-            problems.add(node, "timeout_s", f"destination {destination_id!r}: timeout_s must be in (0, 300]")
-            timeout = 15
-        enabled = node.get("enabled", True)
-        if not isinstance(enabled, bool):
-            problems.add(node, "enabled", f"destination {destination_id!r}: enabled must be true or false")
-            enabled = True
+        max_attempts = _setting(node, "max_attempts", 8, _whole(1, 50), label, "must be 1..50", problems)
+        timeout = _setting(
+            node, "timeout_s", 15, _seconds(0, 300, open_low=True), label, "must be in (0, 300]", problems
+        )
+        enabled = _setting(node, "enabled", True, _flag, label, "must be true or false", problems)
         if destination_id:
             result[destination_id] = DestinationConfig(
                 id=destination_id,

@@ -125,3 +125,24 @@ def test_shipped_config_is_valid(tmp_path: Path) -> None:
         "ringba",
         "retreaver",
     }
+
+
+def test_unusable_settings_are_reported_with_their_rule(tmp_path: Path) -> None:
+    problems = problems_of(
+        tmp_path,
+        """sources:
+  - {id: callrail, provider: callrail, secrets: ["${S}"], settle_s: -1, insecure: maybe}
+destinations:
+  - {id: out, type: webhook, credentials: {url: "${U}"}, max_attempts: 0, timeout_s: 0, enabled: 1, options: []}
+""",
+    )
+    text = "\n".join(problems)
+    for expected in (
+        "source 'callrail': settle_s must be seconds between 0 and 3600",
+        "source 'callrail': insecure must be true or false",
+        "destination 'out': max_attempts must be 1..50",
+        "destination 'out': timeout_s must be in (0, 300]",
+        "destination 'out': enabled must be true or false",
+        "destination 'out': options must be a mapping",
+    ):
+        assert expected in text, text
