@@ -87,11 +87,8 @@ def deliver(runtime: Runtime, destination_id: str, delivery_ids: Sequence[str]) 
             connector = runtime.connector(destination_id)
         except Exception as exc:  # noqa: BLE001
             # Recorded on every delivery (and replayable once fixed), not left to a lease expiry.
-            message = (
-                "; ".join(exc.problems) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
-            )
             error = PermanentError(
-                f"cannot set up destination {destination_id!r}: {message}", reason="config"
+                f"cannot set up destination {destination_id!r}: {_describe(exc)}", reason="config"
             )
             result = BatchResult(outcomes=dict.fromkeys((item.delivery_id for item in items), error))
         else:
@@ -118,16 +115,20 @@ def _prepare(
             .returning(Delivery.id)
         ).all()
         rows = session.scalars(select(Delivery).where(Delivery.id.in_(claimed))).all()
+        calls = {c.id: c for c in session.scalars(select(Call).where(Call.id.in_({r.call_id for r in rows})))}
+        versions = {
+            e.id: e for e in session.scalars(select(Event).where(Event.id.in_({r.event_id for r in rows})))
+        }
+        folded = _folded_kinds(session, [row.id for row in rows])
         for row in rows:
-            call_row = session.get(Call, row.call_id)
-            event_row = session.get(Event, row.event_id)
+            call_row, event_row = calls.get(row.call_id), versions.get(row.event_id)
             if call_row is None or event_row is None:
                 early[row.id] = PermanentError("the call or its version is missing", reason="missing_call")
                 continue
             try:
                 call = load_event(call_row.state)
                 trigger = load_event(event_row.payload)
-                kinds = [trigger.kind, *_folded_kinds(session, row.id)]
+                kinds = [trigger.kind, *(k for k in folded[row.id] if k != trigger.kind)]
                 rendered = render_covering(runtime.mappings.get(destination), call, kinds)
             except RenderFailed as exc:
                 early[row.id] = PermanentError(exc.message, reason="mapping")
@@ -135,12 +136,7 @@ def _prepare(
             except Exception as exc:  # noqa: BLE001
                 # A stored call the code cannot read, or mappings that no longer load: the
                 # delivery says so and can be replayed after the fix.
-                message = (
-                    "; ".join(exc.problems)
-                    if isinstance(exc, ConfigError)
-                    else f"{type(exc).__name__}: {exc}"
-                )
-                early[row.id] = PermanentError(message, reason="prepare")
+                early[row.id] = PermanentError(_describe(exc), reason="prepare")
                 continue
             records = [r for r in rendered if isinstance(r, RenderedRecord)]
             row.records = [stored_record(r) for r in records]
@@ -160,19 +156,29 @@ def _prepare(
     return items, early
 
 
-def _folded_kinds(session: Session, delivery_id: str) -> list[str]:
-    """Kinds of the versions folded into this delivery (and into those, transitively)."""
-    kinds: list[str] = []
-    frontier = [delivery_id]
+def _folded_kinds(session: Session, delivery_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Per delivery, the kinds of the versions folded into it (and into those, transitively)."""
+    kinds: dict[str, list[str]] = {delivery_id: [] for delivery_id in delivery_ids}
+    root_of = {delivery_id: delivery_id for delivery_id in delivery_ids}
+    frontier = list(delivery_ids)
     while frontier:
         rows = session.execute(
-            select(Delivery.id, Event.kind)
+            select(Delivery.id, Delivery.superseded_by, Event.kind)
             .join(Event, Event.id == Delivery.event_id)
             .where(Delivery.superseded_by.in_(frontier))
         ).all()
-        frontier = [row_id for row_id, _ in rows]
-        kinds.extend(kind for _, kind in rows if kind not in kinds)
+        frontier = []
+        for row_id, folded_into, kind in rows:
+            root = root_of[str(folded_into)]
+            root_of[row_id] = root
+            if kind not in kinds[root]:
+                kinds[root].append(kind)
+            frontier.append(row_id)
     return kinds
+
+
+def _describe(exc: Exception) -> str:
+    return "; ".join(exc.problems) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
 
 
 def _record(
