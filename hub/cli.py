@@ -91,21 +91,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _runtime_with_fakes(settings: Settings) -> tuple[Any, list[Any]]:
     """A runtime whose sandbox destinations talk to fakes started here (for check and preview)."""
-    from connectors import registry as connector_registry
-    from hub.local_server import LocalServer
+    from hub.local_server import start_sandboxes
     from hub.runtime import Runtime, load_hub_config
-
-    config = load_hub_config(settings, generate_secrets=False)
-    fakes = []
-    urls: dict[str, str] = {}
-    for destination in config.destinations.values():
-        app = connector_registry.sandbox_app(destination.type) if destination.sandbox else None
-        if app is not None:
-            server = LocalServer(app).start()
-            fakes.append(server)
-            urls[destination.id] = server.url
     from hub.store.db import Database
 
+    config = load_hub_config(settings, generate_secrets=False)
+    fakes, urls = start_sandboxes(config.destinations.values())
     redis_url = settings.redis_url or "redis://127.0.0.1:1/0"
     runtime = Runtime(settings, config, Database(settings.database_url), redis_url, urls)
     return runtime, fakes

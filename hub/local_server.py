@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from connectors import registry as connector_registry
+from hub.config import DestinationConfig
 
 
 class LocalServer:
@@ -41,3 +45,16 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def start_sandboxes(destinations: Iterable[DestinationConfig]) -> tuple[list[LocalServer], dict[str, str]]:
+    """Start the local fake of every destination that runs in sandbox mode: (servers, id -> URL)."""
+    servers: list[LocalServer] = []
+    urls: dict[str, str] = {}
+    for destination in destinations:
+        app = connector_registry.sandbox_app(destination.type) if destination.sandbox else None
+        if app is not None:
+            server = LocalServer(app).start()
+            servers.append(server)
+            urls[destination.id] = server.url
+    return servers, urls

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from connectors import registry as connector_registry
 from hub.check import check_offline
 from hub.config import HubConfig, admin_token
-from hub.local_server import LocalServer
+from hub.local_server import LocalServer, start_sandboxes
 from hub.redis_server import RedisServer, free_port
 from hub.runtime import write_sandbox_urls
 from hub.settings import Settings
@@ -68,20 +67,11 @@ class Supervisor:
         return config
 
     def _start_fakes(self, config: HubConfig) -> None:
-        urls: dict[str, str] = {}
-        for destination in config.destinations.values():
-            if not destination.sandbox:
-                continue
-            app = connector_registry.sandbox_app(destination.type)
-            if app is None:
-                continue
-            server = LocalServer(app).start()
-            self.fakes.append(server)
-            urls[destination.id] = server.url
+        self.fakes, urls = start_sandboxes(config.destinations.values())
         write_sandbox_urls(self.settings.data_dir, urls)
 
     def _spawn_web(self) -> None:
-        access_log = "-" if self.env.get("HUB_ACCESS_LOG") else "/dev/null"
+        access_log = "-" if self.env.get("HUB_ACCESS_LOG") else None
         command = web_command(
             self.options.host, self.options.port, self.options.web_workers, "wsgi:create()", access_log
         )
