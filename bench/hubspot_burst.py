@@ -23,12 +23,12 @@ from connectors.base import Delivered, DeliveryItem, DestinationSettings, Retrya
 from connectors.hubspot import HubSpotConnector
 from connectors.hubspot.sandbox import create_app, fake_of
 from hub.coordination import MemoryStateStore, SharedContext
-from hub.events import Attribution, Call, Caller, CallEvent
+from hub.core.events import Attribution, Call, Caller, CallEvent
+from hub.core.records import RenderedRecord
+from hub.core.secrets import Secret
 from hub.local_server import LocalServer
 from hub.mapping import Mapping, load_mapping
-from hub.records import RenderedRecord
 from hub.redis_server import RedisServer, free_port
-from hub.secrets import Secret
 
 MAPPINGS = Path(__file__).resolve().parents[1] / "mappings" / "hubspot"
 TOKEN = "pat-na1-bench"

@@ -18,10 +18,10 @@ import requests
 from connectors.base import DeliveryItem, DestinationSettings, MemoryContext
 from connectors.salesforce import SalesforceConnector
 from connectors.salesforce.sandbox import create_app
-from hub.events import Attribution, Call, Caller, CallEvent, Outcome
+from hub.core.events import Attribution, Call, Caller, CallEvent, Outcome
+from hub.core.records import RenderedRecord
 from hub.local_server import LocalServer
 from hub.mapping import Mapping, load_mapping
-from hub.records import RenderedRecord
 
 MAPPINGS = Path(__file__).resolve().parents[1] / "mappings" / "salesforce"
 AGENT = "agent@bench.example"

@@ -23,10 +23,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from hub.errors import HubError
-from hub.events import CallEvent
-from hub.records import RenderedRecord
-from hub.secrets import Secret
+from hub.core.errors import HubError
+from hub.core.events import CallEvent
+from hub.core.records import RenderedRecord
+from hub.core.secrets import Secret
 
 EXCERPT_CHARS = 2000
 

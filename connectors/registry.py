@@ -12,7 +12,7 @@ import pkgutil
 from typing import Any
 
 from connectors.base import Connector
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
 
 
 def types() -> list[str]:

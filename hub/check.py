@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from connectors import registry as connector_registry
 from hub.config import HubConfig
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
 from hub.mapping import lint_against_schema
 from hub.render import load_destination_mappings
 from hub.runtime import Runtime, load_hub_config

@@ -103,8 +103,8 @@ def _runtime_with_fakes(settings: Settings) -> tuple[Any, list[Any]]:
 
 
 def cmd_normalize(args: argparse.Namespace) -> int:
-    from hub.errors import ConfigError, ParseError
-    from hub.events import dump_event
+    from hub.core.errors import ConfigError, ParseError
+    from hub.core.events import dump_event
     from hub.samples import request_from_file
     from webhooks import registry
     from webhooks.base import SourceSettings
@@ -173,9 +173,9 @@ def _print_candidate_report(report: dict[str, Any]) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from hub.core.fields import timestamp
     from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
     from hub.store.db import Database
-    from webhooks.fields import timestamp
 
     db = Database(_settings().database_url)
     if args.receipts:
@@ -310,7 +310,7 @@ def _register_connector_commands(commands: Any) -> None:
 
 def cmd_ga4(args: argparse.Namespace) -> int:
     from connectors.ga4 import cli as ga4_cli
-    from hub.errors import ConfigError
+    from hub.core.errors import ConfigError
     from hub.ga4_commands import StoreGa4Environment
     from hub.runtime import load_hub_config
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub.errors import ConfigError
-from hub.secrets import Secret
+from hub.core.errors import ConfigError
+from hub.core.secrets import Secret
+from hub.core.yamlsource import YamlMap, load_file
 from hub.settings import Settings
-from hub.yamlsource import YamlMap, load_file
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")

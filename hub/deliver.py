@@ -33,10 +33,10 @@ from connectors.base import (
 )
 from hub import metrics
 from hub.config import DestinationConfig
+from hub.core.errors import ConfigError
+from hub.core.events import load_event
+from hub.core.records import RenderedRecord, Skip
 from hub.dispatch import DELIVERY_LEASE_S
-from hub.errors import ConfigError
-from hub.events import load_event
-from hub.records import RenderedRecord, Skip
 from hub.render import RenderFailed, render_covering
 from hub.runtime import Runtime
 from hub.store.models import Attempt, Batch, Call, Delivery, Event

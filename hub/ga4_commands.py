@@ -14,16 +14,16 @@ from connectors.base import DestinationSettings
 from connectors.ga4.coverage import CoverageRow, attribution_coverage, stored_attribution
 from connectors.ga4.reporting import DayKey, ReportWindow
 from hub.config import HubConfig
-from hub.errors import ConfigError
-from hub.events import CallEvent
+from hub.core.errors import ConfigError
+from hub.core.events import CallEvent
+from hub.core.fields import timestamp
+from hub.core.records import RenderedRecord
 from hub.local_server import LocalServer
-from hub.records import RenderedRecord
 from hub.render import load_destination_mappings, render_all
 from hub.runtime import connector_settings, read_sandbox_urls
 from hub.settings import Settings
 from hub.store.db import Database
 from hub.store.models import Call, ConnectorState, Delivery
-from webhooks.fields import timestamp
 
 
 class StoreGa4Environment:

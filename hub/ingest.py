@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from hub import metrics
 from hub.config import SourceConfig
-from hub.errors import ParseError
-from hub.events import KIND_COMPLETED, CallEvent, dump_event, load_event
+from hub.core.errors import ParseError
+from hub.core.events import KIND_COMPLETED, CallEvent, dump_event, load_event
 from hub.merge import call_id, merge
 from hub.runtime import Runtime
 from hub.store.models import Call, Delivery, Event, Receipt

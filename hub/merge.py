@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hub.events import KIND_RANK, CallEvent
+from hub.core.events import KIND_RANK, CallEvent
 
 
 def call_id(source: str, provider_call_id: str) -> str:

@@ -16,11 +16,12 @@ from sqlalchemy import select
 from connectors import registry as connector_registry
 from connectors.base import DeliveryError, DeliveryItem, MemoryContext
 from hub.config import DestinationConfig, HubConfig
+from hub.core.errors import ConfigError, ParseError
+from hub.core.events import CallEvent, dump_event, load_event
+from hub.core.fields import timestamp
+from hub.core.records import RenderedRecord, Skip
 from hub.deliver import history_fields
-from hub.errors import ConfigError, ParseError
-from hub.events import CallEvent, dump_event, load_event
 from hub.mapping import Mapping, diff_records, load_mapping
-from hub.records import RenderedRecord, Skip
 from hub.render import RenderFailed, load_destination_mappings, render_all
 from hub.runtime import connector_settings, load_hub_config
 from hub.samples import request_from_file
@@ -29,7 +30,6 @@ from hub.store.db import Database
 from hub.store.models import Call, Delivery
 from webhooks import registry as provider_registry
 from webhooks.base import SourceSettings
-from webhooks.fields import timestamp
 
 #: Where sandbox destinations point in a preview (nothing is contacted).
 PREVIEW_SANDBOX_URL = "http://sandbox.invalid"

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from hub.core.fields import e164
 from hub.store.models import Attempt, Batch, Call, Delivery, Event, Receipt
-from webhooks.fields import e164
 
 MAX_LIMIT = 500
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from hub import metrics
 from hub.config import SourceConfig
-from hub.errors import SignatureError
+from hub.core.errors import SignatureError
 from hub.store.db import Database
 from hub.store.models import Receipt
 from hub.store.receipt_writer import ReceiptWriter

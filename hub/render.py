@@ -8,10 +8,10 @@ from pathlib import Path
 
 from connectors import registry as connector_registry
 from hub.config import DestinationConfig, HubConfig
-from hub.errors import ConfigError, HubError
-from hub.events import CallEvent
+from hub.core.errors import ConfigError, HubError
+from hub.core.events import CallEvent
+from hub.core.records import RenderedRecord, Skip
 from hub.mapping import Mapping, RenderError, load_mapping
-from hub.records import RenderedRecord, Skip
 
 
 class RenderFailed(HubError):

@@ -23,9 +23,9 @@ from connectors import registry as connector_registry
 from connectors.base import Connector, ConnectorContext, DestinationSettings
 from hub.config import DestinationConfig, HubConfig, SourceConfig, admin_token, load_config
 from hub.coordination import SharedContext
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
+from hub.core.secrets import Secret
 from hub.render import MappingCache
-from hub.secrets import Secret
 from hub.settings import Settings
 from hub.store.db import Database
 from hub.store.receipt_writer import ReceiptWriter

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.secrets import Secret
+from hub.core.secrets import Secret
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hub.config import load_config
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
 from hub.settings import Settings
 
 

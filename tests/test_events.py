@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from marshmallow import ValidationError
 
-from hub.events import Attribution, CallEvent, Outcome, dump_event, get_path, known_paths, load_event
+from hub.core.events import Attribution, CallEvent, Outcome, dump_event, get_path, known_paths, load_event
 from hub.merge import merge
 
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.errors import ParseError
-from webhooks import fields as f
+from hub.core import fields as f
+from hub.core.errors import ParseError
 
 
 @pytest.mark.parametrize(
@@ -237,7 +237,7 @@ def test_currency_code(value: str, expected: str | None) -> None:
 def test_money_is_read_strictly_or_not_at_all() -> None:
     from decimal import Decimal
 
-    from webhooks.fields import decimal
+    from hub.core.fields import decimal
 
     assert decimal("$1,250.00") == Decimal("1250.00")
     assert decimal("(45.00)") == Decimal("-45.00")
@@ -247,7 +247,7 @@ def test_money_is_read_strictly_or_not_at_all() -> None:
 
 
 def test_international_digits_without_plus_keep_their_country() -> None:
-    from webhooks.fields import e164
+    from hub.core.fields import e164
 
     assert e164("447700900123", "US") == "+447700900123"
     assert e164("14705550183", "US") == "+14705550183"
@@ -255,7 +255,7 @@ def test_international_digits_without_plus_keep_their_country() -> None:
 
 
 def test_fourteen_digits_are_a_compact_time_not_an_epoch() -> None:
-    from webhooks.fields import timestamp
+    from hub.core.fields import timestamp
 
     moment = timestamp("20240312142207")
     assert moment is not None

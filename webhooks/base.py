@@ -21,8 +21,8 @@ from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
-from hub.errors import ParseError, SignatureError
-from hub.events import KIND_COMPLETED, KIND_STARTED, Call, CallEvent, event_id, validate_event
+from hub.core.errors import ParseError, SignatureError
+from hub.core.events import KIND_COMPLETED, KIND_STARTED, Call, CallEvent, event_id, validate_event
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 #: Query parameters that usually carry a credential, whatever the provider: never part of what

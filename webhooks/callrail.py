@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from hub.errors import ParseError, SignatureError
-from hub.events import (
+from hub.core import fields as f
+from hub.core.errors import ParseError, SignatureError
+from hub.core.events import (
     KIND_COMPLETED,
     KIND_STARTED,
     KIND_UPDATED,
@@ -24,7 +25,6 @@ from hub.events import (
     CallEvent,
     Outcome,
 )
-from webhooks import fields as f
 from webhooks.base import (
     InboundRequest,
     Provider,

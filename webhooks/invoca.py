@@ -18,8 +18,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from hub.errors import ParseError, SignatureError
-from hub.events import (
+from hub.core import fields as f
+from hub.core.errors import ParseError, SignatureError
+from hub.core.events import (
     KIND_COMPLETED,
     KIND_STARTED,
     KIND_UNKNOWN,
@@ -31,7 +32,6 @@ from hub.events import (
     CallEvent,
     Outcome,
 )
-from webhooks import fields as f
 from webhooks.base import InboundRequest, Provider, matches_any
 
 TOKEN_PARAM = "token"  # noqa: S105 -- the parameter's name, not a secret

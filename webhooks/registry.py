@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
 from webhooks.base import Provider, SourceSettings
 
 _NOT_PROVIDERS = {"base", "fields", "registry"}

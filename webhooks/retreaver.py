@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from hub import events
-from hub.errors import ParseError
-from webhooks import fields
+from hub.core import events, fields
+from hub.core.errors import ParseError
 from webhooks.base import InboundRequest, Provider
 from webhooks.generic.assemble import assemble, source_currency
 from webhooks.generic.auth import AuthRecipe, RecipeAuth, TokenAuth

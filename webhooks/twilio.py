@@ -21,8 +21,9 @@ from functools import partial
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from hub.errors import ParseError, SignatureError
-from hub.events import (
+from hub.core import fields as f
+from hub.core.errors import ParseError, SignatureError
+from hub.core.events import (
     KIND_COMPLETED,
     KIND_STARTED,
     KIND_UPDATED,
@@ -31,7 +32,6 @@ from hub.events import (
     Caller,
     CallEvent,
 )
-from webhooks import fields as f
 from webhooks.base import FORM_CONTENT_TYPE, InboundRequest, Provider, b64, hmac_digest, matches_any
 
 SIGNATURE_HEADER = "X-Twilio-Signature"

@@ -45,9 +45,9 @@ from connectors.ga4.reporting import (
     report_window,
 )
 from connectors.ga4.transport import DEBUG_PATH, MpTransportError
-from hub.errors import ConfigError
-from hub.events import CallEvent, load_event
-from hub.records import RenderedRecord
+from hub.core.errors import ConfigError
+from hub.core.events import CallEvent, load_event
+from hub.core.records import RenderedRecord
 
 Render = Callable[[CallEvent], Sequence[RenderedRecord]]
 #: Default days GA4 may take to show MP events in standard reports.

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from connectors.base import ConnectorContext
-from hub.events import CallEvent
+from hub.core.events import CallEvent
 
 SENT: Final = "sent"
 PENDING: Final = "pending"

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from connectors.ga4 import rules
-from hub.records import RenderedRecord
+from hub.core.records import RenderedRecord
 
 REQUEST_FIELDS: Final = ("client_id", "user_id", "non_personalized_ads")
 REQUEST_GROUPS: Final = ("user_data", "consent", "user_properties")

@@ -26,7 +26,7 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 from google.oauth2 import service_account
 
 from connectors.base import DestinationSettings
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
 
 SCOPES: Final = ("https://www.googleapis.com/auth/analytics.readonly",)
 PAGE_SIZE: Final = 10_000

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from hub.events import STATUSES, CallEvent
+from hub.core.events import STATUSES, CallEvent
 
 #: HubSpot's default call outcomes (label -> GUID); portals may add their own GUIDs.
 DISPOSITIONS: dict[str, str] = {

@@ -10,7 +10,7 @@ from typing import TypeVar
 from connectors.base import ConnectorContext, DeliveryError, DeliveryItem, ItemOutcome
 from connectors.hubspot.api import HubSpotApi
 from connectors.hubspot.options import HubSpotOptions
-from hub.records import RenderedRecord
+from hub.core.records import RenderedRecord
 
 T = TypeVar("T")
 

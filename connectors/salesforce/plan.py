@@ -10,7 +10,7 @@ from typing import Any, Final
 from connectors.base import Delivered, DeliveryError, DeliveryItem, Held, ItemOutcome, Skipped
 from connectors.salesforce.lookup import Person
 from connectors.salesforce.phones import canonical
-from hub.records import RenderedRecord
+from hub.core.records import RenderedRecord
 
 LEAD_DEFAULTS: Final = {"LastName": "Unknown caller", "Company": "[not provided]"}
 #: Fields Salesforce accepts on create only; left out whenever the record may already exist.

@@ -5,7 +5,7 @@ Labelled lines with empty ones left out are a rule a mapping's `join` cannot exp
 
 from __future__ import annotations
 
-from hub.events import CallEvent
+from hub.core.events import CallEvent
 
 _MAX: int = 32000
 

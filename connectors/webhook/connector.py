@@ -28,7 +28,7 @@ from connectors.base import (
     retry_after_seconds,
 )
 from connectors.webhook.signing import SIGNATURE_HEADER, header_value
-from hub.events import dump_event
+from hub.core.events import dump_event
 
 SANDBOX_PATH = "/receive"
 # Only ever used between `hub run` and its own local receiver.

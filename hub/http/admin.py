@@ -10,12 +10,12 @@ from flask import Blueprint, Response, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from hub import queries
-from hub.errors import ParseError
+from hub.core.errors import ParseError
+from hub.core.fields import timestamp
 from hub.http.context import runtime
 from hub.http.openapi import spec
 from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
 from hub.store.models import Delivery, Receipt
-from webhooks.fields import timestamp
 
 blueprint = Blueprint("admin", __name__, url_prefix="/api")
 

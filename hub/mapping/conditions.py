@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
-from hub.events import CallEvent, get_path
+from hub.core.events import CallEvent, get_path
 
 OPERATORS: Final[dict[str, str]] = {
     "equals": "The value equals the given one (text compares exactly, case included).",

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Final
 
+from hub.core.yamlsource import YamlList, YamlMap, to_plain
 from hub.mapping.model import FieldRule
 from hub.mapping.paths import Kind, kind_of_path, path_kinds
 from hub.mapping.problems import Problems, expect_text, shown, suggest, trap_hint
 from hub.mapping.transform_parser import check_chain, parse_steps
 from hub.mapping.transforms import Step
-from hub.yamlsource import YamlList, YamlMap, to_plain
 
 RULE_KEYS: Final = ("from", "value", "transform", "default", "required")
 

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import yaml
 
-from hub.errors import ConfigError
-from hub.events import KINDS
+from hub.core.errors import ConfigError
+from hub.core.events import KINDS
+from hub.core.yamlsource import YamlList, YamlMap, error_line, error_text, load_yaml, to_plain
 from hub.mapping.field_parser import parse_fields
 from hub.mapping.model import DEFAULT_EVENTS, FieldRule, Mapping
 from hub.mapping.problems import Problems, expect_text, shown, suggest, trap_hint
 from hub.mapping.when_parser import parse_when
-from hub.yamlsource import YamlList, YamlMap, error_line, error_text, load_yaml, to_plain
 
 if TYPE_CHECKING:
     from connectors.base import Connector

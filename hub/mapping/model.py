@@ -13,11 +13,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from hub.errors import HubError
-from hub.events import KIND_UNKNOWN, KINDS, CallEvent, get_path
+from hub.core.errors import HubError
+from hub.core.events import KIND_UNKNOWN, KINDS, CallEvent, get_path
+from hub.core.records import RenderedRecord, Skip
 from hub.mapping.conditions import Condition, first_failing, is_missing
 from hub.mapping.transforms import Step, TransformError, iso_datetime, run_steps
-from hub.records import RenderedRecord, Skip
 
 #: Kinds a mapping reacts to when it has no `events:` list.
 DEFAULT_EVENTS = frozenset(kind for kind in KINDS if kind != KIND_UNKNOWN)

@@ -1,6 +1,6 @@
 """What each path into the normalized event holds: its value kind, its vocabulary, a description.
 
-Kinds are derived from the dataclass annotations in `hub.events`, so a new event field gets a kind
+Kinds are derived from the dataclass annotations in `hub.core.events`, so a new event field gets a kind
 without touching this module; only its one-line description (checked by a test) must be added.
 """
 
@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, Final, Literal
 
-from hub import events
+from hub.core import events
 
 Kind = Literal["text", "integer", "number", "boolean", "datetime", "list", "any"]
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from hub.records import RenderedRecord, Skip
+from hub.core.records import RenderedRecord, Skip
 
 Rendering = RenderedRecord | Skip
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from hub.core.yamlsource import YamlList, YamlMap, is_trap
 from hub.mapping.paths import Kind
-from hub.yamlsource import YamlList, YamlMap, is_trap
 
 
 class Problems:

@@ -10,7 +10,7 @@ import re
 import sys
 from pathlib import Path
 
-from hub.events import known_paths
+from hub.core.events import known_paths
 from hub.mapping.conditions import GROUPS, OPERATORS
 from hub.mapping.paths import CUSTOM_PREFIX, DESCRIPTIONS, VOCABULARIES, kind_of_path
 from hub.mapping.transforms import TRANSFORM_SPECS

@@ -6,10 +6,10 @@ from datetime import date
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hub.core.yamlsource import YamlList, YamlMap, is_trap
 from hub.mapping.paths import VOCABULARIES, Kind, kind_of_path
 from hub.mapping.problems import Problems, shown, suggest, trap_hint
 from hub.mapping.transforms import MAP_DEFAULT, TRANSFORM_SPECS, Step
-from hub.yamlsource import YamlList, YamlMap, is_trap
 
 
 def parse_steps(node: Any, line: int, where: str, problems: Problems) -> tuple[Step, ...]:

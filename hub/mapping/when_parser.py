@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.core.yamlsource import YamlList, YamlMap
 from hub.mapping.conditions import GROUPS, OPERATORS, Condition, Group, Test
 from hub.mapping.paths import NUMERIC_KINDS, VOCABULARIES, Kind, kind_of_path, path_kinds
 from hub.mapping.problems import Problems, expect_text, kind_problem, shown, suggest, trap_hint
-from hub.yamlsource import YamlList, YamlMap
 
 
 def parse_when(node: Any, line: int, problems: Problems) -> tuple[Condition, ...]:

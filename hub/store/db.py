@@ -18,7 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.errors import StorageUnavailable
+from hub.core.errors import StorageUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 

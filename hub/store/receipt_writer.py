@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from hub.errors import StorageUnavailable
+from hub.core.errors import StorageUnavailable
 from hub.store.db import Database
 from hub.store.models import Receipt
 

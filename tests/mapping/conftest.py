@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.errors import ConfigError
-from hub.events import Attribution, Call, Caller, CallEvent, Outcome
+from hub.core.errors import ConfigError
+from hub.core.events import Attribution, Call, Caller, CallEvent, Outcome
 from hub.mapping import Mapping, load_mapping
 
 WriteMapping = Callable[[str], Path]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hub.events import Attribution, Call, Caller, Outcome
+from hub.core.events import Attribution, Call, Caller, Outcome
+from hub.core.records import RenderedRecord, Skip
 from hub.mapping.conditions import OPERATORS
-from hub.records import RenderedRecord, Skip
 from tests.mapping.conftest import answered_call
 
 CALL = answered_call()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.events import known_paths
+from hub.core.events import known_paths
 from hub.mapping import TRANSFORMS, load_mapping
 from hub.mapping.conditions import OPERATORS
 from hub.mapping.paths import DESCRIPTIONS

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from hub.core.records import RenderedRecord, Skip
 from hub.mapping import diff_records
-from hub.records import RenderedRecord, Skip
 
 CURRENT = RenderedRecord(
     "mappings/salesforce/lead.yaml",

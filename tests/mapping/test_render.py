@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from hub.events import Attribution, Caller, Outcome
+from hub.core.events import Attribution, Caller, Outcome
+from hub.core.records import RenderedRecord, Skip
 from hub.mapping import RenderError
-from hub.records import RenderedRecord, Skip
 from tests.mapping.conftest import answered_call
 
 LEAD = """

@@ -8,9 +8,9 @@ from datetime import UTC
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.events import KINDS, STATUSES, Attribution, Call, Caller, CallEvent, Outcome
+from hub.core.events import KINDS, STATUSES, Attribution, Call, Caller, CallEvent, Outcome
+from hub.core.records import RenderedRecord
 from hub.mapping.conditions import is_missing
-from hub.records import RenderedRecord
 
 EVERY_TRANSFORM = """
 version: 1

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.events import CallEvent, load_event
+from hub.core.events import CallEvent, load_event
+from hub.core.records import RenderedRecord
 from hub.mapping import Mapping, RenderError, load_mapping, mapping_files, registered_connector
-from hub.records import RenderedRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = mapping_files(ROOT / "mappings")

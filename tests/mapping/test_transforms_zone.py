@@ -17,7 +17,7 @@ def test_date_in_a_zone_keeps_the_local_day() -> None:
 def test_an_unknown_zone_is_a_load_error_naming_file_line_and_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import pytest
 
-    from hub.errors import ConfigError
+    from hub.core.errors import ConfigError
     from hub.mapping import load_mapping
 
     good = tmp_path / "good.yaml"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
 from hub.mapping import load_mapping, load_mappings
 
 HEAD = "version: 1\nobject: Lead\n"

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.events import dump_event
+from hub.core.events import dump_event
 from hub.samples import payload_files, request_from_file
 from webhooks import registry
 from webhooks.base import InboundRequest, Provider, SourceSettings

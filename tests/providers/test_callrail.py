@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.errors import ParseError, SignatureError
+from hub.core.errors import ParseError, SignatureError
 from tests.providers.support import FIXTURES, RECEIVED_AT, fixture_request, make_provider
 from webhooks.base import Headers, InboundRequest
 

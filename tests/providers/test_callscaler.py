@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.errors import SignatureError
+from hub.core.errors import SignatureError
 from tests.providers.support import FIXTURES, make_provider
 from webhooks.base import Headers, InboundRequest
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.errors import SignatureError
+from hub.core.errors import SignatureError
 from hub.receive import masked_url, stored_headers
 from tests.providers.support import (
     RECEIVED_AT,

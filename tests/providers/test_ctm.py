@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.errors import SignatureError
+from hub.core.errors import SignatureError
 from tests.providers.support import FIXTURES, RECEIVED_AT, fixture_request, make_provider
 from webhooks.base import InboundRequest
 

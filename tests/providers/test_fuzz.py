@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.errors import ParseError, SignatureError
-from hub.events import validate_event
+from hub.core.errors import ParseError, SignatureError
+from hub.core.events import validate_event
 from hub.samples import request_from_bytes
 from tests.providers.support import (
     RECEIVED_AT,

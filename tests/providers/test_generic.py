@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.errors import ConfigError, ParseError, SignatureError
+from hub.core.errors import ConfigError, ParseError, SignatureError
 from webhooks.base import FORM_CONTENT_TYPE, Headers, InboundRequest, SourceSettings
 from webhooks.generic import GenericProvider, load_definition
 from webhooks.generic.auth import BasicAuth, HmacAuth, NoAuth, TokenAuth

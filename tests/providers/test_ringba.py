@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from hub.errors import ParseError, SignatureError
+from hub.core.errors import ParseError, SignatureError
 from tests.providers.support import make_provider
 from webhooks.base import Headers, InboundRequest
 

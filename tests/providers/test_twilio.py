@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from twilio.request_validator import RequestValidator
 
-from hub.errors import SignatureError
+from hub.core.errors import SignatureError
 from hub.samples import request_from_file
 from tests.providers.support import FIXTURES, RECEIVED_AT, make_provider, payloads
 from webhooks.base import FORM_CONTENT_TYPE, Headers, InboundRequest
@@ -174,7 +174,7 @@ def test_a_body_on_a_signed_get_is_refused_and_never_parsed() -> None:
 
     import pytest
 
-    from hub.errors import SignatureError
+    from hub.core.errors import SignatureError
     from webhooks.base import FORM_CONTENT_TYPE, Headers, InboundRequest, SourceSettings
     from webhooks.registry import create
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hub.errors import SignatureError
+from hub.core.errors import SignatureError
 from tests.providers.support import FIXTURES, fixture_request, make_provider
 from webhooks.base import Headers, InboundRequest
 
@@ -86,7 +86,7 @@ def test_lead_analysis_and_additional_fields_shapes() -> None:
 
 
 def test_missing_lead_id_is_explained() -> None:
-    from hub.errors import ParseError
+    from hub.core.errors import ParseError
 
     with pytest.raises(ParseError, match="lead_id"):
         make_provider("whatconverts").normalize(lead(lead_id=None))

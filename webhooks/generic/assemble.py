@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from hub import events
-from webhooks import fields
+from hub.core import events, fields
 
 _SECTIONS = {
     "account": events.Account,

@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import ClassVar, Final, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from hub.errors import SignatureError
-from webhooks import fields
+from hub.core import fields
+from hub.core.errors import SignatureError
 from webhooks.base import Headers, InboundRequest, b64, check_timestamp, hmac_digest, matches_any
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import difflib
 from pathlib import Path
 from typing import Any, Final
 
-from webhooks import fields
+from hub.core import fields
 from webhooks.generic.yamlsource import Located
 
 Where = tuple[str | int, ...]

@@ -8,9 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from hub.errors import ParseError
-from hub.events import CallEvent
-from webhooks import fields
+from hub.core import fields
+from hub.core.errors import ParseError
+from hub.core.events import CallEvent
 from webhooks.base import InboundRequest, Provider, SourceSettings
 from webhooks.generic import auth, targets
 from webhooks.generic.assemble import assemble

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hub.errors import ParseError
+from hub.core.errors import ParseError
 from webhooks.generic import targets
 from webhooks.generic.checker import Checker, Where, did_you_mean, kind_of
 

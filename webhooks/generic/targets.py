@@ -13,9 +13,8 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any, Final
 
-from hub import events
-from hub.errors import ParseError
-from webhooks import fields
+from hub.core import events, fields
+from hub.core.errors import ParseError
 
 # Paths with a closed vocabulary: a value map must target one of these words.
 VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {

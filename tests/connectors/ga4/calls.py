@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import DeliveryItem, DestinationSettings
-from hub.events import Attribution, Call, Caller, CallEvent, Outcome
+from hub.core.events import Attribution, Call, Caller, CallEvent, Outcome
+from hub.core.records import RenderedRecord, Skip
+from hub.core.secrets import Secret
 from hub.mapping import load_mapping
-from hub.records import RenderedRecord, Skip
-from hub.secrets import Secret
 
 PROJECT = Path(__file__).resolve().parents[3]
 MAPPINGS = PROJECT / "mappings" / "ga4"

@@ -15,10 +15,10 @@ from connectors.base import DestinationSettings
 from connectors.ga4 import cli
 from connectors.ga4.reporting import DayKey, ReportWindow
 from connectors.ga4.sandbox import create_app
-from hub.errors import ConfigError
-from hub.events import CallEvent, dump_event
+from hub.core.errors import ConfigError
+from hub.core.events import CallEvent, dump_event
+from hub.core.records import RenderedRecord
 from hub.local_server import LocalServer
-from hub.records import RenderedRecord
 from tests.connectors.ga4.calls import (
     API_SECRET,
     NOW,

@@ -11,7 +11,7 @@ from connectors import registry
 from connectors.base import MemoryContext, PermanentError, RetryableError
 from connectors.ga4 import GA4Connector
 from connectors.ga4.sandbox_state import SandboxState
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
 from hub.mapping import load_mapping
 from tests.connectors.ga4.calls import (
     API_SECRET,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from connectors.ga4 import GA4Connector
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
 from hub.mapping import load_mapping
 
 

@@ -15,10 +15,10 @@ import redis
 from connectors.base import DeliveryError, DeliveryItem, DestinationSettings, ItemOutcome, RetryableError
 from connectors.hubspot import HubSpotConnector
 from hub.coordination import MemoryStateStore, SharedContext
-from hub.events import Attribution, Call, Caller, CallEvent, Outcome
+from hub.core.events import Attribution, Call, Caller, CallEvent, Outcome
+from hub.core.records import RenderedRecord
+from hub.core.secrets import Secret
 from hub.mapping import Mapping, load_mapping, registered_connector
-from hub.records import RenderedRecord
-from hub.secrets import Secret
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "pat-na1-test-token"

@@ -104,7 +104,7 @@ def test_mapping_problems():
 def test_loading_a_mapping_checks_the_hubspot_options(tmp_path):
     import pytest
 
-    from hub.errors import ConfigError
+    from hub.core.errors import ConfigError
     from hub.mapping import load_mapping
 
     path = tmp_path / "call.yaml"

@@ -9,7 +9,7 @@ import requests
 from connectors.base import Delivered, Held, ItemOutcome, PermanentError, Skipped
 from connectors.hubspot.fake_faults import Fault
 from connectors.hubspot.properties import DISPOSITIONS
-from hub.events import Outcome
+from hub.core.events import Outcome
 from tests.connectors.hubspot.harness import (
     TOKEN,
     call_event,

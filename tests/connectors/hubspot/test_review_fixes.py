@@ -11,7 +11,7 @@ from typing import Any
 from connectors.base import Delivered, MemoryContext
 from connectors.hubspot.lookup import numbers_held
 from connectors.hubspot.transport import masked_body, recording
-from hub.events import Attribution
+from hub.core.events import Attribution
 from tests.connectors.hubspot.harness import STARTED, call_event, item_for, make_connector, shared_context
 
 CALC = "hs_searchable_calculated_phone_number"

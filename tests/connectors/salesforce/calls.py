@@ -14,10 +14,10 @@ import redis
 from connectors.base import DeliveryItem, DestinationSettings
 from connectors.salesforce import SalesforceConnector
 from hub.coordination import MemoryStateStore, SharedContext
-from hub.events import Attribution, Call, Caller, CallEvent, Outcome
+from hub.core.events import Attribution, Call, Caller, CallEvent, Outcome
+from hub.core.records import RenderedRecord
+from hub.core.secrets import Secret
 from hub.mapping import Mapping, load_mapping
-from hub.records import RenderedRecord
-from hub.secrets import Secret
 
 PROJECT = Path(__file__).resolve().parents[3]
 MAPPINGS = sorted((PROJECT / "mappings" / "salesforce").glob("*.yaml"))

@@ -6,7 +6,7 @@ import threading
 
 from connectors.base import Delivered, Held, Skipped
 from hub.coordination import MemoryStateStore
-from hub.records import RenderedRecord
+from hub.core.records import RenderedRecord
 from tests.connectors.salesforce.calls import (
     AGENT,
     CAMPAIGN,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connectors.base import LOCAL_RETRY_REASONS, Delivered, Held, PermanentError, RetryableError
 from hub.coordination import MemoryStateStore
-from hub.records import RenderedRecord
+from hub.core.records import RenderedRecord
 from tests.connectors.salesforce.calls import call, connector, hand_item, item
 from tests.connectors.salesforce.conftest import FakeOrg
 

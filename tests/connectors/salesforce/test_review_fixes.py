@@ -15,7 +15,7 @@ from connectors.salesforce.errors import classify, error_entries, from_entries
 from connectors.salesforce.options import mapping_problems
 from connectors.salesforce.transport import masked_body, without_query
 from hub.coordination import MemoryStateStore
-from hub.events import CallEvent
+from hub.core.events import CallEvent
 from tests.connectors.salesforce.calls import STARTED, call, connector, item, updated
 from tests.connectors.salesforce.conftest import FakeOrg
 
