@@ -111,21 +111,34 @@ def coverage(db: Database, destination_id: str, since: datetime) -> dict[str, di
     return {
         source: {
             "calls": tally.calls,
-            "attributed": tally.attributed,
-            "pseudonymous": tally.pseudonymous,
+            "session_attributed": tally.session,
+            "user_only": tally.user_only,
             "unattributed": tally.unattributed,
-            "share": tally.share,
+            "unattributed_pseudonymous": tally.pseudonymous,
+            "unattributed_not_sent": tally.not_sent,
+            "session_share": tally.session_share,
+            "user_share": tally.user_share,
         }
         for source, tally in attribution_coverage(facts).items()
     }
 
 
+def _percent(share: float | None) -> str:
+    return f"{share:.0%}" if share is not None else "-"
+
+
 def format_coverage(by_source: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    lines = ["Attribution coverage (calls that reached GA4 with the visitor's GA client id)"]
-    lines.append(f"{'source':<14}{'calls':>7}{'attributed':>12}{'pseudonymous':>14}{'none':>7}{'share':>8}")
+    """The coverage table `hub ga4 report` prints: one line per source, three attribution levels."""
+    lines = [
+        "Attribution coverage: session = client id + session id (joins the web session and its campaign);",
+        "user = client id only (the visitor, not the session); none = pseudonymous or not sent",
+        f"{'source':<14}{'calls':>7}{'session':>9}{'user':>6}{'none':>6}"
+        f"{'(pseudo':>9}{'unsent)':>9}{'session%':>10}{'user+%':>8}",
+    ]
     for source, row in by_source.items():
-        share = f"{row['share']:.0%}" if row["share"] is not None else "-"
         lines.append(
-            f"{source:<14}{row['calls']:>7}{row['attributed']:>12}{row['pseudonymous']:>14}{row['unattributed']:>7}{share:>8}"
+            f"{source:<14}{row['calls']:>7}{row['session_attributed']:>9}{row['user_only']:>6}"
+            f"{row['unattributed']:>6}{row['unattributed_pseudonymous']:>9}{row['unattributed_not_sent']:>9}"
+            f"{_percent(row['session_share']):>10}{_percent(row['user_share']):>8}"
         )
     return lines

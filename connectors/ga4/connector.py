@@ -79,22 +79,25 @@ class GA4Connector(Connector):
             group, _, name = field.partition(".")
             if group == "params":
                 limit, names, what = rules.MAX_PARAM_NAME_CHARS, rules.RESERVED_PARAM_NAMES, "parameter"
+                prefixes: tuple[str, ...] = rules.RESERVED_PREFIXES
             elif group == "user_properties":
                 limit, names, what = (
                     rules.MAX_USER_PROPERTY_NAME_CHARS,
                     rules.RESERVED_USER_PROPERTY_NAMES,
                     "user property",
                 )
+                prefixes = rules.RESERVED_USER_PROPERTY_PREFIXES
             else:
                 continue
             verdict = rules.name_problem(name, limit)
             if verdict is not None:
                 problems.append((field, f"GA4 {what} name {name!r} {verdict[1]}"))
-            elif rules.reserved(name, names):
+            elif rules.reserved(name, names, prefixes):
                 problems.append(
                     (
                         field,
-                        f"GA4 reserves the {what} name {name!r} (reserved names and the prefixes {', '.join(rules.RESERVED_PREFIXES)})",
+                        f"GA4 reserves the {what} name {name!r} (reserved names and the prefixes "
+                        f"{', '.join(prefixes)}: {rules.RESERVED_URL})",
                     )
                 )
         return problems
@@ -106,7 +109,9 @@ class GA4Connector(Connector):
         if verdict is not None:
             problems.append(f"event {record_target!r}: a GA4 event name {verdict[1]}")
         elif rules.reserved(record_target, rules.RESERVED_EVENT_NAMES):
-            problems.append(f"event {record_target!r}: reserved by GA4; choose another name")
+            problems.append(
+                f"event {record_target!r}: reserved by GA4 ({rules.RESERVED_URL}); choose another name"
+            )
         return problems
 
     # --- sending -----------------------------------------------------------------------------

@@ -1,11 +1,17 @@
-"""Attribution coverage: the share of calls that reached GA4 tied to the visitor's web client id.
+"""Attribution coverage: what GA4 could join each call to, per source.
 
-Computed from delivery outcomes, which carry it as follows:
-- `Delivered.external_ids["client_id_source"]`: `ga` (the visitor's GA client id) or
-  `pseudonymous` (derived from the caller: counted in GA4, but as a new user, not the session);
-- `Skipped(reason="no_ga_client_id")`: the call had no GA client id and policy `skip` kept it out.
-Other outcomes (`already_sent`, `in_doubt`, `no_events`, errors) say nothing about attribution.
-A call has many deliveries (one per version); each call counts once, by its best outcome.
+Three levels, from delivery outcomes:
+- session-attributed: sent with the visitor's GA client id and a session id, within the 24 h in
+  which GA4 joins a Measurement Protocol event to the web session (it takes the session's
+  source, medium and campaign);
+- user-only: the visitor's client id without a usable session id (none sent, or sent too late):
+  GA4 counts the call for that visitor, not for the session's campaign;
+- unattributed: a client id derived from the caller (`pseudonymous`: counted in GA4 as a new
+  user), or not sent at all for want of a client id (`Skipped(reason="no_ga_client_id")`).
+Delivered outcomes carry the level in `external_ids["attribution"]`; rows written before it
+existed carry only `client_id_source`, and a `ga` one counts as user-only (a session cannot be
+proven). Other outcomes (`already_sent`, `in_doubt`, `no_events`, errors) say nothing about
+attribution. A call has many deliveries (one per version); each counts once, by its best level.
 """
 
 from __future__ import annotations
@@ -15,10 +21,16 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from connectors.base import Delivered, ItemOutcome, Skipped
-from connectors.ga4.planner import CLIENT_ID_GA, CLIENT_ID_PSEUDONYMOUS, NO_CLIENT_ID
+from connectors.ga4.planner import (
+    CLIENT_ID_GA,
+    CLIENT_ID_PSEUDONYMOUS,
+    NO_CLIENT_ID,
+    SESSION_ATTRIBUTED,
+    USER_ONLY,
+)
 
-Attribution = Literal["ga", "pseudonymous", "none"]
-_RANK: Final[dict[str, int]] = {"none": 0, CLIENT_ID_PSEUDONYMOUS: 1, CLIENT_ID_GA: 2}
+Attribution = Literal["session", "user", "pseudonymous", "none"]
+_RANK: Final[dict[str, int]] = {"none": 0, "pseudonymous": 1, "user": 2, "session": 3}
 
 
 @dataclass(frozen=True)
@@ -32,18 +44,28 @@ class CoverageRow:
 
 @dataclass(frozen=True)
 class SourceCoverage:
-    attributed: int = 0
+    session: int = 0
+    user_only: int = 0
     pseudonymous: int = 0
-    unattributed: int = 0
+    not_sent: int = 0
+
+    @property
+    def unattributed(self) -> int:
+        return self.pseudonymous + self.not_sent
 
     @property
     def calls(self) -> int:
-        return self.attributed + self.pseudonymous + self.unattributed
+        return self.session + self.user_only + self.unattributed
 
     @property
-    def share(self) -> float | None:
-        """Attributed calls / calls that were (or would have been) sent; None when there were none."""
-        return self.attributed / self.calls if self.calls else None
+    def session_share(self) -> float | None:
+        """Session-attributed calls / calls that were (or would have been) sent; None without calls."""
+        return self.session / self.calls if self.calls else None
+
+    @property
+    def user_share(self) -> float | None:
+        """Calls tied to the web visitor at least (session or user-only) / calls."""
+        return (self.session + self.user_only) / self.calls if self.calls else None
 
 
 def attribution_of(outcome: ItemOutcome) -> Attribution | None:
@@ -60,11 +82,16 @@ def stored_attribution(
 ) -> Attribution | None:
     """The same, from a stored delivery row (status, reason slug, external ids)."""
     if status == "delivered":
+        level = external_ids.get("attribution")
+        if level == SESSION_ATTRIBUTED:
+            return "session"
+        if level == USER_ONLY:
+            return "user"
         kind = external_ids.get("client_id_source")
-        if kind == CLIENT_ID_GA:
-            return "ga"
         if kind == CLIENT_ID_PSEUDONYMOUS:
             return "pseudonymous"
+        if kind == CLIENT_ID_GA:
+            return "user"
         return None
     if status == "skipped" and reason == NO_CLIENT_ID:
         return "none"
@@ -79,7 +106,7 @@ def attribution_coverage(rows: Iterable[CoverageRow]) -> dict[str, SourceCoverag
         if key not in best or _RANK[row.attribution] > _RANK[best[key]]:
             best[key] = row.attribution
     counts: dict[str, list[int]] = {}
+    slot = {"session": 0, "user": 1, "pseudonymous": 2, "none": 3}
     for (source, _), attribution in best.items():
-        tally = counts.setdefault(source, [0, 0, 0])
-        tally[{"ga": 0, "pseudonymous": 1, "none": 2}[attribution]] += 1
+        counts.setdefault(source, [0, 0, 0, 0])[slot[attribution]] += 1
     return {source: SourceCoverage(*tally) for source, tally in sorted(counts.items())}

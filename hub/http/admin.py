@@ -239,7 +239,7 @@ def destinations() -> Response:
 
 @blueprint.get("/destinations/<destination_id>/coverage")
 def ga4_coverage(destination_id: str) -> Response:
-    """GA4 attribution coverage by source: calls that reached GA4 with the visitor's client id."""
+    """GA4 attribution coverage by source: session-attributed, user-only and unattributed calls."""
     from datetime import UTC, timedelta
 
     from hub.ga4_commands import coverage

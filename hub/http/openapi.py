@@ -195,7 +195,7 @@ def spec() -> dict[str, Any]:
             },
             "/api/destinations/{destination_id}/coverage": {
                 "get": {
-                    "summary": "GA4 attribution coverage by source (calls that reached GA4 with a GA client id)",
+                    "summary": "GA4 attribution coverage by source: session-attributed, user-only and unattributed calls",
                     "parameters": [{"name": "destination_id", **id_param}, *_list_params("since")],
                     "responses": {
                         "200": _ok("Coverage per source"),

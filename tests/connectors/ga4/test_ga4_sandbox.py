@@ -41,7 +41,7 @@ def test_debug_endpoint_returns_validation_messages_and_records_nothing(
         params=PARAMS,
         json={
             "events": [
-                {"name": "_badEventName", "params": {"gclid": "x", "campaign": "c" * 101}},
+                {"name": "_badEventName", "params": {"firebase_conversion": "x", "campaign": "c" * 101}},
                 {"name": "phone_call", "timestamp_micros": micros(NOW - timedelta(hours=80))},
             ]
         },
@@ -53,7 +53,7 @@ def test_debug_endpoint_returns_validation_messages_and_records_nothing(
     assert codes == [
         ("client_id", "VALUE_REQUIRED"),
         ("events", "NAME_INVALID"),
-        ("events.params.gclid", "NAME_RESERVED"),
+        ("events.params.firebase_conversion", "NAME_RESERVED"),
         ("events.params.campaign", "VALUE_OUT_OF_BOUNDS"),
         ("events.timestamp_micros", "VALUE_OUT_OF_BOUNDS"),
     ]
