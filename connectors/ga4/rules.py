@@ -121,8 +121,7 @@ def check_body(body: Mapping[str, Any], now: datetime | None = None) -> list[Pro
     problems: list[Problem] = []
     if not isinstance(body.get("client_id"), str) or not body.get("client_id"):
         problems.append(Problem("client_id", "client_id is required for a web stream.", VALUE_REQUIRED))
-    if "user_id" in body and not isinstance(body["user_id"], str):
-        problems.append(Problem("user_id", "user_id must be a string.", VALUE_INVALID))
+    problems += _user_id_problems(body)
     problems += _timestamp_problems(body.get("timestamp_micros"), "timestamp_micros", None, now)
     problems += _consent_problems(body.get("consent"))
     problems += _user_data_problems(body.get("user_data"))
@@ -252,6 +251,33 @@ def _consent_problems(consent: Any) -> list[Problem]:
                 Problem(f"consent.{key}", f"consent.{key} must be GRANTED or DENIED.", VALUE_INVALID)
             )
     return problems
+
+
+#: Google's User-ID guidance: at most 256 characters, and never personal data such as an email
+#: address or a phone number (https://support.google.com/analytics/answer/9213390).
+MAX_USER_ID_CHARS: Final = 256
+_LOOKS_PERSONAL: Final = re.compile(r"@|^\+?[\d\s().-]{7,}$")
+
+
+def _user_id_problems(body: Mapping[str, Any]) -> list[Problem]:
+    if "user_id" not in body:
+        return []
+    user_id = body["user_id"]
+    if not isinstance(user_id, str) or not user_id:
+        return [Problem("user_id", "user_id must be a non-empty string.", VALUE_INVALID)]
+    if len(user_id) > MAX_USER_ID_CHARS:
+        return [
+            Problem("user_id", f"user_id is longer than {MAX_USER_ID_CHARS} characters.", VALUE_OUT_OF_BOUNDS)
+        ]
+    if _LOOKS_PERSONAL.search(user_id):
+        return [
+            Problem(
+                "user_id",
+                "user_id looks like an email address or a phone number; GA4 forbids personal data in it.",
+                VALUE_INVALID,
+            )
+        ]
+    return []
 
 
 def _user_data_problems(user_data: Any) -> list[Problem]:
