@@ -8,7 +8,7 @@ HubSpot does not promise to keep in order) are tied back to them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,11 +18,19 @@ from hubspot.crm import contacts as contacts_api
 from hubspot.crm.associations import v4 as associations_api
 from hubspot.crm.objects import calls as calls_api
 
-from connectors.base import DeliveryError
-from connectors.hubspot.errors import record_error
+from connectors.base import DeliveryError, RetryableError
+from connectors.hubspot.errors import classify, record_error, whole_batch_refusal
 from connectors.hubspot.lookup import SEARCH_PAGE
 
 BATCH_LIMIT = 100
+#: Extra requests one batch write may spend finding the input HubSpot refused a whole batch for.
+#: Bisection finds one bad input among 100 in 14 requests; past this budget the inputs still
+#: unresolved are retried later (in a smaller batch) rather than spending the portal's quota.
+ISOLATION_BUDGET = 30
+#: Values one search `IN` filter carries (HubSpot's documented maximum is 100).
+CALL_SEARCH_VALUES = 100
+#: When inputs left unresolved by an exhausted isolation budget are tried again.
+ISOLATION_RETRY_S = 10.0
 
 
 @dataclass
@@ -85,6 +93,65 @@ def _collect(answer: BatchAnswer, response: Any, keys: Sequence[str], key_of: An
             )
 
 
+Request = Callable[[Sequence[str]], Any]
+KeyOf = Callable[[dict[str, Any]], Any]
+
+
+class _Isolation:
+    """One batch write: answers per input, splitting a batch HubSpot refused as a whole.
+
+    Batch update and upsert answer one 400 VALIDATION_ERROR (or 409 CONFLICT) for the whole batch
+    when a single input is bad, and batch create answers one 409 naming only the first duplicate:
+    the batch is halved until the refused input stands alone, so it alone is rejected (with
+    HubSpot's message) and every other input is written.
+    """
+
+    def __init__(self, request: Request, key_of: KeyOf) -> None:
+        self.request = request
+        self.key_of = key_of
+        self.answer = BatchAnswer()
+        self.budget = ISOLATION_BUDGET
+
+    def run(self, keys: Sequence[str]) -> BatchAnswer:
+        for chunk in _chunks(keys):
+            self._send(chunk, splitting=False)
+        return self.answer
+
+    def _send(self, chunk: Sequence[str], *, splitting: bool) -> None:
+        try:
+            response = self.request(chunk)
+        except Exception as exc:
+            refusal = whole_batch_refusal(exc)
+            if refusal is None:
+                if not splitting:
+                    raise
+                # Part of the batch is written already: this part's failure is its own.
+                error = classify(exc)
+                self.answer.errors.update(dict.fromkeys(chunk, error))
+                return
+            self._split(chunk, refusal)
+            return
+        _collect(self.answer, response, chunk, self.key_of)
+
+    def _split(self, chunk: Sequence[str], refusal: DeliveryError) -> None:
+        if len(chunk) == 1:
+            self.answer.errors[chunk[0]] = refusal
+            return
+        if self.budget < 2:
+            postponed = RetryableError(
+                f"HubSpot refused a batch of {len(chunk)} for one of its records ({refusal.message}); "
+                "the others are retried in a smaller batch",
+                reason="isolating",
+                retry_after=ISOLATION_RETRY_S,
+            )
+            self.answer.errors.update(dict.fromkeys(chunk, postponed))
+            return
+        self.budget -= 2
+        middle = len(chunk) // 2
+        self._send(chunk[:middle], splitting=True)
+        self._send(chunk[middle:], splitting=True)
+
+
 class HubSpotApi:
     def __init__(self, client: HubSpot) -> None:
         self.client = client
@@ -139,8 +206,7 @@ class HubSpotApi:
         return answer
 
     def update_contacts(self, properties_by_id: Mapping[str, Mapping[str, str]]) -> BatchAnswer:
-        answer = BatchAnswer()
-        for keys in _chunks(list(properties_by_id)):
+        def request(keys: Sequence[str]) -> Any:
             body = contacts_api.BatchInputSimplePublicObjectBatchInput(
                 inputs=[
                     contacts_api.SimplePublicObjectBatchInput(
@@ -149,19 +215,19 @@ class HubSpotApi:
                     for key in keys
                 ]
             )
-            response = self.client.crm.contacts.batch_api.update(
+            return self.client.crm.contacts.batch_api.update(
                 batch_input_simple_public_object_batch_input=body
             )
-            _collect(answer, response, keys, lambda record: record["id"])
-        return answer
+
+        return _Isolation(request, lambda record: record["id"]).run(list(properties_by_id))
 
     def create_contacts(
         self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
     ) -> BatchAnswer:
         """Batch create, each contact carrying its key in `id_property` (a unique property): a key
         some contact already holds fails that input with CONFLICT instead of overwriting it."""
-        answer = BatchAnswer()
-        for keys in _chunks(list(properties_by_key)):
+
+        def request(keys: Sequence[str]) -> Any:
             body = contacts_api.BatchInputSimplePublicObjectBatchInputForCreate(
                 inputs=[
                     contacts_api.SimplePublicObjectBatchInputForCreate(
@@ -172,17 +238,18 @@ class HubSpotApi:
                     for key in keys
                 ]
             )
-            response = self.client.crm.contacts.batch_api.create(
+            return self.client.crm.contacts.batch_api.create(
                 batch_input_simple_public_object_batch_input_for_create=body
             )
-            _collect(answer, response, keys, lambda record: record["properties"].get(id_property))
-        return answer
+
+        return _Isolation(request, lambda record: record["properties"].get(id_property)).run(
+            list(properties_by_key)
+        )
 
     def upsert_contacts(
         self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
     ) -> BatchAnswer:
-        answer = BatchAnswer()
-        for keys in _chunks(list(properties_by_key)):
+        def request(keys: Sequence[str]) -> Any:
             body = contacts_api.BatchInputSimplePublicObjectBatchInputUpsert(
                 inputs=[
                     contacts_api.SimplePublicObjectBatchInputUpsert(
@@ -194,19 +261,20 @@ class HubSpotApi:
                     for key in keys
                 ]
             )
-            response = self.client.crm.contacts.batch_api.upsert(
+            return self.client.crm.contacts.batch_api.upsert(
                 batch_input_simple_public_object_batch_input_upsert=body
             )
-            _collect(answer, response, keys, lambda record: record["properties"].get(id_property))
-        return answer
+
+        return _Isolation(request, lambda record: record["properties"].get(id_property)).run(
+            list(properties_by_key)
+        )
 
     # --- calls -------------------------------------------------------------------------------
 
     def upsert_calls(
         self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
     ) -> BatchAnswer:
-        answer = BatchAnswer()
-        for keys in _chunks(list(properties_by_key)):
+        def request(keys: Sequence[str]) -> Any:
             body = calls_api.BatchInputSimplePublicObjectBatchInputUpsert(
                 inputs=[
                     calls_api.SimplePublicObjectBatchInputUpsert(
@@ -218,11 +286,86 @@ class HubSpotApi:
                     for key in keys
                 ]
             )
-            response = self.client.crm.objects.calls.batch_api.upsert(
+            return self.client.crm.objects.calls.batch_api.upsert(
                 batch_input_simple_public_object_batch_input_upsert=body
             )
-            _collect(answer, response, keys, lambda record: record["properties"].get(id_property))
-        return answer
+
+        return _Isolation(request, lambda record: record["properties"].get(id_property)).run(
+            list(properties_by_key)
+        )
+
+    def create_calls(
+        self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
+    ) -> BatchAnswer:
+        """Batch create of call engagements, each carrying its call key in `id_property` (a plain
+        property: nothing in HubSpot stops a second create, the caller must have looked first)."""
+
+        def request(keys: Sequence[str]) -> Any:
+            body = calls_api.BatchInputSimplePublicObjectBatchInputForCreate(
+                inputs=[
+                    calls_api.SimplePublicObjectBatchInputForCreate(
+                        associations=[],
+                        object_write_trace_id=trace_id(key),
+                        properties={**properties_by_key[key], id_property: key},
+                    )
+                    for key in keys
+                ]
+            )
+            return self.client.crm.objects.calls.batch_api.create(
+                batch_input_simple_public_object_batch_input_for_create=body
+            )
+
+        return _Isolation(request, lambda record: record["properties"].get(id_property)).run(
+            list(properties_by_key)
+        )
+
+    def update_calls(self, properties_by_id: Mapping[str, Mapping[str, str]]) -> BatchAnswer:
+        def request(keys: Sequence[str]) -> Any:
+            body = calls_api.BatchInputSimplePublicObjectBatchInput(
+                inputs=[
+                    calls_api.SimplePublicObjectBatchInput(
+                        id=key, object_write_trace_id=trace_id(key), properties=dict(properties_by_id[key])
+                    )
+                    for key in keys
+                ]
+            )
+            return self.client.crm.objects.calls.batch_api.update(
+                batch_input_simple_public_object_batch_input=body
+            )
+
+        return _Isolation(request, lambda record: record["id"]).run(list(properties_by_id))
+
+    def search_calls(self, id_property: str, keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Call engagements holding these keys in `id_property` (a plain property), by key."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for start in range(0, len(keys), CALL_SEARCH_VALUES):
+            values = list(keys[start : start + CALL_SEARCH_VALUES])
+            after: str | None = None
+            while True:
+                request = calls_api.PublicObjectSearchRequest(
+                    filter_groups=[
+                        calls_api.FilterGroup(
+                            filters=[
+                                calls_api.Filter(property_name=id_property, operator="IN", values=values)
+                            ]
+                        )
+                    ],
+                    properties=[id_property],
+                    limit=SEARCH_PAGE,
+                    after=after,
+                )
+                page = self.client.crm.objects.calls.search_api.do_search(
+                    public_object_search_request=request
+                )
+                for model in page.results or []:
+                    record = plain(model)
+                    key = record["properties"].get(id_property)
+                    if key in values:
+                        found.setdefault(str(key), []).append(record)
+                after = page.paging.next.after if page.paging and page.paging.next else None
+                if not after:
+                    break
+        return found
 
     def associate_calls(self, contact_by_call: Mapping[str, str]) -> dict[str, DeliveryError]:
         """Default call->contact associations; the calls that failed, with why."""

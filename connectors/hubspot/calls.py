@@ -1,18 +1,21 @@
-"""One call engagement per call: upserted on a unique call-id property (so `call.updated` and replays
-change the same engagement), then associated to the caller's contact once."""
+"""One call engagement per call, then associated to the caller's contact once.
+
+Where the portal lets the call key property have unique values, calls are upserted on it (so
+`call.updated` and replays change the same engagement); where it does not, they are found by
+remembered id or search and created only when absent (`call_search`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import partial
 
-from connectors.base import Delivered
+from connectors.base import Delivered, DeliveryError
+from connectors.hubspot.call_search import SearchedCalls, call_state_key
+from connectors.hubspot.capabilities import SEARCH, call_key_mode
 from connectors.hubspot.properties import call_properties
 from connectors.hubspot.work import Ledger, Sync, Work, chunks, group_by
 
-
-def call_state_key(call_key: str) -> str:
-    return f"call:{call_key}"
+__all__ = ["CallSync", "call_state_key"]
 
 
 def properties_for(works: Sequence[Work]) -> dict[str, str]:
@@ -29,7 +32,7 @@ class CallSync(Sync):
         self._associate(calls, written, ledger)
         for work in ledger.open(works):
             ids = {"contacts": work.contact_id, "calls": work.call_id}
-            notes = [work.contact_note] if work.contact_note else []
+            notes = [note for note in (work.contact_note, work.call_note) if note]
             if work.contact is not None and work.caller is None:
                 notes.append("no usable caller number: no contact written")
             ledger.settle([work], Delivered({k: v for k, v in ids.items() if v}, note="; ".join(notes)))
@@ -39,6 +42,15 @@ class CallSync(Sync):
 
     def _upsert(self, calls: Mapping[str, list[Work]], ledger: Ledger) -> dict[str, str]:
         """Call key -> engagement id, for the calls written."""
+        if not calls:
+            return {}
+        try:
+            mode = call_key_mode(self.api, self.context, self.options)
+        except DeliveryError as error:
+            ledger.settle([w for group in calls.values() for w in group], error)
+            return {}
+        if mode == SEARCH:
+            return self._write_searched(calls, ledger)
         written: dict[str, str] = {}
         key_property = self.options.call_key_property
         for keys in chunks(sorted(calls)):
@@ -63,6 +75,19 @@ class CallSync(Sync):
                 written[key] = record["id"]
                 for work in calls[key]:
                     work.call_id = record["id"]
+        return written
+
+    def _write_searched(self, calls: Mapping[str, list[Work]], ledger: Ledger) -> dict[str, str]:
+        properties: dict[str, dict[str, str]] = {}
+        for key in sorted(calls):
+            values = ledger.guarded(calls[key], partial(self._properties, calls[key]), self.classify)
+            if values is not None:
+                properties[key] = values
+        searched = SearchedCalls(self.api, self.context, self.options, self.classify, self.resolve_owner)
+        written = searched.write(calls, properties, ledger)
+        for key, engagement in written.items():
+            for work in calls[key]:
+                work.call_id = engagement
         return written
 
     def _associate(self, calls: Mapping[str, list[Work]], written: Mapping[str, str], ledger: Ledger) -> None:

@@ -189,7 +189,8 @@ def test_429_honours_retry_after(portal, redis_url):
 
 def test_429_from_the_portals_own_limit_is_retried_after_its_window(portal_factory, redis_url):
     # No shared limiter on the hub's side: the portal's (scaled-down) limit answers 429.
-    portal = portal_factory(rate_limit=3, rate_window_s=0.5)
+    # Room for one batch's requests per window (the first also asks how calls are keyed).
+    portal = portal_factory(rate_limit=5, rate_window_s=0.5)
     connector = make_connector(portal.url, shared_context(redis_url))
 
     outcomes, retried = deliver_until_settled(connector, _items(10), batch_size=5)
