@@ -8,6 +8,7 @@ HubSpot does not promise to keep in order) are tied back to them.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,21 +63,59 @@ def _chunks(keys: Sequence[str]) -> list[Sequence[str]]:
     return [keys[i : i + BATCH_LIMIT] for i in range(0, len(keys), BATCH_LIMIT)]
 
 
-def _collect(answer: BatchAnswer, response: Any, keys: Sequence[str], key_of: Any) -> None:
+def record_json(result: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A batch result as JSON, in `plain`'s shape; None when it carries no record id."""
+    record_id = result.get("id")
+    if record_id in (None, ""):
+        return None
+    properties = result.get("properties")
+    return {
+        "id": str(record_id),
+        "properties": {str(k): v for k, v in properties.items()} if isinstance(properties, Mapping) else {},
+        "updatedAt": str(result.get("updatedAt") or ""),
+        "new": bool(result.get("new", False)),
+        "trace": result.get("objectWriteTraceId"),
+    }
+
+
+def batch_json(response: Any) -> dict[str, Any]:
+    """A batch answer read as JSON, not through the client's models.
+
+    The models (with client-side validation) refuse HubSpot's own documented 207 answers, whose
+    error entries carry no `errors` or `links`; HubSpot asks clients to treat every error field
+    as optional (https://developers.hubspot.com/docs/api-reference/error-handling).
+    """
+    raw = response.data
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
+    try:
+        body = json.loads(text) if text.strip() else {}
+    except ValueError:
+        raise ValueError(f"HubSpot answered a batch with a body that is not JSON: {text[:200]}") from None
+    if not isinstance(body, dict):
+        raise ValueError("HubSpot answered a batch with JSON that is not an object")
+    return body
+
+
+def _collect(answer: BatchAnswer, body: Mapping[str, Any], keys: Sequence[str], key_of: Any) -> None:
     """Tie results and errors back to input keys; an input nobody mentions failed silently."""
     by_trace = {trace_id(key): key for key in keys}
-    for model in response.results or []:
-        record = plain(model)
+    for result in body.get("results") or []:
+        record = record_json(result) if isinstance(result, Mapping) else None
+        if record is None:
+            continue
         key = by_trace.get(record["trace"] or "") or key_of(record)
         if key in keys:
             answer.records[key] = record
     unplaced: list[DeliveryError] = []
-    for error in getattr(response, "errors", None) or []:
-        context: Mapping[str, Sequence[str]] = error.context or {}
-        failure = record_error(str(error.category or ""), str(error.message or ""))
-        named = [by_trace.get(t, "") for t in context.get("objectWriteTraceId", [])] + list(
-            context.get("ids", [])
-        )
+    for error in body.get("errors") or []:
+        if not isinstance(error, Mapping):
+            continue
+        found_context = error.get("context")
+        context: Mapping[str, Any] = found_context if isinstance(found_context, Mapping) else {}
+        failure = record_error(str(error.get("category") or ""), str(error.get("message") or ""))
+        named = [by_trace.get(str(t), "") for t in context.get("objectWriteTraceId") or []] + [
+            str(i) for i in context.get("ids") or []
+        ]
         targets = [k for k in dict.fromkeys(named) if k in keys]
         for key in targets:
             answer.errors.setdefault(key, failure)
@@ -198,7 +237,11 @@ class HubSpotApi:
                 properties_with_history=[],
                 id_property=id_property,
             )
-            response = self.client.crm.contacts.batch_api.read(batch_read_input_simple_public_object_id=body)
+            response = batch_json(
+                self.client.crm.contacts.batch_api.read(
+                    batch_read_input_simple_public_object_id=body, _preload_content=False
+                )
+            )
             if id_property is None:
                 _collect(answer, response, keys, lambda record: record["id"])
             else:
@@ -215,8 +258,11 @@ class HubSpotApi:
                     for key in keys
                 ]
             )
-            return self.client.crm.contacts.batch_api.update(
-                batch_input_simple_public_object_batch_input=body
+            return batch_json(
+                self.client.crm.contacts.batch_api.update(
+                    batch_input_simple_public_object_batch_input=body,
+                    _preload_content=False,
+                )
             )
 
         return _Isolation(request, lambda record: record["id"]).run(list(properties_by_id))
@@ -238,8 +284,11 @@ class HubSpotApi:
                     for key in keys
                 ]
             )
-            return self.client.crm.contacts.batch_api.create(
-                batch_input_simple_public_object_batch_input_for_create=body
+            return batch_json(
+                self.client.crm.contacts.batch_api.create(
+                    batch_input_simple_public_object_batch_input_for_create=body,
+                    _preload_content=False,
+                )
             )
 
         return _Isolation(request, lambda record: record["properties"].get(id_property)).run(
@@ -261,8 +310,11 @@ class HubSpotApi:
                     for key in keys
                 ]
             )
-            return self.client.crm.contacts.batch_api.upsert(
-                batch_input_simple_public_object_batch_input_upsert=body
+            return batch_json(
+                self.client.crm.contacts.batch_api.upsert(
+                    batch_input_simple_public_object_batch_input_upsert=body,
+                    _preload_content=False,
+                )
             )
 
         return _Isolation(request, lambda record: record["properties"].get(id_property)).run(
@@ -286,8 +338,11 @@ class HubSpotApi:
                     for key in keys
                 ]
             )
-            return self.client.crm.objects.calls.batch_api.upsert(
-                batch_input_simple_public_object_batch_input_upsert=body
+            return batch_json(
+                self.client.crm.objects.calls.batch_api.upsert(
+                    batch_input_simple_public_object_batch_input_upsert=body,
+                    _preload_content=False,
+                )
             )
 
         return _Isolation(request, lambda record: record["properties"].get(id_property)).run(
@@ -311,8 +366,11 @@ class HubSpotApi:
                     for key in keys
                 ]
             )
-            return self.client.crm.objects.calls.batch_api.create(
-                batch_input_simple_public_object_batch_input_for_create=body
+            return batch_json(
+                self.client.crm.objects.calls.batch_api.create(
+                    batch_input_simple_public_object_batch_input_for_create=body,
+                    _preload_content=False,
+                )
             )
 
         return _Isolation(request, lambda record: record["properties"].get(id_property)).run(
@@ -329,8 +387,11 @@ class HubSpotApi:
                     for key in keys
                 ]
             )
-            return self.client.crm.objects.calls.batch_api.update(
-                batch_input_simple_public_object_batch_input=body
+            return batch_json(
+                self.client.crm.objects.calls.batch_api.update(
+                    batch_input_simple_public_object_batch_input=body,
+                    _preload_content=False,
+                )
             )
 
         return _Isolation(request, lambda record: record["id"]).run(list(properties_by_id))
