@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import partial
 
-from connectors.base import Delivered, DeliveryError
+from connectors.base import Delivered, DeliveryError, PermanentError, RetryableError
+from connectors.hubspot.api import BatchAnswer
 from connectors.hubspot.call_search import SearchedCalls, call_state_key
 from connectors.hubspot.capabilities import SEARCH, call_key_mode
+from connectors.hubspot.capabilities import STATE_KEY as CAPABILITY_STATE_KEY
+from connectors.hubspot.errors import is_non_unique_key
 from connectors.hubspot.properties import call_properties
 from connectors.hubspot.work import Ledger, Sync, Work, chunks, group_by
 
@@ -63,7 +66,7 @@ class CallSync(Sync):
                 continue
             group = [w for key in properties for w in calls[key]]
             answer = ledger.guarded(
-                group, partial(self.api.upsert_calls, key_property, properties), self.classify
+                group, partial(self._upsert_batch, key_property, properties), self.classify
             )
             if answer is None:
                 continue
@@ -76,6 +79,28 @@ class CallSync(Sync):
                 for work in calls[key]:
                     work.call_id = record["id"]
         return written
+
+    def _upsert_batch(self, key_property: str, properties: Mapping[str, dict[str, str]]) -> BatchAnswer:
+        try:
+            return self.api.upsert_calls(key_property, properties)
+        except Exception as exc:
+            if not is_non_unique_key(exc):
+                raise
+            if self.options.call_idempotency == "unique_property":
+                raise PermanentError(
+                    f"HubSpot refused to upsert calls on {key_property!r}: it has no unique values on this "
+                    "portal; set call_idempotency: auto (or search) and replay",
+                    reason="config",
+                ) from exc
+            # The portal took unique values off the property (or never had them on calls):
+            # forget the remembered mode; the retry asks the portal again and switches to search.
+            self.context.put_state(CAPABILITY_STATE_KEY, {})
+            raise RetryableError(
+                f"HubSpot refused to upsert calls on {key_property!r}: it has no unique values on this "
+                "portal; calls are written in search mode from the next attempt",
+                reason="portal_changed",
+                retry_after=1.0,
+            ) from exc
 
     def _write_searched(self, calls: Mapping[str, list[Work]], ledger: Ledger) -> dict[str, str]:
         properties: dict[str, dict[str, str]] = {}

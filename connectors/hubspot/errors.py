@@ -113,9 +113,18 @@ def whole_batch_refusal(exc: BaseException) -> DeliveryError | None:
         return None
     body = error_body(exc)
     category = str(body.get("category") or "")
-    if category not in WHOLE_BATCH_CATEGORIES:
+    if category not in WHOLE_BATCH_CATEGORIES or is_non_unique_key(exc):
         return None
     return record_error(category, str(body.get("message") or getattr(exc, "reason", "") or "no message"))
+
+
+def is_non_unique_key(exc: BaseException) -> bool:
+    """HubSpot refusing an update/upsert keyed by a property without unique values: a fact about the
+    portal, not about one input ("Unable to perform update/upsert by non-unique ... property",
+    https://github.com/HubSpot/hubspot-api-nodejs/issues/548)."""
+    if not is_api_exception(exc) or int(getattr(exc, "status", 0) or 0) != 400:
+        return False
+    return "by non-unique" in str(error_body(exc).get("message") or "")
 
 
 def record_error(category: str, message: str) -> DeliveryError:

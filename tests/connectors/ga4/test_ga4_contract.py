@@ -180,5 +180,8 @@ def test_reserved_user_property_and_param_names_follow_googles_list() -> None:
         "phone_call",
         ["user_properties.first_open_time", "user_properties.gtag_like", "params.firebase_conversion"],
     )
-    assert [field for field, _ in problems] == ["user_properties.first_open_time", "params.firebase_conversion"]
+    assert [field for field, _ in problems] == [
+        "user_properties.first_open_time",
+        "params.firebase_conversion",
+    ]
     assert all(rules.RESERVED_URL in message for _, message in problems)

@@ -87,7 +87,10 @@ def test_stored_rows_map_like_outcomes(ga4_url: str) -> None:
     outcome = ga4.deliver([item(without(callrail_call(), ga_client_id=None))]).outcomes["d1"]
 
     assert attribution_of(outcome) == "pseudonymous"
-    assert stored_attribution("delivered", None, {"client_id_source": "ga", "attribution": "session"}) == "session"
+    assert (
+        stored_attribution("delivered", None, {"client_id_source": "ga", "attribution": "session"})
+        == "session"
+    )
     # Rows from before levels were recorded: a GA client id proves the visitor, not the session.
     assert stored_attribution("delivered", None, {"client_id_source": "ga"}) == "user"
     assert stored_attribution("skipped", "no_ga_client_id", {}) == "none"

@@ -39,7 +39,11 @@ def test_callrail_call_with_ga_cookie_becomes_one_phone_call(ga4_url: str, recor
 
     outcome = result.outcomes["d1"]
     assert isinstance(outcome, Delivered)
-    assert outcome.external_ids == {"ga4_events": "phone_call", "client_id_source": "ga", "attribution": "user"}
+    assert outcome.external_ids == {
+        "ga4_events": "phone_call",
+        "client_id_source": "ga",
+        "attribution": "user",
+    }
     [event] = recorded.events()
     assert event.name == "phone_call"
     assert event.measurement_id == MEASUREMENT_ID
