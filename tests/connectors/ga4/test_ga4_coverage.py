@@ -50,7 +50,8 @@ def test_a_client_id_without_a_session_id_is_user_only_and_says_so(ga4_url: str)
         [item(without(ctm_call(provider_call_id="no-session"), ga_session_id=None), "d2")]
     ).outcomes["d2"]
 
-    assert isinstance(with_session, Delivered) and isinstance(no_session, Delivered)
+    assert isinstance(with_session, Delivered)
+    assert isinstance(no_session, Delivered)
     assert with_session.external_ids["attribution"] == "session"
     assert with_session.note.startswith("session-attributed")
     assert no_session.external_ids["attribution"] == "user"

@@ -251,6 +251,7 @@ def test_a_user_id_holding_personal_data_is_refused(ga4_url: str, recorded: Sand
     call = dataclasses.replace(callrail_call(), custom={"ga_user_id": "ann@example.com"})
     outcome = connector(ga4_url).deliver([item(call, "d1")]).outcomes["d1"]
 
-    assert isinstance(outcome, PermanentError) and outcome.reason == "mapping"
+    assert isinstance(outcome, PermanentError)
+    assert outcome.reason == "mapping"
     assert "personal data" in outcome.message
     assert recorded.hits() == []

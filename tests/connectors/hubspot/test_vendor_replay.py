@@ -76,8 +76,10 @@ def test_documented_207_on_batch_create_writes_the_good_input_and_rejects_the_ba
 
     assert answer.records["+14155550100"]["id"] == "1145814089"
     error = answer.errors["+14155550101"]
-    assert isinstance(error, PermanentError) and error.reason == "rejected"
-    assert "PROPERTY_DOESNT_EXIST" in error.message and '"name":"missing"' in error.message
+    assert isinstance(error, PermanentError)
+    assert error.reason == "rejected"
+    assert "PROPERTY_DOESNT_EXIST" in error.message
+    assert '"name":"missing"' in error.message
     assert len(server.seen) == 1, "a 207 answers per input: nothing to split"
 
 
@@ -98,8 +100,10 @@ def test_documented_400_for_one_input_rejects_only_that_input(replay) -> None:
 
     assert set(answer.records) == set(updates) - {"517"}
     error = answer.errors["517"]
-    assert isinstance(error, PermanentError) and error.reason == "rejected"
-    assert "VALIDATION_ERROR" in error.message and '"name":"testproperty"' in error.message
+    assert isinstance(error, PermanentError)
+    assert error.reason == "rejected"
+    assert "VALIDATION_ERROR" in error.message
+    assert '"name":"testproperty"' in error.message
     assert len(answer.errors) == 1
     # One bad input among 40: the halves it is not in are written at once.
     assert len(server.seen) <= 1 + 2 * 6
@@ -123,7 +127,8 @@ def test_documented_409_naming_only_the_first_duplicate_isolates_each_duplicate(
     assert set(answer.records) == set(numbers) - existing
     for number in existing:
         error = answer.errors[number]
-        assert isinstance(error, PermanentError) and error.details["category"] == "CONFLICT"
+        assert isinstance(error, PermanentError)
+        assert error.details["category"] == "CONFLICT"
         assert "Contact already exists" in error.message
 
 
@@ -151,7 +156,8 @@ def test_non_unique_key_on_calls_is_not_split_and_switches_the_mode(replay, redi
 
     outcome = connector.deliver([item(event)]).outcomes[item(event).delivery_id]
 
-    assert isinstance(outcome, RetryableError) and outcome.reason == "portal_changed"
+    assert isinstance(outcome, RetryableError)
+    assert outcome.reason == "portal_changed"
     assert context.get_state(STATE_KEY) == {}, "the next attempt asks the portal again"
     assert len(server.requests_to("/crm/v3/objects/calls/batch/upsert")) == 1
 
@@ -175,7 +181,8 @@ def test_documented_refusals_classify_every_delivery(replay, name, reason, retry
 
     assert getattr(outcome, "reason", None) == reason, outcome
     if retry_after is not None:
-        assert isinstance(outcome, RetryableError) and outcome.retry_after == retry_after
+        assert isinstance(outcome, RetryableError)
+        assert outcome.retry_after == retry_after
     else:
         assert isinstance(outcome, PermanentError)
     assert answer.body["message"][:20] in outcome.message or reason == "unauthorized"
@@ -190,8 +197,10 @@ def test_documented_daily_limit_waits_for_the_next_day(replay) -> None:
 
     outcome = make_connector(url, MemoryContext()).deliver([item(event)]).outcomes[item(event).delivery_id]
 
-    assert isinstance(outcome, RetryableError) and outcome.reason == "rate_limited"
-    assert outcome.retry_after is not None and 0 < outcome.retry_after <= 24 * 3600
+    assert isinstance(outcome, RetryableError)
+    assert outcome.reason == "rate_limited"
+    assert outcome.retry_after is not None
+    assert 0 < outcome.retry_after <= 24 * 3600
     assert "daily limit" in outcome.message
 
 
@@ -237,8 +246,10 @@ def test_a_portal_answering_the_documented_207_delivers_the_good_call(replay) ->
 
     good = result.outcomes[item(first).delivery_id]
     bad = result.outcomes[item(second).delivery_id]
-    assert isinstance(good, Delivered) and good.external_ids["contacts"] == "1145814089"
-    assert isinstance(bad, PermanentError) and '"name":"missing"' in bad.message
+    assert isinstance(good, Delivered)
+    assert good.external_ids["contacts"] == "1145814089"
+    assert isinstance(bad, PermanentError)
+    assert '"name":"missing"' in bad.message
     assert len(server.requests_to("/crm/v3/objects/contacts/batch/create")) == 1
 
 
