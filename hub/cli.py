@@ -54,6 +54,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    """Replace this process with gunicorn serving the hub (container and service-unit entry)."""
+    import os
+
+    from hub.supervisor import web_command
+
+    if not Path("wsgi.py").is_file():
+        print("hub web: run it from the directory holding wsgi.py (the project or image root)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    command = web_command(args.host, args.port, args.web_workers, "wsgi:create()")
+    os.execv(command[0], command)  # noqa: S606 - the command is built from our own settings
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from hub.store.db import Database
 
@@ -265,6 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--web-workers", type=int, default=2)
     run.add_argument("--workers", type=int, default=2)
     run.set_defaults(func=cmd_run)
+
+    web = commands.add_parser("web", help="serve webhooks and the admin API with gunicorn (production)")
+    web.add_argument("--host", default="0.0.0.0")
+    web.add_argument("--port", type=int, default=8000)
+    web.add_argument("--web-workers", type=int, default=2)
+    web.set_defaults(func=cmd_web)
 
     worker = commands.add_parser("worker", help="run one worker process (needs REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="drain the queues, then exit")
