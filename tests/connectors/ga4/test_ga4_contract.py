@@ -10,7 +10,7 @@ from google.api_core import exceptions as google_errors
 from connectors import registry
 from connectors.base import MemoryContext, PermanentError, RetryableError
 from connectors.ga4 import GA4Connector
-from connectors.ga4.sandbox_state import SandboxState
+from connectors.ga4.fake.state import SandboxState
 from hub.core.errors import ConfigError
 from hub.mapping import load_mapping
 from tests.connectors.ga4.calls import (

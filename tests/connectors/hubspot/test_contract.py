@@ -5,8 +5,8 @@ from __future__ import annotations
 from connectors import registry
 from connectors.base import MemoryContext
 from connectors.hubspot import HubSpotConnector
-from connectors.hubspot.fake_faults import Fault
-from connectors.hubspot.sandbox import create_app
+from connectors.hubspot.fake import create_app
+from connectors.hubspot.fake.faults import Fault
 from tests.connectors.hubspot.harness import call_event, item_for, make_connector, shared_context
 
 

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from connectors.ga4.sandbox_mp import state
-from connectors.ga4.sandbox_state import RecordedEvent
+from connectors.ga4.fake.mp import state
+from connectors.ga4.fake.state import RecordedEvent
 
 blueprint = Blueprint("ga4_data", __name__)
 
