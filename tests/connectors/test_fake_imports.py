@@ -15,7 +15,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_fake_imports.p
 @pytest.fixture(scope="module")
 def checker() -> ModuleType:
     spec = importlib.util.spec_from_file_location("check_fake_imports", SCRIPT)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("check_fake_imports", module)
     spec.loader.exec_module(module)
