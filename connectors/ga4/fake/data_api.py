@@ -64,7 +64,7 @@ def error_response(code: int, message: str) -> Response:
 def run_report(property_id: str) -> Response:
     fault = state().take_fault("report")
     if fault is not None:
-        return error_response(fault.status, f"sandbox fault {fault.status}")
+        return error_response(fault.status, f"injected fault {fault.status}")
     expected = current_app.config.get("GA4_PROPERTY_ID")
     if expected and property_id != expected:
         return error_response(

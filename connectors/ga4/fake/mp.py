@@ -21,7 +21,7 @@ def _fault_response(endpoint: str) -> Response | None:
     fault = state().take_fault(endpoint)
     if fault is None:
         return None
-    response = Response(f"sandbox fault {fault.status}", status=fault.status, mimetype="text/plain")
+    response = Response(f"injected fault {fault.status}", status=fault.status, mimetype="text/plain")
     if fault.retry_after is not None:
         response.headers["Retry-After"] = str(int(fault.retry_after))
     return response
