@@ -5,6 +5,7 @@ A connector gets this suite by adding `tests/connectors/<type>/contract.py` (see
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 
 import pytest
@@ -40,8 +41,8 @@ def adapter(request: pytest.FixtureRequest) -> ContractAdapter:
 
 @pytest.fixture(scope="module")
 def fake_server(adapter: ContractAdapter) -> Iterator[LocalServer]:
-    module = __import__(f"connectors.{adapter.type}.fake", fromlist=["create_app"])
-    with LocalServer(module.create_app(**adapter.fake_options)) as server:
+    fake_package = importlib.import_module(f"connectors.{adapter.type}.fake")
+    with LocalServer(fake_package.create_app(**adapter.fake_options)) as server:
         yield server
 
 
