@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from tests.connectors.contract import ContractAdapter, FakeControl
 
+#: The OAuth username-password flow: new orgs turn SOAP login off, so the token-based one is not used.
 CREDENTIALS = {
     "username": "integration@peachtreeplumbing.example",
     "password": "contract-password-1",
-    "security_token": "contract-security-token-1",
+    "consumer_key": "3MVG9contract.consumer.key",
+    "consumer_secret": "contract-consumer-secret-1",
 }
 #: The fake's fault codes for each error kind of the suite (see docs/destinations/salesforce.md).
 FAULTS = {
@@ -36,7 +38,7 @@ ADAPTER = ContractAdapter(
     fake_options={**CREDENTIALS, "campaigns": ["emergency-atl"]},
     good_credentials=CREDENTIALS,
     bad_credentials={**CREDENTIALS, "password": "not-the-password"},
-    secret_names=("password", "security_token"),
+    secret_names=("password", "consumer_secret"),
     written=written,
     requests_seen=requests_seen,
     fail_writes=fail_writes,
