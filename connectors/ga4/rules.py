@@ -1,9 +1,8 @@
 """GA4 Measurement Protocol limits, checked on a request body.
 
-One implementation serves both sides: the connector refuses what breaks them before sending,
-and the sandbox's `/debug/mp/collect` reports them in GA's `validationMessages` shape. The
-collect endpoint itself never reports anything, so these checks are the only place a broken
-event becomes visible.
+The connector refuses what breaks them before sending (the fake keeps its own copy for its
+`/debug/mp/collect`, connectors/ga4/fake/validation.py). The collect endpoint itself never
+reports anything, so these checks are the only place a broken event becomes visible.
 """
 
 from __future__ import annotations
