@@ -20,7 +20,11 @@ def _items(count: int) -> list[DeliveryItem]:
     return [item_for(call_event(f"+1415555{index:04d}", f"call-{index}")) for index in range(count)]
 
 
-def test_207_partial_failure_rejects_only_the_invalid_record_and_retries_the_failed_one(portal, redis_url):
+def test_207_partial_failure_rejects_only_the_invalid_record_and_retries_the_failed_one(
+    portal_factory, redis_url
+):
+    # A portal answering per record (207), the form HubSpot documents for batch create.
+    portal = portal_factory(batch_errors="per_record", rate_limit=100_000, search_rate_limit=100_000)
     connector = make_connector(portal.url, shared_context(redis_url))
     portal.fake.faults.add(
         Fault(
