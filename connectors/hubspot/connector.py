@@ -36,6 +36,7 @@ from connectors.hubspot.options import HubSpotOptions, destination_problems
 from connectors.hubspot.options import mapping_problems as check_mapping
 from connectors.hubspot.phones import to_e164
 from connectors.hubspot.preview import planned_requests
+from connectors.hubspot.sandbox_options import sandbox_problems
 from connectors.hubspot.transport import build_client, matching, recorder
 from connectors.hubspot.work import Ledger, Work, number_key
 
@@ -90,6 +91,11 @@ class HubSpotConnector(Connector):
     @classmethod
     def option_problems(cls, options: Mapping[str, Any]) -> list[str]:
         return destination_problems(options)
+
+    @classmethod
+    def sandbox_problems(cls, options: Mapping[str, Any]) -> list[str]:
+        """Problems with hub.yaml's `sandbox:` settings for the local HubSpot (sandbox_options.py)."""
+        return sandbox_problems(options)
 
     @classmethod
     def mapping_problems(cls, record_target: str, options: Mapping[str, Any]) -> list[str]:

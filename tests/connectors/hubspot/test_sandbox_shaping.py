@@ -1,0 +1,115 @@
+"""An admin shapes the sandbox portal from hub.yaml's `sandbox:` key (custom properties, no unique
+values on calls, per-record batch answers), and the sandbox keeps its records across restarts so
+the ids the hub remembers still name records."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from pathlib import Path
+
+from connectors.base import Delivered, DeliveryItem, PermanentError
+from connectors.hubspot import HubSpotConnector
+from connectors.hubspot.fake import create_app, fake_of
+from hub.core.events import Outcome
+from hub.local_server import LocalServer
+from hub.mapping import lint_against_schema, load_mapping
+from tests.connectors.hubspot.harness import ROOT, TOKEN, call_event, item_for, make_connector, shared_context
+
+SCORE = {"contacts": [{"name": "callhub_lead_score", "type": "number"}]}
+
+
+def _scored_mapping(tmp_path: Path):
+    text = (ROOT / "mappings" / "hubspot" / "contact.yaml").read_text()
+    path = tmp_path / "contact.yaml"
+    path.write_text(text + "  callhub_lead_score: {from: outcome.value, transform: number}\n")
+    return load_mapping(path, connector=HubSpotConnector)
+
+
+def _with_score(event, tmp_path: Path) -> DeliveryItem:
+    item = item_for(event)
+    contact = _scored_mapping(tmp_path).render(event)
+    records = [contact if record.target == "contacts" else record for record in item.records]
+    return dataclasses.replace(item, records=records)
+
+
+def test_a_declared_custom_property_lets_a_new_mapping_field_run_end_to_end(tmp_path, redis_url):
+    event = call_event(outcome=Outcome(value=Decimal("42")))
+    with LocalServer(create_app(access_token=TOKEN, properties=SCORE)) as server:
+        connector = make_connector(server.url, shared_context(redis_url))
+        schema = connector.describe("contacts")
+        assert schema is not None
+        assert lint_against_schema(_scored_mapping(tmp_path), schema) == []
+
+        outcome = connector.deliver([_with_score(event, tmp_path)]).outcomes["dlv-call-1-call.completed"]
+
+        assert isinstance(outcome, Delivered), outcome
+        [contact] = fake_of(server.app).store.records("contacts")
+        assert float(contact["properties"]["callhub_lead_score"]) == 42
+
+
+def test_without_the_declaration_the_sandbox_refuses_the_field_as_hubspot_would(tmp_path, redis_url):
+    event = call_event(outcome=Outcome(value=Decimal("42")))
+    with LocalServer(create_app(access_token=TOKEN)) as server:
+        connector = make_connector(server.url, shared_context(redis_url))
+
+        outcome = connector.deliver([_with_score(event, tmp_path)]).outcomes["dlv-call-1-call.completed"]
+
+    assert isinstance(outcome, PermanentError)
+    assert "callhub_lead_score" in outcome.message
+
+
+def test_sandbox_settings_are_checked():
+    assert HubSpotConnector.sandbox_problems({"properties": SCORE, "unique_calls": False}) == []
+    problems = HubSpotConnector.sandbox_problems(
+        {
+            "properties": {
+                "deals": [],
+                "contacts": [{"name": "Bad Name", "type": "money"}, {"name": "x", "type": "enumeration"}],
+            },
+            "batch_errors": "sometimes",
+            "colour": "blue",
+        }
+    )
+    text = "\n".join(problems)
+    for expected in (
+        "sandbox.colour",
+        "batch_errors",
+        "properties.deals",
+        "lower case",
+        "type must be",
+        "needs `options`",
+    ):
+        assert expected in text, problems
+
+
+def test_the_sandbox_keeps_its_records_across_restarts(tmp_path, redis_url):
+    state = tmp_path / "sandbox" / "hubspot.json"
+    context = shared_context(redis_url)
+    event = call_event()
+    with LocalServer(create_app(access_token=TOKEN, state_path=str(state))) as server:
+        first = (
+            make_connector(server.url, context)
+            .deliver([item_for(event)])
+            .outcomes["dlv-call-1-call.completed"]
+        )
+    assert isinstance(first, Delivered), first
+
+    # `hub run` again: a new fake on the same file, the hub with the ids it remembered.
+    with LocalServer(create_app(access_token=TOKEN, state_path=str(state))) as server:
+        update = item_for(dataclasses.replace(event, kind="call.updated"), attempt=2)
+        again = make_connector(server.url, context).deliver([update]).outcomes[update.delivery_id]
+        store = fake_of(server.app).store
+        contacts, calls = store.records("contacts"), store.records("calls")
+
+    assert isinstance(again, Delivered), again
+    assert again.external_ids == first.external_ids
+    assert [c["id"] for c in contacts] == [first.external_ids["contacts"]]
+    assert [c["id"] for c in calls] == [first.external_ids["calls"]]
+    assert calls[0]["associations"] == {"contacts": [first.external_ids["contacts"]]}
+
+
+def test_a_sandbox_without_unique_values_on_calls_runs_in_search_mode(redis_url):
+    with LocalServer(create_app(access_token=TOKEN, unique_calls=False)) as server:
+        connector = make_connector(server.url, shared_context(redis_url))
+        assert "unique values on calls: not available" in connector.check().detail
