@@ -103,3 +103,13 @@ def _seed_engagement(url: str, call_key: str) -> str:
     )
     response.raise_for_status()
     return str(response.json()["id"])
+
+
+def test_preview_shows_the_search_path_in_search_mode(portal, redis_url):
+    connector = make_connector(portal.url, shared_context(redis_url), call_idempotency="search")
+
+    urls = [request.url for request in connector.preview(item_for(call_event()))]
+
+    assert "/crm/v3/objects/calls/search" in urls
+    assert "/crm/v3/objects/calls/batch/create" in urls
+    assert "/crm/v3/objects/calls/batch/upsert" not in urls
