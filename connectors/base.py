@@ -253,6 +253,9 @@ class Connector(ABC):
     type: ClassVar[str]
     #: Most calls one `send` takes; the hub groups pending deliveries into batches of this size.
     max_batch: ClassVar[int] = 50
+    #: Seconds the hub may wait for a fuller batch once a call is due (hub.yaml's
+    #: `batch_window_s` overrides): worth it where a batch costs about what one call costs.
+    batch_window_s: ClassVar[float] = 0.0
     #: Credential names the connector reads (all `${ENV}` references in hub.yaml).
     credential_names: ClassVar[tuple[str, ...]] = ()
     #: The destination's own published limits, used when hub.yaml sets none:
