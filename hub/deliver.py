@@ -101,7 +101,11 @@ def deliver(
     destination = runtime.config.destinations.get(destination_id)
     if destination is None:
         return _fail_all(
-            runtime, delivery_ids, token, "unknown_destination", f"destination {destination_id!r} is not in hub.yaml"
+            runtime,
+            delivery_ids,
+            token,
+            "unknown_destination",
+            f"destination {destination_id!r} is not in hub.yaml",
         )
     started = datetime.now(UTC)
     try:
@@ -213,9 +217,16 @@ def _start_sending(
         for item in items:
             done = session.execute(
                 update(Delivery)
-                .where(Delivery.id == item.delivery_id, Delivery.claim_token == token, Delivery.status == "queued")
+                .where(
+                    Delivery.id == item.delivery_id,
+                    Delivery.claim_token == token,
+                    Delivery.status == "queued",
+                )
                 .values(
-                    status="sending", lease_until=lease, updated_at=now, records=rows[item.delivery_id].records
+                    status="sending",
+                    lease_until=lease,
+                    updated_at=now,
+                    records=rows[item.delivery_id].records,
                 )
             )
             if getattr(done, "rowcount", 0):
@@ -360,7 +371,9 @@ def _observe(
     outcome = status if status != "pending" else "retry"
     metrics.DELIVERY_OUTCOMES.labels(destination=destination.id, outcome=outcome, reason=reason or "").inc()
     if status == "delivered":
-        metrics.DELIVERY_LATENCY.labels(destination=destination.id).observe((now - row.created_at).total_seconds())
+        metrics.DELIVERY_LATENCY.labels(destination=destination.id).observe(
+            (now - row.created_at).total_seconds()
+        )
     log.info(
         "delivery attempt",
         extra={
@@ -401,7 +414,9 @@ def _apply(
         values["due_at"] = now + timedelta(seconds=delay)
     elif isinstance(outcome, DeliveryError) and outcome.retryable:
         values.update(
-            status="failed", reason=outcome.reason, message=f"gave up after {tries} attempts: {outcome.message}"
+            status="failed",
+            reason=outcome.reason,
+            message=f"gave up after {tries} attempts: {outcome.message}",
         )
     else:
         assert isinstance(outcome, DeliveryError)

@@ -208,7 +208,9 @@ def dispatch_receipts(runtime: Runtime, now: datetime) -> int:
         lapsed = set(
             session.scalars(
                 select(Receipt.claim_token)
-                .where(Receipt.status == "received", Receipt.claim_token.is_not(None), Receipt.lease_until < now)
+                .where(
+                    Receipt.status == "received", Receipt.claim_token.is_not(None), Receipt.lease_until < now
+                )
                 .distinct()
             )
         )
@@ -231,7 +233,9 @@ def dispatch_receipts(runtime: Runtime, now: datetime) -> int:
         room = INGEST_IN_FLIGHT - int(in_flight or 0)
         if room <= 0:
             return 0
-        ids = list(session.scalars(select(Receipt.id).where(_receipt_free(now)).order_by(Receipt.id).limit(room)))
+        ids = list(
+            session.scalars(select(Receipt.id).where(_receipt_free(now)).order_by(Receipt.id).limit(room))
+        )
         for start in range(0, len(ids), INGEST_BATCH):
             token = new_token()
             # Conditional: a second dispatcher that read the same rows claims none of them.
@@ -292,7 +296,8 @@ def in_flight_batches(runtime: Runtime, destination: DestinationConfig) -> int:
 def dispatch_deliveries(runtime: Runtime, now: datetime) -> int:
     _fail_unknown_destinations(runtime, now)
     return sum(
-        _dispatch_destination(runtime, destination, now) for destination in runtime.config.destinations.values()
+        _dispatch_destination(runtime, destination, now)
+        for destination in runtime.config.destinations.values()
     )
 
 

@@ -90,6 +90,8 @@ def replay_receipts(db: Database, ids: tuple[int, ...] = (), source: str | None 
             session.execute(
                 update(Receipt)
                 .where(Receipt.id.in_(found), Receipt.status == "failed")
-                .values(status="received", claimed_at=None, claim_token=None, lease_until=None, updated_at=now)
+                .values(
+                    status="received", claimed_at=None, claim_token=None, lease_until=None, updated_at=now
+                )
             )
     return found

@@ -26,7 +26,9 @@ class _InterruptingDeathPenalty(UnixSignalDeathPenalty):
     connector or vendor library can swallow it and let the job carry on."""
 
     def __init__(self, timeout: Any, exception: Any = JobTimeoutException, **kwargs: Any) -> None:
-        super().__init__(timeout, JobTimedOut if exception is JobTimeoutException else exception, **kwargs)
+        super().__init__(  # type: ignore[no-untyped-call]
+            timeout, JobTimedOut if exception is JobTimeoutException else exception, **kwargs
+        )
 
 
 class HubWorker(SimpleWorker):

@@ -32,7 +32,9 @@ def rows(hub: Hub) -> dict[str, Delivery]:
 def attempt_count(hub: Hub, delivery_id: str) -> int:
     with hub.runtime.db.read_session() as session:
         return int(
-            session.scalar(select(func.count()).select_from(Attempt).where(Attempt.delivery_id == delivery_id))
+            session.scalar(
+                select(func.count()).select_from(Attempt).where(Attempt.delivery_id == delivery_id)
+            )
             or 0
         )
 
@@ -58,7 +60,8 @@ def test_each_job_names_its_claim_and_the_destination_queue(hub: Hub) -> None:
     queue = Queue(deliver_queue_name("webhook"), connection=redis_lib.Redis.from_url(hub.runtime.redis_url))
     assert queue.get_job_ids() == [deliver_job_id(token)]
     job = queue.fetch_job(deliver_job_id(token))
-    assert job is not None and job.args == ("webhook", [delivery_id], token)
+    assert job is not None
+    assert job.args == ("webhook", [delivery_id], token)
 
 
 def test_a_stale_claim_can_neither_send_nor_record(hub: Hub) -> None:
@@ -73,7 +76,8 @@ def test_a_stale_claim_can_neither_send_nor_record(hub: Hub) -> None:
     assert release_expired(hub.runtime, late) == 1
     dispatch_once(hub.runtime, late)
     second = rows(hub)[delivery_id].claim_token
-    assert second and second != first
+    assert second
+    assert second != first
     # The first job, late: it can no longer move the delivery to `sending` ...
     assert _start_sending(hub.runtime, first, items, snapshot) == set()
     assert deliver(hub.runtime, "webhook", [delivery_id], first) == {}
@@ -122,7 +126,8 @@ def test_a_claim_whose_job_waits_for_a_worker_is_kept(hub: Hub) -> None:
     assert release_expired(hub.runtime, later) == 0
     row = rows(hub)[delivery_id]
     assert (row.status, row.claim_token) == ("queued", token)
-    assert row.lease_until is not None and row.lease_until > later
+    assert row.lease_until is not None
+    assert row.lease_until > later
     hub.run_jobs()
     assert rows(hub)[delivery_id].status == "delivered"
     assert rows(hub)[delivery_id].attempts == 1
@@ -147,7 +152,8 @@ def test_heartbeat_renewal_keeps_live_work(hub: Hub) -> None:
             time.sleep(0.01)
     assert beat.beats >= 1
     after = rows(hub)[delivery_id].lease_until
-    assert after is not None and after > before + timedelta(seconds=lease_s)
+    assert after is not None
+    assert after > before + timedelta(seconds=lease_s)
 
 
 def test_a_lapsed_receipt_claim_is_handed_out_again_and_the_stale_job_parses_nothing(hub: Hub) -> None:
@@ -163,16 +169,18 @@ def test_a_lapsed_receipt_claim_is_handed_out_again_and_the_stale_job_parses_not
     assert dispatch_once(hub.runtime, later).receipts == 1, "re-driven after its lease"
     with hub.runtime.db.read_session() as session:
         second = session.scalar(select(Receipt.claim_token))
-    assert second and second != first
+    assert second
+    assert second != first
     stale = ingest(hub.runtime, [1], first)
-    assert stale.parsed == 0 and stale.skipped_receipts == [1]
+    assert stale.parsed == 0
+    assert stale.skipped_receipts == [1]
     hub.run_jobs()
     assert hub.api("/receipts").json["items"][0]["status"] == "parsed"
 
 
 def test_supersede_skips_only_what_is_still_pending(hub: Hub) -> None:
     """A newer version folds an older one only while it is pending; one a job claimed is left to it."""
-    delivery_id, token = queued_claim(hub)
+    delivery_id, _ = queued_claim(hub)
     hub.post_fixture("callrail", "callrail/call_modified_tags_value_lead_status.json")
     dispatch_once(hub.runtime)
     hub.run_jobs()  # ingest the newer version (and send the claimed one)
@@ -186,7 +194,7 @@ def swallowing_job(seconds: float) -> str:
     """A job that, like a careless connector, catches every Exception."""
     try:
         time.sleep(seconds)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "swallowed"
     return "finished"
 
@@ -221,7 +229,7 @@ def test_a_timed_out_delivery_job_stops_and_records_nothing(
     arrived = threading.Event()
 
     class Slow(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             arrived.set()
             time.sleep(4)  # longer than the job may run
@@ -245,7 +253,12 @@ def test_a_timed_out_delivery_job_stops_and_records_nothing(
             queue = Queue(deliver_queue_name("webhook"), connection=connection)
             queue.empty()
             job = queue.enqueue(
-                "hub.jobs.deliver", "webhook", [delivery_id], token, job_timeout=1, job_id=deliver_job_id(token)
+                "hub.jobs.deliver",
+                "webhook",
+                [delivery_id],
+                token,
+                job_timeout=1,
+                job_id=deliver_job_id(token),
             )
             from hub import jobs
 

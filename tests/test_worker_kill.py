@@ -42,7 +42,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 delivery_id = self.headers.get("X-Callhub-Delivery", "")
                 with receiver.lock:
@@ -105,7 +105,9 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def test_sigkill_mid_batch_every_call_delivered_once(tmp_path: Path, redis_url: str, database_url: str) -> None:
+def test_sigkill_mid_batch_every_call_delivered_once(
+    tmp_path: Path, redis_url: str, database_url: str
+) -> None:
     config = default_config()
     config["destinations"][0]["credentials"] = {"url": "${KILL_TEST_HOOK_URL}"}
     config["destinations"][0]["max_attempts"] = 5
