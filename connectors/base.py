@@ -223,7 +223,9 @@ class ConnectorContext(Protocol):
         """A lock shared by every worker (e.g. per caller number, so two calls make one Lead)."""
 
     def throttle(self, bucket: str = "default", cost: int = 1) -> None:
-        """Block until the shared rate limiter allows `cost` requests, or raise RetryableError."""
+        """Wait (briefly) until the shared rate limiter allows `cost` requests, else raise
+        RetryableError(reason="throttled", retry_after=...): the hub reschedules the delivery for
+        when the quota allows, without spending an attempt, instead of holding the worker."""
 
 
 class MemoryContext:

@@ -216,6 +216,20 @@ def dispatch_receipts(runtime: Runtime, now: datetime) -> int:
         )
     still_queued = waiting_jobs(runtime.redis, [ingest_job_id(t) for t in lapsed if t])
     waiting = {t for t in lapsed if t and ingest_job_id(t) in still_queued}
+    with runtime.db.read_session() as session:
+        in_flight = session.scalar(
+            select(func.count())
+            .select_from(Receipt)
+            .where(Receipt.status == "received", Receipt.claim_token.is_not(None), Receipt.lease_until >= now)
+        )
+        room = INGEST_IN_FLIGHT - int(in_flight or 0)
+        free = _receipt_free(now)
+        if waiting:
+            free = and_(free, or_(Receipt.claim_token.is_(None), Receipt.claim_token.not_in(waiting)))
+        ids = list(session.scalars(select(Receipt.id).where(free).order_by(Receipt.id).limit(max(room, 0))))
+    if not ids and not waiting:
+        # Nothing to write: the pass takes no write lock (SQLite has one for every process).
+        return 0
     claims: list[tuple[str, list[int]]] = []
     with runtime.db.session() as session:
         if waiting:
@@ -225,17 +239,6 @@ def dispatch_receipts(runtime: Runtime, now: datetime) -> int:
                 .where(Receipt.claim_token.in_(waiting), Receipt.status == "received")
                 .values(lease_until=lease)
             )
-        in_flight = session.scalar(
-            select(func.count())
-            .select_from(Receipt)
-            .where(Receipt.status == "received", Receipt.claim_token.is_not(None), Receipt.lease_until >= now)
-        )
-        room = INGEST_IN_FLIGHT - int(in_flight or 0)
-        if room <= 0:
-            return 0
-        ids = list(
-            session.scalars(select(Receipt.id).where(_receipt_free(now)).order_by(Receipt.id).limit(room))
-        )
         for start in range(0, len(ids), INGEST_BATCH):
             token = new_token()
             # Conditional: a second dispatcher that read the same rows claims none of them.
@@ -303,10 +306,14 @@ def dispatch_deliveries(runtime: Runtime, now: datetime) -> int:
 
 def _fail_unknown_destinations(runtime: Runtime, now: datetime) -> None:
     known = list(runtime.config.destinations)
+    orphaned = and_(Delivery.status == "pending", Delivery.due_at <= now, Delivery.destination.not_in(known))
+    with runtime.db.read_session() as session:
+        if session.scalar(select(Delivery.id).where(orphaned).limit(1)) is None:
+            return
     with runtime.db.session() as session:
         session.execute(
             update(Delivery)
-            .where(Delivery.status == "pending", Delivery.due_at <= now, Delivery.destination.not_in(known))
+            .where(orphaned)
             .values(
                 status="failed",
                 reason="unknown_destination",
