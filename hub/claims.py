@@ -19,7 +19,7 @@ from types import TracebackType
 import redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.core.errors import StorageUnavailable
@@ -45,13 +45,22 @@ def deliver_job_id(token: str) -> str:
     return f"deliver-{token}"
 
 
+# Renewals skip rows the job's own transaction has locked (PostgreSQL: SKIP LOCKED): those are
+# being recorded right now, and waiting for them while holding the others could deadlock with it.
+
+
 def renew_deliveries(db: Database, token: str, lease_s: float, now: datetime | None = None) -> int:
     """Extend the lease of the deliveries this claim still holds; returns how many."""
     moment = now or datetime.now(UTC)
+    held = (
+        select(Delivery.id)
+        .where(Delivery.claim_token == token, Delivery.status.in_(CLAIMED))
+        .with_for_update(skip_locked=True)
+    )
     with db.session() as session:
         result = session.execute(
             update(Delivery)
-            .where(Delivery.claim_token == token, Delivery.status.in_(CLAIMED))
+            .where(Delivery.id.in_(held.scalar_subquery()))
             .values(lease_until=moment + timedelta(seconds=lease_s))
         )
         return int(getattr(result, "rowcount", 0) or 0)
@@ -60,10 +69,15 @@ def renew_deliveries(db: Database, token: str, lease_s: float, now: datetime | N
 def renew_receipts(db: Database, token: str, lease_s: float, now: datetime | None = None) -> int:
     """Extend the lease of the receipts this claim still holds (not yet parsed); returns how many."""
     moment = now or datetime.now(UTC)
+    held = (
+        select(Receipt.id)
+        .where(Receipt.claim_token == token, Receipt.status == "received")
+        .with_for_update(skip_locked=True)
+    )
     with db.session() as session:
         result = session.execute(
             update(Receipt)
-            .where(Receipt.claim_token == token, Receipt.status == "received")
+            .where(Receipt.id.in_(held.scalar_subquery()))
             .values(lease_until=moment + timedelta(seconds=lease_s))
         )
         return int(getattr(result, "rowcount", 0) or 0)
