@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import redis
 from sqlalchemy import select
 
 from hub.store.models import Attempt, Delivery
@@ -95,6 +96,14 @@ def wait_until(predicate: Callable[[], object], timeout_s: float, what: str) -> 
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def children(pid: int) -> list[int]:
+    """Child processes of `pid` (Linux)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "worker"],
@@ -133,6 +142,9 @@ def test_sigkill_mid_batch_every_call_delivered_once(
         try:
             # The worker parses, then sends its batch; the receiver holds every request.
             wait_until(lambda: receiver.seen() >= 1, 60, "the first send")
+            # A worker is one process: no RQ scheduler forked beside it, none holding a lock.
+            assert children(first.pid) == [], "the worker forked no RQ scheduler"
+            assert not redis.Redis.from_url(redis_url).keys("rq:scheduler-lock:*")
             time.sleep(0.3)  # let the rest of the batch's concurrent sends start too
             first.send_signal(signal.SIGKILL)
             first.wait(10)
