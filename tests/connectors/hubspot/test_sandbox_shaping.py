@@ -8,6 +8,8 @@ import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from connectors.base import Delivered, DeliveryItem, PermanentError
 from connectors.hubspot import HubSpotConnector
 from connectors.hubspot.fake import create_app, fake_of
@@ -109,7 +111,17 @@ def test_the_sandbox_keeps_its_records_across_restarts(tmp_path, redis_url):
     assert calls[0]["associations"] == {"contacts": [first.external_ids["contacts"]]}
 
 
-def test_a_sandbox_without_unique_values_on_calls_runs_in_search_mode(redis_url):
-    with LocalServer(create_app(access_token=TOKEN, unique_calls=False)) as server:
-        connector = make_connector(server.url, shared_context(redis_url))
-        assert "unique values on calls: not available" in connector.check().detail
+@pytest.mark.parametrize(
+    ("unique_calls", "expected"),
+    [
+        (True, "unique values on calls: available (calls upserted on 'callhub_call_id')"),
+        (False, "unique values on calls: not available (calls found by remembered id, then a search"),
+    ],
+)
+def test_check_reports_whether_the_portal_gives_unique_values_on_calls(redis_url, unique_calls, expected):
+    with LocalServer(create_app(access_token=TOKEN, unique_calls=unique_calls)) as server:
+        result = make_connector(server.url, shared_context(redis_url)).check()
+
+    assert result.ok, result
+    assert expected in result.detail
+    assert "custom property 'callhub_last_call_at' present" in result.detail
