@@ -82,7 +82,7 @@ class SalesforceConnector(Connector):
             sosl = phone_search([plan.number], ["Lead(Id, IsConverted, ConvertedContactId)", "Contact(Id)"])
             planned.append(PlannedRequest("GET", f"{base}/search/", {"q": sosl}, "find the caller by phone"))
         if lead is not None and plan.number and not remembered:
-            body = lead_body(lead, self.options.default_owner_id)
+            body = lead_body(sendable(lead.fields), self.options.default_owner_id)
             key = lead.options.get("key_field")
             if isinstance(key, str):
                 planned.append(PlannedRequest(

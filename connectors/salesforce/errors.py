@@ -66,7 +66,8 @@ def error_entries(content: Any) -> list[dict[str, Any]]:
                     "code": str(entry.get("errorCode") or entry.get("statusCode") or "UNKNOWN"),
                     "message": str(entry.get("message", "")),
                     "fields": list(entry.get("fields") or []),
-                    "duplicateResult": entry.get("duplicateResult"),
+                    # Real orgs have answered with the key misspelled; integrations read both.
+                    "duplicateResult": entry.get("duplicateResult") or entry.get("duplicateResut"),
                 }
             )
     return found
