@@ -269,6 +269,11 @@ class Connector(ABC):
         return []
 
     @classmethod
+    def option_notes(cls, options: Mapping[str, Any]) -> list[str]:
+        """Warnings about options that work but should change (a login flow being retired)."""
+        return []
+
+    @classmethod
     def mapping_problems(cls, record_target: str, options: Mapping[str, Any]) -> list[str]:
         """Problems with a mapping meant for this connector (unknown target, bad options)."""
         return []

@@ -41,33 +41,34 @@ OTHER_PRIVATE_KEY, _ = _key_pair()
 @pytest.fixture(scope="module")
 def strict_url() -> Iterator[str]:
     app = create_app(username=USER, password=PASSWORD, security_token=TOKEN, consumer_key=KEY,
-                     consumer_secret=SECRET, jwt_public_key=PUBLIC_KEY)  # fmt: skip
+                     consumer_secret=SECRET, jwt_public_key=PUBLIC_KEY, soap_login=True)  # fmt: skip
     with LocalServer(app) as server:
         yield server.url
 
 
 FLOWS = {
-    "password_token": {"username": USER, "password": PASSWORD, "security_token": TOKEN},
+    "soap": {"username": USER, "password": PASSWORD, "security_token": TOKEN},
     "oauth_password": {
         "username": USER,
         "password": PASSWORD,
         "consumer_key": KEY,
         "consumer_secret": SECRET,
     },
-    "jwt_bearer": {"username": USER, "consumer_key": KEY, "private_key": PRIVATE_KEY},
+    "jwt": {"username": USER, "consumer_key": KEY, "private_key": PRIVATE_KEY},
     "client_credentials": {"consumer_key": KEY, "consumer_secret": SECRET},
 }
 WRONG = {
-    "password_token": {"security_token": "stale"},
+    "soap": {"security_token": "stale"},
     "oauth_password": {"password": "wrong"},
-    "jwt_bearer": {"private_key": OTHER_PRIVATE_KEY},
+    "jwt": {"private_key": OTHER_PRIVATE_KEY},
     "client_credentials": {"consumer_secret": "wrong"},
 }
 
 
 def _connector(url: str, redis_url: str, credentials: dict[str, str]) -> SalesforceConnector:
-    domain = "peachtree.my"
-    return SalesforceConnector(settings(url, credentials, domain=domain), shared_context(redis_url))
+    # SOAP login() only when chosen explicitly.
+    chosen = {"auth": "soap"} if "security_token" in credentials else {}
+    return SalesforceConnector(settings(url, credentials, domain="peachtree.my", **chosen), shared_context(redis_url))
 
 
 @pytest.mark.parametrize("flow", sorted(FLOWS))
@@ -98,7 +99,7 @@ def test_wrong_credentials_fail_the_check_and_reject_deliveries(
 
 
 def test_a_flow_delivers_end_to_end(strict_url: str, redis_url: str) -> None:
-    result = _connector(strict_url, redis_url, FLOWS["jwt_bearer"]).send([item(call("CAL1"))])
+    result = _connector(strict_url, redis_url, FLOWS["jwt"]).send([item(call("CAL1"))])
 
     assert isinstance(result.outcomes["evt_CAL1_call.completed"], Delivered)
     assert all(PRIVATE_KEY not in exchange.request_body for exchange in result.exchanges)
