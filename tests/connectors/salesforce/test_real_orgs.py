@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import requests
@@ -29,11 +30,18 @@ def at(event: CallEvent, minutes: int) -> CallEvent:
     )
 
 
-def client(fake: FakeOrg) -> Salesforce:
+def client(fake: FakeOrg) -> Any:
+    """simple-salesforce's dynamic sObject attributes (sf.Lead) are untyped."""
     session = requests.Session()
     session.trust_env = False
     session.mount("https://", ToLocalHTTP(fake.url.removeprefix("http://")))
     return Salesforce(consumer_key="ck", consumer_secret="cs", domain="acme.my", session=session)
+
+
+def _content(exc: pytest.ExceptionInfo[SalesforceMalformedRequest]) -> list[dict[str, Any]]:
+    content = exc.value.content
+    assert isinstance(content, list)
+    return content
 
 
 # --- State and Country/Territory picklists -------------------------------------------------------
@@ -47,7 +55,7 @@ def test_a_picklist_org_refuses_a_state_code_in_the_text_field(fake: FakeOrg) ->
             {"LastName": "Vega", "Company": "x", "Country": "United States", "State": "GA"}
         )
 
-    [error] = exc.value.content
+    [error] = _content(exc)
     assert error["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
     assert error["message"].startswith("There's a problem with this state, even though it may appear correct")
     assert error["fields"] == ["State"]
@@ -63,10 +71,10 @@ def test_a_picklist_org_syncs_codes_and_integration_values(fake: FakeOrg) -> Non
     assert (lead["State"], lead["Country"]) == ("Georgia", "United States")
     with pytest.raises(SalesforceMalformedRequest) as exc:
         sf.Lead.create({"LastName": "Vega", "Company": "x", "StateCode": "GA"})
-    assert exc.value.content[0]["message"].startswith("A country/territory must be specified")
+    assert _content(exc)[0]["message"].startswith("A country/territory must be specified")
     with pytest.raises(SalesforceMalformedRequest) as exc:
         sf.Lead.create({"LastName": "Vega", "Company": "x", "CountryCode": "CA", "StateCode": "GA"})
-    assert exc.value.content[0]["message"] == (
+    assert _content(exc)[0]["message"] == (
         "The StateCode field contains GA, which isn't an available state. Your administrator can add it for you."
     )
 
