@@ -46,6 +46,7 @@ DESTINATION_KEYS = {
     "enabled",
     "retry",
     "rate_limits",
+    "sandbox",
 }
 ROUTE_KEYS = {"from", "to"}
 TOP_KEYS = {"version", "sources", "destinations", "routes", "public_url"}
@@ -81,6 +82,8 @@ class DestinationConfig:
     rate_limits: Mapping[str, tuple[int, float]] = field(default_factory=dict)
     retry_base_s: float = 5.0
     retry_max_s: float = 3600.0
+    #: How the local fake is shaped in sandbox mode (the connector's `sandbox_problems` checks it).
+    sandbox_options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def sandbox(self) -> bool:
@@ -392,6 +395,7 @@ def _destinations(
             mappings = []
         label = f"destination {destination_id!r}"
         options = _setting(node, "options", {}, _mapping, label, "must be a mapping", problems)
+        sandbox = _setting(node, "sandbox", {}, _mapping, label, "must be a mapping", problems)
         rate_limit, window = _rate_limit(node.get("rate_limit"), node, "rate_limit", destination_id, problems)
         buckets: dict[str, tuple[int, float]] = {}
         raw_buckets = node.get("rate_limits")
@@ -427,6 +431,7 @@ def _destinations(
                 rate_limits=buckets,
                 retry_base_s=retry_base,
                 retry_max_s=retry_max,
+                sandbox_options=dict(sandbox),
             )
     return result
 

@@ -49,6 +49,10 @@ class SalesforceConnector(Connector):
         return options.option_problems(raw)
 
     @classmethod
+    def sandbox_problems(cls, raw: Mapping[str, Any]) -> list[str]:
+        return options.sandbox_problems(raw)
+
+    @classmethod
     def option_notes(cls, raw: Mapping[str, Any]) -> list[str]:
         return options.option_notes(raw)
 

@@ -113,3 +113,48 @@ def mapping_problems(target: str, options: Mapping[str, Any]) -> list[str]:
     if options.get("description", "call_summary") != "call_summary":
         problems.append("description must be call_summary (or left out)")
     return problems
+
+
+#: Custom field types the sandbox org accepts (hub.yaml `sandbox: custom_fields:`), with default lengths.
+CUSTOM_TYPES: Final = {
+    "string": 255, "textarea": 32768, "email": 80, "phone": 40, "url": 255, "picklist": 255,
+    "boolean": 0, "int": 0, "double": 0, "currency": 0, "percent": 0, "date": 0, "datetime": 0,
+}  # fmt: skip
+SANDBOX_KEYS: Final = ("custom_fields", "picklists", "soap_login", "duplicate_key")
+_FIELD_KEYS: Final = ("type", "length", "values", "restricted", "external_id", "unique", "required")
+
+
+def sandbox_problems(raw: Mapping[str, Any]) -> list[str]:
+    """Problems with `sandbox:`: the shape of the local fake org (custom fields, Setup switches)."""
+    problems = [
+        f"unknown key {key!r} (known: {', '.join(SANDBOX_KEYS)})" for key in raw if key not in SANDBOX_KEYS
+    ]
+    for key in ("picklists", "soap_login"):
+        if key in raw and not isinstance(raw[key], bool):
+            problems.append(f"{key} must be true or false")
+    if raw.get("duplicate_key", "duplicateResult") not in ("duplicateResult", "duplicateResut"):
+        problems.append("duplicate_key must be duplicateResult or duplicateResut")
+    custom = raw.get("custom_fields", {})
+    if not isinstance(custom, Mapping):
+        return [*problems, "custom_fields maps Lead, Contact or Task to {Field__c: {type: ...}}"]
+    for sobject, fields in custom.items():
+        if sobject not in ("Lead", "Contact", "Task") or not isinstance(fields, Mapping):
+            problems.append(
+                f"custom_fields: {sobject!r} must be Lead, Contact or Task, with a mapping of fields"
+            )
+            continue
+        for name, spec in fields.items():
+            spec = spec if isinstance(spec, Mapping) else {"type": spec}
+            kind = "string" if spec.get("type", "string") == "text" else spec.get("type", "string")
+            if not (isinstance(name, str) and name.endswith("__c") and API_NAME.match(name)):
+                problems.append(f"custom_fields: {sobject}.{name}: a custom field's API name ends in __c")
+            if kind not in CUSTOM_TYPES:
+                problems.append(
+                    f"custom_fields: {sobject}.{name}: type must be one of {', '.join(CUSTOM_TYPES)}"
+                )
+            problems.extend(
+                f"custom_fields: {sobject}.{name}: unknown key {key!r}"
+                for key in spec
+                if key not in _FIELD_KEYS
+            )
+    return problems

@@ -24,7 +24,7 @@ from connectors.salesforce.fake.schema import OBJECTS, FieldSpec, custom_field
 from connectors.salesforce.fake.store import Store
 
 
-def create_app(**options: Any) -> flask.Flask:
+def create_app(state_path: str | None = None, **options: Any) -> flask.Flask:
     """Options: username, password, security_token, consumer_key, consumer_secret, jwt_public_key
     (each None = accept anything), daily_limit, api_used, users [{Email, LastName}], campaigns [names];
     the org's shape: soap_login (default off, as in new orgs), picklists (State and Country/Territory
@@ -46,7 +46,6 @@ def create_app(**options: Any) -> flask.Flask:
         store=Store(picklists=picklists, custom=custom),
     )
     org.store.duplicate_key = _duplicate_key(options.get("duplicate_key", "duplicateResult"))
-    state_path = options.get("state_path")
     saved = StoreFile(Path(state_path)) if state_path else None
     if saved is not None and saved.path.exists():
         saved.load(org.store)
