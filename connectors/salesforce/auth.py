@@ -47,17 +47,20 @@ class Session:
 
 def flow(settings: DestinationSettings) -> str:
     """The login flow in use: the `auth` option, else what the credentials allow; "" when none."""
+    has = {name for name in CREDENTIAL_NAMES if settings.secret(name)}
+    if settings.sandbox and not has:
+        # No credentials at all: the local fake, whatever flow the org will use once configured.
+        return "sandbox"
     chosen = settings.options.get("auth")
     if isinstance(chosen, str) and chosen in FLOWS:
         return chosen
-    has = {name for name in CREDENTIAL_NAMES if settings.secret(name)}
     if {"username", "consumer_key"} <= has and has & {"private_key", "private_key_file"}:
         return "jwt"
     if {"username", "password", "consumer_key", "consumer_secret"} <= has:
         return "oauth_password"
     if {"consumer_key", "consumer_secret"} <= has:
         return "client_credentials"
-    return "sandbox" if settings.sandbox and not has else ""
+    return ""
 
 
 def missing(settings: DestinationSettings) -> str | None:
