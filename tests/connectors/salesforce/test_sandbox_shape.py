@@ -8,6 +8,7 @@ import requests
 
 from connectors.base import Delivered, PermanentError
 from connectors.salesforce import SalesforceConnector
+from hub.check import check_offline
 from hub.config import load_config
 from hub.coordination import MemoryStateStore
 from hub.core.records import RenderedRecord
@@ -96,3 +97,17 @@ def test_sandbox_settings_are_checked() -> None:
     assert "custom_fields: Lead.Score: a custom field's API name ends in __c" in problems
     assert any(p.startswith("custom_fields: Lead.Grade__c: type must be one of") for p in problems)
     assert SalesforceConnector.sandbox_problems({"picklists": True}) == []
+
+
+def test_hub_check_reports_sandbox_problems_and_warns_about_soap(tmp_path: Path) -> None:
+    text = HUB_YAML.replace("Lead_Score__c: {type: double}", "Lead_Score: {type: double}").replace(
+        "    sandbox:\n", "    options: {auth: soap}\n    sandbox:\n"
+    )
+    (tmp_path / "hub.yaml").write_text(text)
+    settings = Settings.from_env({"HUB_CONFIG": str(tmp_path / "hub.yaml"), "HUB_DATA_DIR": str(tmp_path)})
+
+    _, report = check_offline(settings, generate_secrets=False)
+
+    assert any("sandbox: custom_fields: Lead.Lead_Score: a custom field's API name ends in __c" in p
+               for p in report.problems)  # fmt: skip
+    assert any("warning: auth: soap: SOAP API login() is disabled by default" in n for n in report.notes)
