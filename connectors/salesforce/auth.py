@@ -3,7 +3,8 @@
 Flows (option `auth`; left out, it follows from the credentials set, never SOAP):
 - `jwt` (recommended): OAuth 2.0 JWT bearer, `username` + `consumer_key` + `private_key` (PEM) or
   `private_key_file`; the assertion's audience is login.salesforce.com (test.salesforce.com for
-  `domain: test`), the token request goes to the My Domain when `domain` names one;
+  `domain: test` or a sandbox My Domain such as `acme--uat.sandbox.my`), the token request goes to
+  the My Domain when `domain` names one;
 - `client_credentials`: `consumer_key` + `consumer_secret`, at the org's My Domain (`domain`);
 - `oauth_password`: OAuth 2.0 username-password (`username`, `password`, `consumer_key`, `consumer_secret`);
 - `soap`: SOAP API login() with `username` + `password` + `security_token`. Only when chosen:
@@ -88,6 +89,11 @@ def missing(settings: DestinationSettings) -> str | None:
     return None
 
 
+def _audience(domain: str) -> str:
+    """The JWT's audience host: test.salesforce.com for sandbox orgs (`test`, `acme--uat.sandbox.my`)."""
+    return "test" if domain == "test" or domain.endswith(".sandbox.my") else "login"
+
+
 def login(settings: DestinationSettings, session: requests.Session, domain: str, version: str) -> Session:
     """A fresh session; raises SalesforceAuthenticationFailed when Salesforce refuses."""
     secret = settings.secret
@@ -107,7 +113,7 @@ def login(settings: DestinationSettings, session: requests.Session, domain: str,
         session_id, instance = SalesforceLogin(
             username=secret("username"), consumer_key=secret("consumer_key"),
             privatekey=secret("private_key") or None, privatekey_file=secret("private_key_file") or None,
-            domain="test" if domain == "test" else "login", instance_url=my_domain, session=session,
+            domain=_audience(domain), instance_url=my_domain, session=session,
         )  # fmt: skip
     elif chosen == "oauth_password":
         session_id, instance = SalesforceLogin(

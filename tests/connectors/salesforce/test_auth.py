@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 import pytest
@@ -236,3 +237,27 @@ def test_check_reports_the_orgs_capabilities(redis_url: str) -> None:
         "active duplicate rules: Standard_Lead_Duplicate_Rule (Lead)",
     ):
         assert expected in check.detail
+
+
+@pytest.mark.parametrize(
+    ("domain", "audience"),
+    [("peachtree.my", "https://login.salesforce.com"), ("login", "https://login.salesforce.com"),
+     ("test", "https://test.salesforce.com"), ("peachtree--uat.sandbox.my", "https://test.salesforce.com")],
+)  # fmt: skip
+def test_the_jwt_names_salesforces_login_server_as_audience(
+    strict_url: str, redis_url: str, domain: str, audience: str
+) -> None:
+    sf = SalesforceConnector(settings(strict_url, FLOWS["jwt"], domain=domain), shared_context(redis_url))
+    sent: list[str] = []
+    real = sf.api.session.request
+
+    def keep_assertion(method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        if url.endswith("/services/oauth2/token"):
+            sent.append(str(kwargs.get("data", args[0] if args else {})["assertion"]))
+        return real(method, url, *args, **kwargs)
+
+    sf.api.session.request = keep_assertion  # type: ignore[method-assign,assignment]
+    check = sf.check()
+
+    assert check.ok, check.detail
+    assert jwt.decode(sent[0], options={"verify_signature": False})["aud"] == audience
