@@ -153,7 +153,8 @@ def test_an_earlier_calls_outcome_reaches_the_lead_after_a_newer_missed_call(
 ) -> None:
     state = MemoryStateStore()
     answered = at(call("A"), 0)
-    missed = at(call("B"), 60)
+    b = at(call("B", agent=None), 60)
+    missed = dataclasses.replace(b, call=dataclasses.replace(b.call, status="missed", duration_s=0))
 
     connector(fake.url, redis_url, state).send([item(answered)])
     connector(fake.url, redis_url, state).send([item(missed)])
