@@ -68,7 +68,10 @@ def create_app(state_path: str | None = None, **options: Any) -> flask.Flask:
     @app.post("/services/oauth2/token")
     def oauth_token() -> flask.Response:
         status, body, content_type = login.token(
-            org, flask.request.form, flask.request.headers.get("Authorization")
+            org,
+            flask.request.form,
+            flask.request.headers.get("Authorization"),
+            flask.request.headers.get("X-Forwarded-Host", ""),
         )
         return flask.Response(json.dumps(body), status=status, content_type=content_type)
 

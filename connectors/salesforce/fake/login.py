@@ -20,7 +20,11 @@ _JSON = "application/json"
 _XML = "text/xml; charset=utf-8"
 
 
-def token(org: Org, form: Mapping[str, str], authorization: str | None) -> Response:
+#: Hosts that serve every org's login, where the client credentials flow is refused.
+LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
+
+
+def token(org: Org, form: Mapping[str, str], authorization: str | None, host: str = "") -> Response:
     """POST /services/oauth2/token: 200 with a session, or Salesforce's OAuth error body."""
     grant = form.get("grant_type", "")
     creds = org.credentials
@@ -33,6 +37,10 @@ def token(org: Org, form: Mapping[str, str], authorization: str | None) -> Respo
             return _oauth_error("invalid_grant", "authentication failure")
         return _session(org)
     if grant == "client_credentials":
+        # "The client credentials flow ... requires your My Domain URL" (help:
+        # xcloud.remoteaccess_oauth_client_credentials_flow.htm); the shared login hosts refuse it.
+        if host in LOGIN_HOSTS:
+            return _oauth_error("invalid_grant", "request not supported on this domain")
         key, secret = _basic(authorization) or (form.get("client_id"), form.get("client_secret"))
         if not (_same(creds.consumer_key, key) and _same(creds.consumer_secret, secret)):
             return _oauth_error("invalid_client", "invalid client credentials")

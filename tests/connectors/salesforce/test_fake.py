@@ -231,3 +231,24 @@ def test_the_registry_finds_the_fake() -> None:
     app = registry.sandbox_app("salesforce")
     assert app is not None
     assert app.test_client().get("/__fake__/requests").json["api_requests"] == 0
+
+
+def test_client_credentials_are_refused_at_the_shared_login_host(fake: FakeOrg) -> None:
+    session = requests.Session()
+    session.trust_env = False
+    session.mount("https://", ToLocalHTTP(fake.url.removeprefix("http://")))
+
+    refused = session.post(
+        "https://login.salesforce.com/services/oauth2/token", data={"grant_type": "client_credentials"},
+        auth=("ck", "cs"),
+    )  # fmt: skip
+    accepted = session.post(
+        "https://acme.my.salesforce.com/services/oauth2/token", data={"grant_type": "client_credentials"},
+        auth=("ck", "cs"),
+    )  # fmt: skip
+
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {"error": "invalid_grant", "error_description": "request not supported on this domain"},
+    )
+    assert accepted.status_code == 200
