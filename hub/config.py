@@ -47,6 +47,8 @@ DESTINATION_KEYS = {
     "retry",
     "rate_limits",
     "sandbox",
+    "batch_window_s",
+    "max_in_flight",
 }
 ROUTE_KEYS = {"from", "to"}
 TOP_KEYS = {"version", "sources", "destinations", "routes", "public_url"}
@@ -84,6 +86,10 @@ class DestinationConfig:
     retry_max_s: float = 3600.0
     #: How the local fake is shaped in sandbox mode (the connector's `sandbox_problems` checks it).
     sandbox_options: Mapping[str, Any] = field(default_factory=dict)
+    #: Longest wait for a fuller batch once a call is due; None = the connector's own default.
+    batch_window_s: float | None = None
+    #: Batches that may be queued or sending at once; None = one per worker, plus one.
+    max_in_flight: int | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -416,6 +422,10 @@ def _destinations(
             node, "timeout_s", 15, _seconds(0, 300, open_low=True), label, "must be in (0, 300]", problems
         )
         enabled = _setting(node, "enabled", True, _flag, label, "must be true or false", problems)
+        window_s = _setting(
+            node, "batch_window_s", None, _seconds(0, 60), label, "must be seconds between 0 and 60", problems
+        )
+        in_flight = _setting(node, "max_in_flight", None, _whole(1, 100), label, "must be 1..100", problems)
         if destination_id:
             result[destination_id] = DestinationConfig(
                 id=destination_id,
@@ -432,6 +442,8 @@ def _destinations(
                 retry_base_s=retry_base,
                 retry_max_s=retry_max,
                 sandbox_options=dict(sandbox),
+                batch_window_s=None if window_s is None else float(window_s),
+                max_in_flight=in_flight,
             )
     return result
 

@@ -36,6 +36,8 @@ FLOWS: Final = AUTH_FLOWS
 #: The last API version whose SOAP login() exists (article 005132110).
 SOAP_LOGIN_VERSION: Final = "64.0"
 SOAP_WARNING: Final = SOAP_NOTE
+#: The credentials that are secrets (the others name the user and the connected app).
+SECRET_CREDENTIALS = ("password", "security_token", "consumer_secret", "private_key")
 #: The fake's My Domain in sandbox mode: any host works, the session's adapter reroutes it.
 SANDBOX_DOMAIN = "callhub-fake.my"
 
