@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from connectors.salesforce.fake.addresses import ADDRESSES, STATES, countries, valid_for
-from connectors.salesforce.options import CUSTOM_TYPES
 
 
 @dataclass(frozen=True)
@@ -271,6 +270,13 @@ def custom_field(sobject: str, name: str, raw: Mapping[str, Any]) -> FieldSpec:
         unique=bool(raw.get("unique", False)), required=bool(raw.get("required", False)),
         default=False if type_ == "boolean" else None,
     )  # fmt: skip
+
+
+#: Custom field types the sandbox org takes, with their default length (the fake's own copy).
+CUSTOM_TYPES: Final = {
+    "string": 255, "textarea": 32768, "email": 80, "phone": 40, "url": 255, "picklist": 255,
+    "boolean": 0, "int": 0, "double": 0, "currency": 0, "percent": 0, "date": 0, "datetime": 0,
+}  # fmt: skip
 
 
 def describe(sobject: str, version: str, specs: Mapping[str, FieldSpec] | None = None) -> dict[str, Any]:
