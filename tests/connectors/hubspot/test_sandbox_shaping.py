@@ -125,3 +125,75 @@ def test_check_reports_whether_the_portal_gives_unique_values_on_calls(redis_url
     assert result.ok, result
     assert expected in result.detail
     assert "custom property 'callhub_last_call_at' present" in result.detail
+
+
+HUB_YAML = """version: 1
+sources:
+  - id: callrail
+    provider: callrail
+    secrets: ["${HUB_SECRET_CALLRAIL}"]
+destinations:
+  - id: hubspot
+    type: hubspot
+    credentials:
+      access_token: ${HUBSPOT_ACCESS_TOKEN}
+    sandbox:
+      unique_calls: false
+      properties:
+        contacts:
+          - {name: callhub_lead_score, type: number}
+  - id: ga4
+    type: ga4
+    credentials:
+      measurement_id: ${GA4_MEASUREMENT_ID}
+routes:
+  - {from: callrail, to: [hubspot, ga4]}
+"""
+
+
+def test_hub_yaml_shapes_the_sandbox_and_hub_run_keeps_it(tmp_path, redis_url):
+    from hub.config import load_config
+    from hub.local_server import start_sandboxes
+    from hub.settings import Settings
+
+    (tmp_path / "hub.yaml").write_text(HUB_YAML)
+    settings = Settings.from_env({"HUB_CONFIG": str(tmp_path / "hub.yaml"), "HUB_DATA_DIR": str(tmp_path)})
+    config = load_config(
+        settings, {}, known_providers=["callrail"], known_destination_types=["hubspot", "ga4"]
+    )
+    context = shared_context(redis_url)
+    event = call_event(outcome=Outcome(value=Decimal("42")))
+
+    servers, urls = start_sandboxes(config.destinations.values(), tmp_path)
+    try:
+        connector = make_connector(urls["hubspot"], context)
+        detail = connector.check().detail
+        first = connector.deliver([_with_score(event, tmp_path)]).outcomes["dlv-call-1-call.completed"]
+    finally:
+        for server in servers:
+            server.stop()
+    assert "unique values on calls: not available" in detail
+    assert isinstance(first, Delivered), first
+    assert (tmp_path / "sandbox" / "hubspot.json").exists()
+
+    servers, urls = start_sandboxes(config.destinations.values(), tmp_path)
+    try:
+        update = item_for(dataclasses.replace(event, kind="call.updated"), attempt=2)
+        again = make_connector(urls["hubspot"], context).deliver([update]).outcomes[update.delivery_id]
+    finally:
+        for server in servers:
+            server.stop()
+    assert isinstance(again, Delivered), again
+    assert again.external_ids == first.external_ids, "the remembered ids still name the same records"
+
+
+def test_hub_check_refuses_bad_hubspot_sandbox_settings(tmp_path):
+    from hub.check import check_offline
+    from hub.settings import Settings
+
+    (tmp_path / "hub.yaml").write_text(HUB_YAML.replace("unique_calls: false", "unique_calls: sometimes"))
+    settings = Settings.from_env({"HUB_CONFIG": str(tmp_path / "hub.yaml"), "HUB_DATA_DIR": str(tmp_path)})
+
+    _, report = check_offline(settings, generate_secrets=False)
+
+    assert any("sandbox.unique_calls must be true or false" in problem for problem in report.problems), report
