@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from connectors.base import Delivered, MemoryContext, PermanentError, RetryableError
-from connectors.hubspot.api import ISOLATION_BUDGET, HubSpotApi
+from connectors.hubspot.api import HubSpotApi
+from connectors.hubspot.batches import ISOLATION_BUDGET
 from connectors.hubspot.capabilities import STATE_KEY
 from connectors.hubspot.transport import build_client
 from tests.connectors.hubspot.harness import TOKEN, call_event, make_connector
