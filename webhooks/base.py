@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 from hub.core.errors import ParseError, SignatureError
-from hub.core.events import KIND_COMPLETED, KIND_STARTED, Call, CallEvent, event_id, validate_event
+from hub.core.events import CallEvent, event_id, validate_event
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 #: Query parameters that usually carry a credential, whatever the provider: never part of what
@@ -191,13 +191,6 @@ class Provider(ABC):
             # A parser bug must not lose the delivery: it is stored with this message and can be
             # re-run once the parser is fixed.
             raise ParseError(f"{type(exc).__name__}: {exc}") from exc
-
-
-def lifecycle_time(kind: str, call: Call, fallback: datetime) -> datetime:
-    """When a version happened: a start at the call's start, a completion at its end; an update
-    (or a payload without times) at `fallback`, usually when the hub received it."""
-    moment = {KIND_STARTED: call.started_at, KIND_COMPLETED: call.ended_at or call.started_at}.get(kind)
-    return moment or fallback
 
 
 # --- HMAC helpers ----------------------------------------------------------------------------

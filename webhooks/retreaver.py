@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 from hub.core import events, fields
 from hub.core.errors import ParseError
+from webhooks.assemble import assemble, source_currency
+from webhooks.auth import AuthRecipe, RecipeAuth, TokenAuth
 from webhooks.base import InboundRequest, Provider
-from webhooks.generic.assemble import assemble, source_currency
-from webhooks.generic.auth import AuthRecipe, RecipeAuth, TokenAuth
 
 _EVENTS: Mapping[str, tuple[str, str | None]] = {
     "start": (events.KIND_STARTED, "ringing"),
@@ -58,7 +58,7 @@ _NEVER_KEPT = {"token", "call_key"}
 class RetreaverProvider(RecipeAuth, Provider):
     slug: ClassVar[str] = "retreaver"
     name: ClassVar[str] = "Retreaver"
-    recipe: ClassVar[AuthRecipe] = TokenAuth(query="token")
+    recipe: AuthRecipe = TokenAuth(query="token")
     auth: ClassVar[str] = recipe.describe()
     uses_token = True
 

@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 from hub.core import events, fields
 from hub.core.errors import ParseError
+from webhooks.assemble import assemble, source_currency
+from webhooks.auth import AuthRecipe, RecipeAuth, TokenAuth
 from webhooks.base import InboundRequest, Provider
-from webhooks.generic.assemble import assemble, source_currency
-from webhooks.generic.auth import AuthRecipe, RecipeAuth, TokenAuth
 
 # Pixel "Fire Pixel On" events -> (kind, status); the status of a finalized call depends on
 # whether a target picked up, so it is decided from the call's facts.
@@ -35,7 +35,7 @@ _EVENTS: Mapping[str, tuple[str, str | None]] = {
 class RingbaProvider(RecipeAuth, Provider):
     slug: ClassVar[str] = "ringba"
     name: ClassVar[str] = "Ringba"
-    recipe: ClassVar[AuthRecipe] = TokenAuth(header="X-Hub-Token", query="token")
+    recipe: AuthRecipe = TokenAuth(header="X-Hub-Token", query="token")
     auth: ClassVar[str] = recipe.describe()
     uses_token = True
 

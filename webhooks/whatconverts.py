@@ -11,9 +11,9 @@ from typing import Any, ClassVar
 
 from hub.core import events, fields
 from hub.core.errors import ParseError
+from webhooks.assemble import assemble, source_currency
+from webhooks.auth import AuthRecipe, RecipeAuth, TokenAuth
 from webhooks.base import InboundRequest, Provider
-from webhooks.generic.assemble import assemble, source_currency
-from webhooks.generic.auth import AuthRecipe, RecipeAuth, TokenAuth
 
 _STATUS = {
     "answered": "answered",
@@ -56,7 +56,7 @@ _CUSTOM_KEYS = (
 class WhatConvertsProvider(RecipeAuth, Provider):
     slug: ClassVar[str] = "whatconverts"
     name: ClassVar[str] = "WhatConverts"
-    recipe: ClassVar[AuthRecipe] = TokenAuth(query="token")
+    recipe: AuthRecipe = TokenAuth(query="token")
     auth: ClassVar[str] = recipe.describe()
     uses_token = True
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from hub.core.errors import ConfigError, ParseError, SignatureError
+from webhooks.auth import BasicAuth, HmacAuth, NoAuth, TokenAuth
 from webhooks.base import FORM_CONTENT_TYPE, Headers, InboundRequest, SourceSettings
 from webhooks.generic import GenericProvider, load_definition
-from webhooks.generic.auth import BasicAuth, HmacAuth, NoAuth, TokenAuth
 from webhooks.registry import create
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"

@@ -11,9 +11,10 @@ from typing import Any, ClassVar
 from hub.core import fields
 from hub.core.errors import ParseError
 from hub.core.events import CallEvent
+from webhooks import auth
+from webhooks.assemble import assemble
 from webhooks.base import InboundRequest, Provider, SourceSettings
-from webhooks.generic import auth, targets
-from webhooks.generic.assemble import assemble
+from webhooks.generic import targets
 from webhooks.generic.definition import Definition, load_definition
 from webhooks.generic.rules import FieldRule
 

@@ -1,8 +1,9 @@
 """Builds a CallEvent from normalized values keyed by path (`caller.number`, `custom.x`, ...).
 
-Shared by the generic provider and by built-in providers whose mapping is a flat table, so the
-rules every provider wants (UTMs and click ids recovered from the landing URL, the receipt time
-when a provider sends no time) live in one place.
+The providers' shared base: every provider (built-in or YAML-defined) reads its payload into a
+flat table of values and hands it here, so the rules every provider wants (blanks dropped, UTMs
+and click ids recovered from the landing URL, the receipt time when a provider sends no time)
+live in one place.
 """
 
 from __future__ import annotations
@@ -23,6 +24,18 @@ _SECTIONS = {
 _FROM_URL = fields.UTM_KEYS + fields.CLICK_ID_KEYS
 
 
+def lifecycle_time(kind: str, started_at: datetime | None, ended_at: datetime | None) -> datetime | None:
+    """When a version happened: a start at the call's start, a completion at its end (or start).
+
+    None for an update or a payload without times: `assemble` then takes the receipt time.
+    """
+    if kind == events.KIND_STARTED:
+        return started_at
+    if kind == events.KIND_COMPLETED:
+        return ended_at or started_at
+    return None
+
+
 def fill_from_landing_page(attribution: dict[str, Any]) -> None:
     """UTMs and click ids the provider did not send separately, read from the landing URL."""
     params = fields.url_params(attribution.get("landing_page"))
@@ -31,8 +44,14 @@ def fill_from_landing_page(attribution: dict[str, Any]) -> None:
             attribution[key] = params[key]
 
 
-def assemble(provider: str, values: Mapping[str, Any], *, received_at: datetime) -> events.CallEvent:
-    """The event for `values`; blanks are dropped, kind defaults to unknown, time to receipt."""
+def assemble(
+    provider: str, values: Mapping[str, Any], *, received_at: datetime, country_from_number: bool = True
+) -> events.CallEvent:
+    """The event for `values`; blanks are dropped, kind defaults to unknown, time to receipt.
+
+    The caller's country, when not sent, is the country of the caller's number unless the
+    provider says its numbers do not tell (`country_from_number=False`).
+    """
     sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     top: dict[str, Any] = {}
     custom: dict[str, Any] = {}
@@ -48,7 +67,7 @@ def assemble(provider: str, values: Mapping[str, Any], *, received_at: datetime)
             top[path] = value
     fill_from_landing_page(sections["attribution"])
     caller = sections["caller"]
-    if caller.get("country") is None:
+    if country_from_number and caller.get("country") is None:
         caller["country"] = fields.phone_country(caller.get("number"))
     return events.CallEvent(
         provider=provider,
