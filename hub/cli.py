@@ -103,7 +103,7 @@ def _runtime_with_fakes(settings: Settings) -> tuple[Any, list[Any]]:
 
 
 def cmd_normalize(args: argparse.Namespace) -> int:
-    from hub.core.errors import ConfigError, ParseError
+    from hub.core.errors import ConfigError, NotACall, ParseError
     from hub.core.events import dump_event
     from hub.samples import request_from_file
     from webhooks import registry
@@ -125,10 +125,18 @@ def cmd_normalize(args: argparse.Namespace) -> int:
         )
         request = request_from_file(Path(args.file), f"http://localhost/webhooks/{source_id}")
         events = provider.normalize(request)
+    except NotACall as exc:
+        # Not an error: the hub records such a delivery as ignored, with this reason.
+        print(f"hub normalize: {args.file}: ignored ({exc.reason}): {exc.message}", file=sys.stderr)
+        _print_json({"ignored": True, "reason": exc.reason, "message": exc.message})
+        return 0
     except (ParseError, ConfigError, OSError) as exc:
         print(f"hub normalize: {args.file}: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return EXIT_PROBLEMS
     dumped = [dump_event(event) for event in events]
+    for event in events:
+        for warning in event.warnings:
+            print(f"hub normalize: {args.file}: warning: {warning}", file=sys.stderr)
     _print_json(dumped[0] if len(dumped) == 1 else dumped)
     return 0
 

@@ -8,11 +8,12 @@ live in one place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from hub.core import events, fields
+from hub.core.errors import ParseError
 
 _SECTIONS = {
     "account": events.Account,
@@ -22,6 +23,52 @@ _SECTIONS = {
     "outcome": events.Outcome,
 }
 _FROM_URL = fields.UTM_KEYS + fields.CLICK_ID_KEYS
+
+
+# What providers put where a number is withheld: no number, but nothing unreadable either.
+_WITHHELD = frozenset({"anonymous", "restricted", "private", "unavailable", "unknown", "blocked", "withheld"})
+
+
+class Reader:
+    """Reads a payload's times, numbers and durations, noting each one present but unreadable.
+
+    Partial data beats no data: an unreadable value becomes None (the event is built without
+    it, a time falls back to the receipt time) and a warning on the event says what was lost.
+    """
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def note(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def time(self, value: Any, key: str, *, assume: tzinfo | None = UTC) -> datetime | None:
+        try:
+            return fields.timestamp(value, assume=assume)
+        except ParseError as exc:
+            self.note(f"{key}: {exc.message}")
+            return None
+
+    def number(self, value: Any, key: str, region: str) -> str | None:
+        number = fields.e164(value, region)
+        raw = fields.text(value)
+        if number is None and raw is not None and raw.lower().strip("<>() ") not in _WITHHELD:
+            # The value may be a person's number: say what it looked like, not what it was.
+            digits = sum(char.isdigit() for char in raw)
+            self.note(f"{key}: not a usable phone number ({digits} digits)")
+        return number
+
+    def seconds(self, value: Any, key: str) -> int | None:
+        found = fields.seconds(value)
+        if found is None and fields.first(value) is not None:
+            self.note(f"{key}: unreadable duration {_shown(value)}")
+        return found
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def lifecycle_time(kind: str, started_at: datetime | None, ended_at: datetime | None) -> datetime | None:
@@ -45,12 +92,18 @@ def fill_from_landing_page(attribution: dict[str, Any]) -> None:
 
 
 def assemble(
-    provider: str, values: Mapping[str, Any], *, received_at: datetime, country_from_number: bool = True
+    provider: str,
+    values: Mapping[str, Any],
+    *,
+    received_at: datetime,
+    country_from_number: bool = True,
+    warnings: Iterable[str] = (),
 ) -> events.CallEvent:
     """The event for `values`; blanks are dropped, kind defaults to unknown, time to receipt.
 
     The caller's country, when not sent, is the country of the caller's number unless the
-    provider says its numbers do not tell (`country_from_number=False`).
+    provider says its numbers do not tell (`country_from_number=False`). A finished call's end
+    is its start plus its duration (a duration of 0 too) when the provider sends no end.
     """
     sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     top: dict[str, Any] = {}
@@ -66,18 +119,26 @@ def assemble(
         else:
             top[path] = value
     fill_from_landing_page(sections["attribution"])
+    call = sections["call"]
+    kind = top.get("kind") or events.KIND_UNKNOWN
+    if kind != events.KIND_STARTED and call.get("ended_at") is None:
+        call["ended_at"] = fields.shifted(call.get("started_at"), call.get("duration_s"))
     caller = sections["caller"]
     if country_from_number and caller.get("country") is None:
         caller["country"] = fields.phone_country(caller.get("number"))
     return events.CallEvent(
         provider=provider,
         provider_call_id=str(top["provider_call_id"]),
-        kind=top.get("kind") or events.KIND_UNKNOWN,
+        kind=kind,
         occurred_at=top.get("occurred_at") or received_at,
         tracking_number=top.get("tracking_number"),
         business_number=top.get("business_number"),
         custom=custom,
-        **{name: model(**sections[name]) for name, model in _SECTIONS.items()},
+        warnings=tuple(warnings),
+        **{
+            name: model(**{k: v for k, v in sections[name].items() if v is not None})
+            for name, model in _SECTIONS.items()
+        },
     )
 
 

@@ -8,14 +8,15 @@ numbers and booleans often sent as strings and `""` for nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from hub.core import events
 from hub.core import fields as f
-from hub.core.errors import ParseError
+from hub.core.errors import NotACall, ParseError
 from hub.core.events import KIND_COMPLETED, KIND_STARTED, KIND_UPDATED
-from webhooks.assemble import assemble, lifecycle_time
+from webhooks.assemble import Reader, assemble, lifecycle_time
 from webhooks.auth import AuthRecipe, HmacAuth, RecipeAuth
 from webhooks.base import InboundRequest, Provider
 
@@ -50,28 +51,42 @@ class CallRailProvider(RecipeAuth, Provider):
         call_id = f.text(f.first(data.get("resource_id"), data.get("id")))
         if call_id is None:
             raise ParseError("CallRail payload has neither resource_id nor id")
+        _refuse_non_calls(call_id, data)
         kind = self._kind(request, data)
         region = self.settings.default_region
-        call = self._call(data, kind)
+        read = Reader()
+        call = self._call(data, kind, read)
         values: dict[str, Any] = {
             "provider_call_id": call_id,
             "kind": kind,
             "occurred_at": lifecycle_time(kind, call["call.started_at"], call["call.ended_at"]),
             "account.id": f.text(f.first(data.get("company_resource_id"), data.get("company_id"))),
             "account.name": f.text(data.get("company_name")),
-            "tracking_number": f.e164(
-                f.first(data.get("tracking_phone_number"), data.get("trackingnum")), region
+            "tracking_number": read.number(
+                f.first(data.get("tracking_phone_number"), data.get("trackingnum")),
+                "tracking_phone_number",
+                region,
             ),
-            "business_number": f.e164(
-                f.first(data.get("business_phone_number"), data.get("destinationnum")), region
+            "business_number": read.number(
+                f.first(data.get("business_phone_number"), data.get("destinationnum")),
+                "business_phone_number",
+                region,
             ),
             **call,
-            **self._caller(data),
+            **self._caller(data, read),
             **self._attribution(data),
             **self._outcome(data),
             **self._custom(data),
         }
-        return [assemble(self.slug, values, received_at=request.received_at, country_from_number=False)]
+        return [
+            assemble(
+                self.slug,
+                values,
+                received_at=request.received_at,
+                country_from_number=False,
+                warnings=read.warnings,
+            )
+        ]
 
     def _kind(self, request: InboundRequest, data: Mapping[str, Any]) -> str:
         event = (f.lower(request.query.get("event", [""])[0]) or "").replace("-", "_")
@@ -81,16 +96,17 @@ class CallRailProvider(RecipeAuth, Provider):
             return KIND_STARTED
         return KIND_COMPLETED
 
-    def _call(self, data: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    def _call(self, data: Mapping[str, Any], kind: str, read: Reader) -> dict[str, Any]:
         zone = f.zone(f.text(data.get("company_time_zone")))
         started_at = f.first(
-            f.timestamp(f.first(data.get("start_time"), data.get("created_at")), assume=zone),
+            read.time(f.first(data.get("start_time"), data.get("created_at")), "start_time", assume=zone),
             # The legacy `datetime` is UTC without a zone marker.
-            f.timestamp(data.get("datetime")),
+            read.time(data.get("datetime"), "datetime"),
         )
-        duration = f.seconds(data.get("duration"))
+        duration = read.seconds(data.get("duration"), "duration")
         ended_at = None
-        if kind != KIND_STARTED and started_at is not None and duration:
+        if kind != KIND_STARTED:
+            # A duration of 0 (a call that never connected) still ends the call at its start.
             ended_at = f.shifted(started_at, duration)
         direction = f.lower(data.get("direction"))
         if f.lower(data.get("type")) == "outboundpostcall":
@@ -120,20 +136,27 @@ class CallRailProvider(RecipeAuth, Provider):
         answered = f.boolean(data.get("answered"))
         return None if answered is None else "answered" if answered else "missed"
 
-    def _caller(self, data: Mapping[str, Any]) -> dict[str, Any]:
+    def _caller(self, data: Mapping[str, Any], read: Reader) -> dict[str, Any]:
         region = self.settings.default_region
+        city = f.text(f.first(data.get("customer_city"), data.get("callercity")))
+        state = f.text(f.first(data.get("customer_state"), data.get("callerstate")))
         return {
-            "caller.number": f.e164(
-                f.first(data.get("customer_phone_number"), data.get("callernum")), region
+            "caller.number": read.number(
+                f.first(data.get("customer_phone_number"), data.get("callernum")),
+                "customer_phone_number",
+                region,
             ),
+            # Caller ID of a mobile often names the place ("LAGUNA BEACH CA"), not the person.
             "caller.name": f.caller_name(
                 f.first(
                     data.get("formatted_customer_name"), data.get("customer_name"), data.get("callername")
-                )
+                ),
+                city=city,
+                region=state,
             ),
             "caller.email": f.text(data.get("customer_email")),
-            "caller.city": f.text(f.first(data.get("customer_city"), data.get("callercity"))),
-            "caller.region": f.text(f.first(data.get("customer_state"), data.get("callerstate"))),
+            "caller.city": city,
+            "caller.region": state,
             "caller.country": f.country_code(
                 f.first(data.get("customer_country"), data.get("callercountry"))
             ),
@@ -183,6 +206,23 @@ class CallRailProvider(RecipeAuth, Provider):
                 [item for item in integrations if isinstance(item, Mapping) and f.first(item.get("data"))]
             )
         return {f"custom.{key}": value for key, value in custom.items()}
+
+
+# CallRail resource ids carry their type: CAL... is a call, FRM... a form submission, and the
+# message and chat triggers have their own prefixes.
+_RESOURCE_ID = re.compile(r"^([A-Z]{3})[0-9a-f]{32}$")
+_NOT_CALLS = {"FRM": "form submission", "SMS": "text message", "TXT": "text message", "CHT": "chat"}
+
+
+def _refuse_non_calls(resource_id: str, data: Mapping[str, Any]) -> None:
+    """Form submissions (and other non-call triggers) share the webhook URL: record them as ignored."""
+    match = _RESOURCE_ID.match(resource_id)
+    prefix = match.group(1) if match else None
+    if prefix is not None and prefix != "CAL":
+        what = _NOT_CALLS.get(prefix, f"{prefix} resource")
+        raise NotACall(f"CallRail {what} {resource_id} is not a call")
+    if prefix is None and "form_data" in data and "duration" not in data:
+        raise NotACall(f"CallRail form submission {resource_id} is not a call")
 
 
 _CUSTOM_TEXT_KEYS = (
