@@ -91,6 +91,20 @@ def fill_from_landing_page(attribution: dict[str, Any]) -> None:
             attribution[key] = params[key]
 
 
+def fill_from_times(call: dict[str, Any]) -> None:
+    """What a finished call's times imply and the provider did not say: its end (start plus
+    duration, a duration of 0 too), its duration and talk time, and that it was answered."""
+    started, answered, ended = call.get("started_at"), call.get("answered_at"), call.get("ended_at")
+    if ended is None:
+        ended = call["ended_at"] = fields.shifted(started, call.get("duration_s"))
+    if call.get("duration_s") is None and started is not None and ended is not None and ended >= started:
+        call["duration_s"] = int((ended - started).total_seconds())
+    if call.get("talk_time_s") is None and answered is not None and ended is not None and ended >= answered:
+        call["talk_time_s"] = int((ended - answered).total_seconds())
+    if call.get("status") is None and answered is not None:
+        call["status"] = "answered"
+
+
 def assemble(
     provider: str,
     values: Mapping[str, Any],
@@ -119,10 +133,9 @@ def assemble(
         else:
             top[path] = value
     fill_from_landing_page(sections["attribution"])
-    call = sections["call"]
     kind = top.get("kind") or events.KIND_UNKNOWN
-    if kind != events.KIND_STARTED and call.get("ended_at") is None:
-        call["ended_at"] = fields.shifted(call.get("started_at"), call.get("duration_s"))
+    if kind != events.KIND_STARTED:
+        fill_from_times(sections["call"])
     caller = sections["caller"]
     if country_from_number and caller.get("country") is None:
         caller["country"] = fields.phone_country(caller.get("number"))

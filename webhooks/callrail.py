@@ -210,8 +210,8 @@ class CallRailProvider(RecipeAuth, Provider):
 
 # CallRail resource ids carry their type: CAL... is a call, FRM... a form submission, and the
 # message and chat triggers have their own prefixes.
-_RESOURCE_ID = re.compile(r"^([A-Z]{3})[0-9a-f]{32}$")
-_NOT_CALLS = {"FRM": "form submission", "SMS": "text message", "TXT": "text message", "CHT": "chat"}
+_RESOURCE_ID = re.compile(r"^([A-Z]{3})[0-9a-z]{32}$")
+_NOT_CALLS = {"FRM": "form submission", "SCI": "text message", "SMS": "text message", "CHT": "chat"}
 
 
 def _refuse_non_calls(resource_id: str, data: Mapping[str, Any]) -> None:
@@ -221,8 +221,12 @@ def _refuse_non_calls(resource_id: str, data: Mapping[str, Any]) -> None:
     if prefix is not None and prefix != "CAL":
         what = _NOT_CALLS.get(prefix, f"{prefix} resource")
         raise NotACall(f"CallRail {what} {resource_id} is not a call")
-    if prefix is None and "form_data" in data and "duration" not in data:
-        raise NotACall(f"CallRail form submission {resource_id} is not a call")
+    if prefix is None and "duration" not in data:
+        # Legacy numeric ids do not say their type; the body does.
+        if "form_data" in data or "submitted_at" in data:
+            raise NotACall(f"CallRail form submission {resource_id} is not a call")
+        if "message_type" in data or "content" in data:
+            raise NotACall(f"CallRail text message {resource_id} is not a call")
 
 
 _CUSTOM_TEXT_KEYS = (

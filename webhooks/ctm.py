@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 
 from hub.core import events
 from hub.core import fields as f
-from hub.core.errors import ParseError
+from hub.core.errors import NotACall, ParseError
 from hub.core.events import KIND_COMPLETED, KIND_STARTED, KIND_UPDATED
-from webhooks.assemble import assemble, lifecycle_time
+from webhooks.assemble import Reader, assemble, lifecycle_time
 from webhooks.auth import AuthRecipe, HmacAuth, RecipeAuth
 from webhooks.base import InboundRequest, Provider, SourceSettings
 
@@ -34,6 +34,13 @@ _KIND_BY_EVENT = {
     "update": KIND_UPDATED,
     "modify": KIND_UPDATED,
     "sale": KIND_UPDATED,
+}
+_DIRECTIONS = {
+    "inbound": "inbound",
+    "incoming": "inbound",
+    "outbound": "outbound",
+    "outgoing": "outbound",
+    "outbound_call": "outbound",
 }
 # `call_status` / `dial_status` vocabularies (spaces and dashes both seen) -> normalized status.
 _STATUS = {
@@ -78,11 +85,17 @@ class CtmProvider(RecipeAuth, Provider):
 
     def parse(self, request: InboundRequest) -> list[events.CallEvent]:
         data = request.json_object()
+        direction = f.lower(data.get("direction")) or ""
+        if direction.startswith("msg") or f.first(data.get("message_body")) is not None:
+            # CTM sends texts to the same webhooks, `direction: msg_inbound`.
+            what = f.text(f.first(data.get("message_id"), data.get("id"))) or "without id"
+            raise NotACall(f"CTM text message {what} is not a call")
         call_id = f.text(f.first(data.get("id"), data.get("sid")))
         if call_id is None:
             raise ParseError("CTM payload has neither id nor sid")
         kind = self._kind(request, data)
-        call = self._call(data, kind)
+        read = Reader()
+        call = self._call(data, kind, read)
         region = self.settings.default_region
         values: dict[str, Any] = {
             "provider_call_id": call_id,
@@ -90,15 +103,23 @@ class CtmProvider(RecipeAuth, Provider):
             "occurred_at": lifecycle_time(kind, call["call.started_at"], call["call.ended_at"]),
             "account.id": f.text(data.get("account_id")),
             "account.name": f.text(data.get("account_name")),
-            "tracking_number": f.e164(data.get("tracking_number"), region),
-            "business_number": f.e164(data.get("business_number"), region),
+            "tracking_number": read.number(data.get("tracking_number"), "tracking_number", region),
+            "business_number": read.number(data.get("business_number"), "business_number", region),
             **call,
-            **self._caller(data),
+            **self._caller(data, read),
             **self._attribution(data),
             **self._outcome(data),
             **self._custom(data),
         }
-        return [assemble(self.slug, values, received_at=request.received_at, country_from_number=False)]
+        return [
+            assemble(
+                self.slug,
+                values,
+                received_at=request.received_at,
+                country_from_number=False,
+                warnings=read.warnings,
+            )
+        ]
 
     def _kind(self, request: InboundRequest, data: Mapping[str, Any]) -> str:
         event = (f.lower(request.query.get("event", [""])[0]) or "").replace(" ", "_").replace("-", "_")
@@ -110,24 +131,28 @@ class CtmProvider(RecipeAuth, Provider):
             return KIND_UPDATED
         return KIND_COMPLETED
 
-    def _call(self, data: Mapping[str, Any], kind: str) -> dict[str, Any]:
-        started_at = f.first(f.timestamp(data.get("unix_time")), f.timestamp(data.get("called_at")))
-        duration = f.seconds(data.get("duration"))
-        talk_time = f.seconds(data.get("talk_time"))
+    def _call(self, data: Mapping[str, Any], kind: str, read: Reader) -> dict[str, Any]:
+        started_at = f.first(
+            read.time(data.get("unix_time"), "unix_time"), read.time(data.get("called_at"), "called_at")
+        )
+        duration = read.seconds(data.get("duration"), "duration")
+        talk_time = read.seconds(data.get("talk_time"), "talk_time")
         status = self._status(data, kind, talk_time)
         ended_at = answered_at = None
         if kind != KIND_STARTED and started_at is not None and duration is not None:
             ended_at = f.shifted(started_at, duration)
             if status == "answered" and talk_time:
                 answered_at = f.shifted(ended_at, -talk_time)
-        direction = f.lower(data.get("direction"))
+        # Calls to a tracking number are inbound; CTM names outbound calls (and, in some bodies,
+        # leaves inbound ones without the key).
+        direction = _DIRECTIONS.get(f.lower(data.get("direction")) or "", "inbound")
         return {
             "call.started_at": started_at,
             "call.answered_at": answered_at,
             "call.ended_at": ended_at,
             "call.duration_s": None if kind == KIND_STARTED else duration,
             "call.talk_time_s": None if kind == KIND_STARTED else talk_time,
-            "call.direction": direction if direction in ("inbound", "outbound") else None,
+            "call.direction": direction,
             "call.status": status,
             "call.first_call": f.boolean(data.get("is_new_caller")),
             "call.spam": f.boolean(data.get("spam")),
@@ -144,13 +169,19 @@ class CtmProvider(RecipeAuth, Provider):
             status = "answered" if talk_time else "missed"
         return status
 
-    def _caller(self, data: Mapping[str, Any]) -> dict[str, Any]:
+    def _caller(self, data: Mapping[str, Any], read: Reader) -> dict[str, Any]:
         region = self.settings.default_region
         return {
             "caller.number": f.first(
-                f.e164(data.get("caller_number"), region), f.e164(data.get("caller_number_complete"), region)
+                read.number(data.get("caller_number"), "caller_number", region),
+                read.number(data.get("caller_number_complete"), "caller_number_complete", region),
             ),
-            "caller.name": f.caller_name(f.first(data.get("name"), data.get("cnam"))),
+            # Caller ID of a mobile often names the place ("Escondido    Ca"), not the person.
+            "caller.name": f.caller_name(
+                f.first(data.get("name"), data.get("cnam")),
+                city=f.text(data.get("city")),
+                region=f.text(data.get("state")),
+            ),
             "caller.email": f.text(data.get("email")),
             "caller.city": f.text(data.get("city")),
             "caller.region": f.text(data.get("state")),

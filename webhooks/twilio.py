@@ -24,7 +24,7 @@ from urllib.parse import SplitResult, urlsplit
 from hub.core import fields as f
 from hub.core.errors import ParseError, SignatureError
 from hub.core.events import KIND_COMPLETED, KIND_STARTED, KIND_UPDATED, CallEvent
-from webhooks.assemble import assemble
+from webhooks.assemble import Reader, assemble
 from webhooks.base import FORM_CONTENT_TYPE, InboundRequest, Provider, b64, hmac_digest, matches_any
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -142,7 +142,9 @@ class TwilioProvider(Provider):
             raise ParseError("Twilio callback has neither CallStatus nor RecordingUrl")
         kind = self._kind(params, status)
         leg = f.lower(params.get("Direction")) or ""
-        at = f.timestamp(params.get("Timestamp"))
+        read = Reader()
+        # An unreadable Timestamp loses the moment, not the callback: the receipt time stands in.
+        at = read.time(params.get("Timestamp"), "Timestamp")
         caller_side, business_side = ("To", "From") if leg.startswith("outbound-api") else ("From", "To")
         region = self.settings.default_region
         values: dict[str, Any] = {
@@ -150,8 +152,8 @@ class TwilioProvider(Provider):
             "kind": kind,
             "occurred_at": at,
             "account.id": f.text(params.get("AccountSid")),
-            **self._call(params, status, leg, at),
-            "caller.number": f.e164(params.get(caller_side), region),
+            **self._call(params, status, leg, at, read),
+            "caller.number": read.number(params.get(caller_side), caller_side, region),
             "caller.name": f.caller_name(params.get("CallerName")),
             "caller.city": _geo(params, caller_side, "City"),
             "caller.region": _geo(params, caller_side, "State"),
@@ -159,11 +161,15 @@ class TwilioProvider(Provider):
             "caller.country": f.country_code(_geo(params, caller_side, "Country")),
             "caller.postal_code": _geo(params, caller_side, "Zip"),
             # The parent leg (or an API call) reaches the tracking number; a dial leg the business.
-            "tracking_number": None if leg == "outbound-dial" else f.e164(params.get(business_side), region),
-            "business_number": f.e164(params.get("To"), region) if leg == "outbound-dial" else None,
+            "tracking_number": None
+            if leg == "outbound-dial"
+            else read.number(params.get(business_side), business_side, region),
+            "business_number": read.number(params.get("To"), "To", region)
+            if leg == "outbound-dial"
+            else None,
             **{f"custom.{name}": f.text(params.get(key)) for name, key in _CUSTOM_KEYS.items()},
         }
-        return [assemble(self.slug, values, received_at=request.received_at)]
+        return [assemble(self.slug, values, received_at=request.received_at, warnings=read.warnings)]
 
     def _kind(self, params: Mapping[str, str], status: str | None) -> str:
         if status is None:
@@ -174,11 +180,11 @@ class TwilioProvider(Provider):
         return KIND_STARTED if status in _STARTED_STATUSES else KIND_COMPLETED
 
     def _call(
-        self, params: Mapping[str, str], status: str | None, leg: str, at: datetime | None
+        self, params: Mapping[str, str], status: str | None, leg: str, at: datetime | None, read: Reader
     ) -> dict[str, Any]:
         dial_status = f.lower(params.get("DialCallStatus"))
-        duration = f.seconds(params.get("CallDuration"))
-        talk_time = f.seconds(params.get("DialCallDuration"))
+        duration = read.seconds(params.get("CallDuration"), "CallDuration")
+        talk_time = read.seconds(params.get("DialCallDuration"), "DialCallDuration")
         normalized_status = self._status(params, status, leg, dial_status)
         started_at = answered_at = ended_at = None
         total = None
@@ -195,6 +201,9 @@ class TwilioProvider(Provider):
             else:
                 # A dialed leg's CallDuration runs from the callee (person or machine) answering.
                 talk_time = f.first(talk_time, duration)
+                if leg.startswith("outbound-api"):
+                    # An API call is the whole call: its length is the call's (from the answer).
+                    total = duration
                 if normalized_status == "answered" and duration:
                     answered_at = f.shifted(at, -duration)
         direction = {"inbound": "inbound", "outbound-api": "outbound"}.get(leg)

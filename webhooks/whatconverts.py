@@ -8,7 +8,9 @@ in webhooks and `phone_call` in the API and automation platforms; both are calls
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 from hub.core import events, fields
@@ -76,16 +78,13 @@ class WhatConvertsProvider(RecipeAuth, Provider):
         return [assemble(self.slug, values, received_at=request.received_at, warnings=read.warnings)]
 
     def _call(self, lead: Mapping[str, Any], read: Reader) -> dict[str, Any]:
-        state = fields.lower(lead.get("lead_state"))
-        trigger = fields.lower(lead.get("trigger"))
-        if trigger in _UPDATE_TRIGGERS:
-            kind = events.KIND_UPDATED
-        elif state == "in progress":
-            kind = events.KIND_STARTED
-        elif state == "completed":
-            kind = events.KIND_COMPLETED
-        else:
-            kind = events.KIND_UNKNOWN
+        duration = fields.first(
+            read.seconds(lead.get("call_duration_seconds"), "call_duration_seconds"),
+            read.seconds(lead.get("call_duration"), "call_duration"),
+        )
+        created = read.time(lead.get("date_created"), "date_created")
+        updated = read.time(lead.get("last_updated"), "last_updated")
+        kind = _kind(lead, duration, created, updated)
         status_words = (lead.get("answer_status"), lead.get("call_status"), lead.get("lead_state"))
         statuses = [_STATUS.get(fields.lower(word) or "") for word in status_words]
         return {
@@ -98,10 +97,7 @@ class WhatConvertsProvider(RecipeAuth, Provider):
             # WhatConverts tracks calls to its tracking numbers: phone-call leads are inbound.
             "call.direction": "inbound",
             "call.status": fields.first(*statuses),
-            "call.duration_s": fields.first(
-                read.seconds(lead.get("call_duration_seconds"), "call_duration_seconds"),
-                read.seconds(lead.get("call_duration"), "call_duration"),
-            ),
+            "call.duration_s": duration,
             "call.first_call": _FIRST_CALL.get(fields.lower(lead.get("lead_status")) or ""),
             "call.spam": fields.boolean(lead.get("spam")),
             "call.recording_url": fields.text(
@@ -155,9 +151,8 @@ class WhatConvertsProvider(RecipeAuth, Provider):
             ),
         }
         for key in fields.CLICK_ID_KEYS + fields.UTM_KEYS:
-            values[f"attribution.{key}"] = fields.text(
-                fields.first(*(lead.get(name) for name in _ALIASES.get(key, (key,))))
-            )
+            names = _ALIASES.get(key, (key,))
+            values[f"attribution.{key}"] = _click_id(key, fields.first(*(lead.get(name) for name in names)))
         return values
 
     def _outcome(self, lead: Mapping[str, Any]) -> dict[str, Any]:
@@ -178,6 +173,41 @@ class WhatConvertsProvider(RecipeAuth, Provider):
             }
         values["custom.additional_fields"] = _additional_fields(lead.get("additional_fields"))
         return values
+
+
+def _kind(
+    lead: Mapping[str, Any], duration: int | None, created: datetime | None, updated: datetime | None
+) -> str:
+    """The webhook's trigger and lead state say it; an API-shaped lead (no state) tells by its facts."""
+    trigger = fields.lower(lead.get("trigger"))
+    state = _words(fields.text(lead.get("lead_state")) or "")
+    if trigger in _UPDATE_TRIGGERS:
+        return events.KIND_UPDATED
+    if state == "in progress":
+        return events.KIND_STARTED
+    if state == "completed":
+        return events.KIND_COMPLETED
+    if state:
+        return events.KIND_UNKNOWN
+    if duration is not None:
+        # The call's length is known only once it ended.
+        return events.KIND_COMPLETED
+    if created is not None and updated is not None and updated > created:
+        # A lead snapshot edited after the call (a quote, a sale): an update of that call.
+        return events.KIND_UPDATED
+    return events.KIND_UNKNOWN
+
+
+# Meta's `_fbc` cookie form: fb.<subdomain index>.<creation ms>.<fbclid>.
+_FBC = re.compile(r"^fb\.\d\.\d+\.(.+)$")
+
+
+def _click_id(key: str, value: Any) -> str | None:
+    found = fields.text(value)
+    if key == "fbclid" and found is not None:
+        match = _FBC.match(found)
+        return match.group(1) if match else found
+    return found
 
 
 _ALIASES = {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.core.errors import NotACall, ConfigError, ParseError, SignatureError
+from hub.core.errors import ConfigError, NotACall, ParseError, SignatureError
 from webhooks.auth import BasicAuth, HmacAuth, NoAuth, TokenAuth
 from webhooks.base import FORM_CONTENT_TYPE, Headers, InboundRequest, SourceSettings
 from webhooks.generic import GenericProvider, load_definition
