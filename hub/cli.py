@@ -141,6 +141,25 @@ def cmd_normalize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_providers(args: argparse.Namespace) -> int:
+    from hub.provider_fields import default_fixtures, markdown, measure_all
+
+    settings = _settings()
+    fixtures = Path(args.fixtures) if args.fixtures else default_fixtures(Path(__file__).resolve().parents[1])
+    rows = measure_all(fixtures, settings.mappings_dir)
+    print(f"Normalized fields each provider fills, measured on the payloads in {fixtures}")
+    print("(k/n: filled in k of n call payloads; - : never)\n")
+    print(markdown(rows), end="")
+    skipped = [
+        f"{row.slug}: {row.ignored} not calls, {row.failed} unreadable"
+        for row in rows
+        if row.ignored or row.failed
+    ]
+    if skipped:
+        print("\nNot counted: " + "; ".join(skipped))
+    return 0
+
+
 def cmd_preview(args: argparse.Namespace) -> int:
     from hub.preview import PreviewProblem, preview_candidate, preview_file, since_time
 
@@ -257,6 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
     normalize.add_argument("file")
     normalize.add_argument("--source", help="source id whose default region and options apply")
     normalize.set_defaults(func=cmd_normalize)
+
+    providers = commands.add_parser(
+        "providers", help="which normalized fields each provider fills (caller, times, gclid, GA ids, ...)"
+    )
+    providers.add_argument(
+        "--fixtures", help="folder of <provider>/ payload folders (default: the project's fixtures)"
+    )
+    providers.set_defaults(func=cmd_providers)
 
     preview = commands.add_parser(
         "preview", help="print what destinations would be sent for an event, sending nothing"
