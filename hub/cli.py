@@ -61,7 +61,9 @@ def cmd_web(args: argparse.Namespace) -> int:
     from hub.supervisor import web_command
 
     if not Path("wsgi.py").is_file():
-        print("hub web: run it from the directory holding wsgi.py (the project or image root)", file=sys.stderr)
+        print(
+            "hub web: run it from the directory holding wsgi.py (the project or image root)", file=sys.stderr
+        )
         return EXIT_PROBLEMS
     command = web_command(args.host, args.port, args.web_workers, "wsgi:create()")
     os.execv(command[0], command)  # noqa: S606 - the command is built from our own settings

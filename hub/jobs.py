@@ -34,7 +34,12 @@ def use_runtime(value: Runtime | None) -> None:
 
 def ingest(receipt_ids: Sequence[int]) -> dict[str, int]:
     summary = ingest_receipts(runtime(), receipt_ids)
-    return {"parsed": summary.parsed, "failed": summary.failed, "events": summary.events}
+    return {
+        "parsed": summary.parsed,
+        "failed": summary.failed,
+        "ignored": summary.ignored,
+        "events": summary.events,
+    }
 
 
 def deliver(destination_id: str, delivery_ids: Sequence[str]) -> dict[str, str]:
