@@ -20,7 +20,7 @@ from hub.core import events
 from hub.core import fields as f
 from hub.core.errors import ParseError
 from hub.core.events import KIND_COMPLETED, KIND_STARTED, KIND_UNKNOWN, KIND_UPDATED
-from webhooks.assemble import assemble, lifecycle_time
+from webhooks.assemble import Reader, assemble, lifecycle_time
 from webhooks.auth import AuthRecipe, RecipeAuth, TokenAuth
 from webhooks.base import InboundRequest, Provider
 
@@ -64,10 +64,11 @@ class InvocaProvider(RecipeAuth, Provider):
         if call_id is None:
             raise ParseError("Invoca payload has no complete_call_id or transaction_id")
         kind = self._kind(request, data)
-        call = self._call(data, kind)
+        read = Reader()
+        call = self._call(data, kind, read)
         occurred_at = lifecycle_time(kind, call["call.started_at"], call["call.ended_at"])
         if kind == KIND_UPDATED:
-            occurred_at = f.timestamp(data.get("signal_occurred_at"))
+            occurred_at = read.time(data.get("signal_occurred_at"), "signal_occurred_at")
         get = _Tracker(data)
         values: dict[str, Any] = {
             "provider_call_id": call_id,
@@ -76,13 +77,15 @@ class InvocaProvider(RecipeAuth, Provider):
             "account.id": f.text(f.first(get("advertiser_id"), get("advertiser_id_from_network"))),
             "account.name": f.text(get("advertiser_name")),
             **call,
-            **self._caller(get),
-            "business_number": f.e164(get("destination_phone_number"), self.settings.default_region),
+            **self._caller(get, read),
+            "business_number": read.number(
+                get("destination_phone_number"), "destination_phone_number", self.settings.default_region
+            ),
             **self._attribution(get),
             **self._outcome(get),
         }
         values |= {f"custom.{key}": value for key, value in get.unused(skip=_CALL_KEYS).items()}
-        return [assemble(self.slug, values, received_at=request.received_at)]
+        return [assemble(self.slug, values, received_at=request.received_at, warnings=read.warnings)]
 
     def _payload(self, request: InboundRequest) -> dict[str, Any]:
         if request.content_type == "application/json" or request.body.lstrip().startswith(b"{"):
@@ -104,14 +107,14 @@ class InvocaProvider(RecipeAuth, Provider):
             return KIND_COMPLETED
         return KIND_UNKNOWN
 
-    def _call(self, data: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    def _call(self, data: Mapping[str, Any], kind: str, read: Reader) -> dict[str, Any]:
         started_at = f.first(
-            f.timestamp(data.get("start_time_utc")),
-            f.timestamp(data.get("start_time_local")),
-            f.timestamp(data.get("start_time_xml")),
+            read.time(data.get("start_time_utc"), "start_time_utc"),
+            read.time(data.get("start_time_local"), "start_time_local"),
+            read.time(data.get("start_time_xml"), "start_time_xml"),
         )
-        duration = f.seconds(data.get("duration"))
-        talk_time = f.seconds(data.get("connect_duration"))
+        duration = read.seconds(data.get("duration"), "duration")
+        talk_time = read.seconds(data.get("connect_duration"), "connect_duration")
         status = self._status(data, talk_time) if kind in (KIND_COMPLETED, KIND_UPDATED) else None
         ended_at = answered_at = None
         if kind != KIND_STARTED and started_at is not None and duration is not None:
@@ -142,9 +145,11 @@ class InvocaProvider(RecipeAuth, Provider):
             return None
         return None if talk_time is None else "answered" if talk_time > 0 else "missed"
 
-    def _caller(self, get: _Tracker) -> dict[str, Any]:
+    def _caller(self, get: _Tracker, read: Reader) -> dict[str, Any]:
         return {
-            "caller.number": f.e164(get("calling_phone_number"), self.settings.default_region),
+            "caller.number": read.number(
+                get("calling_phone_number"), "calling_phone_number", self.settings.default_region
+            ),
             "caller.name": f.caller_name(
                 f.first(get("caller_name"), get("caller_name_reported"), get("name"))
             ),
