@@ -53,7 +53,10 @@ class Reader:
     def number(self, value: Any, key: str, region: str) -> str | None:
         number = fields.e164(value, region)
         raw = fields.text(value)
-        if number is None and raw is not None and raw.lower().strip("<>() ") not in _WITHHELD:
+        withheld = raw is not None and raw.lower().strip("<>() ") in _WITHHELD
+        # A client or SIP identity (Twilio's `client:alice`) is a party without a phone number.
+        identity = raw is not None and raw.lower().startswith(("client:", "sip:"))
+        if number is None and raw is not None and not withheld and not identity:
             # The value may be a person's number: say what it looked like, not what it was.
             digits = sum(char.isdigit() for char in raw)
             self.note(f"{key}: not a usable phone number ({digits} digits)")

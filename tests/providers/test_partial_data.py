@@ -151,3 +151,11 @@ def test_an_id_and_nothing_understood_is_a_parse_failure_not_an_empty_event() ->
     with pytest.raises(ParseError) as caught:
         make_provider("ringba").normalize(request)
     assert caught.value.reason == "not_understood"
+
+
+def test_twilio_client_identity_is_no_number_and_no_warning() -> None:
+    (event,) = make_provider("twilio").normalize(
+        _form("twilio", "parent_leg_completed.form", From="client:alice")
+    )
+    assert event.caller.number is None
+    assert event.warnings == ()
