@@ -29,6 +29,8 @@ from hub.core.records import RenderedRecord
 from hub.core.secrets import Secret
 
 EXCERPT_CHARS = 2000
+#: Where every local fake (`connectors/<type>/fake/`) serves its control API: faults, recordings, reset.
+FAKE_CONTROL_PREFIX = "/__fake__"
 
 
 def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:

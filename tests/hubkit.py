@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from rq import SimpleWorker
 from sqlalchemy import create_engine, text
 
-from connectors.webhook.sandbox import create_app as webhook_sandbox
+from connectors.webhook.fake import create_app as webhook_sandbox
 from hub import jobs
 from hub.dispatch import DELIVER_QUEUE, INGEST_QUEUE, dispatch_once
 from hub.http import create_app

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from connectors.hubspot.sandbox import FakeHubSpot, create_app, fake_of
+from connectors.hubspot.fake import FakeHubSpot, create_app, fake_of
 from hub import jobs
 from hub.http import create_app as hub_app
 from hub.local_server import LocalServer
