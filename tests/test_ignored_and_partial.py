@@ -24,6 +24,7 @@ def test_form_submission_is_ignored_with_its_reason_and_never_delivered(hub: Hub
     # Kept and replayable by id (after a provider learns something new), never in a bulk replay.
     assert hub.api("/receipts/replay", method="POST", json={}).json["replayed"] == 0
     assert hub.api(f"/receipts/{receipt['id']}/replay", method="POST").status_code == 202
+    assert hub.api(f"/receipts/{receipt['id']}").json["status"] == "received"
     hub.drain()
     assert hub.api(f"/receipts/{receipt['id']}").json["status"] == "ignored"
 
