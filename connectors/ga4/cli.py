@@ -32,7 +32,7 @@ from connectors.base import DeliveryError, DeliveryItem, DestinationSettings, Sk
 from connectors.ga4.connector import mp_transport
 from connectors.ga4.options import parse_options
 from connectors.ga4.payload import EventDraft, EventRef, pack_requests
-from connectors.ga4.planner import Planner, refusal
+from connectors.ga4.plan import Planner, refusal
 from connectors.ga4.reporting import (
     DayKey,
     DeliveredCounts,

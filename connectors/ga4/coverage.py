@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from connectors.base import Delivered, ItemOutcome, Skipped
-from connectors.ga4.planner import CLIENT_ID_GA, CLIENT_ID_PSEUDONYMOUS, NO_CLIENT_ID
+from connectors.ga4.plan import CLIENT_ID_GA, CLIENT_ID_PSEUDONYMOUS, NO_CLIENT_ID
 
 Attribution = Literal["ga", "pseudonymous", "none"]
 _RANK: Final[dict[str, int]] = {"none": 0, CLIENT_ID_PSEUDONYMOUS: 1, CLIENT_ID_GA: 2}

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from connectors.ga4 import rules
+from connectors.ga4 import limits
 from connectors.ga4.sandbox_state import SandboxState
 
 blueprint = Blueprint("ga4_mp", __name__)
@@ -57,9 +57,9 @@ def debug_collect() -> Response:
             {
                 "fieldPath": "",
                 "description": "Unable to parse the request body as JSON.",
-                "validationCode": rules.VALUE_INVALID,
+                "validationCode": limits.VALUE_INVALID,
             }
         ]
     else:
-        messages = [problem.as_message() for problem in rules.check_body(body, state().clock())]
+        messages = [problem.as_message() for problem in limits.check_body(body, state().clock())]
     return jsonify({"validationMessages": messages})
