@@ -13,10 +13,11 @@ from typing import Any, Final
 
 from connectors.base import DeliveryError, DeliveryItem, ItemOutcome, PermanentError, Skipped
 from connectors.ga4 import limits
-from connectors.ga4.identity import caller_e164, normalize_client_id, pseudonymous_client_id
+from connectors.ga4.identity import normalize_client_id, pseudonymous_client_id
 from connectors.ga4.ledger import call_key
 from connectors.ga4.options import Ga4Options
 from connectors.ga4.payload import EventDraft, MappingFault, draft_event
+from hub.core import phones
 
 # Reason slugs this connector gives Skipped outcomes (see docs/destinations/ga4.md).
 NO_CLIENT_ID: Final = "no_ga_client_id"
@@ -71,7 +72,7 @@ class Planner:
     def _pseudonymous_id(self, item: DeliveryItem) -> str | Skipped | PermanentError:
         if self.options.no_client_id != "pseudonymous":
             return Skipped(NO_CLIENT_ID, "the call carries no GA client id (no_client_id: skip)")
-        number = caller_e164(item.call.caller.number)
+        number = phones.e164(item.call.caller.number)
         if number is None:
             return Skipped(NO_CLIENT_ID, "no GA client id and no caller number to derive a pseudonymous one")
         if not self._salt:

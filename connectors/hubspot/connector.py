@@ -32,10 +32,10 @@ from connectors.hubspot.contacts import ContactSync
 from connectors.hubspot.errors import CREDENTIAL_HINT, classify, is_api_exception
 from connectors.hubspot.options import HubSpotOptions, destination_problems
 from connectors.hubspot.options import mapping_problems as check_mapping
-from connectors.hubspot.phones import to_e164
 from connectors.hubspot.plan import CallPlan, Ledger, number_key
 from connectors.hubspot.preview import planned_requests
 from connectors.hubspot.transport import build_client, recording
+from hub.core import phones
 
 #: How long one batch may hold its callers' number locks (rate-limit waits included).
 LOCK_TIMEOUT_S = 120.0
@@ -184,7 +184,7 @@ class HubSpotConnector(Connector):
         if contact is None:
             return None
         for name in contact.match or ("phone",):
-            e164 = to_e164(contact.fields.get(name), self.options.default_region)
+            e164 = phones.e164(contact.fields.get(name), self.options.default_region)
             if e164:
                 return e164
         return None

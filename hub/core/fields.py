@@ -15,10 +15,14 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from dateutil import parser as date_parser
 
+from hub.core import phones
 from hub.core.errors import ParseError
+
+# Phone numbers are read by hub.core.phones; providers coerce them here alongside every other value.
+e164 = phones.e164
+phone_country = phones.country
 
 _TRUE = {"true", "t", "yes", "y", "1", "on"}
 _FALSE = {"false", "f", "no", "n", "0", "off"}
@@ -182,44 +186,6 @@ def timestamp(value: Any, *, assume: tzinfo | None = UTC) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def e164(value: Any, region: str = "US") -> str | None:
-    """E.164 from any format the provider stores; None for withheld or unparseable numbers.
-
-    `region` applies to national formats only ("(470) 555-0183", "4705550183"); a number with a
-    leading + or 00 keeps its own country. Digits of an 11-digit NANP number without + are
-    read as +1.
-    """
-    raw = text(value)
-    if raw is None:
-        return None
-    if raw.lower().startswith(("client:", "sip:")):
-        return None
-    digits = re.sub(r"\D", "", raw)
-    if not digits:
-        return None
-    candidate = raw
-    if not raw.startswith("+"):
-        if raw.startswith("00"):
-            candidate = "+" + digits[2:]
-        elif region == "US" and len(digits) == 11 and digits.startswith("1"):
-            candidate = "+" + digits
-    parsed = _possible(candidate, region)
-    if parsed is None and not candidate.startswith("+") and len(digits) >= 11:
-        # International digits without their "+" (Ringba's Number-NoPlus for a UK caller).
-        parsed = _possible("+" + digits, region)
-    if parsed is None:
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _possible(candidate: str, region: str) -> phonenumbers.PhoneNumber | None:
-    try:
-        parsed = phonenumbers.parse(candidate, region)
-    except phonenumbers.NumberParseException:
-        return None
-    return parsed if phonenumbers.is_possible_number(parsed) else None
-
-
 def country_code(value: Any) -> str | None:
     """ISO 3166 alpha-2 from "US", "us", "USA" or a few common names; None when unsure."""
     raw = text(value)
@@ -372,18 +338,6 @@ def utmz(value: Any) -> dict[str, str]:
         if separator and key and cleaned and cleaned != "(not set)":
             found[key] = cleaned
     return found
-
-
-def phone_country(number: str | None) -> str | None:
-    """ISO alpha-2 country of an E.164 number (`+44...` -> GB); None when unknown or shared."""
-    if not number:
-        return None
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return None
-    region = phonenumbers.region_code_for_number(parsed)
-    return region if region and region != "001" else None
 
 
 def marketing_params(*sources: Mapping[str, Any]) -> dict[str, str]:
