@@ -1,7 +1,9 @@
 """Finds connectors by type: `connectors/<type>/` defines one `Connector` subclass with that `type`.
 
 Each connector package may also have `sandbox.py` with `create_app() -> flask.Flask`: the local
-fake of its API that tests use and that `hub run` starts when no credentials are configured.
+fake of its API that tests use and that `hub run` starts when no credentials are configured;
+`cli.py` with `register(commands)`, adding `hub <type> ...` commands; and admin reports on its
+connector class (see connectors.hooks).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pkgutil
 from typing import Any
 
 from connectors.base import Connector
+from connectors.hooks import AdminReport
 from hub.core.errors import ConfigError
 
 
@@ -42,3 +45,25 @@ def sandbox_app(type_name: str) -> Any | None:
     if importlib.util.find_spec(module_name) is None:
         return None
     return importlib.import_module(module_name).create_app()
+
+
+def register_commands(commands: Any) -> None:
+    """Let every connector with a `cli.py` add its commands to the `hub` command's sub-parsers."""
+    for type_name in types():
+        module_name = f"connectors.{type_name}.cli"
+        if importlib.util.find_spec(module_name) is not None:
+            importlib.import_module(module_name).register(commands)
+
+
+def admin_reports() -> dict[str, tuple[str, AdminReport]]:
+    """Every connector's admin reports by name: name -> (connector type, report)."""
+    found: dict[str, tuple[str, AdminReport]] = {}
+    for type_name in types():
+        for report in connector_class(type_name).admin_reports:
+            if report.name in found:
+                owner = found[report.name][0]
+                raise ConfigError(
+                    [f"connectors {owner} and {type_name} both define the report {report.name!r}"]
+                )
+            found[report.name] = (type_name, report)
+    return found

@@ -107,3 +107,11 @@ def test_normalize_works_for_every_provider(provider: str, capsys: pytest.Captur
     # The contract suite checks every field; here the command's own output must agree with it.
     assert [e["provider_call_id"] for e in printed] == [e["provider_call_id"] for e in expected]
     assert [e["kind"] for e in printed] == [e["kind"] for e in expected]
+
+
+def test_a_connector_command_without_its_destination_names_the_problem(tmp_path: Path) -> None:
+    config = tmp_path / "hub.yaml"
+    config.write_text("version: 1\nsources: []\ndestinations: []\n")
+    result = hub("ga4", "report", "--days", "1", tmp_path=tmp_path, config=config)
+    assert result.returncode == 2
+    assert "hub ga4: name one GA4 destination with --destination (configured: none)" in result.stderr

@@ -25,12 +25,14 @@ from connectors.base import (
     classify_status,
 )
 from connectors.ga4 import limits
+from connectors.ga4.coverage import COVERAGE_REPORT
 from connectors.ga4.ledger import PENDING, SENT, Ledger
 from connectors.ga4.options import Ga4Options, option_problems, parse_options
 from connectors.ga4.payload import EventRef, pack_requests
 from connectors.ga4.plan import Planner, refusal
 from connectors.ga4.sending import BatchSender
 from connectors.ga4.transport import COLLECT_PATH, DEBUG_PATH, MpTransport, MpTransportError
+from connectors.hooks import AdminReport
 
 #: Stand-ins the sandbox accepts when a destination has no credentials.
 SANDBOX_MEASUREMENT_ID: Final = "G-SANDBOX0000"
@@ -50,6 +52,7 @@ class GA4Connector(Connector):
         "service_account_json",
         "client_id_salt",
     )
+    admin_reports: ClassVar[tuple[AdminReport, ...]] = (COVERAGE_REPORT,)
 
     def __init__(
         self,
