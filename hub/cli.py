@@ -13,6 +13,7 @@ from hub.settings import Settings
 
 if TYPE_CHECKING:
     from connectors.hooks import CommandHandler
+    from hub.store.db import Database
 
 EXIT_PROBLEMS = 2
 
@@ -57,9 +58,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
-    from hub.store.db import Database
+    from hub.store.db import migrate_schema
 
-    Database(_settings().database_url).migrate()
+    migrate_schema(_settings().database_url)
     print("database schema is current")
     return 0
 
@@ -77,6 +78,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             check_online(runtime, report)
         finally:
+            runtime.close()
             for fake in fakes:
                 fake.stop()
     for note in report.notes:
@@ -175,11 +177,19 @@ def _print_candidate_report(report: dict[str, Any]) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from hub.core.fields import timestamp
-    from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
     from hub.store.db import Database
 
     db = Database(_settings().database_url)
+    try:
+        return _replay(args, db)
+    finally:
+        db.dispose()
+
+
+def _replay(args: argparse.Namespace, db: Database) -> int:
+    from hub.core.fields import timestamp
+    from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
+
     if args.receipts:
         ids = replay_receipts(db, source=args.source)
         print(f"{len(ids)} stored deliveries queued to be parsed again")

@@ -151,6 +151,9 @@ class Runtime:
         return self._connectors[destination_id]
 
     def close(self) -> None:
+        writer = self.__dict__.get("receipt_writer")
+        if isinstance(writer, ReceiptWriter):
+            writer.close()
         self.db.dispose()
 
 

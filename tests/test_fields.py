@@ -225,3 +225,9 @@ def test_fourteen_digits_are_a_compact_time_not_an_epoch() -> None:
     moment = timestamp("20240312142207")
     assert moment is not None
     assert (moment.year, moment.month, moment.day, moment.hour) == (2024, 3, 12, 14)
+
+
+@pytest.mark.parametrize("value", ["NaN", "NAN", "Infinity", "-inf", float("nan"), float("inf")])
+def test_numbers_that_are_no_number_read_as_nothing(value: Any) -> None:
+    assert f.integer(value) is None
+    assert f.seconds(value) is None

@@ -7,6 +7,7 @@ and returns the normalized value, or None when the input carries nothing.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -88,14 +89,16 @@ def integer(value: Any) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return int(value)
+        return int(value) if math.isfinite(value) else None
     cleaned = str(value).strip().replace(",", "")
     if not cleaned:
         return None
     try:
-        return int(Decimal(cleaned))
+        number = Decimal(cleaned)
     except InvalidOperation:
         return None
+    # "NaN" and "Infinity" spell Decimals too, but no whole number.
+    return int(number) if number.is_finite() else None
 
 
 def seconds(value: Any) -> int | None:
