@@ -172,7 +172,13 @@ def _t(
 
 
 _ALL: Final = (
-    _t("e164", _TEXT, "text", "Phone number in E.164 (`+14155550100`); national numbers read as US.", _e164),
+    _t(
+        "e164",
+        _TEXT,
+        "text",
+        "Phone number in E.164 (`+14155550100`); national numbers read as US, international digits without + as international.",
+        _e164,
+    ),
     _t("national", _TEXT, "text", "Phone number in national format (`(415) 555-0100`).", _national),
     _t("lower", _TEXT, "text", "Lower-cased text.", lambda value, _: _text(value).lower()),
     _t("upper", _TEXT, "text", "Upper-cased text.", lambda value, _: _text(value).upper()),
