@@ -13,7 +13,6 @@ from hub.settings import Settings
 
 if TYPE_CHECKING:
     from connectors.hooks import CommandHandler
-    from hub.store.db import Database
 
 EXIT_PROBLEMS = 2
 
@@ -57,11 +56,39 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_migrate(_args: argparse.Namespace) -> int:
-    from hub.store.db import migrate_schema
+def cmd_web(args: argparse.Namespace) -> int:
+    """Replace this process with gunicorn serving the hub (container and service-unit entry)."""
+    import os
 
-    migrate_schema(_settings().database_url)
-    print("database schema is current")
+    from hub.supervisor import web_command
+
+    if not Path("wsgi.py").is_file():
+        print(
+            "hub web: run it from the directory holding wsgi.py (the project or image root)", file=sys.stderr
+        )
+        return EXIT_PROBLEMS
+    command = web_command(args.host, args.port, args.web_workers, "wsgi:create()")
+    os.execv(command[0], command)  # noqa: S606 - the command is built from our own settings
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from hub.store.db import Database
+
+    db = Database(_settings().database_url)
+    try:
+        if args.status:
+            current, head, pending = db.schema_status()
+            print(f"current revision: {current or 'none (empty database)'}")
+            print(f"newest revision:  {head}")
+            print(f"pending: {', '.join(pending) if pending else 'none'}")
+            return 0
+        applied = db.migrate()
+    finally:
+        db.dispose()
+    if applied:
+        print(f"applied {len(applied)} revision(s): {', '.join(applied)}")
+    else:
+        print("database schema is current; nothing to apply")
     return 0
 
 
@@ -177,40 +204,58 @@ def _print_candidate_report(report: dict[str, Any]) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from hub.replay import DeliveryFilter, ReplayRefused, check_selection, replay_deliveries, replay_receipts
+    from hub.runtime import load_hub_config
     from hub.store.db import Database
+    from hub.time_filters import TimeFilterError, parse_optional
 
-    db = Database(_settings().database_url)
+    settings = _settings()
     try:
-        return _replay(args, db)
-    finally:
-        db.dispose()
-
-
-def _replay(args: argparse.Namespace, db: Database) -> int:
-    from hub.core.fields import timestamp
-    from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
-
-    if args.receipts:
-        ids = replay_receipts(db, source=args.source)
-        print(f"{len(ids)} stored deliveries queued to be parsed again")
-        return 0
+        config = load_hub_config(settings, generate_secrets=False)
+        since = parse_optional(args.since, name="--since")
+        until = parse_optional(args.until, name="--until")
+        _known(args.destination, config.destinations, "destination")
+        _known(args.source, config.sources, "source")
+    except TimeFilterError as exc:
+        print(f"hub replay: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except _UnknownName as exc:
+        print(f"hub replay: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    db = Database(settings.database_url)
     try:
-        replayed = replay_deliveries(
-            db,
-            DeliveryFilter(
-                statuses=tuple(args.status or ("rejected", "failed", "held")),
-                destination=args.destination,
-                reason=args.reason,
-                since=timestamp(args.since) if args.since else None,
-                until=timestamp(args.until) if args.until else None,
-                ids=tuple(args.id or ()),
-            ),
+        if args.receipts:
+            ids = replay_receipts(db, source=args.source)
+            print(f"{len(ids)} stored deliveries queued to be parsed again")
+            return 0
+        selection = DeliveryFilter(
+            statuses=tuple(args.status or ("rejected", "failed", "held")),
+            destination=args.destination,
+            reason=args.reason,
+            since=since,
+            until=until,
+            ids=tuple(args.id or ()),
         )
+        check_selection(db, selection)
+        replayed = replay_deliveries(db, selection)
     except ReplayRefused as exc:
         print(f"hub replay: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
+    finally:
+        db.dispose()
     print(f"{len(replayed)} deliveries queued again")
     return 0
+
+
+class _UnknownName(ValueError):
+    pass
+
+
+def _known(name: str | None, known: Any, what: str) -> None:
+    """A filter naming something hub.yaml does not know matches nothing: say so instead."""
+    if name is not None and name not in known:
+        choices = ", ".join(sorted(known)) or "none configured"
+        raise _UnknownName(f"no {what} {name!r} in hub.yaml (known: {choices})")
 
 
 def cmd_send_samples(args: argparse.Namespace) -> int:
@@ -241,12 +286,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=2)
     run.set_defaults(func=cmd_run)
 
+    web = commands.add_parser("web", help="serve webhooks and the admin API with gunicorn (production)")
+    web.add_argument("--host", default="0.0.0.0")
+    web.add_argument("--port", type=int, default=8000)
+    web.add_argument("--web-workers", type=int, default=2)
+    web.set_defaults(func=cmd_web)
+
     worker = commands.add_parser("worker", help="run one worker process (needs REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="drain the queues, then exit")
     worker.add_argument("--no-dispatch", action="store_true", help="never act as the dispatcher")
     worker.set_defaults(func=cmd_worker)
 
-    commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("--status", action="store_true", help="show current and pending revisions only")
+    migrate.set_defaults(func=cmd_migrate)
 
     check = commands.add_parser("check", help="validate hub.yaml, provider definitions and mappings")
     check.add_argument(
@@ -276,7 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--mapping", help="candidate mapping file: re-render stored calls and show what would change"
     )
     preview.add_argument(
-        "--since", default="7d", help="with --mapping: calls delivered since (7d, 12h, or an ISO time)"
+        "--since",
+        default="7d",
+        help="with --mapping: calls delivered since (7d, 12h, yesterday or an ISO time)",
     )
     preview.set_defaults(func=cmd_preview)
 
@@ -286,8 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--status", action="append", choices=["rejected", "failed", "held", "skipped", "delivered"]
     )
     replay.add_argument("--reason")
-    replay.add_argument("--since", help="ISO 8601 time")
-    replay.add_argument("--until", help="ISO 8601 time")
+    replay.add_argument("--since", help="ISO 8601 time, 90m, 2h, 7d, today or yesterday")
+    replay.add_argument("--until", help="ISO 8601 time, 90m, 2h, 7d, today or yesterday")
     replay.add_argument("--id", action="append", help="a delivery id (repeatable)")
     replay.add_argument(
         "--receipts", action="store_true", help="re-parse stored deliveries that failed to parse"
@@ -336,11 +391,22 @@ def run_connector_command(args: argparse.Namespace, handler: CommandHandler) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from hub.operator_errors import explain
+
     args = build_parser().parse_args(argv)
-    handler: CommandHandler | None = getattr(args, "connector_command", None)
-    if handler is not None:
-        return run_connector_command(args, handler)
-    return int(args.func(args) or 0)
+    try:
+        handler: CommandHandler | None = getattr(args, "connector_command", None)
+        if handler is not None:
+            return run_connector_command(args, handler)
+        return int(args.func(args) or 0)
+    except Exception as exc:
+        # Operator mistakes (a missing variable, an unreachable database or Redis) get one line
+        # saying what to do; anything not recognised is a bug and keeps its traceback.
+        explanation = explain(exc)
+        if explanation is None:
+            raise
+        print(f"hub {args.command}: {explanation}", file=sys.stderr)
+        return EXIT_PROBLEMS
 
 
 if __name__ == "__main__":

@@ -14,12 +14,11 @@ from connectors import registry as connector_registry
 from connectors.hooks import AdminReport
 from hub import queries
 from hub.connector_services import StoreRecords
-from hub.core.errors import ParseError
-from hub.core.fields import timestamp
 from hub.http.context import runtime
 from hub.http.openapi import spec
 from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
 from hub.store.models import Delivery, Receipt
+from hub.time_filters import TimeFilterError, parse_optional, parse_time
 
 blueprint = Blueprint("admin", __name__, url_prefix="/api")
 
@@ -48,9 +47,9 @@ def _time(name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        return timestamp(raw)
-    except ParseError:
-        abort(400, f"{name} must be an ISO 8601 time")
+        return parse_time(raw, name=name)
+    except TimeFilterError as exc:
+        abort(400, str(exc))
     return None
 
 
@@ -144,10 +143,10 @@ def replay_many() -> tuple[Response, int]:
     if not isinstance(statuses, list) or not all(isinstance(s, str) for s in statuses):
         abort(400, "statuses must be a list of delivery statuses")
     try:
-        since = timestamp(body["since"]) if body.get("since") else None
-        until = timestamp(body["until"]) if body.get("until") else None
-    except ParseError:
-        abort(400, "since and until must be ISO 8601 times")
+        since = parse_optional(body.get("since") or None, name="since")
+        until = parse_optional(body.get("until") or None, name="until")
+    except (TimeFilterError, AttributeError) as exc:
+        abort(400, str(exc) if isinstance(exc, TimeFilterError) else "since and until must be strings")
     return _replay(
         DeliveryFilter(
             statuses=tuple(statuses),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from connectors.ga4 import limits
+from connectors.ga4.fake import validation as rules
 
 ENDPOINTS: Final = ("collect", "debug", "report")
 Clock = Callable[[], datetime]
@@ -78,7 +78,7 @@ class SandboxState:
             events = hit.body.get("events")
             if not isinstance(events, list):
                 continue
-            for index, event in enumerate(events[: limits.MAX_EVENTS_PER_REQUEST]):
+            for index, event in enumerate(events[: rules.MAX_EVENTS_PER_REQUEST]):
                 if _dropped(event, index, hit.received_at):
                     continue
                 micros = event.get("timestamp_micros") or hit.body.get("timestamp_micros")
@@ -121,5 +121,5 @@ class SandboxState:
 
 def _dropped(event: Any, index: int, received_at: datetime) -> bool:
     # Event-level problems make GA drop the event; param-level ones only lose the param.
-    problems = limits.event_problems(event, index, received_at)
+    problems = rules.event_problems(event, index, received_at)
     return any(not problem.field_path.startswith("events.params") for problem in problems)
