@@ -55,3 +55,10 @@ def test_national_is_written_as_the_numbers_own_country_writes_it() -> None:
 @pytest.mark.parametrize("value", [None, "", "   ", True, "sip:alice@example.com", "withheld"])
 def test_nothing_usable_is_none(value: object) -> None:
     assert phones.parse(value) is None
+
+
+@pytest.mark.parametrize(
+    "value", ["+11111111111", "+10000000000", "+266696687", "+15551234567", "(415) 155-0100"]
+)
+def test_placeholders_are_no_number(value: str) -> None:
+    assert phones.e164(value) is None

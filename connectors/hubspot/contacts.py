@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, Final
 
 from connectors.base import DeliveryError, Held, RetryableError
 from connectors.hubspot.lookup import most_recent, numbers_held, plan_searches, search_properties
+from connectors.hubspot.outcomes import ContactOutcomes
 from connectors.hubspot.phones import PHONE_PROPERTIES
 from connectors.hubspot.plan import CallPlan, Ledger, Sync, chunks, group_by, number_key
 from connectors.hubspot.properties import stage_allowed, text_properties
@@ -107,7 +108,13 @@ def update_values(
 
 
 class ContactSync(Sync):
+    @cached_property
+    def outcomes(self) -> ContactOutcomes:
+        """Which call last set each property of each contact (earlier outcomes still land)."""
+        return ContactOutcomes(self.context)
+
     def run(self, plans: Sequence[CallPlan], ledger: Ledger) -> None:
+        self.outcomes.begin()
         callers = group_by(ledger.open(w for w in plans if w.contact is not None), lambda w: w.caller)
         if not callers:
             return
@@ -130,6 +137,7 @@ class ContactSync(Sync):
                 creates[number] = values
                 continue
             kept = update_values(values, merged[number], found, self.options.contact_key_property)
+            kept = self.outcomes.admitted(found["id"], callers[number], kept)
             # Two numbers of one batch may belong to the same contact: one input per contact.
             updates.setdefault(found["id"], {}).update(kept)
             for plan in callers[number]:
@@ -261,6 +269,8 @@ class ContactSync(Sync):
                 continue
             for contact_id in keys:
                 error = answer.errors.get(contact_id)
+                if error is None:
+                    self.outcomes.written(contact_id)
                 for number in numbers_of[contact_id]:
                     if error is None:
                         self.context.put_state(contact_state_key(number), {"id": contact_id})
@@ -319,6 +329,7 @@ class ContactSync(Sync):
         updates: dict[str, dict[str, str]] = {}
         for number, contact in found.items():
             kept = update_values(creates[number], merged[number], contact, key_property)
+            kept = self.outcomes.admitted(contact["id"], callers[number], kept)
             updates.setdefault(contact["id"], {}).update(kept)
             for plan in callers[number]:
                 plan.contact_id = contact["id"]
@@ -347,6 +358,7 @@ class ContactSync(Sync):
         self, number: str, contact_id: str, callers: Mapping[str, list[CallPlan]], note: str
     ) -> None:
         self.context.put_state(contact_state_key(number), {"id": contact_id})
+        self.outcomes.created(contact_id, callers[number])
         for plan in callers[number]:
             plan.contact_id = contact_id
             plan.contact_note = note

@@ -309,11 +309,96 @@ _CNAM_PLACEHOLDERS = frozenset(
 )
 
 
-def caller_name(value: Any) -> str | None:
-    """A caller's name, None for caller-ID placeholders ("WIRELESS CALLER", "UNAVAILABLE")."""
+# US states, DC and Canadian provinces: caller ID of a mobile often shows "<CITY> <ST>".
+_REGION_CODES = frozenset(
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "PR",
+        "AB",
+        "BC",
+        "MB",
+        "NB",
+        "NL",
+        "NS",
+        "NT",
+        "NU",
+        "ON",
+        "PE",
+        "QC",
+        "SK",
+        "YT",
+    ]
+)
+
+
+def caller_name(value: Any, *, city: str | None = None, region: str | None = None) -> str | None:
+    """A caller's name, None for caller-ID placeholders ("WIRELESS CALLER", "UNAVAILABLE").
+
+    With the caller's city or region known, a caller ID that only names the place the number
+    belongs to ("LAGUNA BEACH CA", "Laguna Beach Ca") is a placeholder too.
+    """
     raw = text(value)
-    if raw is None or " ".join(raw.upper().split()) in _CNAM_PLACEHOLDERS:
+    if raw is None:
         return None
+    words = raw.upper().replace(",", " ").split()
+    if " ".join(words) in _CNAM_PLACEHOLDERS:
+        return None
+    if len(words) >= 2 and words[-1] in _REGION_CODES:
+        place = " ".join(words[:-1])
+        same_city = city is not None and place == " ".join(city.upper().split())
+        same_region = region is not None and words[-1] == region.strip().upper()
+        if same_city or same_region:
+            return None
     return raw
 
 

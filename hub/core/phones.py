@@ -20,7 +20,7 @@ _NOT_A_NUMBER: Final = ("client:", "sip:")
 
 
 def parse(value: Any, region: str = DEFAULT_REGION) -> phonenumbers.PhoneNumber | None:
-    """The number `value` spells, None for withheld, blank or impossible numbers.
+    """The number `value` spells, None for withheld, blank, placeholder or impossible numbers.
 
     `region` applies to national formats only ("(470) 555-0183", "4705550183"); a number with a
     leading + or 00 keeps its own country. Digits of an 11-digit NANP number without + are read
@@ -42,6 +42,8 @@ def parse(value: Any, region: str = DEFAULT_REGION) -> phonenumbers.PhoneNumber 
     parsed = _possible(candidate, region)
     if parsed is None and not candidate.startswith("+") and len(digits) >= 11:
         parsed = _possible("+" + digits, region)
+    if parsed is None or _placeholder(parsed):
+        return None
     return parsed
 
 
@@ -69,6 +71,20 @@ def country(number: str | None) -> str | None:
         return None
     region = phonenumbers.region_code_for_number(parsed)
     return region if region and region != "001" else None
+
+
+# What carriers and providers put in place of a withheld number (Twilio documents +266696687
+# "anonymous", +7378742833 "restricted", +2562533 "blocked", +8656696 "unavailable").
+_WITHHELD_NUMBERS: Final = frozenset({"266696687", "7378742833", "2562533", "8656696"})
+
+
+def _placeholder(parsed: phonenumbers.PhoneNumber) -> bool:
+    """A filler, not a number: one digit repeated (+11111111111), a withheld marker, or a NANP
+    number whose area code or exchange starts with 0 or 1 (no such number can be dialed)."""
+    national = str(parsed.national_number)
+    if len(set(national)) == 1 or f"{parsed.country_code}{national}" in _WITHHELD_NUMBERS:
+        return True
+    return parsed.country_code == 1 and len(national) == 10 and (national[0] in "01" or national[3] in "01")
 
 
 def _text(value: Any) -> str | None:

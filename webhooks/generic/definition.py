@@ -15,7 +15,7 @@ import phonenumbers
 
 from hub.core.errors import ConfigError
 from hub.core.yamlsource import YamlProblem, load_located
-from webhooks.generic import auth
+from webhooks import auth
 from webhooks.generic.checker import Checker, kind_of
 from webhooks.generic.rules import FieldRule, field_rules
 
