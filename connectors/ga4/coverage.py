@@ -18,16 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from datetime import datetime
+from typing import Any, Final, Literal
 
 from connectors.base import Delivered, ItemOutcome, Skipped
-from connectors.ga4.planner import (
+from connectors.ga4.plan import (
     CLIENT_ID_GA,
     CLIENT_ID_PSEUDONYMOUS,
     NO_CLIENT_ID,
     SESSION_ATTRIBUTED,
     USER_ONLY,
 )
+from connectors.hooks import AdminReport, StoredDelivery, StoredRecords
 
 Attribution = Literal["session", "user", "pseudonymous", "none"]
 _RANK: Final[dict[str, int]] = {"none": 0, "pseudonymous": 1, "user": 2, "session": 3}
@@ -110,3 +112,60 @@ def attribution_coverage(rows: Iterable[CoverageRow]) -> dict[str, SourceCoverag
     for (source, _), attribution in best.items():
         counts.setdefault(source, [0, 0, 0, 0])[slot[attribution]] += 1
     return {source: SourceCoverage(*tally) for source, tally in sorted(counts.items())}
+
+
+def coverage_by_source(deliveries: Iterable[StoredDelivery]) -> dict[str, dict[str, Any]]:
+    """Coverage per source of these stored deliveries, as the admin API and `hub ga4 report` show it."""
+    rows = []
+    for delivery in deliveries:
+        attribution = stored_attribution(delivery.status, delivery.reason, delivery.external_ids)
+        if attribution is not None:
+            rows.append(CoverageRow(delivery.source, delivery.call_id, attribution))
+    return {
+        source: {
+            "calls": tally.calls,
+            "session_attributed": tally.session,
+            "user_only": tally.user_only,
+            "unattributed": tally.unattributed,
+            "unattributed_pseudonymous": tally.pseudonymous,
+            "unattributed_not_sent": tally.not_sent,
+            "session_share": tally.session_share,
+            "user_share": tally.user_share,
+        }
+        for source, tally in attribution_coverage(rows).items()
+    }
+
+
+def _percent(share: float | None) -> str:
+    return f"{share:.0%}" if share is not None else "-"
+
+
+def format_coverage(by_source: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The coverage table `hub ga4 report` prints under GA4's counts: three attribution levels."""
+    lines = [
+        "Attribution coverage: session = client id + session id (joins the web session and its campaign);",
+        "user = client id only (the visitor, not the session); none = pseudonymous or not sent",
+        f"{'source':<14}{'calls':>7}{'session':>9}{'user':>6}{'none':>6}"
+        f"{'(pseudo':>9}{'unsent)':>9}{'session%':>10}{'user+%':>8}",
+    ]
+    for source, row in by_source.items():
+        lines.append(
+            f"{source:<14}{row['calls']:>7}{row['session_attributed']:>9}{row['user_only']:>6}"
+            f"{row['unattributed']:>6}{row['unattributed_pseudonymous']:>9}{row['unattributed_not_sent']:>9}"
+            f"{_percent(row['session_share']):>10}{_percent(row['user_share']):>8}"
+        )
+    return lines
+
+
+def _coverage_report(records: StoredRecords, destination_id: str, since: datetime) -> dict[str, Any]:
+    return {"sources": coverage_by_source(records.deliveries(destination_id, since))}
+
+
+#: `GET /api/destinations/<id>/coverage?since=<ISO time>` for GA4 destinations.
+COVERAGE_REPORT: Final = AdminReport(
+    name="coverage",
+    summary="GA4 attribution coverage by source: session-attributed, user-only and unattributed calls",
+    response="Coverage per source",
+    destination_label="GA4",
+    build=_coverage_report,
+)

@@ -33,11 +33,11 @@ from connectors.base import (
 from connectors.ga4 import ledger as marks
 from connectors.ga4.ledger import Ledger
 from connectors.ga4.payload import EventDraft, EventRef, PackedRequest, pack_requests
-from connectors.ga4.planner import (
+from connectors.ga4.plan import (
     ALREADY_SENT,
     IN_DOUBT,
     LEVEL_NOTES,
-    ItemPlan,
+    CallPlan,
     attribution_level,
     refusal,
     session_note,
@@ -51,7 +51,7 @@ _EVENT_INDEX: Final = re.compile(r"index: \[(\d+)\]")
 
 @dataclass
 class _Claim:
-    plan: ItemPlan
+    plan: CallPlan
     new: list[EventDraft] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
@@ -76,8 +76,8 @@ class BatchSender:
         self.resend_in_doubt = resend_in_doubt
         self.now = now
 
-    def send(self, plans: Sequence[ItemPlan], result: BatchResult) -> None:
-        by_key: dict[str, list[ItemPlan]] = defaultdict(list)
+    def send(self, plans: Sequence[CallPlan], result: BatchResult) -> None:
+        by_key: dict[str, list[CallPlan]] = defaultdict(list)
         for plan in plans:
             by_key[plan.key].append(plan)
         claims: list[_Claim] = []
@@ -102,7 +102,7 @@ class BatchSender:
 
     # --- claiming ----------------------------------------------------------------------------
 
-    def _claim(self, key: str, plans: list[ItemPlan]) -> list[_Claim]:
+    def _claim(self, key: str, plans: list[CallPlan]) -> list[_Claim]:
         claims = [_Claim(plan) for plan in plans]
         try:
             with self.context.lock(key):

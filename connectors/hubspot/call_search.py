@@ -18,7 +18,7 @@ from functools import partial
 from typing import Final
 
 from connectors.base import DeliveryError, PermanentError, RetryableError
-from connectors.hubspot.work import Ledger, Sync, Work
+from connectors.hubspot.plan import CallPlan, Ledger, Sync
 
 #: How long one batch may hold its calls' locks (rate-limit waits included).
 LOCK_TIMEOUT_S: Final = 120.0
@@ -37,7 +37,7 @@ class SearchedCalls(Sync):
 
     def write(
         self,
-        calls: Mapping[str, list[Work]],
+        calls: Mapping[str, list[CallPlan]],
         properties: Mapping[str, dict[str, str]],
         ledger: Ledger,
     ) -> dict[str, str]:
@@ -47,7 +47,7 @@ class SearchedCalls(Sync):
 
     def _lock(
         self,
-        calls: Mapping[str, list[Work]],
+        calls: Mapping[str, list[CallPlan]],
         properties: Mapping[str, dict[str, str]],
         ledger: Ledger,
         locks: contextlib.ExitStack,
@@ -63,7 +63,7 @@ class SearchedCalls(Sync):
         return locked
 
     def _write_locked(
-        self, calls: Mapping[str, list[Work]], properties: Mapping[str, dict[str, str]], ledger: Ledger
+        self, calls: Mapping[str, list[CallPlan]], properties: Mapping[str, dict[str, str]], ledger: Ledger
     ) -> dict[str, str]:
         now = time.time()
         remembered: dict[str, str] = {}
@@ -93,7 +93,9 @@ class SearchedCalls(Sync):
         written.update(self._create(calls, creates, properties, ledger))
         return written
 
-    def _search(self, calls: Mapping[str, list[Work]], keys: Sequence[str], ledger: Ledger) -> dict[str, str]:
+    def _search(
+        self, calls: Mapping[str, list[CallPlan]], keys: Sequence[str], ledger: Ledger
+    ) -> dict[str, str]:
         if not keys:
             return {}
         group = [w for key in keys for w in calls[key]]
@@ -108,13 +110,13 @@ class SearchedCalls(Sync):
             found[key] = ids[0]
             if len(ids) > 1:
                 # Written before this hub looked (or by another tool): keep to the oldest.
-                for work in calls[key]:
-                    work.call_note = f"{len(ids)} call engagements hold this call id; updated the oldest"
+                for plan in calls[key]:
+                    plan.call_note = f"{len(ids)} call engagements hold this call id; updated the oldest"
         return found
 
     def _update(
         self,
-        calls: Mapping[str, list[Work]],
+        calls: Mapping[str, list[CallPlan]],
         ids: Mapping[str, str],
         properties: Mapping[str, dict[str, str]],
         ledger: Ledger,
@@ -145,7 +147,7 @@ class SearchedCalls(Sync):
 
     def _create(
         self,
-        calls: Mapping[str, list[Work]],
+        calls: Mapping[str, list[CallPlan]],
         keys: Sequence[str],
         properties: Mapping[str, dict[str, str]],
         ledger: Ledger,

@@ -15,35 +15,35 @@ from connectors.hubspot.call_search import SearchedCalls, call_state_key
 from connectors.hubspot.capabilities import SEARCH, call_key_mode
 from connectors.hubspot.capabilities import STATE_KEY as CAPABILITY_STATE_KEY
 from connectors.hubspot.errors import is_non_unique_key
+from connectors.hubspot.plan import CallPlan, Ledger, Sync, chunks, group_by
 from connectors.hubspot.properties import call_properties
-from connectors.hubspot.work import Ledger, Sync, Work, chunks, group_by
 
 __all__ = ["CallSync", "call_state_key"]
 
 
-def properties_for(works: Sequence[Work]) -> dict[str, str]:
+def properties_for(plans: Sequence[CallPlan]) -> dict[str, str]:
     """The call as its latest delivery renders it (each delivery carries the call's merged state)."""
-    latest = max(works, key=lambda w: w.order)
+    latest = max(plans, key=lambda w: w.order)
     assert latest.call is not None
     return call_properties(latest.call.fields, latest.call.options, latest.item.call)
 
 
 class CallSync(Sync):
-    def run(self, works: Sequence[Work], ledger: Ledger) -> None:
-        calls = group_by(ledger.open(w for w in works if w.call is not None), lambda w: w.call_key)
+    def run(self, plans: Sequence[CallPlan], ledger: Ledger) -> None:
+        calls = group_by(ledger.open(w for w in plans if w.call is not None), lambda w: w.call_key)
         written = self._upsert(calls, ledger)
         self._associate(calls, written, ledger)
-        for work in ledger.open(works):
-            ids = {"contacts": work.contact_id, "calls": work.call_id}
-            notes = [note for note in (work.contact_note, work.call_note) if note]
-            if work.contact is not None and work.caller is None:
+        for plan in ledger.open(plans):
+            ids = {"contacts": plan.contact_id, "calls": plan.call_id}
+            notes = [note for note in (plan.contact_note, plan.call_note) if note]
+            if plan.contact is not None and plan.caller is None:
                 notes.append("no usable caller number: no contact written")
-            ledger.settle([work], Delivered({k: v for k, v in ids.items() if v}, note="; ".join(notes)))
+            ledger.settle([plan], Delivered({k: v for k, v in ids.items() if v}, note="; ".join(notes)))
 
-    def _properties(self, works: Sequence[Work]) -> dict[str, str]:
-        return self.resolve_owner(properties_for(works))
+    def _properties(self, plans: Sequence[CallPlan]) -> dict[str, str]:
+        return self.resolve_owner(properties_for(plans))
 
-    def _upsert(self, calls: Mapping[str, list[Work]], ledger: Ledger) -> dict[str, str]:
+    def _upsert(self, calls: Mapping[str, list[CallPlan]], ledger: Ledger) -> dict[str, str]:
         """Call key -> engagement id, for the calls written."""
         if not calls:
             return {}
@@ -76,8 +76,8 @@ class CallSync(Sync):
                     ledger.settle(calls[key], answer.errors[key])
                     continue
                 written[key] = record["id"]
-                for work in calls[key]:
-                    work.call_id = record["id"]
+                for plan in calls[key]:
+                    plan.call_id = record["id"]
         return written
 
     def _upsert_batch(self, key_property: str, properties: Mapping[str, dict[str, str]]) -> BatchAnswer:
@@ -102,7 +102,7 @@ class CallSync(Sync):
                 retry_after=1.0,
             ) from exc
 
-    def _write_searched(self, calls: Mapping[str, list[Work]], ledger: Ledger) -> dict[str, str]:
+    def _write_searched(self, calls: Mapping[str, list[CallPlan]], ledger: Ledger) -> dict[str, str]:
         properties: dict[str, dict[str, str]] = {}
         for key in sorted(calls):
             values = ledger.guarded(calls[key], partial(self._properties, calls[key]), self.classify)
@@ -111,11 +111,13 @@ class CallSync(Sync):
         searched = SearchedCalls(self.api, self.context, self.options, self.classify, self.resolve_owner)
         written = searched.write(calls, properties, ledger)
         for key, engagement in written.items():
-            for work in calls[key]:
-                work.call_id = engagement
+            for plan in calls[key]:
+                plan.call_id = engagement
         return written
 
-    def _associate(self, calls: Mapping[str, list[Work]], written: Mapping[str, str], ledger: Ledger) -> None:
+    def _associate(
+        self, calls: Mapping[str, list[CallPlan]], written: Mapping[str, str], ledger: Ledger
+    ) -> None:
         pending: dict[str, str] = {}
         key_of: dict[str, str] = {}
         for key, call_id in written.items():

@@ -10,14 +10,16 @@ from connectors.hubspot.capabilities import STATE_KEY as CAPABILITY_STATE_KEY
 from connectors.hubspot.contacts import contact_state_key, merged_properties
 from connectors.hubspot.lookup import plan_searches, search_properties
 from connectors.hubspot.options import HubSpotOptions
-from connectors.hubspot.work import Work
+from connectors.hubspot.plan import CallPlan
 
 
-def planned_requests(work: Work, options: HubSpotOptions, context: ConnectorContext) -> list[PlannedRequest]:
-    planned = _contact_requests(work, options, context)
-    if work.call is None:
+def planned_requests(
+    plan: CallPlan, options: HubSpotOptions, context: ConnectorContext
+) -> list[PlannedRequest]:
+    planned = _contact_requests(plan, options, context)
+    if plan.call is None:
         return planned
-    planned += _call_requests(work, options, context)
+    planned += _call_requests(plan, options, context)
     if planned[0].url.startswith("/crm/v3/objects/contacts"):
         planned.append(
             PlannedRequest(
@@ -30,17 +32,19 @@ def planned_requests(work: Work, options: HubSpotOptions, context: ConnectorCont
     return planned
 
 
-def _call_requests(work: Work, options: HubSpotOptions, context: ConnectorContext) -> list[PlannedRequest]:
-    properties = properties_for([work])
+def _call_requests(
+    plan: CallPlan, options: HubSpotOptions, context: ConnectorContext
+) -> list[PlannedRequest]:
+    properties = properties_for([plan])
     remembered_mode = (context.get_state(CAPABILITY_STATE_KEY) or {}).get("mode")
     mode = options.call_idempotency if options.call_idempotency != "auto" else remembered_mode
     if mode != SEARCH:
-        upsert = {"id": work.call_key, "idProperty": options.call_key_property, "properties": properties}
+        upsert = {"id": plan.call_key, "idProperty": options.call_key_property, "properties": properties}
         note = "one engagement per call: the same call id updates it"
         if mode is None:
             note += " (where the portal gives unique values on calls; else found by search, then created)"
         return [PlannedRequest("POST", "/crm/v3/objects/calls/batch/upsert", {"inputs": [upsert]}, note=note)]
-    state = context.get_state(call_state_key(work.call_key)) or {}
+    state = context.get_state(call_state_key(plan.call_key)) or {}
     if state.get("id"):
         return [
             PlannedRequest(
@@ -54,13 +58,13 @@ def _call_requests(work: Work, options: HubSpotOptions, context: ConnectorContex
         "filterGroups": [
             {
                 "filters": [
-                    {"propertyName": options.call_key_property, "operator": "IN", "values": [work.call_key]}
+                    {"propertyName": options.call_key_property, "operator": "IN", "values": [plan.call_key]}
                 ]
             }
         ],
         "properties": [options.call_key_property],
     }
-    create = {"properties": {**properties, options.call_key_property: work.call_key}}
+    create = {"properties": {**properties, options.call_key_property: plan.call_key}}
     return [
         PlannedRequest(
             "POST", "/crm/v3/objects/calls/search", search, note="search mode: an engagement for this call?"
@@ -74,11 +78,13 @@ def _call_requests(work: Work, options: HubSpotOptions, context: ConnectorContex
     ]
 
 
-def _contact_requests(work: Work, options: HubSpotOptions, context: ConnectorContext) -> list[PlannedRequest]:
-    if work.contact is None or work.caller is None:
+def _contact_requests(
+    plan: CallPlan, options: HubSpotOptions, context: ConnectorContext
+) -> list[PlannedRequest]:
+    if plan.contact is None or plan.caller is None:
         return []
-    values, _ = merged_properties([work])
-    state = context.get_state(contact_state_key(work.caller)) or {}
+    values, _ = merged_properties([plan])
+    state = context.get_state(contact_state_key(plan.caller)) or {}
     if state.get("id"):
         return [
             PlannedRequest(
@@ -91,19 +97,19 @@ def _contact_requests(work: Work, options: HubSpotOptions, context: ConnectorCon
                 ),
             )
         ]
-    searched = search_properties(work.contact.match)
-    plan = plan_searches([work.caller], searched, options.max_in_values)[0]
+    searched = search_properties(plan.contact.match)
+    search_plan = plan_searches([plan.caller], searched, options.max_in_values)[0]
     return [
         PlannedRequest(
             "POST",
             "/crm/v3/objects/contacts/search",
-            {"filterGroups": plan.filter_groups(), "properties": searched},
+            {"filterGroups": search_plan.filter_groups(), "properties": searched},
             note="find the caller in any stored phone format",
         ),
         PlannedRequest(
             "POST",
             "/crm/v3/objects/contacts/batch/create",
-            {"inputs": [{"properties": {**values, options.contact_key_property: work.caller}}]},
+            {"inputs": [{"properties": {**values, options.contact_key_property: plan.caller}}]},
             note=(
                 "when no contact holds the number (else a batch update of the one found); a contact "
                 "already keyed by the number answers CONFLICT and is read by key and updated instead"

@@ -10,7 +10,7 @@ import pytest
 from google.api_core import exceptions as google_errors
 
 from connectors.base import MemoryContext, PermanentError, RetryableError
-from connectors.ga4 import GA4Connector, rules
+from connectors.ga4 import GA4Connector, limits
 from connectors.ga4.fake.state import SandboxState
 from hub.core.errors import ConfigError
 from hub.mapping import load_mapping
@@ -160,7 +160,7 @@ def test_classify_data_api_errors_by_status() -> None:
     "name", ["page_view", "click", "scroll", "form_start", "file_download", "video_start", "video_progress"]
 )
 def test_automatically_collected_web_events_are_not_reserved(name: str) -> None:
-    """Google's reserved list for the Measurement Protocol does not include them (rules.RESERVED_URL)."""
+    """Google's reserved list for the Measurement Protocol does not include them (limits.RESERVED_URL)."""
     assert GA4Connector.mapping_problems(name, {}) == []
 
 
@@ -173,4 +173,4 @@ def test_reserved_user_property_and_param_names_follow_googles_list() -> None:
         "user_properties.first_open_time",
         "params.firebase_conversion",
     ]
-    assert all(rules.RESERVED_URL in message for _, message in problems)
+    assert all(limits.RESERVED_URL in message for _, message in problems)
