@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hub.runtime import read_sandbox_urls
     from hub.supervisor import RunOptions, Supervisor, banner
 
+    # `hub run` is the workstation command: development (sandboxes, generated secrets) unless
+    # the environment says otherwise (HUB_ENV=production, or HUB_REQUIRE_LIVE=1).
+    os.environ.setdefault("HUB_ENV", "development")
     settings = _settings()
     configure("text" if sys.stderr.isatty() else settings.log_format, settings.log_level)
     options = RunOptions(args.host, args.port, args.web_workers, args.workers)
@@ -56,13 +60,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_web(args: argparse.Namespace) -> int:
     """Replace this process with gunicorn serving the hub (container and service-unit entry)."""
-    import os
-
+    from hub.runtime import load_hub_config
     from hub.supervisor import web_command
 
     if not Path("wsgi.py").is_file():
-        print("hub web: run it from the directory holding wsgi.py (the project or image root)", file=sys.stderr)
+        print(
+            "hub web: run it from the directory holding wsgi.py (the project or image root)", file=sys.stderr
+        )
         return EXIT_PROBLEMS
+    # Refuse here, in one line, what every gunicorn worker would otherwise refuse with a traceback.
+    load_hub_config(_settings(), generate_secrets=False)
     command = web_command(args.host, args.port, args.web_workers, "wsgi:create()")
     os.execv(command[0], command)  # noqa: S606 - the command is built from our own settings
 

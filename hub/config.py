@@ -1,8 +1,10 @@
 """hub.yaml: sources, destinations and routes, validated at once with every problem listed.
 
-Secrets are `${ENV}` references resolved here (`${NAME:-default}` gives a default). A source
-whose secrets are all unset gets a generated one, kept under the data directory; a destination
-whose credentials are all unset runs in sandbox mode against a local fake of its API.
+Secrets are `${ENV}` references resolved here (`${NAME:-default}` gives a default). Sandbox mode
+is only where it is said: a destination with `sandbox: true`, or one without credentials while
+the hub runs in development (`hub run` on a workstation). In development a source whose secrets
+are all unset gets a generated one, kept under the data directory. Anything else missing (a
+misspelled variable, half a set of credentials) is a configuration error naming the variables.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ DESTINATION_KEYS = {
     "enabled",
     "retry",
     "rate_limits",
+    "sandbox",
 }
 ROUTE_KEYS = {"from", "to"}
 TOP_KEYS = {"version", "sources", "destinations", "routes", "public_url"}
@@ -81,10 +84,8 @@ class DestinationConfig:
     rate_limits: Mapping[str, tuple[int, float]] = field(default_factory=dict)
     retry_base_s: float = 5.0
     retry_max_s: float = 3600.0
-
-    @property
-    def sandbox(self) -> bool:
-        return not any(secret for secret in self.credentials.values())
+    #: Runs against the connector's local fake: `sandbox: true`, or no credentials in development.
+    sandbox: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ def load_config(
     generate_secrets: bool = True,
     known_providers: list[str] | None = None,
     known_destination_types: list[str] | None = None,
+    missing_credentials: MissingCredentials | None = None,
 ) -> HubConfig:
     """Read and validate hub.yaml; raise ConfigError listing every problem with file and line."""
     environment = os.environ if env is None else env
@@ -197,10 +199,13 @@ def load_config(
     if data.get("version", 1) != 1:
         problems.add(data, "version", f"version must be 1, got {data.get('version')!r}")
     generated = GeneratedSecrets(settings.data_dir) if generate_secrets else None
+    mode = _Mode(settings.development, settings.require_live, missing_credentials)
 
-    sources = _sources(data.get("sources") or [], problems, environment, generated, known_providers, data)
+    sources = _sources(
+        data.get("sources") or [], problems, environment, generated, known_providers, data, mode
+    )
     destinations = _destinations(
-        data.get("destinations") or [], problems, environment, known_destination_types, data
+        data.get("destinations") or [], problems, environment, known_destination_types, data, mode
     )
     routes = _routes(data.get("routes") or [], problems, sources, destinations, data)
     public_url = data.get("public_url")
@@ -212,6 +217,20 @@ def load_config(
         resolve_env(public_url, environment).rstrip("/") if public_url else None
     )
     return HubConfig(settings.config_path, sources, destinations, tuple(routes), resolved_url or None)
+
+
+#: (destination type, credential names that are set) -> the names still needed to log in.
+MissingCredentials = Callable[[str, frozenset[str]], list[str]]
+
+
+@dataclass(frozen=True)
+class _Mode:
+    development: bool
+    require_live: bool
+    missing_credentials: MissingCredentials | None
+
+
+_DEVELOPMENT_HINT = "only in development: `hub run`, or HUB_ENV=development"
 
 
 def _flag(value: Any) -> bool:
@@ -282,6 +301,7 @@ def _sources(
     generated: GeneratedSecrets | None,
     known_providers: list[str] | None,
     parent: YamlMap,
+    mode: _Mode,
 ) -> dict[str, SourceConfig]:
     result: dict[str, SourceConfig] = {}
     seen: set[str] = set()
@@ -318,7 +338,15 @@ def _sources(
         label = f"source {source_id!r}"
         insecure = _setting(node, "insecure", False, _flag, label, "must be true or false", problems)
         secret_generated = False
-        if not resolved and not insecure and generated is not None and source_id:
+        if not resolved and not insecure and source_id and not mode.development:
+            names = ", ".join(n for literal in raw_secrets for n in env_names(literal)) or "none referenced"
+            problems.add(
+                node,
+                "secrets",
+                f"source {source_id!r}: no signing secret is set ({names}); set one or mark the "
+                f"source insecure: true (generated secrets: {_DEVELOPMENT_HINT})",
+            )
+        elif not resolved and not insecure and generated is not None and source_id:
             value, _ = generated.get_or_create(f"source:{source_id}")
             resolved = (Secret(value),)
             secret_generated = True
@@ -351,7 +379,12 @@ def _sources(
 
 
 def _destinations(
-    raw: Any, problems: _Problems, env: Mapping[str, str], known_types: list[str] | None, parent: YamlMap
+    raw: Any,
+    problems: _Problems,
+    env: Mapping[str, str],
+    known_types: list[str] | None,
+    parent: YamlMap,
+    mode: _Mode,
 ) -> dict[str, DestinationConfig]:
     result: dict[str, DestinationConfig] = {}
     seen: set[str] = set()
@@ -369,6 +402,7 @@ def _destinations(
                 f"destination {destination_id!r}: unknown type {type_name!r}; known: {', '.join(known_types)}",
             )
         credentials: dict[str, Secret] = {}
+        variables: dict[str, list[str]] = {}
         raw_credentials = node.get("credentials", {})
         if not isinstance(raw_credentials, dict):
             problems.add(
@@ -384,6 +418,7 @@ def _destinations(
                 )
                 continue
             credentials[name] = Secret(resolve_env(value, env))
+            variables[name] = env_names(value)
         mappings = node.get("mappings", [])
         if not isinstance(mappings, list) or not all(isinstance(m, str) for m in mappings):
             problems.add(
@@ -412,6 +447,13 @@ def _destinations(
             node, "timeout_s", 15, _seconds(0, 300, open_low=True), label, "must be in (0, 300]", problems
         )
         enabled = _setting(node, "enabled", True, _flag, label, "must be true or false", problems)
+        sandbox = _setting(node, "sandbox", False, _flag, label, "must be true or false", problems)
+        if not sandbox and destination_id:
+            sandbox = _credential_mode(node, label, type_name, credentials, variables, mode, problems)
+        if sandbox and mode.require_live and enabled:
+            problems.add(
+                node, "sandbox", f"{label} would run in sandbox mode, which HUB_REQUIRE_LIVE forbids"
+            )
         if destination_id:
             result[destination_id] = DestinationConfig(
                 id=destination_id,
@@ -427,8 +469,41 @@ def _destinations(
                 rate_limits=buckets,
                 retry_base_s=retry_base,
                 retry_max_s=retry_max,
+                sandbox=sandbox,
             )
     return result
+
+
+def _credential_mode(
+    node: YamlMap,
+    label: str,
+    type_name: str,
+    credentials: Mapping[str, Secret],
+    variables: Mapping[str, list[str]],
+    mode: _Mode,
+    problems: _Problems,
+) -> bool:
+    """True for sandbox mode (development, no credentials); adds a problem for anything half set."""
+    present = frozenset(name for name, secret in credentials.items() if secret)
+    if not present:
+        if mode.development:
+            return True
+        names = ", ".join(v for name in credentials for v in variables.get(name, ())) or "none referenced"
+        problems.add(
+            node,
+            "credentials",
+            f"{label}: no credentials are set ({names}); set them or mark it sandbox: true "
+            f"(sandbox without saying so: {_DEVELOPMENT_HINT})",
+        )
+        return False
+    missing = mode.missing_credentials(type_name, present) if mode.missing_credentials else []
+    if missing:
+        wanted = ", ".join(
+            f"{name} ({'/'.join(variables[name])})" if variables.get(name) else f"{name} (not in hub.yaml)"
+            for name in missing
+        )
+        problems.add(node, "credentials", f"{label}: some credentials are set but not all; missing: {wanted}")
+    return False
 
 
 def _rate_limit(

@@ -26,6 +26,7 @@ from hub.coordination import SharedContext
 from hub.core.errors import ConfigError
 from hub.core.secrets import Secret
 from hub.render import MappingCache
+from hub.run_info import alive
 from hub.settings import Settings
 from hub.store.db import Database
 from hub.store.receipt_writer import ReceiptWriter
@@ -68,7 +69,12 @@ def load_hub_config(settings: Settings, *, generate_secrets: bool = True) -> Hub
         generate_secrets=generate_secrets,
         known_providers=provider_registry.available(settings.mappings_dir),
         known_destination_types=connector_registry.types(),
+        missing_credentials=_missing_credentials,
     )
+
+
+def _missing_credentials(type_name: str, present: frozenset[str]) -> list[str]:
+    return connector_registry.connector_class(type_name).missing_credentials(present)
 
 
 @dataclass
@@ -175,16 +181,6 @@ def read_sandbox_urls(data_dir: Path) -> dict[str, str]:
         return {}
     data: Any = json.loads(path.read_text())
     pid = data.get("pid") if isinstance(data, dict) else None
-    if not isinstance(pid, int) or not _alive(pid):
+    if not isinstance(pid, int) or not alive(pid):
         return {}
     return {str(k): str(v) for k, v in dict(data.get("urls", {})).items()}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

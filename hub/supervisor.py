@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from hub import run_info
 from hub.check import check_offline
 from hub.config import HubConfig, admin_token
 from hub.local_server import LocalServer, start_sandboxes
@@ -64,6 +65,11 @@ class Supervisor:
         self._spawn_web()
         for _ in range(self.options.workers):
             self.children.append(subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=self.env))
+        run_info.publish(
+            self.settings.data_dir,
+            f"http://{_client_host(self.options.host)}:{self.options.port}",
+            self.settings.environment,
+        )
         return config
 
     def _start_fakes(self, config: HubConfig) -> None:
@@ -107,6 +113,7 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+        run_info.withdraw(self.settings.data_dir)
         for fake in self.fakes:
             fake.stop()
         if self.redis is not None:
@@ -114,6 +121,11 @@ class Supervisor:
         if self.metrics_dir is not None:
             # Per-run counters of processes that no longer exist.
             shutil.rmtree(self.metrics_dir, ignore_errors=True)
+
+
+def _client_host(host: str) -> str:
+    """Where a client on this machine reaches a server bound to `host`."""
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
 
 def web_command(host: str, port: int, workers: int, app: str, access_log: str | None = None) -> list[str]:
@@ -155,6 +167,11 @@ def banner(settings: Settings, config: HubConfig, options: RunOptions, sandbox_u
         else:
             auth = f"{len(source.secrets)} secret(s) from the environment"
         lines.append(f"  {source.id:<14} {base}/webhooks/{source.id:<14} {auth}")
+    if settings.development:
+        lines.insert(
+            1,
+            "Development mode: destinations without credentials use local fakes (HUB_ENV=production refuses them)",
+        )
     lines += ["", "Destinations:"]
     for destination in config.destinations.values():
         if not destination.enabled:

@@ -16,9 +16,12 @@ PROJECT = Path(__file__).resolve().parent.parent
 FIXTURES = PROJECT / "tests" / "fixtures" / "providers"
 
 
-def hub(*args: str, tmp_path: Path, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+def hub(
+    *args: str, tmp_path: Path, config: Path | None = None, environment: str = "development"
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env["HUB_DATA_DIR"] = str(tmp_path / "var")
+    env["HUB_ENV"] = environment
     if config:
         env["HUB_CONFIG"] = str(config)
     return subprocess.run(

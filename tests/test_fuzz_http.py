@@ -51,7 +51,9 @@ def test_random_payloads_never_5xx_and_failures_are_explained(tmp_path: Path, re
             {"id": slug, "provider": slug, "insecure": True}
             for slug in ("callrail", "ctm", "twilio", "invoca", "whatconverts", "callscaler")
         ],
-        "destinations": [{"id": "webhook", "type": "webhook", "credentials": {"url": "${TEST_UNSET_URL}"}}],
+        "destinations": [
+            {"id": "webhook", "type": "webhook", "credentials": {"url": "${TEST_UNSET_URL}"}, "sandbox": True}
+        ],
         "routes": [{"from": "*", "to": ["webhook"]}],
     }
     with make_hub(tmp_path, redis_url, f"sqlite:///{tmp_path / 'hub.db'}", config) as hub:

@@ -22,6 +22,7 @@ def shipped_settings(tmp_path: Path) -> Settings:
             "HUB_CONFIG": str(PROJECT / "hub.yaml"),
             "HUB_DATA_DIR": str(tmp_path / "var"),
             "HUB_MAPPINGS_DIR": str(PROJECT / "mappings"),
+            "HUB_ENV": "development",
         }
     )
 
@@ -70,6 +71,7 @@ def test_candidate_mapping_is_compared_with_what_was_sent(tmp_path: Path, redis_
                 "id": "webhook",
                 "type": "webhook",
                 "credentials": {"url": "${TEST_UNSET_URL}"},
+                "sandbox": True,
                 "mappings": [str(mappings / "lead.yaml")],
             }
         ],

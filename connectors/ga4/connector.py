@@ -50,6 +50,8 @@ class GA4Connector(Connector):
         "service_account_json",
         "client_id_salt",
     )
+    #: The Data API ones (property_id, service_account_json) serve `hub ga4 report` only.
+    required_credentials: ClassVar[tuple[str, ...]] = ("measurement_id", "api_secret")
 
     def __init__(
         self,

@@ -47,6 +47,7 @@ class HubSpotConnector(Connector):
     type = "hubspot"
     max_batch = 100
     credential_names = ("access_token",)
+    required_credentials = ("access_token",)
     #: HubSpot's own limits (Free/Starter burst, search): what hub.yaml should configure at least.
     default_rate_limits: ClassVar[dict[str, tuple[int, float]]] = {"default": (100, 10.0), "search": (5, 1.0)}
 

@@ -34,6 +34,23 @@ class Session:
     instance: str
 
 
+#: Each login flow and the credentials it needs, in the order `flow` prefers them.
+FLOWS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("password_token", frozenset({"username", "password", "security_token"})),
+    ("jwt_bearer", frozenset({"username", "consumer_key", "private_key"})),
+    ("oauth_password", frozenset({"username", "password", "consumer_key", "consumer_secret"})),
+    ("client_credentials", frozenset({"consumer_key", "consumer_secret"})),
+)
+
+
+def missing_for_nearest_flow(present: frozenset[str]) -> list[str]:
+    """Nothing when a flow is complete, else what the flow sharing most names with `present` lacks."""
+    if any(needed <= present for _, needed in FLOWS):
+        return []
+    _, nearest = max(FLOWS, key=lambda flow: (len(flow[1] & present), -len(flow[1])))
+    return sorted(nearest - present)
+
+
 def flow(settings: DestinationSettings) -> str:
     """The login flow these credentials select; "" when they select none."""
     has = {name for name in CREDENTIAL_NAMES if settings.secret(name)}
