@@ -120,6 +120,7 @@ def _prepare(
             e.id: e for e in session.scalars(select(Event).where(Event.id.in_({r.event_id for r in rows})))
         }
         folded = _folded_kinds(session, [row.id for row in rows])
+        cache = runtime.mappings  # one version for the whole batch, even if a reload swaps it
         for row in rows:
             call_row, event_row = calls.get(row.call_id), versions.get(row.event_id)
             if call_row is None or event_row is None:
@@ -129,7 +130,8 @@ def _prepare(
                 call = load_event(call_row.state)
                 trigger = load_event(event_row.payload)
                 kinds = [trigger.kind, *(k for k in folded[row.id] if k != trigger.kind)]
-                rendered = render_covering(runtime.mappings.get(destination), call, kinds)
+                row.mapping_version = cache.version(destination)
+                rendered = render_covering(cache.get(destination), call, kinds)
             except RenderFailed as exc:
                 early[row.id] = PermanentError(exc.message, reason="mapping")
                 continue
@@ -226,6 +228,7 @@ def _record(
                     retry_after_s=retry_after,
                     exchanges=own.get(delivery_id, []) + ([] if batch_id else shared),
                     batch_id=batch_id,
+                    mapping_version=row.mapping_version,
                 )
             )
             statuses[delivery_id] = status

@@ -32,10 +32,17 @@ def use_runtime(value: Runtime | None) -> None:
         _runtime = value
 
 
+def current_runtime() -> Runtime:
+    """The runtime, with hub.yaml and mapping changes picked up since the previous job."""
+    value = runtime()
+    value.reloader.check()
+    return value
+
+
 def ingest(receipt_ids: Sequence[int]) -> dict[str, int]:
-    summary = ingest_receipts(runtime(), receipt_ids)
+    summary = ingest_receipts(current_runtime(), receipt_ids)
     return {"parsed": summary.parsed, "failed": summary.failed, "events": summary.events}
 
 
 def deliver(destination_id: str, delivery_ids: Sequence[str]) -> dict[str, str]:
-    return deliver_batch(runtime(), destination_id, delivery_ids)
+    return deliver_batch(current_runtime(), destination_id, delivery_ids)

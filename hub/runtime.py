@@ -25,6 +25,7 @@ from hub.config import DestinationConfig, HubConfig, SourceConfig, admin_token, 
 from hub.coordination import SharedContext
 from hub.core.errors import ConfigError
 from hub.core.secrets import Secret
+from hub.reload import Reloader
 from hub.render import MappingCache
 from hub.run_info import alive
 from hub.settings import Settings
@@ -116,6 +117,17 @@ class Runtime:
     @functools.cached_property
     def mappings(self) -> MappingCache:
         return MappingCache(self.config)
+
+    @functools.cached_property
+    def reloader(self) -> Reloader:
+        """Checked between jobs: changed hub.yaml or mapping files replace these once valid."""
+        return Reloader(lambda: load_hub_config(self.settings), self._install, self.config)
+
+    def _install(self, config: HubConfig, mappings: MappingCache) -> None:
+        # Connectors and providers were built from the previous configuration.
+        self.config, self.mappings = config, mappings
+        self._connectors.clear()
+        self._providers.clear()
 
     @functools.cached_property
     def state_store(self) -> DatabaseStateStore:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import threading
+from types import FrameType
 
 import redis
 from rq import SimpleWorker
@@ -16,6 +18,7 @@ from hub.settings import Settings
 def run_worker(settings: Settings, *, burst: bool = False, dispatch: bool = True) -> None:
     runtime = Runtime.from_settings(settings)
     jobs.use_runtime(runtime)
+    _reload_on_sighup(runtime)
     dispatcher = Dispatcher(runtime)
     thread = threading.Thread(target=dispatcher.run, name="dispatcher", daemon=True)
     if dispatch and not burst:
@@ -32,3 +35,13 @@ def run_worker(settings: Settings, *, burst: bool = False, dispatch: bool = True
     finally:
         dispatcher.stop()
         runtime.close()
+
+
+def _reload_on_sighup(runtime: Runtime) -> None:
+    """SIGHUP reloads hub.yaml and mappings now (validated first), not only at the next job."""
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        runtime.reloader.request()
+        threading.Thread(target=runtime.reloader.check, name="reload", daemon=True).start()
+
+    signal.signal(signal.SIGHUP, handle)
