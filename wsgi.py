@@ -6,6 +6,7 @@ import sys
 
 from flask import Flask
 
+from hub import metrics_dir
 from hub.core.errors import ConfigError
 from hub.http import create_app
 from hub.logs import configure
@@ -15,6 +16,8 @@ from hub.settings import Settings
 
 def create() -> Flask:
     settings = Settings.from_env()
+    # Before the app imports prometheus_client: every worker writes where /metrics reads.
+    metrics_dir.configure(settings.data_dir)
     configure(settings.log_format, settings.log_level)
     try:
         runtime = Runtime.from_settings(settings)

@@ -49,12 +49,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from hub import metrics_dir
     from hub.logs import configure
-    from hub.worker import run_worker
 
     settings = _settings()
+    # Before prometheus_client is imported: its samples go where /metrics reads them.
+    metrics_dir.configure(settings.data_dir, clean=True)
+    from hub.worker import run_worker
+
     configure(settings.log_format, settings.log_level)
-    run_worker(settings, burst=args.burst, dispatch=not args.no_dispatch)
+    run_worker(
+        settings,
+        burst=args.burst,
+        dispatch=not args.no_dispatch,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+    )
     return 0
 
 
@@ -69,7 +79,8 @@ def cmd_web(args: argparse.Namespace) -> int:
         )
         return EXIT_PROBLEMS
     # Refuse here, in one line, what every gunicorn worker would otherwise refuse with a traceback.
-    load_hub_config(_settings(), generate_secrets=False)
+    settings = _settings()
+    load_hub_config(settings, generate_secrets=False)
     command = web_command(args.host, args.port, args.web_workers, "wsgi:create()")
     os.execv(command[0], command)  # noqa: S606 - the command is built from our own settings
 
@@ -295,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run one worker process (needs REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="drain the queues, then exit")
     worker.add_argument("--no-dispatch", action="store_true", help="never act as the dispatcher")
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve /metrics on this port (this machine's workers and the database gauges)",
+    )
+    worker.add_argument("--metrics-host", default="0.0.0.0", help="address for --metrics-port")
     worker.set_defaults(func=cmd_worker)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")

@@ -15,8 +15,19 @@ from hub.runtime import Runtime
 from hub.settings import Settings
 
 
-def run_worker(settings: Settings, *, burst: bool = False, dispatch: bool = True) -> None:
+def run_worker(
+    settings: Settings,
+    *,
+    burst: bool = False,
+    dispatch: bool = True,
+    metrics_port: int | None = None,
+    metrics_host: str = "0.0.0.0",
+) -> None:
     runtime = Runtime.from_settings(settings)
+    if metrics_port is not None:
+        from hub.metrics_export import serve
+
+        serve(runtime, metrics_port, metrics_host)
     jobs.use_runtime(runtime)
     _reload_on_sighup(runtime)
     dispatcher = Dispatcher(runtime)

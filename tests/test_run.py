@@ -81,7 +81,9 @@ def test_hub_run_end_to_end_and_clean_shutdown(tmp_path: Path) -> None:
         output = hub.communicate(timeout=60)[0].decode(errors="replace")
     assert "SANDBOX" in output, output
     assert f"{base}/webhooks/callrail" in output
-    assert not list((tmp_path / "var").glob("hub-metrics-*")), "per-run metrics files are removed"
+    assert "Development mode" in output, "the banner says the fakes are in use"
+    assert not list((tmp_path / "var" / "metrics").glob("*/*.db")), "per-run metrics files are removed"
+    assert not (tmp_path / "var" / "hub-run.json").exists(), "the published URL is withdrawn"
     time.sleep(0.5)
     try:
         os.killpg(hub.pid, 0)
