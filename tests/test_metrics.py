@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,7 +54,7 @@ def families(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def env(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("TEST_SECRET", SECRET)
     config = tmp_path / "hub.yaml"
     config.write_text(yaml.safe_dump(default_config(), sort_keys=False))
@@ -72,7 +71,7 @@ def env(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iter
     }
     (tmp_path / "var").mkdir()
     Database(values["DATABASE_URL"]).migrate()
-    yield values
+    return values
 
 
 def run_worker_burst(env: dict[str, str]) -> None:
@@ -122,7 +121,8 @@ def test_every_scrape_of_a_two_worker_web_server_has_the_same_families(env: dict
             for labels, v in scrape["hub_deliveries"]
             if labels["destination"] == "webhook"
         }
-        assert by_status["delivered"] == 1.0 and by_status["pending"] == 0.0
+        assert by_status["delivered"] == 1.0
+        assert by_status["pending"] == 0.0
         assert scrape["hub_receipts_waiting"] == [
             ({"source": "callrail"}, 0.0),
             ({"source": "ctm"}, 0.0),
