@@ -279,6 +279,47 @@ def cmd_send_samples(args: argparse.Namespace) -> int:
     return 0 if results.ok else 1
 
 
+# --- prune / forget / backup ------------------------------------------------------------------
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from hub.audit import cli_actor
+    from hub.prune import prune
+    from hub.runtime import load_hub_config
+    from hub.store.db import Database
+
+    settings = _settings()
+    retention = load_hub_config(settings, generate_secrets=False).retention
+    db = Database(settings.database_url)
+    try:
+        report = prune(db, retention, actor=cli_actor())
+    finally:
+        db.dispose()
+    print("removed (per hub.yaml retention):")
+    for line in report.lines():
+        print(f"  {line}")
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    from hub.audit import cli_actor
+    from hub.erasure import NotAPhoneNumber, forget
+    from hub.store.db import Database
+
+    db = Database(_settings().database_url)
+    try:
+        report = forget(db, args.phone, actor=cli_actor(), region=args.region)
+    except NotAPhoneNumber as exc:
+        print(f"hub forget: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    finally:
+        db.dispose()
+    print(f"forgot the caller (tombstone {report.number_hash[:12]}...); removed:")
+    for line in report.lines():
+        print(f"  {line}")
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -373,6 +414,16 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("--url", default="http://127.0.0.1:8000")
     samples.add_argument("--source", action="append", help="only these source ids (repeatable)")
     samples.set_defaults(func=cmd_send_samples)
+
+    prune = commands.add_parser("prune", help="delete stored data older than hub.yaml's retention allows")
+    prune.set_defaults(func=cmd_prune)
+
+    forget = commands.add_parser(
+        "forget", help="erase a caller's calls, versions, deliveries and attempts (any phone format)"
+    )
+    forget.add_argument("phone", help="the caller's number, e.g. +14705550183 or (470) 555-0183")
+    forget.add_argument("--region", default="US", help="country for numbers without a country code")
+    forget.set_defaults(func=cmd_forget)
 
     _register_connector_commands(commands)
     return parser

@@ -51,7 +51,28 @@ DESTINATION_KEYS = {
     "sandbox",
 }
 ROUTE_KEYS = {"from", "to"}
-TOP_KEYS = {"version", "sources", "destinations", "routes", "public_url"}
+TOP_KEYS = {"version", "sources", "destinations", "routes", "public_url", "retention"}
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """How many days each kind of stored data is kept (`hub prune`, run daily by the dispatcher)."""
+
+    #: Requests and answers kept with attempts and batches (they repeat callers' numbers and names).
+    exchanges_days: int = 30
+    #: The attempts themselves (outcome, reason, timing).
+    attempts_days: int = 90
+    #: Calls with their versions, deliveries and the webhook deliveries they came from, counted
+    #: from when the hub last stored a version of the call (not the provider's call time);
+    #: calls with work still pending are kept.
+    calls_days: int = 365
+    #: Webhook deliveries that never produced a call (parse failures, refused or empty ones).
+    unparsed_receipts_days: int = 90
+    #: Audit entries (who erased or pruned what).
+    audit_days: int = 730
+
+
+RETENTION_KEYS = {name for name in RetentionConfig.__dataclass_fields__}
 
 
 @dataclass(frozen=True)
@@ -101,6 +122,7 @@ class HubConfig:
     destinations: Mapping[str, DestinationConfig]
     routes: tuple[Route, ...]
     public_url: str | None = None
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
     def destinations_for(self, source_id: str) -> list[str]:
         found: dict[str, None] = {}
@@ -208,6 +230,7 @@ def load_config(
         data.get("destinations") or [], problems, environment, known_destination_types, data, mode
     )
     routes = _routes(data.get("routes") or [], problems, sources, destinations, data)
+    retention = _retention(data, problems)
     public_url = data.get("public_url")
     if public_url is not None and not isinstance(public_url, str):
         problems.add(data, "public_url", "public_url must be a string")
@@ -216,7 +239,38 @@ def load_config(
     resolved_url = settings.public_url or (
         resolve_env(public_url, environment).rstrip("/") if public_url else None
     )
-    return HubConfig(settings.config_path, sources, destinations, tuple(routes), resolved_url or None)
+    return HubConfig(
+        settings.config_path, sources, destinations, tuple(routes), resolved_url or None, retention
+    )
+
+
+def _retention(data: YamlMap, problems: _Problems) -> RetentionConfig:
+    node = data.get("retention")
+    if node is None:
+        return RetentionConfig()
+    if not isinstance(node, YamlMap):
+        problems.add(data, "retention", "retention maps kinds of data to days, e.g. {calls_days: 365}")
+        return RetentionConfig()
+    problems.unknown_keys(node, RETENTION_KEYS, "retention")
+    defaults = RetentionConfig()
+    days = {
+        key: _setting(
+            node,
+            key,
+            getattr(defaults, key),
+            _whole(1),
+            "retention",
+            "must be a whole number of days >= 1",
+            problems,
+        )
+        for key in RETENTION_KEYS
+    }
+    retention = RetentionConfig(**days)
+    if retention.exchanges_days > retention.attempts_days:
+        problems.add(node, "exchanges_days", "retention: exchanges_days cannot exceed attempts_days")
+    if retention.attempts_days > retention.calls_days:
+        problems.add(node, "attempts_days", "retention: attempts_days cannot exceed calls_days")
+    return retention
 
 
 #: (destination type, credential names that are set) -> the names still needed to log in.

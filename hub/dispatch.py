@@ -24,6 +24,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from connectors import registry as connector_registry
+from hub.prune import prune_if_due
 from hub.runtime import Runtime
 from hub.store.models import Delivery, Receipt
 
@@ -217,6 +218,7 @@ class Dispatcher:
                     lock.extend(15, replace_ttl=True)
                     summary = dispatch_once(self.runtime)
                     busy = bool(summary.receipts or summary.deliveries)
+                    prune_if_due(self.runtime.db, self.runtime.config.retention, self.runtime.redis)
                 self.failures = 0
             except redis.RedisError as exc:
                 log.warning("redis unavailable; stored work waits", extra={"detail": str(exc)})

@@ -24,6 +24,7 @@ from hub import metrics
 from hub.config import SourceConfig
 from hub.core.errors import ParseError
 from hub.core.events import KIND_COMPLETED, CallEvent, dump_event, load_event
+from hub.erasure import is_forgotten
 from hub.merge import call_id, merge
 from hub.runtime import Runtime
 from hub.store.models import Call, Delivery, Event, Receipt
@@ -86,7 +87,7 @@ def _fail_stored(session: Session, receipt_id: int, exc: Exception, summary: Ing
 
 def ingest_one(runtime: Runtime, session: Session, receipt_id: int, summary: IngestSummary) -> None:
     receipt = session.get(Receipt, receipt_id)
-    if receipt is None or receipt.status == "parsed":
+    if receipt is None or receipt.status in ("parsed", "forgotten"):
         summary.skipped_receipts.append(receipt_id)
         return
     source = runtime.source(receipt.source)
@@ -101,6 +102,15 @@ def ingest_one(runtime: Runtime, session: Session, receipt_id: int, summary: Ing
     except ParseError as exc:
         _fail(receipt, exc.reason, exc.message, summary)
         return
+    kept = [event for event in events if not is_forgotten(session, event.caller.number)]
+    if events and not kept:
+        # A late redelivery of an erased caller's call: nothing of it is kept.
+        receipt.status, receipt.body, receipt.headers = "forgotten", b"", {}
+        log.info(
+            "dropped delivery of a forgotten caller", extra={"source": source.id, "receipt_id": receipt.id}
+        )
+        return
+    events = kept
     for event in events:
         summary.deliveries += store_version(runtime, session, source, event, receipt.id)
         metrics.EVENTS.labels(source=source.id, kind=event.kind).inc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +11,10 @@ from flask import Blueprint, Response, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from hub import queries
+from hub.erasure import NotAPhoneNumber, forget
 from hub.http.context import runtime
 from hub.http.openapi import spec
+from hub.prune import prune
 from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
 from hub.store.models import Delivery, Receipt
 from hub.time_filters import TimeFilterError, parse_optional, parse_time
@@ -192,6 +195,29 @@ def replay_receipts_bulk() -> tuple[Response, int]:
     body: dict[str, Any] = request.get_json(silent=True) or {}
     ids = replay_receipts(runtime().db, source=body.get("source"))
     return jsonify(replayed=len(ids), ids=ids), 202
+
+
+@blueprint.post("/prune")
+def prune_now() -> Response:
+    hub = runtime()
+    report = prune(hub.db, hub.config.retention, actor=f"api:{request.remote_addr or 'unknown'}")
+    return jsonify(asdict(report))
+
+
+@blueprint.post("/forget")
+def forget_caller() -> Response:
+    body = request.get_json(silent=True)
+    phone = body.get("phone") if isinstance(body, dict) else None
+    if not isinstance(phone, str) or not phone.strip():
+        abort(400, 'send {"phone": "<the caller\'s number>"} (any format; "region" for numbers without +)')
+    region = body.get("region", "US") if isinstance(body, dict) else "US"
+    try:
+        report = forget(
+            runtime().db, phone, actor=f"api:{request.remote_addr or 'unknown'}", region=str(region)
+        )
+    except NotAPhoneNumber as exc:
+        abort(400, str(exc))
+    return jsonify(asdict(report))
 
 
 @blueprint.get("/sources")
