@@ -62,6 +62,7 @@ def stored_record(record: RenderedRecord) -> dict[str, Any]:
         "target": record.target,
         "fields": history_fields(record.fields),
         "match": list(record.match),
+        "options": dict(record.options),
     }
 
 
