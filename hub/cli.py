@@ -270,10 +270,15 @@ def _known(name: str | None, known: Any, what: str) -> None:
 
 
 def cmd_send_samples(args: argparse.Namespace) -> int:
-    from hub.send_samples import send_samples
+    from hub.send_samples import NoHubFound, hub_url, send_samples
 
     settings = _settings()
-    results = send_samples(settings, args.url.rstrip("/"), sources=args.source)
+    try:
+        url = hub_url(settings, args.url)
+    except NoHubFound as exc:
+        print(f"hub send-samples: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    results = send_samples(settings, url, sources=args.source)
     for line in results.lines:
         print(line)
     return 0 if results.ok else 1
@@ -411,7 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     samples = commands.add_parser(
         "send-samples", help="post the bundled sample calls, re-dated and signed, to a hub"
     )
-    samples.add_argument("--url", default="http://127.0.0.1:8000")
+    samples.add_argument(
+        "--url", help="the hub's base URL (default: the `hub run` serving from this data directory)"
+    )
     samples.add_argument("--source", action="append", help="only these source ids (repeatable)")
     samples.set_defaults(func=cmd_send_samples)
 

@@ -166,3 +166,10 @@ def test_operator_mistakes_get_one_line_and_exit_2(
     assert result.returncode == 2
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_send_samples_without_a_running_hub_says_what_to_pass(tmp_path: Path) -> None:
+    result = hub("send-samples", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "no `hub run` is serving from" in result.stderr
+    assert "pass --url http://HOST:PORT" in result.stderr
