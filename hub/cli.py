@@ -325,6 +325,22 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from hub.backup import BackupRefused, backup
+
+    try:
+        result = backup(_settings(), Path(args.directory))
+    except BackupRefused as exc:
+        print(f"hub backup: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"database: {result.database}")
+    if result.secrets is not None:
+        print(
+            f"generated secrets: {result.secrets}  (keep it secret: it holds the admin token and source secrets)"
+        )
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -431,6 +447,12 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("phone", help="the caller's number, e.g. +14705550183 or (470) 555-0183")
     forget.add_argument("--region", default="US", help="country for numbers without a country code")
     forget.set_defaults(func=cmd_forget)
+
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database (online) and generated secrets into DIRECTORY"
+    )
+    backup.add_argument("directory")
+    backup.set_defaults(func=cmd_backup)
 
     _register_connector_commands(commands)
     return parser

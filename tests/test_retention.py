@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -138,3 +140,28 @@ def test_the_dispatcher_prunes_once_a_day(hub: Hub) -> None:
     answer = hub.api("/prune", method="POST")
     assert answer.status_code == 200
     assert answer.json["calls"] == 0
+
+
+def test_backup_copies_a_live_sqlite_database_and_the_generated_secrets(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hub.post_fixture("callrail", ANSWERED)
+    hub.drain()
+    secrets = hub.settings.data_dir / "generated-secrets.json"
+    secrets.parent.mkdir(parents=True, exist_ok=True)
+    secrets.write_text('{"admin_token": "x"}')
+    monkeypatch.setenv("DATABASE_URL", hub.settings.database_url)
+    monkeypatch.setenv("HUB_DATA_DIR", str(hub.settings.data_dir))
+    code = main(["backup", str(tmp_path / "backups")])
+    printed = capsys.readouterr()
+    if not hub.settings.database_url.startswith("sqlite"):
+        assert code == 2
+        assert "pg_dump" in printed.err
+        return
+    assert code == 0, printed.err
+    [copy] = (tmp_path / "backups").glob("hub-*.db")
+    with sqlite3.connect(copy) as connection:
+        assert connection.execute("SELECT count(*) FROM calls").fetchone() == (1,)
+    [kept] = (tmp_path / "backups").glob("generated-secrets-*.json")
+    assert kept.read_text() == '{"admin_token": "x"}'
+    assert oct(kept.stat().st_mode & 0o777) == "0o600"
