@@ -96,6 +96,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             print(f"newest revision:  {head}")
             print(f"pending: {', '.join(pending) if pending else 'none'}")
             return 0
+        if args.downgrade_to:
+            before, after = db.downgrade(args.downgrade_to)
+            print(f"downgraded from {before} to {after or 'an empty schema'}")
+            return 0
         applied = db.migrate()
     finally:
         db.dispose()
@@ -378,6 +382,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--status", action="store_true", help="show current and pending revisions only")
+    migrate.add_argument(
+        "--downgrade-to",
+        metavar="REVISION",
+        help="undo newer revisions (run with the newer version, before installing the older one)",
+    )
     migrate.set_defaults(func=cmd_migrate)
 
     check = commands.add_parser("check", help="validate hub.yaml, provider definitions and mappings")

@@ -173,3 +173,14 @@ def test_send_samples_without_a_running_hub_says_what_to_pass(tmp_path: Path) ->
     assert result.returncode == 2
     assert "no `hub run` is serving from" in result.stderr
     assert "pass --url http://HOST:PORT" in result.stderr
+
+
+def test_migrate_downgrades_to_a_revision_and_back(tmp_path: Path) -> None:
+    assert hub("migrate", tmp_path=tmp_path).returncode == 0
+    down = hub("migrate", "--downgrade-to", "0003", tmp_path=tmp_path)
+    assert down.returncode == 0, down.stderr
+    assert "to 0003" in down.stdout
+    status = hub("migrate", "--status", tmp_path=tmp_path)
+    assert "current revision: 0003" in status.stdout
+    again = hub("migrate", tmp_path=tmp_path)
+    assert "0007_ops" in again.stdout
