@@ -262,6 +262,7 @@ def _observe(
             "delivery_id": row.id,
             "call_id": row.call_id,
             "attempt": row.attempts,
+            "mapping_version": row.mapping_version,
             "outcome": status,
             "reason": reason,
         },

@@ -11,6 +11,7 @@ from rq import SimpleWorker
 
 from hub import jobs
 from hub.dispatch import DELIVER_QUEUE, INGEST_QUEUE, Dispatcher
+from hub.local_server import LocalServer, start_sandboxes
 from hub.runtime import Runtime
 from hub.settings import Settings
 
@@ -24,6 +25,7 @@ def run_worker(
     metrics_host: str = "0.0.0.0",
 ) -> None:
     runtime = Runtime.from_settings(settings)
+    fakes = _start_missing_fakes(runtime)
     if metrics_port is not None:
         from hub.metrics_export import serve
 
@@ -46,6 +48,8 @@ def run_worker(
     finally:
         dispatcher.stop()
         runtime.close()
+        for fake in fakes:
+            fake.stop()
 
 
 def _reload_on_sighup(runtime: Runtime) -> None:
@@ -56,3 +60,14 @@ def _reload_on_sighup(runtime: Runtime) -> None:
         threading.Thread(target=runtime.reloader.check, name="reload", daemon=True).start()
 
     signal.signal(signal.SIGHUP, handle)
+
+
+def _start_missing_fakes(runtime: Runtime) -> list[LocalServer]:
+    """Fakes for `sandbox: true` destinations when no `hub run` on this data directory serves them
+    (a worker outside `hub run`, e.g. a staging deployment)."""
+    missing = [
+        d for d in runtime.config.destinations.values() if d.sandbox and d.id not in runtime.sandbox_urls
+    ]
+    fakes, urls = start_sandboxes(missing)
+    runtime.sandbox_urls = {**runtime.sandbox_urls, **urls}
+    return fakes

@@ -163,3 +163,32 @@ def test_hub_run_in_production_refuses_before_serving(tmp_path: Path, redis_url:
     )
     assert result.returncode != 0
     assert "destination 'crm': no credentials are set (HUBSPOT_ACCES_TOKEN)" in result.stderr
+
+
+def test_a_worker_outside_hub_run_serves_an_explicit_sandbox_itself(tmp_path: Path, redis_url: str) -> None:
+    from hub.dispatch import dispatch_once
+    from tests.hubkit import SECRET, make_hub
+
+    with make_hub(tmp_path, redis_url, f"sqlite:///{tmp_path / 'hub.db'}") as hub:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "TEST_"))}
+        env |= {
+            "HUB_CONFIG": str(hub.settings.config_path),
+            "HUB_DATA_DIR": str(hub.settings.data_dir),
+            "DATABASE_URL": hub.settings.database_url,
+            "REDIS_URL": redis_url,
+            "HUB_MAPPINGS_DIR": str(PROJECT / "mappings"),
+            "TEST_SECRET": SECRET,
+        }
+        hub.post_fixture("callrail", "callrail/post_call_answered_web_session.json")
+        for dispatched in ("receipts", "deliveries"):
+            assert getattr(dispatch_once(hub.runtime), dispatched) == 1
+            subprocess.run(
+                [sys.executable, "-m", "hub.cli", "worker", "--burst"],
+                env=env,
+                cwd=PROJECT,
+                check=True,
+                timeout=120,
+            )
+        [delivery] = hub.api("/deliveries").json["items"]
+        assert hub.received() == [], "the worker's own fake took it, not the test's receiver"
+    assert delivery["status"] == "delivered", delivery
