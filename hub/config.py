@@ -49,6 +49,8 @@ DESTINATION_KEYS = {
     "retry",
     "rate_limits",
     "sandbox",
+    "batch_window_s",
+    "max_in_flight",
 }
 ROUTE_KEYS = {"from", "to"}
 TOP_KEYS = {"version", "sources", "destinations", "routes", "public_url", "retention"}
@@ -107,6 +109,10 @@ class DestinationConfig:
     retry_max_s: float = 3600.0
     #: Runs against the connector's local fake: `sandbox: true`, or no credentials in development.
     sandbox: bool = False
+    #: Longest wait for a fuller batch once a call is due; None = the connector's own default.
+    batch_window_s: float | None = None
+    #: Batches that may be queued or sending at once; None = one per worker, plus one.
+    max_in_flight: int | None = None
 
 
 @dataclass(frozen=True)
@@ -508,6 +514,10 @@ def _destinations(
             problems.add(
                 node, "sandbox", f"{label} would run in sandbox mode, which HUB_REQUIRE_LIVE forbids"
             )
+        window_s = _setting(
+            node, "batch_window_s", None, _seconds(0, 60), label, "must be seconds between 0 and 60", problems
+        )
+        in_flight = _setting(node, "max_in_flight", None, _whole(1, 100), label, "must be 1..100", problems)
         if destination_id:
             result[destination_id] = DestinationConfig(
                 id=destination_id,
@@ -524,6 +534,8 @@ def _destinations(
                 retry_base_s=retry_base,
                 retry_max_s=retry_max,
                 sandbox=sandbox,
+                batch_window_s=None if window_s is None else float(window_s),
+                max_in_flight=in_flight,
             )
     return result
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from hub.core.secrets import Secret
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
+DEFAULT_LEASE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class Settings:
         """Sandboxes and generated secrets are allowed (`hub run` on a workstation)."""
         return self.environment == "development" and not self.require_live
 
+    #: Seconds a claimed receipt or delivery stays claimed without a heartbeat from its worker:
+    #: how soon the work of a worker that died is handed out again.
+    lease_s: float = DEFAULT_LEASE_S
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         values = os.environ if env is None else env
@@ -59,6 +64,7 @@ class Settings:
             mappings_dir=Path(values.get("HUB_MAPPINGS_DIR", "mappings")),
             require_live=values.get("HUB_REQUIRE_LIVE", "").lower() in ("1", "true", "yes"),
             environment=_environment(values.get("HUB_ENV"), data_dir),
+            lease_s=_lease(values.get("HUB_LEASE_S")),
         )
 
 
@@ -70,3 +76,15 @@ def _environment(declared: str | None, data_dir: Path) -> str:
 
     info = running(data_dir)
     return info.environment if info is not None else "production"
+
+
+def _lease(value: str | None) -> float:
+    if not value:
+        return DEFAULT_LEASE_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"HUB_LEASE_S must be seconds, not {value!r}") from None
+    if not 1.0 <= seconds <= 600.0:
+        raise ValueError("HUB_LEASE_S must be between 1 and 600 seconds")
+    return seconds

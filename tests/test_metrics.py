@@ -14,7 +14,7 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from connectors.webhook.sandbox import create_app as webhook_sandbox
+from connectors.webhook.fake import create_app as webhook_sandbox
 from hub.dispatch import dispatch_once
 from hub.local_server import LocalServer
 from hub.redis_server import free_port
