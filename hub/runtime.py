@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -34,6 +35,8 @@ from hub.store.receipt_writer import ReceiptWriter
 from hub.store.state import DatabaseStateStore
 from webhooks import registry as provider_registry
 from webhooks.base import Provider, SourceSettings
+
+log = logging.getLogger("hub.runtime")
 
 #: Where `hub run` publishes the sandbox fakes' URLs for its child processes.
 SANDBOX_URLS_FILE = "sandbox-urls.json"
@@ -125,6 +128,12 @@ class Runtime:
         return Reloader(lambda: load_hub_config(self.settings), self._install, self.config)
 
     def _install(self, config: HubConfig, mappings: MappingCache) -> None:
+        if set(config.destinations) != set(self.config.destinations):
+            # A worker listens to the queues of the destinations it started with.
+            log.warning(
+                "destinations were added or removed: restart the workers so they serve every queue",
+                extra={"destinations": sorted(config.destinations)},
+            )
         # Connectors and providers were built from the previous configuration.
         self.config, self.mappings = config, mappings
         self._connectors.clear()

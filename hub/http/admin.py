@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from hub import queries
@@ -16,7 +17,7 @@ from hub.http.context import runtime
 from hub.http.openapi import spec
 from hub.prune import prune
 from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
-from hub.store.models import Delivery, Receipt
+from hub.store.models import AuditEntry, Delivery, Receipt
 from hub.time_filters import TimeFilterError, parse_optional, parse_time
 
 blueprint = Blueprint("admin", __name__, url_prefix="/api")
@@ -218,6 +219,20 @@ def forget_caller() -> Response:
     except NotAPhoneNumber as exc:
         abort(400, str(exc))
     return jsonify(asdict(report))
+
+
+@blueprint.get("/audit")
+def audit_log() -> Response:
+    limit = max(1, min(_int("limit", 50), queries.MAX_LIMIT))
+    with runtime().db.read_session() as session:
+        entries = session.scalars(
+            select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit).offset(_int("offset", 0))
+        ).all()
+        items = [
+            {"at": queries.iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
+            for e in entries
+        ]
+    return jsonify(items=items, limit=limit)
 
 
 @blueprint.get("/sources")

@@ -218,6 +218,13 @@ def spec() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/audit": {
+                "get": {
+                    "summary": "Who erased or pruned what, and when (newest first)",
+                    "parameters": _list_params("limit", "offset"),
+                    "responses": {"200": _ok("Audit entries"), **_ERRORS},
+                }
+            },
             "/api/sources": {
                 "get": {"summary": "Configured sources", "responses": {"200": _ok("Sources"), **_ERRORS}}
             },
