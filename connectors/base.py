@@ -283,6 +283,16 @@ class Connector(ABC):
         return []
 
     @classmethod
+    def sandbox_problems(cls, options: Mapping[str, Any]) -> list[str]:
+        """Problems with the destination's `sandbox:` settings (how its local fake is shaped)."""
+        return [f"the {cls.type} sandbox takes no settings"] if options else []
+
+    @classmethod
+    def option_notes(cls, options: Mapping[str, Any]) -> list[str]:
+        """Warnings about options that work but should change (a login flow being retired)."""
+        return []
+
+    @classmethod
     def mapping_problems(cls, record_target: str, options: Mapping[str, Any]) -> list[str]:
         """Problems with a mapping meant for this connector (unknown target, bad options)."""
         return []

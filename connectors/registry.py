@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import pkgutil
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from connectors.base import Connector
@@ -37,9 +40,19 @@ def connector_class(type_name: str) -> type[Connector]:
     raise ConfigError([f"connectors/{type_name}: defines no Connector subclass with type {type_name!r}"])
 
 
-def sandbox_app(type_name: str) -> Any | None:
-    """The Flask app faking this destination's API, or None when the connector has no fake."""
+def sandbox_app(
+    type_name: str, options: Mapping[str, Any] | None = None, state_path: Path | None = None
+) -> Any | None:
+    """The Flask app faking this destination's API, or None when the connector has no fake.
+
+    `options` (hub.yaml `sandbox:`) shape the fake; `state_path` is where a fake that can keep its
+    records across restarts (its `create_app` takes `state_path`) keeps them.
+    """
     module_name = f"connectors.{type_name}.fake"
     if importlib.util.find_spec(module_name) is None:
         return None
-    return importlib.import_module(module_name).create_app()
+    create_app = importlib.import_module(module_name).create_app
+    kwargs = dict(options or {})
+    if state_path is not None and "state_path" in inspect.signature(create_app).parameters:
+        kwargs["state_path"] = str(state_path)
+    return create_app(**kwargs)

@@ -109,6 +109,8 @@ class DestinationConfig:
     retry_max_s: float = 3600.0
     #: Runs against the connector's local fake: `sandbox: true`, or no credentials in development.
     sandbox: bool = False
+    #: How the local fake is shaped in sandbox mode (the connector's `sandbox_problems` checks it).
+    sandbox_options: Mapping[str, Any] = field(default_factory=dict)
     #: Longest wait for a fuller batch once a call is due; None = the connector's own default.
     batch_window_s: float | None = None
     #: Batches that may be queued or sending at once; None = one per worker, plus one.
@@ -487,6 +489,7 @@ def _destinations(
             mappings = []
         label = f"destination {destination_id!r}"
         options = _setting(node, "options", {}, _mapping, label, "must be a mapping", problems)
+        explicit, sandbox_options = _sandbox_setting(node, label, problems)
         rate_limit, window = _rate_limit(node.get("rate_limit"), node, "rate_limit", destination_id, problems)
         buckets: dict[str, tuple[int, float]] = {}
         raw_buckets = node.get("rate_limits")
@@ -507,7 +510,7 @@ def _destinations(
             node, "timeout_s", 15, _seconds(0, 300, open_low=True), label, "must be in (0, 300]", problems
         )
         enabled = _setting(node, "enabled", True, _flag, label, "must be true or false", problems)
-        sandbox = _setting(node, "sandbox", False, _flag, label, "must be true or false", problems)
+        sandbox = explicit
         if not sandbox and destination_id:
             sandbox = _credential_mode(node, label, type_name, credentials, variables, mode, problems)
         if sandbox and mode.require_live and enabled:
@@ -534,10 +537,24 @@ def _destinations(
                 retry_base_s=retry_base,
                 retry_max_s=retry_max,
                 sandbox=sandbox,
+                sandbox_options=sandbox_options,
                 batch_window_s=None if window_s is None else float(window_s),
                 max_in_flight=in_flight,
             )
     return result
+
+
+def _sandbox_setting(node: YamlMap, label: str, problems: _Problems) -> tuple[bool, dict[str, Any]]:
+    """`sandbox: true` asks for the fake anywhere; a mapping only shapes the fake for when the
+    destination runs in sandbox mode anyway (development without credentials), so options left
+    in hub.yaml never keep a destination with credentials away from its real API."""
+    value = node.get("sandbox")
+    if value is None or isinstance(value, bool):
+        return bool(value), {}
+    if isinstance(value, dict):
+        return False, dict(value)
+    problems.add(node, "sandbox", f"{label}: sandbox is true, false, or a mapping of options for the fake")
+    return False, {}
 
 
 def _credential_mode(

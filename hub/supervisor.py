@@ -71,7 +71,7 @@ class Supervisor:
         return config
 
     def _start_fakes(self, config: HubConfig) -> None:
-        self.fakes, urls = start_sandboxes(config.destinations.values())
+        self.fakes, urls = start_sandboxes(config.destinations.values(), self.settings.data_dir)
         write_sandbox_urls(self.settings.data_dir, urls)
 
     def _spawn_web(self) -> None:

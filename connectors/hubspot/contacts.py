@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, Final
 
 from connectors.base import DeliveryError, Held, RetryableError
 from connectors.hubspot.lookup import most_recent, numbers_held, plan_searches, search_properties
+from connectors.hubspot.outcomes import ContactOutcomes
 from connectors.hubspot.phones import PHONE_PROPERTIES
 from connectors.hubspot.properties import stage_allowed, text_properties
 from connectors.hubspot.work import Ledger, Sync, Work, chunks, group_by, number_key
@@ -107,7 +108,13 @@ def update_values(
 
 
 class ContactSync(Sync):
+    @cached_property
+    def outcomes(self) -> ContactOutcomes:
+        """Which call last set each property of each contact (earlier outcomes still land)."""
+        return ContactOutcomes(self.context)
+
     def run(self, works: Sequence[Work], ledger: Ledger) -> None:
+        self.outcomes.begin()
         callers = group_by(ledger.open(w for w in works if w.contact is not None), lambda w: w.caller)
         if not callers:
             return
@@ -130,6 +137,7 @@ class ContactSync(Sync):
                 creates[number] = values
                 continue
             kept = update_values(values, merged[number], found, self.options.contact_key_property)
+            kept = self.outcomes.admitted(found["id"], callers[number], kept)
             # Two numbers of one batch may belong to the same contact: one input per contact.
             updates.setdefault(found["id"], {}).update(kept)
             for work in callers[number]:
@@ -259,6 +267,8 @@ class ContactSync(Sync):
                 continue
             for contact_id in keys:
                 error = answer.errors.get(contact_id)
+                if error is None:
+                    self.outcomes.written(contact_id)
                 for number in numbers_of[contact_id]:
                     if error is None:
                         self.context.put_state(contact_state_key(number), {"id": contact_id})
@@ -317,6 +327,7 @@ class ContactSync(Sync):
         updates: dict[str, dict[str, str]] = {}
         for number, contact in found.items():
             kept = update_values(creates[number], merged[number], contact, key_property)
+            kept = self.outcomes.admitted(contact["id"], callers[number], kept)
             updates.setdefault(contact["id"], {}).update(kept)
             for work in callers[number]:
                 work.contact_id = contact["id"]
@@ -343,6 +354,7 @@ class ContactSync(Sync):
 
     def _created(self, number: str, contact_id: str, callers: Mapping[str, list[Work]], note: str) -> None:
         self.context.put_state(contact_state_key(number), {"id": contact_id})
+        self.outcomes.created(contact_id, callers[number])
         for work in callers[number]:
             work.contact_id = contact_id
             work.contact_note = note

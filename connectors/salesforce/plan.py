@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Final
 
 from connectors.base import Delivered, DeliveryError, DeliveryItem, Held, ItemOutcome, Skipped
+from connectors.provenance import Origin
 from connectors.salesforce.lookup import Person
 from connectors.salesforce.phones import canonical
 from hub.core.records import RenderedRecord
@@ -49,6 +50,11 @@ class CallPlan:
     def call_key(self) -> str:
         call = self.item.call
         return f"{call.source}:{call.provider_call_id}"
+
+    @property
+    def origin(self) -> Origin:
+        """Where this call's values come from, for field-level provenance."""
+        return Origin(self.call_time, self.call_key)
 
     def record(self, target: str) -> RenderedRecord | None:
         return self.records.get(target)
@@ -97,8 +103,9 @@ def create_only(record: RenderedRecord) -> set[str]:
     return {*names, *record.match, *CREATE_ONLY.get(record.target, ())}
 
 
-def lead_body(record: RenderedRecord, owner_id: str | None) -> dict[str, Any]:
-    body = sendable(record.fields)
+def lead_body(values: Mapping[str, Any], owner_id: str | None) -> dict[str, Any]:
+    """A new Lead's body: the mapped values plus what Salesforce requires and the owner."""
+    body = dict(values)
     for name, default in LEAD_DEFAULTS.items():
         if not body.get(name):
             body[name] = default
@@ -114,9 +121,7 @@ def with_type(sobject: str, body: Mapping[str, Any], record_id: str | None = Non
     return typed
 
 
-def merged(bodies: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Several calls in one batch updating one record: later calls' values win, one write."""
-    out: dict[str, Any] = {}
-    for body in bodies:
-        out.update(body)
-    return out
+def without_task(error: DeliveryError, why: str) -> DeliveryError:
+    """`error` saying that the call's Task was not written because of it (and will be on retry)."""
+    message = f"{why}: {error.message}; the call's Task was not written (it is, once this succeeds)"
+    return type(error)(message, reason=error.reason, retry_after=error.retry_after, details=error.details)
