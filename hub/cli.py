@@ -151,7 +151,7 @@ def _runtime_with_fakes(settings: Settings) -> tuple[Any, list[Any]]:
 
 
 def cmd_normalize(args: argparse.Namespace) -> int:
-    from hub.core.errors import ConfigError, ParseError
+    from hub.core.errors import ConfigError, NotACall, ParseError
     from hub.core.events import dump_event
     from hub.samples import request_from_file
     from webhooks import registry
@@ -173,11 +173,38 @@ def cmd_normalize(args: argparse.Namespace) -> int:
         )
         request = request_from_file(Path(args.file), f"http://localhost/webhooks/{source_id}")
         events = provider.normalize(request)
+    except NotACall as exc:
+        # Not an error: the hub records such a delivery as ignored, with this reason.
+        print(f"hub normalize: {args.file}: ignored ({exc.reason}): {exc.message}", file=sys.stderr)
+        _print_json({"ignored": True, "reason": exc.reason, "message": exc.message})
+        return 0
     except (ParseError, ConfigError, OSError) as exc:
         print(f"hub normalize: {args.file}: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return EXIT_PROBLEMS
     dumped = [dump_event(event) for event in events]
+    for event in events:
+        for warning in event.warnings:
+            print(f"hub normalize: {args.file}: warning: {warning}", file=sys.stderr)
     _print_json(dumped[0] if len(dumped) == 1 else dumped)
+    return 0
+
+
+def cmd_providers(args: argparse.Namespace) -> int:
+    from hub.provider_fields import default_fixtures, markdown, measure_all
+
+    settings = _settings()
+    fixtures = Path(args.fixtures) if args.fixtures else default_fixtures(Path(__file__).resolve().parents[1])
+    rows = measure_all(fixtures, settings.mappings_dir)
+    print(f"Normalized fields each provider fills, measured on the payloads in {fixtures}")
+    print("(k/n: filled in k of n call payloads; - : never)\n")
+    print(markdown(rows), end="")
+    skipped = [
+        f"{row.slug}: {row.ignored} not calls, {row.failed} unreadable"
+        for row in rows
+        if row.ignored or row.failed
+    ]
+    if skipped:
+        print("\nNot counted: " + "; ".join(skipped))
     return 0
 
 
@@ -402,6 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
     normalize.add_argument("file")
     normalize.add_argument("--source", help="source id whose default region and options apply")
     normalize.set_defaults(func=cmd_normalize)
+
+    providers = commands.add_parser(
+        "providers", help="which normalized fields each provider fills (caller, times, gclid, GA ids, ...)"
+    )
+    providers.add_argument(
+        "--fixtures", help="folder of <provider>/ payload folders (default: the project's fixtures)"
+    )
+    providers.set_defaults(func=cmd_providers)
 
     preview = commands.add_parser(
         "preview", help="print what destinations would be sent for an event, sending nothing"

@@ -184,3 +184,29 @@ def test_migrate_downgrades_to_a_revision_and_back(tmp_path: Path) -> None:
     assert "current revision: 0003" in status.stdout
     again = hub("migrate", tmp_path=tmp_path)
     assert "0007_ops" in again.stdout
+
+
+def test_normalize_says_why_a_payload_is_ignored(capsys: pytest.CaptureFixture[str]) -> None:
+    from hub.cli import main
+
+    form = FIXTURES / "callrail" / "published" / "capture_form_submission.json"
+    assert main(["normalize", "callrail", str(form)]) == 0
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
+    assert printed["ignored"] is True
+    assert printed["reason"] == "not_a_call"
+    assert "form submission" in printed["message"]
+    assert "ignored (not_a_call)" in captured.err
+
+
+def test_normalize_prints_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hub.cli import main
+
+    payload = json.loads((FIXTURES / "callrail" / "post_call_missed.json").read_text())
+    payload["start_time"] = "not a time"
+    path = tmp_path / "unreadable_start.json"
+    path.write_text(json.dumps(payload))
+    assert main(["normalize", "callrail", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["warnings"][0].startswith("start_time:")
+    assert "warning: start_time:" in captured.err

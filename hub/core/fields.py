@@ -207,9 +207,23 @@ def e164(value: Any, region: str = "US") -> str | None:
     if parsed is None and not candidate.startswith("+") and len(digits) >= 11:
         # International digits without their "+" (Ringba's Number-NoPlus for a UK caller).
         parsed = _possible("+" + digits, region)
-    if parsed is None:
+    if parsed is None or _placeholder(parsed):
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+# What carriers and providers put in place of a withheld number (Twilio documents +266696687
+# "anonymous", +7378742833 "restricted", +2562533 "blocked", +8656696 "unavailable").
+_WITHHELD_NUMBERS = frozenset({"266696687", "7378742833", "2562533", "8656696"})
+
+
+def _placeholder(parsed: phonenumbers.PhoneNumber) -> bool:
+    """A filler, not a number: one digit repeated (+11111111111), a withheld marker, or a NANP
+    number whose area code or exchange starts with 0 or 1 (no such number can be dialed)."""
+    national = str(parsed.national_number)
+    if len(set(national)) == 1 or f"{parsed.country_code}{national}" in _WITHHELD_NUMBERS:
+        return True
+    return parsed.country_code == 1 and len(national) == 10 and (national[0] in "01" or national[3] in "01")
 
 
 def _possible(candidate: str, region: str) -> phonenumbers.PhoneNumber | None:
@@ -340,11 +354,96 @@ _CNAM_PLACEHOLDERS = frozenset(
 )
 
 
-def caller_name(value: Any) -> str | None:
-    """A caller's name, None for caller-ID placeholders ("WIRELESS CALLER", "UNAVAILABLE")."""
+# US states, DC and Canadian provinces: caller ID of a mobile often shows "<CITY> <ST>".
+_REGION_CODES = frozenset(
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "PR",
+        "AB",
+        "BC",
+        "MB",
+        "NB",
+        "NL",
+        "NS",
+        "NT",
+        "NU",
+        "ON",
+        "PE",
+        "QC",
+        "SK",
+        "YT",
+    ]
+)
+
+
+def caller_name(value: Any, *, city: str | None = None, region: str | None = None) -> str | None:
+    """A caller's name, None for caller-ID placeholders ("WIRELESS CALLER", "UNAVAILABLE").
+
+    With the caller's city or region known, a caller ID that only names the place the number
+    belongs to ("LAGUNA BEACH CA", "Laguna Beach Ca") is a placeholder too.
+    """
     raw = text(value)
-    if raw is None or " ".join(raw.upper().split()) in _CNAM_PLACEHOLDERS:
+    if raw is None:
         return None
+    words = raw.upper().replace(",", " ").split()
+    if " ".join(words) in _CNAM_PLACEHOLDERS:
+        return None
+    if len(words) >= 2 and words[-1] in _REGION_CODES:
+        place = " ".join(words[:-1])
+        same_city = city is not None and place == " ".join(city.upper().split())
+        same_region = region is not None and words[-1] == region.strip().upper()
+        if same_city or same_region:
+            return None
     return raw
 
 

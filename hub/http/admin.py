@@ -186,7 +186,7 @@ def replay_receipt(receipt_id: int) -> tuple[Response, int]:
     ids = replay_receipts(runtime().db, ids=(receipt_id,))
     if not ids:
         return jsonify(
-            error="not_replayable", message="only receipts that failed to parse are re-parsed"
+            error="not_replayable", message="only receipts that failed to parse or were ignored are re-parsed"
         ), 409
     return jsonify(replayed=len(ids), ids=ids), 202
 

@@ -148,7 +148,8 @@ def spec() -> dict[str, Any]:
             },
             "/api/receipts": {
                 "get": {
-                    "summary": "Raw deliveries (status=failed lists payloads that could not be parsed)",
+                    "summary": "Raw deliveries (status=failed: payloads that could not be parsed; status=ignored: "
+                    "payloads that are not calls, with the reason in error_reason and error)",
                     "parameters": [
                         {"name": "status", "in": "query", "schema": {"type": "string"}},
                         *_list_params("source", "limit", "offset"),
@@ -169,11 +170,11 @@ def spec() -> dict[str, Any]:
             },
             "/api/receipts/{receipt_id}/replay": {
                 "post": {
-                    "summary": "Parse a failed raw delivery again (after a fix)",
+                    "summary": "Parse a failed or ignored raw delivery again (after a fix)",
                     "parameters": [{"name": "receipt_id", **id_param}],
                     "responses": {
                         "202": _ok("Queued"),
-                        "409": {"description": "Not a failed receipt"},
+                        "409": {"description": "Neither failed nor ignored"},
                         **_ERRORS,
                     },
                 }

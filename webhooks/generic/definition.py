@@ -14,7 +14,7 @@ from typing import Any, Final
 import phonenumbers
 
 from hub.core.errors import ConfigError
-from webhooks.generic import auth
+from webhooks import auth
 from webhooks.generic.checker import Checker, kind_of
 from webhooks.generic.rules import FieldRule, field_rules
 from webhooks.generic.yamlsource import YamlProblem, load

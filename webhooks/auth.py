@@ -1,8 +1,9 @@
 """How a delivery proves it comes from the provider: HMAC, shared token, basic auth, or nothing.
 
 Each recipe checks a request against the source's secrets (several = rotation, all compared in
-constant time) and can sign a request the same way, so tests exercise the exact recipe. Built-in
-providers without a signature of their own (Ringba, Retreaver, WhatConverts) reuse these too.
+constant time) and can sign a request the same way, so tests exercise the exact recipe. Every
+provider states its scheme as a recipe (`RecipeAuth`); only a scheme no recipe can express
+(Twilio signs the public URL plus sorted form parameters) writes its own verify and sign.
 """
 
 from __future__ import annotations
@@ -135,8 +136,13 @@ class TokenAuth:
     def _provided(self, request: InboundRequest) -> str | None:
         if self.header:
             value = request.headers.get(self.header, "").strip()
+            # With a prefix the header holds our token only after it (an Authorization header may
+            # carry another scheme, `Basic ...`, meant for a proxy); schemes ignore case.
+            if value and self.prefix:
+                has_prefix = value[: len(self.prefix)].lower() == self.prefix.lower()
+                value = value[len(self.prefix) :].strip() if has_prefix else ""
             if value:
-                return value[len(self.prefix) :] if self.prefix and value.startswith(self.prefix) else value
+                return value
         if self.query:
             values = request.query.get(self.query)
             if values and values[0]:
@@ -228,9 +234,13 @@ def carriers(recipe: AuthRecipe) -> tuple[frozenset[str], frozenset[str]]:
 
 
 class RecipeAuth:
-    """Provider mixin: `verify`, `sign` and `receipt_key` follow the class's `recipe`."""
+    """Provider mixin: `verify`, `sign` and the credential carriers follow `recipe`.
 
-    recipe: ClassVar[AuthRecipe]
+    `recipe` is a class attribute, or set per instance when a source option changes it (CTM's
+    timestamp tolerance).
+    """
+
+    recipe: AuthRecipe
 
     def verify(self, request: InboundRequest, secrets: Sequence[str], now: datetime) -> None:
         self.recipe.verify(request, secrets, now)
