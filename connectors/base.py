@@ -21,12 +21,15 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from hub.core.errors import HubError
 from hub.core.events import CallEvent
 from hub.core.records import RenderedRecord
 from hub.core.secrets import Secret
+
+if TYPE_CHECKING:
+    from connectors.hooks import AdminReport
 
 EXCERPT_CHARS = 2000
 #: Where every local fake (`connectors/<type>/fake/`) serves its control API: faults, recordings, reset.
@@ -267,6 +270,8 @@ class Connector(ABC):
     #: The destination's own published limits, used when hub.yaml sets none:
     #: bucket -> (requests, window seconds); "default" covers every request.
     default_rate_limits: ClassVar[dict[str, tuple[int, float]]] = {}
+    #: Read-only reports the admin API serves for this connector's destinations (see connectors.hooks).
+    admin_reports: ClassVar[tuple[AdminReport, ...]] = ()
 
     def __init__(self, settings: DestinationSettings, context: ConnectorContext) -> None:
         self.settings = settings

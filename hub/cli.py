@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from connectors.hooks import CommandHandler
 
 EXIT_PROBLEMS = 2
 
@@ -123,6 +125,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             check_online(runtime, report)
         finally:
+            runtime.close()
             for fake in fakes:
                 fake.stop()
     for note in report.notes:
@@ -267,24 +270,26 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"hub replay: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
     db = Database(settings.database_url)
-    if args.receipts:
-        ids = replay_receipts(db, source=args.source)
-        print(f"{len(ids)} stored deliveries queued to be parsed again")
-        return 0
-    selection = DeliveryFilter(
-        statuses=tuple(args.status or ("rejected", "failed", "held")),
-        destination=args.destination,
-        reason=args.reason,
-        since=since,
-        until=until,
-        ids=tuple(args.id or ()),
-    )
     try:
+        if args.receipts:
+            ids = replay_receipts(db, source=args.source)
+            print(f"{len(ids)} stored deliveries queued to be parsed again")
+            return 0
+        selection = DeliveryFilter(
+            statuses=tuple(args.status or ("rejected", "failed", "held")),
+            destination=args.destination,
+            reason=args.reason,
+            since=since,
+            until=until,
+            ids=tuple(args.id or ()),
+        )
         check_selection(db, selection)
         replayed = replay_deliveries(db, selection)
     except ReplayRefused as exc:
         print(f"hub replay: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
+    finally:
+        db.dispose()
     print(f"{len(replayed)} deliveries queued again")
     return 0
 
@@ -503,45 +508,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_connector_commands(commands: Any) -> None:
-    """Connectors may add their own commands (e.g. `hub ga4 ...`) in connectors/<type>/cli.py."""
+    """Connectors may add their own commands (`hub <type> ...`) in connectors/<type>/cli.py."""
     from connectors import registry
 
-    for type_name in registry.types():
-        try:
-            module = importlib.import_module(f"connectors.{type_name}.cli")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"connectors.{type_name}.cli":
-                raise
-            continue
-        module.register(commands)
+    registry.register_commands(commands)
 
 
-def cmd_ga4(args: argparse.Namespace) -> int:
-    from connectors.ga4 import cli as ga4_cli
+def run_connector_command(args: argparse.Namespace, handler: CommandHandler) -> int:
+    """Run a connector's command with what the hub offers it: hub.yaml, mappings, the delivery store."""
+    from hub.connector_services import StoreServices
     from hub.core.errors import ConfigError
-    from hub.ga4_commands import StoreGa4Environment
-    from hub.runtime import load_hub_config
+    from hub.runtime import load_hub_config, read_sandbox_urls
+    from hub.store.db import Database
 
     settings = _settings()
     try:
-        env = StoreGa4Environment(settings, load_hub_config(settings, generate_secrets=False))
+        config = load_hub_config(settings, generate_secrets=False)
+        services = StoreServices(
+            config, Database(settings.database_url), read_sandbox_urls(settings.data_dir)
+        )
         try:
-            code = ga4_cli.run(args, env)
+            return handler(args, services)
         finally:
-            env.close()
-        if args.ga4_command == "report":
-            from datetime import UTC, datetime, timedelta
-
-            from hub.ga4_commands import coverage, format_coverage
-            from hub.store.db import Database
-
-            destination = env.ga4_destination(getattr(args, "destination", None)).id
-            since = datetime.now(UTC) - timedelta(days=args.days)
-            print()
-            print("\n".join(format_coverage(coverage(Database(settings.database_url), destination, since))))
-        return code
+            services.close()
     except ConfigError as exc:
-        print("hub ga4: " + "\n  ".join(exc.problems), file=sys.stderr)
+        print(f"hub {args.command}: " + "\n  ".join(exc.problems), file=sys.stderr)
         return EXIT_PROBLEMS
 
 
@@ -550,8 +541,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "ga4":
-            return cmd_ga4(args)
+        handler: CommandHandler | None = getattr(args, "connector_command", None)
+        if handler is not None:
+            return run_connector_command(args, handler)
         return int(args.func(args) or 0)
     except Exception as exc:
         # Operator mistakes (a missing variable, an unreachable database or Redis) get one line

@@ -23,7 +23,7 @@ from hub.local_server import LocalServer, start_sandboxes
 from hub.redis_server import RedisServer, free_port
 from hub.runtime import write_sandbox_urls
 from hub.settings import Settings
-from hub.store.db import Database
+from hub.store.db import migrate_schema
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Supervisor:
             self.env["HUB_LOG_FORMAT"] = "text"
         self.metrics_dir = metrics_dir.configure(self.settings.data_dir, clean=True)
         self.env[metrics_dir.ENV] = str(self.metrics_dir)
-        Database(self.settings.database_url).migrate()
+        migrate_schema(self.settings.database_url)
         config, report = check_offline(self.settings)
         if config is None or not report.ok:
             raise SystemExit("hub.yaml has problems:\n  " + "\n  ".join(report.problems))

@@ -210,3 +210,11 @@ def test_normalize_prints_warnings(tmp_path: Path, capsys: pytest.CaptureFixture
     captured = capsys.readouterr()
     assert json.loads(captured.out)["warnings"][0].startswith("start_time:")
     assert "warning: start_time:" in captured.err
+
+
+def test_a_connector_command_without_its_destination_names_the_problem(tmp_path: Path) -> None:
+    config = tmp_path / "hub.yaml"
+    config.write_text("version: 1\nsources: []\ndestinations: []\n")
+    result = hub("ga4", "report", "--days", "1", tmp_path=tmp_path, config=config)
+    assert result.returncode == 2
+    assert "hub ga4: name one GA4 destination with --destination (configured: none)" in result.stderr

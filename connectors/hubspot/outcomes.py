@@ -8,25 +8,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
 
 from connectors.base import ConnectorContext
+from connectors.hubspot.plan import CallPlan
 from connectors.hubspot.properties import text_properties
-from connectors.hubspot.work import Work
 from connectors.provenance import FieldProvenance, Origin, record_written
 
 CONTACT = "hubspot-contact"
 
 
-def origin(work: Work) -> Origin:
-    call = work.item.call
-    return Origin((call.call.started_at or call.occurred_at).astimezone(UTC).isoformat(), work.call_key)
+def origin(plan: CallPlan) -> Origin:
+    call = plan.item.call
+    return Origin((call.call.started_at or call.occurred_at).astimezone(UTC).isoformat(), plan.call_key)
 
 
-def newest_sources(works: Iterable[Work]) -> dict[str, Origin]:
+def newest_sources(plans: Iterable[CallPlan]) -> dict[str, Origin]:
     """Per property: the call whose value the merged properties hold (the newest call giving one)."""
     sources: dict[str, Origin] = {}
-    for work in sorted(works, key=lambda w: (origin(w).at, origin(w).call)):
-        if work.contact is not None:
-            for name in text_properties(work.contact.fields):
-                sources[name] = origin(work)
+    for plan in sorted(plans, key=lambda w: (origin(w).at, origin(w).call)):
+        if plan.contact is not None:
+            for name in text_properties(plan.contact.fields):
+                sources[name] = origin(plan)
     return sources
 
 
@@ -49,13 +49,15 @@ class ContactOutcomes:
         """A new batch: nothing carried over from one whose update failed."""
         self.pending.clear()
 
-    def admitted(self, contact_id: str, works: Sequence[Work], values: Mapping[str, str]) -> dict[str, str]:
+    def admitted(
+        self, contact_id: str, plans: Sequence[CallPlan], values: Mapping[str, str]
+    ) -> dict[str, str]:
         """`values` minus the properties a newer call than the one giving them has set."""
         provenance, origins = self.pending.get(contact_id) or (
             FieldProvenance(self.context, CONTACT, contact_id),
             {},
         )
-        sources = newest_sources(works)
+        sources = newest_sources(plans)
         kept: dict[str, str] = {}
         for name, value in values.items():
             source = sources.get(name)
@@ -73,6 +75,6 @@ class ContactOutcomes:
         if entry is not None:
             record_written(*entry)
 
-    def created(self, contact_id: str, works: Sequence[Work]) -> None:
+    def created(self, contact_id: str, plans: Sequence[CallPlan]) -> None:
         provenance = FieldProvenance(self.context, CONTACT, contact_id)
-        record_written(provenance, newest_sources(works))
+        record_written(provenance, newest_sources(plans))

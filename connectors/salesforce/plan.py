@@ -10,7 +10,7 @@ from typing import Any, Final
 from connectors.base import Delivered, DeliveryError, DeliveryItem, Held, ItemOutcome, Skipped
 from connectors.provenance import Origin
 from connectors.salesforce.lookup import Person
-from connectors.salesforce.phones import canonical
+from hub.core import phones
 from hub.core.records import RenderedRecord
 
 LEAD_DEFAULTS: Final = {"LastName": "Unknown caller", "Company": "[not provided]"}
@@ -86,13 +86,13 @@ def build_plan(item: DeliveryItem, region: str) -> CallPlan:
 
 def caller_number(item: DeliveryItem, records: Iterable[RenderedRecord], region: str) -> str | None:
     """The caller's E.164: from the event, else from a person mapping's match fields."""
-    number = canonical(item.call.caller.number, region)
+    number = phones.e164(item.call.caller.number, region)
     if number:
         return number
     for record in records:
         if record.target in ("Lead", "Contact"):
             for name in record.match:
-                number = canonical(record.fields.get(name), region)
+                number = phones.e164(record.fields.get(name), region)
                 if number:
                     return number
     return None

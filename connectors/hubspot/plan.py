@@ -21,7 +21,7 @@ def number_key(e164: str) -> str:
 
 
 @dataclass
-class Work:
+class CallPlan:
     """What one delivery asks of HubSpot."""
 
     item: DeliveryItem
@@ -50,32 +50,35 @@ class Work:
 class Ledger:
     outcomes: dict[str, ItemOutcome] = field(default_factory=dict)
 
-    def settle(self, works: Iterable[Work], outcome: ItemOutcome) -> None:
+    def settle(self, plans: Iterable[CallPlan], outcome: ItemOutcome) -> None:
         """First outcome wins: a delivery that failed earlier in the batch stays failed."""
-        for work in works:
-            self.outcomes.setdefault(work.delivery_id, outcome)
+        for plan in plans:
+            self.outcomes.setdefault(plan.delivery_id, outcome)
 
-    def open(self, works: Iterable[Work]) -> list[Work]:
-        return [work for work in works if work.delivery_id not in self.outcomes]
+    def open(self, plans: Iterable[CallPlan]) -> list[CallPlan]:
+        return [plan for plan in plans if plan.delivery_id not in self.outcomes]
 
     def guarded(
-        self, works: Sequence[Work], action: Callable[[], T], classify: Callable[[Exception], DeliveryError]
+        self,
+        plans: Sequence[CallPlan],
+        action: Callable[[], T],
+        classify: Callable[[Exception], DeliveryError],
     ) -> T | None:
         """Run one HubSpot request for these deliveries; its failure becomes theirs, not the batch's."""
         try:
             return action()
         except Exception as exc:  # noqa: BLE001
             # Classified and stored per delivery (retried or rejected), never swallowed.
-            self.settle(works, classify(exc))
+            self.settle(plans, classify(exc))
             return None
 
 
-def group_by(works: Iterable[Work], key: Callable[[Work], str | None]) -> dict[str, list[Work]]:
-    groups: dict[str, list[Work]] = {}
-    for work in works:
-        value = key(work)
+def group_by(plans: Iterable[CallPlan], key: Callable[[CallPlan], str | None]) -> dict[str, list[CallPlan]]:
+    groups: dict[str, list[CallPlan]] = {}
+    for plan in plans:
+        value = key(plan)
         if value is not None:
-            groups.setdefault(value, []).append(work)
+            groups.setdefault(value, []).append(plan)
     return groups
 
 

@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from connectors.base import DeliveryError, DeliveryItem, ItemOutcome, PermanentError, Skipped
-from connectors.ga4 import rules
-from connectors.ga4.identity import caller_e164, normalize_client_id, pseudonymous_client_id
+from connectors.ga4 import limits
+from connectors.ga4.identity import normalize_client_id, pseudonymous_client_id
 from connectors.ga4.ledger import call_key
 from connectors.ga4.options import Ga4Options
 from connectors.ga4.payload import EventDraft, MappingFault, draft_event
+from hub.core import phones
 
 # Reason slugs this connector gives Skipped outcomes (see docs/destinations/ga4.md).
 NO_CLIENT_ID: Final = "no_ga_client_id"
@@ -34,7 +35,7 @@ DEFAULT_ENGAGEMENT_MSEC: Final = 1
 
 
 @dataclass(frozen=True)
-class ItemPlan:
+class CallPlan:
     item: DeliveryItem
     key: str
     drafts: tuple[EventDraft, ...] = ()
@@ -48,30 +49,30 @@ class Planner:
         self.options = options
         self._salt = client_id_salt
 
-    def plan(self, item: DeliveryItem) -> ItemPlan:
+    def plan(self, item: DeliveryItem) -> CallPlan:
         key = call_key(item.call)
         if not item.records:
-            return ItemPlan(item, key, outcome=Skipped(NO_EVENTS, "no GA4 mapping rendered for this call"))
+            return CallPlan(item, key, outcome=Skipped(NO_EVENTS, "no GA4 mapping rendered for this call"))
         try:
             drafts = [draft_event(record) for record in item.records]
         except MappingFault as exc:
-            return ItemPlan(item, key, outcome=PermanentError(str(exc), reason="mapping"))
+            return CallPlan(item, key, outcome=PermanentError(str(exc), reason="mapping"))
         client_id = next((d.envelope["client_id"] for d in drafts if d.envelope.get("client_id")), None)
         kind = CLIENT_ID_GA
         if client_id is None:
             derived = self._pseudonymous_id(item)
             if isinstance(derived, (Skipped, PermanentError)):
-                return ItemPlan(item, key, outcome=derived)
+                return CallPlan(item, key, outcome=derived)
             client_id, kind = derived, CLIENT_ID_PSEUDONYMOUS
         finished = tuple(
             self._apply_policies(draft, item, normalize_client_id(str(client_id))) for draft in drafts
         )
-        return ItemPlan(item, key, finished, kind)
+        return CallPlan(item, key, finished, kind)
 
     def _pseudonymous_id(self, item: DeliveryItem) -> str | Skipped | PermanentError:
         if self.options.no_client_id != "pseudonymous":
             return Skipped(NO_CLIENT_ID, "the call carries no GA client id (no_client_id: skip)")
-        number = caller_e164(item.call.caller.number)
+        number = phones.e164(item.call.caller.number)
         if number is None:
             return Skipped(NO_CLIENT_ID, "no GA client id and no caller number to derive a pseudonymous one")
         if not self._salt:
@@ -106,14 +107,16 @@ def micros(moment: datetime) -> int:
 
 def refusal(drafts: Sequence[EventDraft], now: datetime) -> DeliveryError | None:
     """The error refusing these events before sending, None when they respect every limit."""
-    found: list[tuple[str, rules.Problem]] = []
+    found: list[tuple[str, limits.Problem]] = []
     for draft in drafts:
-        found += [(draft.name, p) for p in rules.check_body({**draft.envelope, "events": [draft.event]}, now)]
+        found += [
+            (draft.name, p) for p in limits.check_body({**draft.envelope, "events": [draft.event]}, now)
+        ]
     if not found:
         return None
     details = {"problems": [{"event": name, **problem.as_message()} for name, problem in found]}
     message = "; ".join(f"{name}: {problem.description}" for name, problem in found)
-    if any(problem.code == rules.TOO_OLD for _, problem in found):
+    if any(problem.code == limits.TOO_OLD for _, problem in found):
         # Nothing a mapping fix can change: the call is simply too old for the Measurement Protocol.
         return PermanentError(
             f"outside the 72-hour backdating window: {message}", reason="too_old", details=details

@@ -1,4 +1,4 @@
-"""`/webhooks/<source_id>`: what providers call."""
+"""The webhook receiver: `/webhooks/<source_id>`, what providers call."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hub.http.context import runtime
 from hub.receive import receive
 from webhooks.base import Headers, InboundRequest
 
-blueprint = Blueprint("webhooks", __name__)
+blueprint = Blueprint("receiver", __name__)
 
 
 def _public_url(base: str | None) -> str:
