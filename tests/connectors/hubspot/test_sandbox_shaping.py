@@ -157,7 +157,9 @@ def test_hub_yaml_shapes_the_sandbox_and_hub_run_keeps_it(tmp_path, redis_url):
     from hub.settings import Settings
 
     (tmp_path / "hub.yaml").write_text(HUB_YAML)
-    settings = Settings.from_env({"HUB_CONFIG": str(tmp_path / "hub.yaml"), "HUB_DATA_DIR": str(tmp_path)})
+    settings = Settings.from_env(
+        {"HUB_CONFIG": str(tmp_path / "hub.yaml"), "HUB_DATA_DIR": str(tmp_path), "HUB_ENV": "development"}
+    )
     config = load_config(
         settings, {}, known_providers=["callrail"], known_destination_types=["hubspot", "ga4"]
     )
@@ -192,7 +194,9 @@ def test_hub_check_refuses_bad_hubspot_sandbox_settings(tmp_path):
     from hub.settings import Settings
 
     (tmp_path / "hub.yaml").write_text(HUB_YAML.replace("unique_calls: false", "unique_calls: sometimes"))
-    settings = Settings.from_env({"HUB_CONFIG": str(tmp_path / "hub.yaml"), "HUB_DATA_DIR": str(tmp_path)})
+    settings = Settings.from_env(
+        {"HUB_CONFIG": str(tmp_path / "hub.yaml"), "HUB_DATA_DIR": str(tmp_path), "HUB_ENV": "development"}
+    )
 
     _, report = check_offline(settings, generate_secrets=False)
 
