@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,11 +17,17 @@ Clock = Callable[[], datetime]
 
 @dataclass(frozen=True)
 class Hit:
-    """One body POSTed to /mp/collect."""
+    """One body POSTed to /mp/collect, kept as compact JSON: a sandbox in a long `hub run` holds
+    every hit (they are what the Data API reports from), so each costs its bytes, not a dict tree."""
 
     measurement_id: str
     received_at: datetime
-    body: Mapping[str, Any]
+    encoded: bytes
+
+    @property
+    def body(self) -> Mapping[str, Any]:
+        value: Mapping[str, Any] = json.loads(self.encoded)
+        return value
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ class SandboxState:
 
     def record(self, measurement_id: str, body: Mapping[str, Any]) -> None:
         with self._lock:
-            self._hits.append(Hit(measurement_id, self.clock(), body))
+            self._hits.append(Hit(measurement_id, self.clock(), _compact(body)))
 
     def hits(self) -> list[Hit]:
         with self._lock:
@@ -117,6 +124,10 @@ class SandboxState:
             self._hits.clear()
             for queue in self._faults.values():
                 queue.clear()
+
+
+def _compact(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _dropped(event: Any, index: int, received_at: datetime) -> bool:

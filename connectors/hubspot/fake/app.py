@@ -13,14 +13,14 @@ Control API for tests and the bench (no auth, not counted, not rate limited):
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from connectors.base import FAKE_CONTROL_PREFIX
+from connectors.base import FAKE_CONTROL_PREFIX, FAKE_HISTORY_LIMIT, add_fake_latency
 from connectors.hubspot.fake.errors import FakeApiError
 from connectors.hubspot.fake.faults import Fault, Faults
 from connectors.hubspot.fake.limits import RateLimits
@@ -59,7 +59,8 @@ class FakeHubSpot:
     access_token: str | None
     faults: Faults = field(default_factory=Faults)
     counts: Counter[str] = field(default_factory=Counter)
-    log: list[RequestLog] = field(default_factory=list)
+    #: The most recent requests (the counters cover every one).
+    log: deque[RequestLog] = field(default_factory=lambda: deque(maxlen=FAKE_HISTORY_LIMIT))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, method: str, path: str, status: int, body: Any) -> None:
@@ -198,10 +199,11 @@ def create_app(
     custom_properties: bool = True,
     owners: Sequence[Mapping[str, Any]] = SANDBOX_OWNERS,
     default_region: str = "US",
+    latency_s: float = 0.0,
 ) -> Flask:
     """The fake portal. `access_token=None` accepts any bearer token (sandbox mode); limits default
     to HubSpot's (100 per 10 s, search 5 per s); `custom_properties=False` is a portal without the
-    callhub properties docs/destinations/hubspot.md asks for."""
+    callhub properties docs/destinations/hubspot.md asks for; `latency_s` delays every answer."""
     app = Flask("hubspot_fake")
     app.extensions["hubspot_fake"] = FakeHubSpot(
         store=CrmStore(
@@ -216,6 +218,7 @@ def create_app(
     )
     app.register_error_handler(FakeApiError, _error_response)
     app.before_request(_before)
+    add_fake_latency(app, latency_s)
     app.after_request(_after)
     app.register_blueprint(crm)
     app.register_blueprint(control)

@@ -14,6 +14,7 @@ from typing import Any
 
 import flask
 
+from connectors.base import add_fake_latency
 from connectors.salesforce.fake import control, login
 from connectors.salesforce.fake.errors import FakeError
 from connectors.salesforce.fake.org import Credentials, Org
@@ -37,6 +38,7 @@ def create_app(**options: Any) -> flask.Flask:
     app = flask.Flask("salesforce_fake")
     app.config["FAKE_ORG"] = org
     app.register_blueprint(control.blueprint(org))
+    add_fake_latency(app, float(options.get("latency_s", 0.0)))
 
     @app.post("/services/oauth2/token")
     def oauth_token() -> flask.Response:

@@ -120,4 +120,5 @@ def test_connector_state_is_stored_per_batch_not_per_record(hub_and_portal):
     assert sum(writes) >= 10
     with hub.runtime.db.read_session() as session:
         stored = session.scalar(select(func.count()).select_from(ConnectorState))
-    assert stored is not None and stored >= 10
+    assert stored is not None
+    assert stored >= 10
