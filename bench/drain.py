@@ -5,40 +5,16 @@ a server where the bench may create throwaway databases; `make bench` starts one
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import create_engine, text
-
 from bench.ingest import Environment, callrail_template, environment, measure_drain, signed_callrail
+from bench.postgres import postgres_admin_url, throwaway_postgres
 from hub.receive import receive
 from hub.runtime import Runtime
 from hub.settings import Settings
 from webhooks.base import Headers, InboundRequest
 
 TARGET_SCALING = 1.6
-
-
-def postgres_admin_url() -> str | None:
-    return os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or None
-
-
-@contextmanager
-def throwaway_postgres(admin_url: str) -> Iterator[str]:
-    name = f"hub_bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(
-        admin_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
 
 
 def store_receipts(setup: Environment, calls: int) -> None:
@@ -71,7 +47,7 @@ def drain_once(database_url: str | None, workers: int, calls: int) -> dict[str, 
         setup.redis.stop()
 
 
-def run(calls: int = 2000, worker_counts: tuple[int, ...] = (1, 2, 4)) -> list[str]:
+def run(calls: int = 1500, worker_counts: tuple[int, ...] = (1, 2, 4)) -> list[str]:
     lines = [
         f"Worker drain: {calls} stored calls parsed and delivered to a local webhook receiver, per number of workers",
         f"  {'database':<12}"
