@@ -169,6 +169,13 @@ class HubRun:
     def latency(self, destination: str, seconds: float) -> None:
         requests.post(f"{self.sandbox[destination]}/__fake__/latency", json={"seconds": seconds}, timeout=5)
 
+    def unparsed(self) -> int:
+        with self.db.read_session() as session:
+            return int(
+                session.scalar(select(func.count()).select_from(Receipt).where(Receipt.status == "received"))
+                or 0
+            )
+
     def open_work(self) -> int:
         """Receipts not yet parsed plus deliveries not yet finished."""
         with self.db.read_session() as session:
@@ -292,7 +299,10 @@ def slow_crm(hub: HubRun, sender: Sender, calls: int = 1500, window_s: float = 2
     hub.latency("hubspot", 0.2)
     try:
         sender.burst(calls, "slow")
-        time.sleep(5)
+        # Measured once the calls are parsed: the window is about HubSpot's backlog, not ingest's.
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and hub.unparsed():
+            time.sleep(0.5)
         first = hub.api_requests()["hubspot"]
         started = time.monotonic()
         time.sleep(window_s)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sourced by test.sh and bench.sh: start_pg starts a throwaway PostgreSQL (installing it with apt
 # when root and missing) and exports TEST_DATABASE_URL; stop_pg removes it. PG_FSYNC=on keeps
-# fsync (the bench compares it with SQLite, which syncs); tests run without it.
+# fsync (the bench compares it with SQLite, which syncs); tests run without it. PG_OPTIONS adds
+# server settings (e.g. "-c commit_delay=200 -c commit_siblings=2").
 
 PG_DIR=""
 PG_CTL=""
@@ -40,7 +41,7 @@ start_pg() {
   "${PG_RUN_AS[@]}" "$bin/initdb" -D "$PG_DIR/data" -A trust -U "$user" --no-sync >/dev/null
   # fsync off is fine for a throwaway test cluster (synchronous_commit stays on); the bench keeps it.
   "${PG_RUN_AS[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DIR -c fsync=${PG_FSYNC:-off} -c max_connections=200" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DIR -c fsync=${PG_FSYNC:-off} -c max_connections=200 ${PG_OPTIONS:-}" start >/dev/null
   PG_CTL="$bin/pg_ctl"
   export TEST_DATABASE_URL="postgresql://$user@127.0.0.1:$port/postgres"
   echo "test.sh: PostgreSQL on port $port" >&2
