@@ -25,7 +25,7 @@ from hub.local_server import LocalServer
 from hub.redis_server import RedisServer, free_port
 from hub.samples import request_from_bytes
 from hub.settings import Settings
-from hub.store.db import Database
+from hub.store.db import Database, migrate_schema
 from hub.store.models import Delivery, Receipt
 from hub.supervisor import RunOptions, web_command
 from webhooks.base import SourceSettings
@@ -90,7 +90,7 @@ def environment(database_url: str | None = None) -> Environment:
     )
     if database_url:
         env["DATABASE_URL"] = database_url
-    Database(Settings.from_env(env).database_url).migrate()
+    migrate_schema(Settings.from_env(env).database_url)
     return Environment(folder, env, redis, receiver)
 
 

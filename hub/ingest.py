@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from hub import metrics
 from hub.config import SourceConfig
-from hub.core.errors import ParseError
+from hub.core.errors import NotACall, ParseError
 from hub.core.events import KIND_COMPLETED, CallEvent, dump_event, load_event
 from hub.merge import call_id, merge
 from hub.runtime import Runtime
@@ -36,6 +36,7 @@ log = logging.getLogger("hub.ingest")
 class IngestSummary:
     parsed: int = 0
     failed: int = 0
+    ignored: int = 0
     events: int = 0
     deliveries: int = 0
     skipped_receipts: list[int] = field(default_factory=list)
@@ -46,6 +47,7 @@ class IngestSummary:
         """Add a committed chunk's counts and report what it did."""
         self.parsed += other.parsed
         self.failed += other.failed
+        self.ignored += other.ignored
         self.events += other.events
         self.deliveries += other.deliveries
         self.skipped_receipts.extend(other.skipped_receipts)
@@ -57,6 +59,12 @@ class IngestSummary:
                 log.info(
                     "parsed delivery",
                     extra={"source": source_id, "receipt_id": receipt_id, "events": [e for e, _ in detail]},
+                )
+            elif outcome == "ignored":
+                metrics.PARSED.labels(source=source_id, outcome="ignored").inc()
+                log.info(
+                    "ignored delivery",
+                    extra={"source": source_id, "receipt_id": receipt_id, "reason": detail},
                 )
             else:
                 metrics.PARSED.labels(source=source_id, outcome="failed").inc()
@@ -72,6 +80,7 @@ class Parsed:
 
     events: list[CallEvent] | None = None
     error: ParseError | None = None
+    ignored: NotACall | None = None
     crash: Exception | None = None
 
 
@@ -149,6 +158,8 @@ def parse_ahead(runtime: Runtime, receipt_ids: Sequence[int], token: str | None)
             parsed[receipt_id] = Parsed(events=runtime.provider(source).normalize(request, key))
         except ParseError as exc:
             parsed[receipt_id] = Parsed(error=exc)
+        except NotACall as exc:
+            parsed[receipt_id] = Parsed(ignored=exc)
         except Exception as exc:  # noqa: BLE001
             # A parser bug: recorded on the receipt (ingest_error), replayable after the fix.
             parsed[receipt_id] = Parsed(crash=exc)
@@ -198,11 +209,16 @@ def ingest_one(
             )
         except ParseError as exc:
             parsed = Parsed(error=exc)
+        except NotACall as exc:
+            parsed = Parsed(ignored=exc)
     if parsed.crash is not None:
         _fail(receipt, "ingest_error", f"{type(parsed.crash).__name__}: {parsed.crash}", summary)
         return
     if parsed.error is not None:
         _fail(receipt, parsed.error.reason, parsed.error.message, summary)
+        return
+    if parsed.ignored is not None:
+        _ignore(receipt, parsed.ignored, summary)
         return
     events = parsed.events or []
     for event in events:
@@ -213,6 +229,16 @@ def ingest_one(
     summary.parsed += 1
     summary.events += len(events)
     summary.notes.append(("parsed", source.id, receipt.id, [(e.id, e.kind) for e in events]))
+
+
+def _ignore(receipt: Receipt, exc: NotACall, summary: IngestSummary) -> None:
+    """A delivery that is not a call (a form, a chat, an SMS): kept and shown, never delivered."""
+    receipt.status = "ignored"
+    receipt.error_reason = exc.reason
+    receipt.error = exc.message
+    receipt.events_count = 0
+    summary.ignored += 1
+    summary.notes.append(("ignored", receipt.source, receipt.id, exc.reason))
 
 
 def _fail(receipt: Receipt, reason: str, message: str, summary: IngestSummary) -> None:
