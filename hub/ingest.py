@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +28,7 @@ from hub.core.events import KIND_COMPLETED, CallEvent, dump_event, load_event
 from hub.merge import call_id, merge
 from hub.runtime import Runtime
 from hub.store.models import Call, Delivery, Event, Receipt
+from hub.store.transient import is_transient
 from webhooks.base import Headers, InboundRequest
 
 log = logging.getLogger("hub.ingest")
@@ -39,6 +41,8 @@ class IngestSummary:
     events: int = 0
     deliveries: int = 0
     skipped_receipts: list[int] = field(default_factory=list)
+    #: Handed back to the dispatcher after repeated transient storage errors.
+    retried: list[int] = field(default_factory=list)
 
 
 def new_delivery_id() -> str:
@@ -51,6 +55,13 @@ def request_of(receipt: Receipt) -> InboundRequest:
     )
 
 
+#: Tries of one chunk when the database fails transiently (a deadlock, a dropped connection,
+#: SQLite busy past its deadline), with a growing pause between them; then its receipts are
+#: handed back to the dispatcher unchanged.
+TRANSIENT_TRIES = 3
+TRANSIENT_PAUSE_S = 0.25
+
+
 def ingest(runtime: Runtime, receipt_ids: Sequence[int]) -> IngestSummary:
     """Parse stored deliveries a few per transaction: one commit per chunk, not per receipt.
 
@@ -60,71 +71,216 @@ def ingest(runtime: Runtime, receipt_ids: Sequence[int]) -> IngestSummary:
     summary = IngestSummary()
     chunk = 10 if runtime.db.url.startswith("sqlite") else 100
     for start in range(0, len(receipt_ids), chunk):
-        with runtime.db.session() as session:
-            for receipt_id in receipt_ids[start : start + chunk]:
-                try:
-                    with session.begin_nested():
-                        ingest_one(runtime, session, receipt_id, summary)
-                except Exception as exc:  # noqa: BLE001
-                    # Stored with its cause and replayable, so one bad receipt neither blocks the
-                    # others of its chunk nor disappears.
-                    _fail_stored(session, receipt_id, exc, summary)
+        _ingest_chunk(runtime, list(receipt_ids[start : start + chunk]), summary)
     return summary
 
 
-def _fail_stored(session: Session, receipt_id: int, exc: Exception, summary: IngestSummary) -> None:
-    receipt = session.get(Receipt, receipt_id, populate_existing=True)
-    if receipt is None:
+def _ingest_chunk(runtime: Runtime, receipt_ids: list[int], summary: IngestSummary) -> None:
+    for attempt in range(1, TRANSIENT_TRIES + 1):
+        outcome = _ChunkOutcome()
+        try:
+            with runtime.db.session() as session:
+                _ingest_in(runtime, session, receipt_ids, outcome)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning(
+                "storage failed transiently while parsing; trying again",
+                extra={"receipts": len(receipt_ids), "try": attempt, "detail": _describe(exc)},
+            )
+            if attempt < TRANSIENT_TRIES:
+                time.sleep(TRANSIENT_PAUSE_S * 4 ** (attempt - 1))
+                continue
+            _hand_back(runtime, receipt_ids, exc)
+            summary.retried.extend(receipt_ids)
+            return
+        outcome.publish(summary)
         return
-    reason = "store_error" if isinstance(exc, SQLAlchemyError) else "ingest_error"
-    detail = getattr(exc, "orig", None) or exc
-    receipt.parse_attempts += 1
-    receipt.claimed_at = None
-    receipt.updated_at = datetime.now(UTC)
-    _fail(receipt, reason, f"{type(detail).__name__}: {detail}", summary)
 
 
-def ingest_one(runtime: Runtime, session: Session, receipt_id: int, summary: IngestSummary) -> None:
-    receipt = session.get(Receipt, receipt_id)
-    if receipt is None or receipt.status == "parsed":
-        summary.skipped_receipts.append(receipt_id)
-        return
-    source = runtime.source(receipt.source)
-    receipt.parse_attempts += 1
-    receipt.updated_at = datetime.now(UTC)
-    receipt.claimed_at = None
-    if source is None:
-        _fail(receipt, "unknown_source", f"source {receipt.source!r} is no longer in hub.yaml", summary)
-        return
+def _hand_back(runtime: Runtime, receipt_ids: list[int], exc: BaseException) -> None:
+    """Release the claim so the dispatcher hands the receipts out again; never marks them failed."""
     try:
-        events = runtime.provider(source).normalize(request_of(receipt), receipt.receipt_key)
-    except ParseError as exc:
-        _fail(receipt, exc.reason, exc.message, summary)
+        with runtime.db.session() as session:
+            session.execute(
+                update(Receipt)
+                .where(Receipt.id.in_(receipt_ids), Receipt.status == "received")
+                .values(claimed_at=None, updated_at=datetime.now(UTC))
+            )
+    except Exception as release_error:
+        if not is_transient(release_error):
+            raise
+        # The database is still away: the claim lapses on its own and the receipts are
+        # handed out again then. Nothing is lost either way.
+        log.warning(
+            "cannot release receipts after a storage failure; their claim will lapse",
+            extra={"receipts": len(receipt_ids), "detail": _describe(release_error)},
+        )
         return
-    for event in events:
-        summary.deliveries += store_version(runtime, session, source, event, receipt.id)
-        metrics.EVENTS.labels(source=source.id, kind=event.kind).inc()
-    receipt.status = "parsed"
-    receipt.error = receipt.error_reason = None
-    receipt.events_count = len(events)
-    summary.parsed += 1
-    summary.events += len(events)
-    metrics.PARSED.labels(source=source.id, outcome="parsed").inc()
-    log.info(
-        "parsed delivery",
-        extra={"source": source.id, "receipt_id": receipt.id, "events": [e.id for e in events]},
+    log.warning(
+        "receipts handed back after repeated storage failures",
+        extra={"receipts": len(receipt_ids), "detail": _describe(exc)},
     )
 
 
-def _fail(receipt: Receipt, reason: str, message: str, summary: IngestSummary) -> None:
+def _describe(exc: BaseException) -> str:
+    detail = getattr(exc, "orig", None) or exc
+    return f"{type(detail).__name__}: {str(detail).splitlines()[0] if str(detail) else ''}"
+
+
+@dataclass
+class _Parsed:
+    receipt: Receipt
+    source: SourceConfig
+    events: list[CallEvent]
+
+
+@dataclass
+class _ChunkOutcome:
+    """What a chunk did, published (summary, metrics, logs) only once its transaction committed."""
+
+    parsed: list[_Parsed] = field(default_factory=list)
+    failed: list[tuple[str, int, str]] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    deliveries: int = 0
+
+    def publish(self, summary: IngestSummary) -> None:
+        summary.skipped_receipts.extend(self.skipped)
+        summary.deliveries += self.deliveries
+        for item in self.parsed:
+            summary.parsed += 1
+            summary.events += len(item.events)
+            for event in item.events:
+                metrics.EVENTS.labels(source=item.source.id, kind=event.kind).inc()
+            metrics.PARSED.labels(source=item.source.id, outcome="parsed").inc()
+            log.info(
+                "parsed delivery",
+                extra={
+                    "source": item.source.id,
+                    "receipt_id": item.receipt.id,
+                    "events": [e.id for e in item.events],
+                },
+            )
+        for source_id, receipt_id, reason in self.failed:
+            summary.failed += 1
+            metrics.PARSED.labels(source=source_id, outcome="failed").inc()
+            log.warning(
+                "cannot parse delivery", extra={"source": source_id, "receipt_id": receipt_id, "reason": reason}
+            )
+
+
+def _ingest_in(runtime: Runtime, session: Session, receipt_ids: list[int], outcome: _ChunkOutcome) -> None:
+    """Parse, lock every call the chunk touches in one order, then store each receipt's versions.
+
+    Call rows are locked sorted by call id before any version is written: two workers ingesting
+    interleaved versions of the same calls then queue behind each other instead of deadlocking
+    (each would otherwise hold one call and wait for the other's).
+    """
+    receipts = {
+        r.id: r for r in session.scalars(select(Receipt).where(Receipt.id.in_(receipt_ids)).order_by(Receipt.id).with_for_update())
+    }
+    ready: list[_Parsed] = []
+    for receipt_id in receipt_ids:
+        receipt = receipts.get(receipt_id)
+        if receipt is None or receipt.status != "received":
+            outcome.skipped.append(receipt_id)
+            continue
+        receipt.parse_attempts += 1
+        receipt.updated_at = datetime.now(UTC)
+        receipt.claimed_at = None
+        source = runtime.source(receipt.source)
+        if source is None:
+            _fail(receipt, "unknown_source", f"source {receipt.source!r} is no longer in hub.yaml", outcome)
+            continue
+        try:
+            events = runtime.provider(source).normalize(request_of(receipt), receipt.receipt_key)
+        except ParseError as exc:
+            _fail(receipt, exc.reason, exc.message, outcome)
+            continue
+        ready.append(_Parsed(receipt, source, events))
+    broken = _lock_calls(session, [event for item in ready for event in item.events])
+    for item in ready:
+        bad = next((broken[e.id] for e in item.events if e.id in broken), None)
+        if bad is not None:
+            _fail_with(item.receipt, bad, outcome)
+            continue
+        try:
+            with session.begin_nested():
+                created = sum(
+                    store_version(runtime, session, item.source, event, item.receipt.id) for event in item.events
+                )
+        except SQLAlchemyError as exc:
+            if is_transient(exc):
+                raise
+            # Stored with its cause and replayable, so one bad receipt neither blocks the
+            # others of its chunk nor disappears.
+            _fail_with(item.receipt, exc, outcome)
+            continue
+        item.receipt.status = "parsed"
+        item.receipt.error = item.receipt.error_reason = None
+        item.receipt.events_count = len(item.events)
+        outcome.deliveries += created
+        outcome.parsed.append(item)
+
+
+def _lock_calls(session: Session, events: list[CallEvent]) -> dict[str, SQLAlchemyError]:
+    """Create (if new) and lock the calls of `events`, sorted by call id; returns the events whose
+    call could not be stored (a value the database refuses), with the error."""
+    first: dict[str, CallEvent] = {}
+    members: dict[str, list[str]] = {}
+    for event in events:
+        key = call_id(event.source, event.provider_call_id)
+        first.setdefault(key, event)
+        members.setdefault(key, []).append(event.id)
+    broken: dict[str, SQLAlchemyError] = {}
+    for key in sorted(first):
+        try:
+            with session.begin_nested():
+                _lock_call(session, key, first[key])
+        except SQLAlchemyError as exc:
+            if is_transient(exc):
+                raise
+            broken.update(dict.fromkeys(members[key], exc))
+    return broken
+
+
+def _lock_call(session: Session, the_call_id: str, event: CallEvent) -> Call:
+    # A call that does not exist yet is created by whichever insert comes first (the other
+    # waits for it, then finds it) rather than by two racing inserts.
+    call = session.get(Call, the_call_id, with_for_update=True)
+    if call is not None:
+        return call
+    session.execute(
+        _insert_ignoring_conflict(session, Call)
+        .values(
+            id=the_call_id,
+            source=event.source,
+            provider=event.provider,
+            provider_call_id=event.provider_call_id,
+            kind=event.kind,
+            state={},
+            version_count=0,
+            first_event_at=event.occurred_at,
+            last_event_at=event.occurred_at,
+            updated_at=datetime.now(UTC),
+        )
+        .on_conflict_do_nothing()
+    )
+    call = session.get(Call, the_call_id, with_for_update=True, populate_existing=True)
+    assert call is not None, "the call row exists once inserted"
+    return call
+
+
+def _fail_with(receipt: Receipt, exc: Exception, outcome: _ChunkOutcome) -> None:
+    reason = "store_error" if isinstance(exc, SQLAlchemyError) else "ingest_error"
+    _fail(receipt, reason, _describe(exc), outcome)
+
+
+def _fail(receipt: Receipt, reason: str, message: str, outcome: _ChunkOutcome) -> None:
     receipt.status = "failed"
     receipt.error_reason = reason
     receipt.error = message
-    summary.failed += 1
-    metrics.PARSED.labels(source=receipt.source, outcome="failed").inc()
-    log.warning(
-        "cannot parse delivery", extra={"source": receipt.source, "receipt_id": receipt.id, "reason": reason}
-    )
+    outcome.failed.append((receipt.source, receipt.id, reason))
 
 
 def store_version(
@@ -136,28 +292,8 @@ def store_version(
     now = datetime.now(UTC)
     the_call_id = call_id(event.source, event.provider_call_id)
     # Versions of one call ingested by two workers at once must merge one after the other: the
-    # row lock serializes them, and a call that does not exist yet is created by whichever insert
-    # comes first (the other finds it) rather than by two racing inserts.
-    call = session.get(Call, the_call_id, with_for_update=True)
-    if call is None:
-        session.execute(
-            _insert_ignoring_conflict(session, Call)
-            .values(
-                id=the_call_id,
-                source=event.source,
-                provider=event.provider,
-                provider_call_id=event.provider_call_id,
-                kind=event.kind,
-                state={},
-                version_count=0,
-                first_event_at=event.occurred_at,
-                last_event_at=event.occurred_at,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing()
-        )
-        call = session.get(Call, the_call_id, with_for_update=True, populate_existing=True)
-        assert call is not None, "the call row exists once inserted"
+    # row lock serializes them. Ingest locked it already (in call-id order); this fetches it.
+    call = _lock_call(session, the_call_id, event)
     earlier = [
         load_event(row) for row in session.scalars(select(Event.payload).where(Event.call_id == the_call_id))
     ]
@@ -203,19 +339,28 @@ def _route(
         delivery_id = new_delivery_id()
         # A version not yet sent is folded into this newer one: the destination receives the
         # call's current state once, at the later of the two due times (the settle window).
-        for waiting in session.scalars(
-            select(Delivery).where(
+        # Conditional on `pending`: a delivery the dispatcher claimed meanwhile is being sent and
+        # must not be marked skipped under the worker sending it.
+        folded = session.execute(
+            update(Delivery)
+            .where(
                 Delivery.call_id == the_call_id,
                 Delivery.destination == destination,
                 Delivery.status == "pending",
             )
-        ):
-            due = max(due, waiting.due_at)
-            waiting.status = "skipped"
-            waiting.reason = "superseded"
-            waiting.message = f"folded into {delivery_id}"
-            waiting.superseded_by = delivery_id
-            waiting.updated_at = waiting.finished_at = now
+            .values(
+                status="skipped",
+                reason="superseded",
+                message=f"folded into {delivery_id}",
+                superseded_by=delivery_id,
+                updated_at=now,
+                finished_at=now,
+            )
+            .returning(Delivery.due_at)
+            .execution_options(synchronize_session=False)
+        )
+        for waiting_due in folded.scalars():
+            due = max(due, waiting_due)
         session.add(
             Delivery(
                 id=delivery_id,
