@@ -165,7 +165,8 @@ class _ChunkOutcome:
             summary.failed += 1
             metrics.PARSED.labels(source=source_id, outcome="failed").inc()
             log.warning(
-                "cannot parse delivery", extra={"source": source_id, "receipt_id": receipt_id, "reason": reason}
+                "cannot parse delivery",
+                extra={"source": source_id, "receipt_id": receipt_id, "reason": reason},
             )
 
 
@@ -177,7 +178,10 @@ def _ingest_in(runtime: Runtime, session: Session, receipt_ids: list[int], outco
     (each would otherwise hold one call and wait for the other's).
     """
     receipts = {
-        r.id: r for r in session.scalars(select(Receipt).where(Receipt.id.in_(receipt_ids)).order_by(Receipt.id).with_for_update())
+        r.id: r
+        for r in session.scalars(
+            select(Receipt).where(Receipt.id.in_(receipt_ids)).order_by(Receipt.id).with_for_update()
+        )
     }
     ready: list[_Parsed] = []
     for receipt_id in receipt_ids:
@@ -207,7 +211,8 @@ def _ingest_in(runtime: Runtime, session: Session, receipt_ids: list[int], outco
         try:
             with session.begin_nested():
                 created = sum(
-                    store_version(runtime, session, item.source, event, item.receipt.id) for event in item.events
+                    store_version(runtime, session, item.source, event, item.receipt.id)
+                    for event in item.events
                 )
         except SQLAlchemyError as exc:
             if is_transient(exc):

@@ -3,6 +3,7 @@ locked in one order so concurrent ingests cannot deadlock."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -63,10 +64,9 @@ def test_two_workers_ingesting_interleaved_versions_of_two_calls_do_not_deadlock
             me = threading.get_ident()
             locks_taken[me] = locks_taken.get(me, 0) + 1
             if locks_taken[me] == 2:
-                try:
+                # A broken barrier: the other worker waits on a lock we hold (ordered locking).
+                with contextlib.suppress(threading.BrokenBarrierError):
                     meeting.wait(timeout=2)
-                except threading.BrokenBarrierError:
-                    pass  # the other worker waits on a lock we hold: ordered locking at work
 
         with engine.connect() as connection:
             deadlocks_before = _deadlocks(connection)
@@ -123,7 +123,8 @@ def test_a_dropped_connection_while_parsing_is_retried_not_failed(tmp_path: Path
             event.remove(engine, "before_cursor_execute", drop_connection)
             admin.dispose()
         assert dropped, "the connection was terminated mid-ingest"
-        assert summary.parsed == 1 and summary.failed == 0
+        assert summary.parsed == 1
+        assert summary.failed == 0
         stored = hub.api(f"/receipts/{receipt}").json
         assert stored["status"] == "parsed"
 
