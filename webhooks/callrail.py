@@ -63,6 +63,7 @@ class CallRailProvider(Provider):
     name = "CallRail"
     auth = "HMAC-SHA1 of the raw body, base64, in the Signature header (company signing key)"
     signs_body = True
+    url_params = frozenset({"event"})
 
     def verify(self, request: InboundRequest, secrets: Sequence[str], now: datetime) -> None:
         provided = require_header(request, SIGNATURE_HEADER)

@@ -79,6 +79,7 @@ class CtmProvider(Provider):
     auth = "HMAC-SHA1 of X-CTM-Time + raw body, base64, in X-CTM-Signature (account API secret)"
     signs_body = True
     signs_timestamp = True
+    url_params = frozenset({"event"})
 
     def verify(self, request: InboundRequest, secrets: Sequence[str], now: datetime) -> None:
         provided = require_header(request, SIGNATURE_HEADER)
