@@ -8,9 +8,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.store.db import Database
 
 EXIT_PROBLEMS = 2
 
@@ -177,10 +180,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
     from hub.store.db import Database
 
-    db = Database(_settings().database_url)
+    settings = _settings()
+    db = Database(settings.database_url)
     if args.receipts:
-        ids = replay_receipts(db, source=args.source)
-        print(f"{len(ids)} stored deliveries queued to be parsed again")
+        statuses = set(args.status or ("failed",))
+        if not statuses <= {"failed", "refused"}:
+            print("hub replay: with --receipts, --status is failed or refused", file=sys.stderr)
+            return EXIT_PROBLEMS
+        if "failed" in statuses:
+            ids = replay_receipts(db, source=args.source)
+            print(f"{len(ids)} stored deliveries queued to be parsed again")
+        if "refused" in statuses:
+            return _reverify_refused(settings, db, args.source)
         return 0
     try:
         replayed = replay_deliveries(
@@ -198,6 +209,23 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"hub replay: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
     print(f"{len(replayed)} deliveries queued again")
+    return 0
+
+
+def _reverify_refused(settings: Settings, db: Database, source: str | None) -> int:
+    from hub.refusals import reverify
+    from hub.runtime import Runtime, load_hub_config
+
+    # Re-verifying needs the secrets and providers, never Redis: the dispatcher queues what passes.
+    runtime = Runtime(
+        settings, load_hub_config(settings, generate_secrets=False), db, settings.redis_url or ""
+    )
+    result = reverify(runtime, source=source)
+    print(
+        f"{len(result.accepted)} refused deliveries verify with the current secrets and are queued to be "
+        f"parsed; {len(result.duplicates)} were received again meanwhile; "
+        f"{len(result.still_refused)} still refused"
+    )
     return 0
 
 
@@ -271,14 +299,20 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", help="queue rejected, failed or held deliveries again")
     replay.add_argument("--destination")
     replay.add_argument(
-        "--status", action="append", choices=["rejected", "failed", "held", "skipped", "delivered"]
+        "--status",
+        action="append",
+        choices=["rejected", "failed", "held", "skipped", "delivered", "refused"],
+        help="deliveries: rejected, failed, held, skipped, delivered; with --receipts: failed or refused",
     )
     replay.add_argument("--reason")
     replay.add_argument("--since", help="ISO 8601 time")
     replay.add_argument("--until", help="ISO 8601 time")
     replay.add_argument("--id", action="append", help="a delivery id (repeatable)")
     replay.add_argument(
-        "--receipts", action="store_true", help="re-parse stored deliveries that failed to parse"
+        "--receipts",
+        action="store_true",
+        help="re-parse stored deliveries that failed to parse (--status refused: re-verify refused "
+        "ones with the current secrets, then parse those that pass)",
     )
     replay.add_argument("--source", help="with --receipts: only this source")
     replay.set_defaults(func=cmd_replay)

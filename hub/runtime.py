@@ -25,6 +25,7 @@ from hub.config import DestinationConfig, HubConfig, SourceConfig, admin_token, 
 from hub.coordination import SharedContext
 from hub.core.errors import ConfigError
 from hub.core.secrets import Secret
+from hub.refusals import RefusalKeeper, RefusalPolicy
 from hub.render import MappingCache
 from hub.settings import Settings
 from hub.store.db import Database
@@ -106,6 +107,10 @@ class Runtime:
     @functools.cached_property
     def receipt_writer(self) -> ReceiptWriter:
         return ReceiptWriter(self.db)
+
+    @functools.cached_property
+    def refusals(self) -> RefusalKeeper:
+        return RefusalKeeper(self.db, RefusalPolicy.from_env())
 
     @functools.cached_property
     def mappings(self) -> MappingCache:

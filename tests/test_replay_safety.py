@@ -69,6 +69,8 @@ def test_twilio_signs_its_query_so_a_changed_query_is_refused(hub: Hub, tmp_path
     request = request_from_bytes(fixture.name, fixture.read_bytes(), "http://localhost/webhooks/twilio")
     provider = hub.runtime.provider(hub.runtime.config.sources["twilio"])
     signed = provider.sign(request, SECRET, datetime.now(UTC))
-    assert hub.client.post("/webhooks/twilio", data=signed.body, headers=dict(signed.headers)).status_code == 202
+    assert (
+        hub.client.post("/webhooks/twilio", data=signed.body, headers=dict(signed.headers)).status_code == 202
+    )
     mutated = hub.client.post("/webhooks/twilio?a=1", data=signed.body, headers=dict(signed.headers))
     assert mutated.status_code == 401

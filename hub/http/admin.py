@@ -14,6 +14,7 @@ from hub.core.errors import ParseError
 from hub.core.fields import timestamp
 from hub.http.context import runtime
 from hub.http.openapi import spec
+from hub.refusals import reverify
 from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
 from hub.store.models import Delivery, Receipt
 
@@ -180,18 +181,55 @@ def get_receipt(receipt_id: int) -> Response:
 
 @blueprint.post("/receipts/<int:receipt_id>/replay")
 def replay_receipt(receipt_id: int) -> tuple[Response, int]:
-    ids = replay_receipts(runtime().db, ids=(receipt_id,))
+    hub = runtime()
+    with hub.db.read_session() as session:
+        receipt = session.get(Receipt, receipt_id)
+        if receipt is None:
+            abort(404, f"no receipt {receipt_id}")
+        status = receipt.status
+    if status == "refused":
+        result = reverify(hub, ids=(receipt_id,))
+        if not result.accepted:
+            with hub.db.read_session() as session:
+                refused = session.get(Receipt, receipt_id)
+                reason = refused.error_reason if refused else None
+                message = refused.error if refused else None
+            if result.duplicates:
+                reason, message = "duplicate", message
+            return jsonify(error=reason or "refused", message=message or "still refused"), 409
+        return jsonify(replayed=1, ids=result.accepted), 202
+    ids = replay_receipts(hub.db, ids=(receipt_id,))
     if not ids:
         return jsonify(
-            error="not_replayable", message="only receipts that failed to parse are re-parsed"
+            error="not_replayable",
+            message="only receipts that failed to parse or were refused can be replayed",
         ), 409
     return jsonify(replayed=len(ids), ids=ids), 202
 
 
 @blueprint.post("/receipts/replay")
 def replay_receipts_bulk() -> tuple[Response, int]:
-    body: dict[str, Any] = request.get_json(silent=True) or {}
-    ids = replay_receipts(runtime().db, source=body.get("source"))
+    body = request.get_json(silent=True)
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        abort(400, "the body must be a JSON object")
+    source = body.get("source")
+    status = body.get("status", "failed")
+    if source is not None and not isinstance(source, str):
+        abort(400, "source must be a source id")
+    if status not in ("failed", "refused"):
+        abort(400, "status must be failed (parse again) or refused (verify again, then parse)")
+    hub = runtime()
+    if status == "refused":
+        result = reverify(hub, source=source)
+        return jsonify(
+            replayed=len(result.accepted),
+            ids=result.accepted,
+            still_refused=result.still_refused,
+            duplicates=result.duplicates,
+        ), 202
+    ids = replay_receipts(hub.db, source=source)
     return jsonify(replayed=len(ids), ids=ids), 202
 
 

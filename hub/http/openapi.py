@@ -58,8 +58,11 @@ def spec() -> dict[str, Any]:
                     "responses": {
                         "202": _ok("Stored; will be parsed and delivered"),
                         "200": _ok("Duplicate of a stored delivery"),
-                        "401": {"description": "Signature or token refused; body names the reason"},
-                        "404": {"description": "Unknown source"},
+                        "401": {
+                            "description": "Signature or token refused; body names the reason. The "
+                            "delivery is kept (status refused) to be re-verified after a secret fix"
+                        },
+                        "404": {"description": "Unknown source (kept as refused as well)"},
                         "413": {"description": "Body over the size limit"},
                         "503": {"description": "Cannot store right now; the provider should retry"},
                     },
@@ -148,7 +151,8 @@ def spec() -> dict[str, Any]:
             },
             "/api/receipts": {
                 "get": {
-                    "summary": "Raw deliveries (status=failed lists payloads that could not be parsed)",
+                    "summary": "Raw deliveries (status=failed: payloads that could not be parsed; "
+                    "status=refused: deliveries refused for their signature or source, with the reason)",
                     "parameters": [
                         {"name": "status", "in": "query", "schema": {"type": "string"}},
                         *_list_params("source", "limit", "offset"),
@@ -169,19 +173,34 @@ def spec() -> dict[str, Any]:
             },
             "/api/receipts/{receipt_id}/replay": {
                 "post": {
-                    "summary": "Parse a failed raw delivery again (after a fix)",
+                    "summary": "Parse a failed raw delivery again (after a fix), or verify a refused one "
+                    "again with the current secrets and parse it if it passes",
                     "parameters": [{"name": "receipt_id", **id_param}],
                     "responses": {
                         "202": _ok("Queued"),
-                        "409": {"description": "Not a failed receipt"},
+                        "409": {"description": "Neither failed nor refused, or still refused (reason given)"},
                         **_ERRORS,
                     },
                 }
             },
             "/api/receipts/replay": {
                 "post": {
-                    "summary": "Parse every failed raw delivery again",
-                    "responses": {"202": _ok("Queued"), **_ERRORS},
+                    "summary": "Parse every failed raw delivery again, or (status=refused) verify every "
+                    "refused one again and parse those that pass",
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "source": {"type": "string"},
+                                        "status": {"type": "string", "enum": ["failed", "refused"]},
+                                    },
+                                }
+                            }
+                        }
+                    },
+                    "responses": {"202": _ok("Queued"), "400": {"description": "Invalid request"}, **_ERRORS},
                 }
             },
             "/api/sources": {

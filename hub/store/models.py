@@ -41,6 +41,7 @@ class Receipt(Base):
         UniqueConstraint("source", "receipt_key", name="uq_receipts_source_key"),
         Index("ix_receipts_status_id", "status", "id"),
         Index("ix_receipts_received_at", "received_at"),
+        Index("ix_receipts_status_source_received", "status", "source", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -52,7 +53,9 @@ class Receipt(Base):
     headers: Mapped[dict[str, Any]] = mapped_column(JSON)
     body: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime]
-    #: received -> parsed | failed (parse error, kept for replay)
+    #: received -> parsed | failed (parse error, kept for replay); refused (bad signature, stale
+    #: time, unknown source: kept so it can be re-verified) -> received once it verifies, or
+    #: duplicate when the same delivery was received meanwhile
     status: Mapped[str] = mapped_column(String(16), default="received")
     error_reason: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
@@ -61,6 +64,9 @@ class Receipt(Base):
     #: When a dispatcher handed it to a worker; a stale claim is handed out again.
     claimed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    #: A refused delivery's credentials (token, basic auth), salted and stretched: never kept in
+    #: clear, yet enough to re-verify it against the secrets configured later.
+    credential_digest: Mapped[str | None] = mapped_column(Text)
 
 
 class Call(Base):
