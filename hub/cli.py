@@ -32,14 +32,19 @@ def _print_json(data: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from hub.logs import configure
     from hub.runtime import read_sandbox_urls
-    from hub.supervisor import RunOptions, Supervisor, banner
+    from hub.supervisor import RunOptions, StartFailed, Supervisor, banner
 
     settings = _settings()
     configure("text" if sys.stderr.isatty() else settings.log_format, settings.log_level)
     options = RunOptions(args.host, args.port, args.web_workers, args.workers)
     supervisor = Supervisor(settings, options)
+    supervisor.catch_signals()
     try:
         config = supervisor.start()
+    except StartFailed as exc:
+        supervisor.stop()
+        print(f"hub run: {exc}", file=sys.stderr)
+        return 1
     except BaseException:
         supervisor.stop()
         raise
