@@ -12,6 +12,7 @@ import pkgutil
 from typing import Any
 
 from connectors.base import Connector
+from connectors.lossy import LosableResponses
 from hub.core.errors import ConfigError
 
 
@@ -41,4 +42,7 @@ def sandbox_app(type_name: str) -> Any | None:
     module_name = f"connectors.{type_name}.sandbox"
     if importlib.util.find_spec(module_name) is None:
         return None
-    return importlib.import_module(module_name).create_app()
+    app = importlib.import_module(module_name).create_app()
+    # Every fake can lose the answers to some writes on demand (connectors/lossy.py).
+    app.wsgi_app = LosableResponses(app.wsgi_app)
+    return app
