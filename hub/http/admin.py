@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from datetime import datetime
 from typing import Any
 
@@ -40,24 +41,62 @@ def _http_error(exc: HTTPException) -> tuple[Response, int]:
     ), exc.code or 500
 
 
+#: String filters treat an empty value as none; numbers and times must be what they say.
+#: The largest offset a page may start at (the databases' integers are 64-bit; no listing is
+#: anywhere near this long).
+MAX_OFFSET = 1_000_000_000
+
+
+def _arg(name: str) -> str | None:
+    """A query parameter; an empty value (`?status=`) is the same as none."""
+    return request.args.get(name) or None
+
+
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?")
+
+
+def _date_time(name: str, raw: object) -> datetime:
+    """An RFC 3339 date-time (as the document says; without an offset: UTC), else 400."""
+    parsed = None
+    if isinstance(raw, str) and _DATE_TIME.fullmatch(raw):
+        try:
+            parsed = timestamp(raw)
+        except ParseError:
+            parsed = None
+    if parsed is None:
+        abort(400, f"{name} must be an ISO 8601 date and time, e.g. 2026-01-31T09:00:00Z")
+    return parsed
+
+
 def _time(name: str) -> datetime | None:
     raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return timestamp(raw)
-    except ParseError:
-        abort(400, f"{name} must be an ISO 8601 time")
-    return None
+    return None if raw is None else _date_time(name, raw)
 
 
-def _int(name: str, default: int) -> int:
+def _int(name: str, default: int, maximum: int = MAX_OFFSET) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
-        abort(400, f"{name} must be a whole number")
+    if not raw.isascii() or not raw.isdigit() or int(raw) > maximum:
+        abort(400, f"{name} must be a whole number from 0 to {maximum}")
     return int(raw)
+
+
+def _json_object(allowed: dict[str, type]) -> dict[str, Any]:
+    """The request's JSON object (none: {}), every given member of the type the document says."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "the body must be a JSON object")
+    for name, kind in allowed.items():
+        if name in body and not isinstance(body[name], kind):
+            abort(400, f"{name} must be a {_TYPE_NAMES[kind]}")
+    return body
+
+
+_TYPE_NAMES: dict[type, str] = {str: "string", list: "list"}
 
 
 @blueprint.get("/openapi.json")
@@ -68,11 +107,11 @@ def openapi() -> Response:
 @blueprint.get("/events")
 def list_events() -> Response:
     search = queries.CallSearch(
-        phone=request.args.get("phone"),
-        call_id=request.args.get("call_id"),
-        source=request.args.get("source"),
-        status=request.args.get("status"),
-        destination=request.args.get("destination"),
+        phone=_arg("phone"),
+        call_id=_arg("call_id"),
+        source=_arg("source"),
+        status=_arg("status"),
+        destination=_arg("destination"),
         since=_time("since"),
         until=_time("until"),
         limit=_int("limit", 50),
@@ -94,9 +133,9 @@ def get_event(call_id: str) -> Response:
 @blueprint.get("/deliveries")
 def list_deliveries() -> Response:
     search = queries.DeliverySearch(
-        status=request.args.get("status"),
-        destination=request.args.get("destination"),
-        reason=request.args.get("reason"),
+        status=_arg("status"),
+        destination=_arg("destination"),
+        reason=_arg("reason"),
         since=_time("since"),
         until=_time("until"),
         limit=_int("limit", 50),
@@ -106,7 +145,7 @@ def list_deliveries() -> Response:
         return jsonify(queries.search_deliveries(session, search))
 
 
-@blueprint.get("/deliveries/<delivery_id>")
+@blueprint.get("/deliveries/<item:delivery_id>")
 def get_delivery(delivery_id: str) -> Response:
     with runtime().db.read_session() as session:
         delivery = session.get(Delivery, delivery_id)
@@ -124,7 +163,7 @@ def _replay(selection: DeliveryFilter) -> tuple[Response, int]:
     return jsonify(replayed=len(ids), ids=ids), 202
 
 
-@blueprint.post("/deliveries/<delivery_id>/replay")
+@blueprint.post("/deliveries/<item:delivery_id>/replay")
 def replay_one(delivery_id: str) -> tuple[Response, int]:
     with runtime().db.read_session() as session:
         delivery = session.get(Delivery, delivery_id)
@@ -136,15 +175,12 @@ def replay_one(delivery_id: str) -> tuple[Response, int]:
 
 @blueprint.post("/deliveries/replay")
 def replay_many() -> tuple[Response, int]:
-    body: dict[str, Any] = request.get_json(silent=True) or {}
+    body = _json_object({"statuses": list, "destination": str, "reason": str, "since": str, "until": str})
     statuses = body.get("statuses") or ["rejected", "failed", "held"]
-    if not isinstance(statuses, list) or not all(isinstance(s, str) for s in statuses):
+    if not all(isinstance(s, str) for s in statuses):
         abort(400, "statuses must be a list of delivery statuses")
-    try:
-        since = timestamp(body["since"]) if body.get("since") else None
-        until = timestamp(body["until"]) if body.get("until") else None
-    except ParseError:
-        abort(400, "since and until must be ISO 8601 times")
+    since = _date_time("since", body["since"]) if "since" in body else None
+    until = _date_time("until", body["until"]) if "until" in body else None
     return _replay(
         DeliveryFilter(
             statuses=tuple(statuses),
@@ -162,8 +198,8 @@ def list_receipts() -> Response:
         return jsonify(
             queries.search_receipts(
                 session,
-                request.args.get("status"),
-                request.args.get("source"),
+                _arg("status"),
+                _arg("source"),
                 _int("limit", 50),
                 _int("offset", 0),
             )
@@ -209,15 +245,9 @@ def replay_receipt(receipt_id: int) -> tuple[Response, int]:
 
 @blueprint.post("/receipts/replay")
 def replay_receipts_bulk() -> tuple[Response, int]:
-    body = request.get_json(silent=True)
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        abort(400, "the body must be a JSON object")
+    body = _json_object({"source": str, "status": str})
     source = body.get("source")
     status = body.get("status", "failed")
-    if source is not None and not isinstance(source, str):
-        abort(400, "source must be a source id")
     if status not in ("failed", "refused"):
         abort(400, "status must be failed (parse again) or refused (verify again, then parse)")
     hub = runtime()

@@ -20,13 +20,19 @@ def _list_params(*names: str) -> list[dict[str, Any]]:
         "limit": "Page size (max 500)",
         "offset": "Rows to skip",
     }
+    schemas: dict[str, dict[str, Any]] = {
+        "since": {"type": "string", "format": "date-time"},
+        "until": {"type": "string", "format": "date-time"},
+        "limit": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+        "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+    }
     return [
         {
             "name": n,
             "in": "query",
             "required": False,
             "description": described[n],
-            "schema": {"type": "string"},
+            "schema": schemas.get(n, {"type": "string"}),
         }
         for n in names
     ]
@@ -37,37 +43,45 @@ def _ok(description: str) -> dict[str, Any]:
 
 
 _ERRORS = {"401": {"description": "Missing or wrong bearer token"}}
+_BAD_REQUEST = {"400": {"description": "A parameter or the body is not what this document says"}}
+#: Most recent first; the largest offset a page may start at (admin.MAX_OFFSET).
+MAX_OFFSET = 1_000_000_000
+
+
+def _webhook(method: str) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": f"Receive a provider webhook by {method.upper()} (signed as the provider signs)",
+        "security": [],
+        "parameters": [{"name": "source_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {
+            "202": _ok("Stored; will be parsed and delivered"),
+            "200": _ok("Duplicate of a stored delivery"),
+            "401": {
+                "description": "Signature or token refused; body names the reason. The delivery is kept "
+                "(status refused) to be re-verified after a secret fix"
+            },
+            "404": {"description": "Unknown source (kept as refused as well)"},
+            "413": {"description": "Body over the size limit"},
+            "503": {"description": "Cannot store right now; the provider should retry"},
+        },
+    }
+    if method != "get":
+        operation["requestBody"] = {
+            "content": {"application/json": {}, "application/x-www-form-urlencoded": {}}
+        }
+    return operation
 
 
 def spec() -> dict[str, Any]:
     id_param = {"in": "path", "required": True, "schema": {"type": "string"}}
+    number_param = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
     return {
         "openapi": "3.0.3",
         "info": {"title": "callhub", "version": __version__},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
         "paths": {
-            "/webhooks/{source_id}": {
-                "post": {
-                    "summary": "Receive a provider webhook (signed as the provider signs)",
-                    "security": [],
-                    "parameters": [{"name": "source_id", **id_param}],
-                    "requestBody": {
-                        "content": {"application/json": {}, "application/x-www-form-urlencoded": {}}
-                    },
-                    "responses": {
-                        "202": _ok("Stored; will be parsed and delivered"),
-                        "200": _ok("Duplicate of a stored delivery"),
-                        "401": {
-                            "description": "Signature or token refused; body names the reason. The "
-                            "delivery is kept (status refused) to be re-verified after a secret fix"
-                        },
-                        "404": {"description": "Unknown source (kept as refused as well)"},
-                        "413": {"description": "Body over the size limit"},
-                        "503": {"description": "Cannot store right now; the provider should retry"},
-                    },
-                }
-            },
+            "/webhooks/{source_id}": {method: _webhook(method) for method in ("post", "get", "put")},
             "/api/events": {
                 "get": {
                     "summary": "Search calls",
@@ -82,7 +96,7 @@ def spec() -> dict[str, Any]:
                         "limit",
                         "offset",
                     ),
-                    "responses": {"200": _ok("A page of calls"), **_ERRORS},
+                    "responses": {"200": _ok("A page of calls"), **_BAD_REQUEST, **_ERRORS},
                 }
             },
             "/api/events/{call_id}": {
@@ -98,7 +112,7 @@ def spec() -> dict[str, Any]:
                     "parameters": _list_params(
                         "status", "destination", "reason", "since", "until", "limit", "offset"
                     ),
-                    "responses": {"200": _ok("A page of deliveries"), **_ERRORS},
+                    "responses": {"200": _ok("A page of deliveries"), **_BAD_REQUEST, **_ERRORS},
                 }
             },
             "/api/deliveries/{delivery_id}": {
@@ -118,6 +132,7 @@ def spec() -> dict[str, Any]:
                     "parameters": [{"name": "delivery_id", **id_param}],
                     "responses": {
                         "202": _ok("Queued again"),
+                        "404": {"description": "Unknown delivery"},
                         "409": {"description": "Not replayable"},
                         **_ERRORS,
                     },
@@ -144,6 +159,7 @@ def spec() -> dict[str, Any]:
                     },
                     "responses": {
                         "202": _ok("Queued again"),
+                        **_BAD_REQUEST,
                         "409": {"description": "Not replayable"},
                         **_ERRORS,
                     },
@@ -154,16 +170,21 @@ def spec() -> dict[str, Any]:
                     "summary": "Raw deliveries (status=failed: payloads that could not be parsed; "
                     "status=refused: deliveries refused for their signature or source, with the reason)",
                     "parameters": [
-                        {"name": "status", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "description": "received, parsed, failed, refused or duplicate",
+                            "schema": {"type": "string"},
+                        },
                         *_list_params("source", "limit", "offset"),
                     ],
-                    "responses": {"200": _ok("A page of raw deliveries"), **_ERRORS},
+                    "responses": {"200": _ok("A page of raw deliveries"), **_BAD_REQUEST, **_ERRORS},
                 }
             },
             "/api/receipts/{receipt_id}": {
                 "get": {
                     "summary": "One raw delivery with headers, body and parse error",
-                    "parameters": [{"name": "receipt_id", **id_param}],
+                    "parameters": [{"name": "receipt_id", **number_param}],
                     "responses": {
                         "200": _ok("The raw delivery"),
                         "404": {"description": "Unknown"},
@@ -175,9 +196,10 @@ def spec() -> dict[str, Any]:
                 "post": {
                     "summary": "Parse a failed raw delivery again (after a fix), or verify a refused one "
                     "again with the current secrets and parse it if it passes",
-                    "parameters": [{"name": "receipt_id", **id_param}],
+                    "parameters": [{"name": "receipt_id", **number_param}],
                     "responses": {
                         "202": _ok("Queued"),
+                        "404": {"description": "Unknown receipt"},
                         "409": {"description": "Neither failed nor refused, or still refused (reason given)"},
                         **_ERRORS,
                     },
@@ -200,7 +222,7 @@ def spec() -> dict[str, Any]:
                             }
                         }
                     },
-                    "responses": {"202": _ok("Queued"), "400": {"description": "Invalid request"}, **_ERRORS},
+                    "responses": {"202": _ok("Queued"), **_BAD_REQUEST, **_ERRORS},
                 }
             },
             "/api/sources": {
