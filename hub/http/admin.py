@@ -206,7 +206,7 @@ def list_receipts() -> Response:
         )
 
 
-@blueprint.get("/receipts/<int:receipt_id>")
+@blueprint.get("/receipts/<int(max=2147483647):receipt_id>")
 def get_receipt(receipt_id: int) -> Response:
     with runtime().db.read_session() as session:
         receipt = session.get(Receipt, receipt_id)
@@ -215,7 +215,7 @@ def get_receipt(receipt_id: int) -> Response:
         return jsonify(queries.receipt_detail(receipt))
 
 
-@blueprint.post("/receipts/<int:receipt_id>/replay")
+@blueprint.post("/receipts/<int(max=2147483647):receipt_id>/replay")
 def replay_receipt(receipt_id: int) -> tuple[Response, int]:
     hub = runtime()
     with hub.db.read_session() as session:

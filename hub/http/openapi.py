@@ -74,7 +74,12 @@ def _webhook(method: str) -> dict[str, Any]:
 
 def spec() -> dict[str, Any]:
     id_param = {"in": "path", "required": True, "schema": {"type": "string"}}
-    number_param = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+    # Receipt ids are 32-bit integers (PostgreSQL `integer`).
+    number_param = {
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647},
+    }
     return {
         "openapi": "3.0.3",
         "info": {"title": "callhub", "version": __version__},
