@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.timeout(1200)]
 
 
 def test_admin_api_matches_its_openapi_document(tmp_path: Path) -> None:
-    examples = 200 if FULL else 15
+    examples = 100 if FULL else 15
     with running(tmp_path, destinations=("webhook",), workers=1) as hub:
         hub.post_all(all_bodies(plan_calls(4)))
         hub.wait_settled(120)
