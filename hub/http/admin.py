@@ -47,9 +47,17 @@ def _http_error(exc: HTTPException) -> tuple[Response, int]:
 MAX_OFFSET = 1_000_000_000
 
 
+def _single(name: str) -> str | None:
+    """A query parameter given at most once (each is one value in the document)."""
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        abort(400, f"{name} is given more than once")
+    return values[0] if values else None
+
+
 def _arg(name: str) -> str | None:
-    """A query parameter; an empty value (`?status=`) is the same as none."""
-    return request.args.get(name) or None
+    """A text filter; an empty value (`?status=`) is the same as none."""
+    return _single(name) or None
 
 
 _DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?")
@@ -69,12 +77,12 @@ def _date_time(name: str, raw: object) -> datetime:
 
 
 def _time(name: str) -> datetime | None:
-    raw = request.args.get(name)
+    raw = _single(name)
     return None if raw is None else _date_time(name, raw)
 
 
 def _int(name: str, default: int, maximum: int = MAX_OFFSET) -> int:
-    raw = request.args.get(name)
+    raw = _single(name)
     if raw is None:
         return default
     if not raw.isascii() or not raw.isdigit() or int(raw) > maximum:

@@ -43,7 +43,10 @@ def _ok(description: str) -> dict[str, Any]:
 
 
 _ERRORS = {"401": {"description": "Missing or wrong bearer token"}}
-_BAD_REQUEST = {"400": {"description": "A parameter or the body is not what this document says"}}
+_BAD_REQUEST = {
+    "400": {"description": "A parameter or the body is not what this document says"},
+    "414": {"description": "Request line longer than the web server accepts"},
+}
 #: Most recent first; the largest offset a page may start at (admin.MAX_OFFSET).
 MAX_OFFSET = 1_000_000_000
 
@@ -245,6 +248,7 @@ def spec() -> dict[str, Any]:
                     "parameters": [{"name": "destination_id", **id_param}, *_list_params("since")],
                     "responses": {
                         "200": _ok("Coverage per source"),
+                        **_BAD_REQUEST,
                         "404": {"description": "Not a GA4 destination"},
                         **_ERRORS,
                     },

@@ -31,6 +31,8 @@ def test_admin_api_matches_its_openapi_document(tmp_path: Path) -> None:
             [
                 str(Path(sys.executable).parent / "schemathesis"),
                 "--no-color",
+                "--config-file",
+                str(Path(__file__).with_name("schemathesis.toml")),
                 "run",
                 f"{hub.base}/api/openapi.json",
                 "-H",
