@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from tests.chaos.harness import (
+    ADMIN_TOKEN,
     ChaosHub,
     all_bodies,
     expect_clean,
@@ -78,7 +79,7 @@ def test_crm_saves_but_its_answer_is_lost(tmp_path: Path, rate: float) -> None:
     if not FULL and rate != 0.4:
         pytest.skip("smoke runs the harsher rate only")
     plans = plan_calls(size(150, 8))
-    with running(tmp_path) as hub:
+    with running(tmp_path, max_attempts=50) as hub:
         hub.lose_responses("salesforce", rate)
         hub.lose_responses("hubspot", rate)
         hub.post_all(all_bodies(plans))
@@ -87,8 +88,23 @@ def test_crm_saves_but_its_answer_is_lost(tmp_path: Path, rate: float) -> None:
             name: requests.get(f"{hub.fake(name)}/__fake__/lose_responses", timeout=5).json()["lost"]
             for name in ("salesforce", "hubspot")
         }
+        # A lost answer fails the whole batch it belonged to, so at 40 % a batch of several
+        # writes can exhaust its attempts and end `failed`: visible, and replayed here as an
+        # operator would once the fault is over. The replay must not duplicate either.
+        for name in ("salesforce", "hubspot"):
+            hub.lose_responses(name, 0)
+        replayed = requests.post(
+            f"{hub.base}/api/deliveries/replay",
+            json={"statuses": ["failed"]},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=30,
+        ).json()["replayed"]
+        if replayed:
+            hub.wait_settled(300)
         ledger = hub.ledger(f"crm_answers_lost_{int(rate * 100)}pct", plans, recovery)
-        ledger.notes.append(f"answers lost by the fakes: {lost_answers}")
+        ledger.notes.append(
+            f"answers lost by the fakes: {lost_answers}; failed deliveries replayed: {replayed}"
+        )
         finish(ledger)
     assert sum(lost_answers.values()) > 0, "the fault was exercised"
     expect_clean(ledger)
