@@ -26,8 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis
 import requests
 import yaml
+from rq import Worker
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -252,12 +254,19 @@ class ChaosHub:
         self.web = self._spawn(command, "web")
 
     def wait_ready(self, timeout_s: float = 90) -> None:
+        """The web answers and every worker has registered with RQ: faults start after that."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.base}/healthz", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
+        connection = redis.Redis.from_url(self.redis.url)
+        try:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(requests.RequestException, redis.RedisError):
+                    if requests.get(f"{self.base}/healthz", timeout=2).status_code == 200 and len(
+                        Worker.all(connection=connection)
+                    ) >= len(self.workers):
+                        return
+                time.sleep(0.2)
+        finally:
+            connection.close()
         raise AssertionError(f"the hub did not start; logs in {self.logs}")
 
     def stop(self) -> None:
