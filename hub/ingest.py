@@ -237,8 +237,19 @@ def _lock_calls(session: Session, events: list[CallEvent]) -> dict[str, SQLAlche
         key = call_id(event.source, event.provider_call_id)
         first.setdefault(key, event)
         members.setdefault(key, []).append(event.id)
+    ordered = sorted(first)
+    try:
+        # One savepoint for the whole chunk; only when a call cannot be stored is each one
+        # tried alone, to find which receipts fail and keep the others.
+        with session.begin_nested():
+            for key in ordered:
+                _lock_call(session, key, first[key])
+        return {}
+    except SQLAlchemyError as exc:
+        if is_transient(exc):
+            raise
     broken: dict[str, SQLAlchemyError] = {}
-    for key in sorted(first):
+    for key in ordered:
         try:
             with session.begin_nested():
                 _lock_call(session, key, first[key])
