@@ -21,7 +21,7 @@ import redis
 
 from connectors.base import Delivered, DeliveryItem, DestinationSettings, RetryableError
 from connectors.hubspot import HubSpotConnector
-from connectors.hubspot.sandbox import create_app, fake_of
+from connectors.hubspot.fake import create_app, fake_of
 from hub.coordination import MemoryStateStore, SharedContext
 from hub.core.events import Attribution, Call, Caller, CallEvent
 from hub.core.records import RenderedRecord

@@ -18,7 +18,7 @@ import requests
 from sqlalchemy import func, select
 
 from bench.load import LoadResult, Request, run_load
-from connectors.webhook.sandbox import create_app as webhook_receiver
+from connectors.webhook.fake import create_app as webhook_receiver
 from hub.local_server import LocalServer
 from hub.redis_server import RedisServer, free_port
 from hub.samples import request_from_bytes

@@ -17,7 +17,7 @@ import requests
 
 from connectors.base import DeliveryItem, DestinationSettings, MemoryContext
 from connectors.salesforce import SalesforceConnector
-from connectors.salesforce.sandbox import create_app
+from connectors.salesforce.fake import create_app
 from hub.core.events import Attribution, Call, Caller, CallEvent, Outcome
 from hub.core.records import RenderedRecord
 from hub.local_server import LocalServer

@@ -1,7 +1,8 @@
 """Finds connectors by type: `connectors/<type>/` defines one `Connector` subclass with that `type`.
 
-Each connector package may also have `sandbox.py` with `create_app() -> flask.Flask`: the local
-fake of its API that tests use and that `hub run` starts when no credentials are configured.
+Each connector package may also have a `fake/` package whose `create_app(**options) -> flask.Flask`
+is the local fake of its API: tests use it, and `hub run` starts it when no credentials are
+configured. Its control routes (faults, recordings, reset) live under `FAKE_CONTROL_PREFIX`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def connector_class(type_name: str) -> type[Connector]:
 
 def sandbox_app(type_name: str) -> Any | None:
     """The Flask app faking this destination's API, or None when the connector has no fake."""
-    module_name = f"connectors.{type_name}.sandbox"
+    module_name = f"connectors.{type_name}.fake"
     if importlib.util.find_spec(module_name) is None:
         return None
     app = importlib.import_module(module_name).create_app()

@@ -62,11 +62,39 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_migrate(_args: argparse.Namespace) -> int:
+def cmd_web(args: argparse.Namespace) -> int:
+    """Replace this process with gunicorn serving the hub (container and service-unit entry)."""
+    import os
+
+    from hub.supervisor import web_command
+
+    if not Path("wsgi.py").is_file():
+        print(
+            "hub web: run it from the directory holding wsgi.py (the project or image root)", file=sys.stderr
+        )
+        return EXIT_PROBLEMS
+    command = web_command(args.host, args.port, args.web_workers, "wsgi:create()")
+    os.execv(command[0], command)  # noqa: S606 - the command is built from our own settings
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
     from hub.store.db import Database
 
-    Database(_settings().database_url).migrate()
-    print("database schema is current")
+    db = Database(_settings().database_url)
+    try:
+        if args.status:
+            current, head, pending = db.schema_status()
+            print(f"current revision: {current or 'none (empty database)'}")
+            print(f"newest revision:  {head}")
+            print(f"pending: {', '.join(pending) if pending else 'none'}")
+            return 0
+        applied = db.migrate()
+    finally:
+        db.dispose()
+    if applied:
+        print(f"applied {len(applied)} revision(s): {', '.join(applied)}")
+    else:
+        print("database schema is current; nothing to apply")
     return 0
 
 
@@ -181,11 +209,24 @@ def _print_candidate_report(report: dict[str, Any]) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from hub.core.fields import timestamp
-    from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
+    from hub.replay import DeliveryFilter, ReplayRefused, check_selection, replay_deliveries, replay_receipts
+    from hub.runtime import load_hub_config
     from hub.store.db import Database
+    from hub.time_filters import TimeFilterError, parse_optional
 
     settings = _settings()
+    try:
+        config = load_hub_config(settings, generate_secrets=False)
+        since = parse_optional(args.since, name="--since")
+        until = parse_optional(args.until, name="--until")
+        _known(args.destination, config.destinations, "destination")
+        _known(args.source, config.sources, "source")
+    except TimeFilterError as exc:
+        print(f"hub replay: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except _UnknownName as exc:
+        print(f"hub replay: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
     db = Database(settings.database_url)
     if args.receipts:
         statuses = set(args.status or ("failed",))
@@ -198,18 +239,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if "refused" in statuses:
             return _reverify_refused(settings, db, args.source)
         return 0
+    selection = DeliveryFilter(
+        statuses=tuple(args.status or ("rejected", "failed", "held")),
+        destination=args.destination,
+        reason=args.reason,
+        since=since,
+        until=until,
+        ids=tuple(args.id or ()),
+    )
     try:
-        replayed = replay_deliveries(
-            db,
-            DeliveryFilter(
-                statuses=tuple(args.status or ("rejected", "failed", "held")),
-                destination=args.destination,
-                reason=args.reason,
-                since=timestamp(args.since) if args.since else None,
-                until=timestamp(args.until) if args.until else None,
-                ids=tuple(args.id or ()),
-            ),
-        )
+        check_selection(db, selection)
+        replayed = replay_deliveries(db, selection)
     except ReplayRefused as exc:
         print(f"hub replay: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -232,6 +272,17 @@ def _reverify_refused(settings: Settings, db: Database, source: str | None) -> i
         f"{len(result.still_refused)} still refused"
     )
     return 0
+
+
+class _UnknownName(ValueError):
+    pass
+
+
+def _known(name: str | None, known: Any, what: str) -> None:
+    """A filter naming something hub.yaml does not know matches nothing: say so instead."""
+    if name is not None and name not in known:
+        choices = ", ".join(sorted(known)) or "none configured"
+        raise _UnknownName(f"no {what} {name!r} in hub.yaml (known: {choices})")
 
 
 def cmd_send_samples(args: argparse.Namespace) -> int:
@@ -262,12 +313,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=2)
     run.set_defaults(func=cmd_run)
 
+    web = commands.add_parser("web", help="serve webhooks and the admin API with gunicorn (production)")
+    web.add_argument("--host", default="0.0.0.0")
+    web.add_argument("--port", type=int, default=8000)
+    web.add_argument("--web-workers", type=int, default=2)
+    web.set_defaults(func=cmd_web)
+
     worker = commands.add_parser("worker", help="run one worker process (needs REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="drain the queues, then exit")
     worker.add_argument("--no-dispatch", action="store_true", help="never act as the dispatcher")
     worker.set_defaults(func=cmd_worker)
 
-    commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("--status", action="store_true", help="show current and pending revisions only")
+    migrate.set_defaults(func=cmd_migrate)
 
     check = commands.add_parser("check", help="validate hub.yaml, provider definitions and mappings")
     check.add_argument(
@@ -297,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--mapping", help="candidate mapping file: re-render stored calls and show what would change"
     )
     preview.add_argument(
-        "--since", default="7d", help="with --mapping: calls delivered since (7d, 12h, or an ISO time)"
+        "--since",
+        default="7d",
+        help="with --mapping: calls delivered since (7d, 12h, yesterday or an ISO time)",
     )
     preview.set_defaults(func=cmd_preview)
 
@@ -310,8 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="deliveries: rejected, failed, held, skipped, delivered; with --receipts: failed or refused",
     )
     replay.add_argument("--reason")
-    replay.add_argument("--since", help="ISO 8601 time")
-    replay.add_argument("--until", help="ISO 8601 time")
+    replay.add_argument("--since", help="ISO 8601 time, 90m, 2h, 7d, today or yesterday")
+    replay.add_argument("--until", help="ISO 8601 time, 90m, 2h, 7d, today or yesterday")
     replay.add_argument("--id", action="append", help="a delivery id (repeatable)")
     replay.add_argument(
         "--receipts",
@@ -377,10 +438,21 @@ def cmd_ga4(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from hub.operator_errors import explain
+
     args = build_parser().parse_args(argv)
-    if args.command == "ga4":
-        return cmd_ga4(args)
-    return int(args.func(args) or 0)
+    try:
+        if args.command == "ga4":
+            return cmd_ga4(args)
+        return int(args.func(args) or 0)
+    except Exception as exc:
+        # Operator mistakes (a missing variable, an unreachable database or Redis) get one line
+        # saying what to do; anything not recognised is a bug and keeps its traceback.
+        explanation = explain(exc)
+        if explanation is None:
+            raise
+        print(f"hub {args.command}: {explanation}", file=sys.stderr)
+        return EXIT_PROBLEMS
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from connectors import registry as connector_registry
 from connectors.base import DestinationSettings
 from connectors.ga4.coverage import CoverageRow, attribution_coverage, stored_attribution
 from connectors.ga4.reporting import DayKey, ReportWindow
@@ -48,9 +49,10 @@ class StoreGa4Environment:
         return connector_settings(destination, sandbox_url)
 
     def _start_fake(self) -> str:
-        from connectors.ga4.sandbox import create_app
-
-        server = LocalServer(create_app()).start()
+        fake = connector_registry.sandbox_app("ga4")
+        if fake is None:
+            raise ConfigError(["the ga4 connector has no local fake to run in sandbox mode"])
+        server = LocalServer(fake).start()
         self.fakes.append(server)
         return server.url
 

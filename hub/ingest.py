@@ -62,8 +62,11 @@ TRANSIENT_TRIES = 3
 TRANSIENT_PAUSE_S = 0.25
 
 
-def ingest(runtime: Runtime, receipt_ids: Sequence[int]) -> IngestSummary:
+def ingest(runtime: Runtime, receipt_ids: Sequence[int], token: str | None = None) -> IngestSummary:
     """Parse stored deliveries a few per transaction: one commit per chunk, not per receipt.
+
+    Only receipts still held by the claim `token` are parsed (None: receipts nobody claimed); a
+    receipt whose claim lapsed and was handed to another job is left to that job.
 
     On SQLite a transaction holds the only write lock, which webhook requests wait for, so its
     chunks stay small; PostgreSQL takes a whole job's batch at once.
@@ -71,16 +74,18 @@ def ingest(runtime: Runtime, receipt_ids: Sequence[int]) -> IngestSummary:
     summary = IngestSummary()
     chunk = 10 if runtime.db.url.startswith("sqlite") else 100
     for start in range(0, len(receipt_ids), chunk):
-        _ingest_chunk(runtime, list(receipt_ids[start : start + chunk]), summary)
+        _ingest_chunk(runtime, list(receipt_ids[start : start + chunk]), summary, token)
     return summary
 
 
-def _ingest_chunk(runtime: Runtime, receipt_ids: list[int], summary: IngestSummary) -> None:
+def _ingest_chunk(
+    runtime: Runtime, receipt_ids: list[int], summary: IngestSummary, token: str | None
+) -> None:
     for attempt in range(1, TRANSIENT_TRIES + 1):
         outcome = _ChunkOutcome()
         try:
             with runtime.db.session() as session:
-                _ingest_in(runtime, session, receipt_ids, outcome)
+                _ingest_in(runtime, session, receipt_ids, outcome, token)
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -91,21 +96,26 @@ def _ingest_chunk(runtime: Runtime, receipt_ids: list[int], summary: IngestSumma
             if attempt < TRANSIENT_TRIES:
                 time.sleep(TRANSIENT_PAUSE_S * 4 ** (attempt - 1))
                 continue
-            _hand_back(runtime, receipt_ids, exc)
+            _hand_back(runtime, receipt_ids, exc, token)
             summary.retried.extend(receipt_ids)
             return
         outcome.publish(summary)
         return
 
 
-def _hand_back(runtime: Runtime, receipt_ids: list[int], exc: BaseException) -> None:
+def _hand_back(runtime: Runtime, receipt_ids: list[int], exc: BaseException, token: str | None) -> None:
     """Release the claim so the dispatcher hands the receipts out again; never marks them failed."""
     try:
         with runtime.db.session() as session:
             session.execute(
                 update(Receipt)
-                .where(Receipt.id.in_(receipt_ids), Receipt.status == "received")
-                .values(claimed_at=None, updated_at=datetime.now(UTC))
+                .where(
+                    Receipt.id.in_(receipt_ids),
+                    Receipt.status == "received",
+                    # Only our own claim: one that lapsed and went to another job is its.
+                    Receipt.claim_token.is_(None) if token is None else Receipt.claim_token == token,
+                )
+                .values(claimed_at=None, claim_token=None, lease_until=None, updated_at=datetime.now(UTC))
             )
     except Exception as release_error:
         if not is_transient(release_error):
@@ -170,7 +180,9 @@ class _ChunkOutcome:
             )
 
 
-def _ingest_in(runtime: Runtime, session: Session, receipt_ids: list[int], outcome: _ChunkOutcome) -> None:
+def _ingest_in(
+    runtime: Runtime, session: Session, receipt_ids: list[int], outcome: _ChunkOutcome, token: str | None
+) -> None:
     """Parse, lock every call the chunk touches in one order, then store each receipt's versions.
 
     Call rows are locked sorted by call id before any version is written: two workers ingesting
@@ -186,12 +198,14 @@ def _ingest_in(runtime: Runtime, session: Session, receipt_ids: list[int], outco
     ready: list[_Parsed] = []
     for receipt_id in receipt_ids:
         receipt = receipts.get(receipt_id)
-        if receipt is None or receipt.status != "received":
+        # Only receipts still held by this job's claim (None: nobody's); the rows are locked until
+        # the commit, so a dispatcher re-claiming one whose lease lapsed waits, then finds it done.
+        if receipt is None or receipt.status != "received" or receipt.claim_token != token:
             outcome.skipped.append(receipt_id)
             continue
         receipt.parse_attempts += 1
         receipt.updated_at = datetime.now(UTC)
-        receipt.claimed_at = None
+        receipt.claimed_at = receipt.claim_token = receipt.lease_until = None
         source = runtime.source(receipt.source)
         if source is None:
             _fail(receipt, "unknown_source", f"source {receipt.source!r} is no longer in hub.yaml", outcome)
@@ -355,9 +369,8 @@ def _route(
         delivery_id = new_delivery_id()
         # A version not yet sent is folded into this newer one: the destination receives the
         # call's current state once, at the later of the two due times (the settle window).
-        # Conditional on `pending`: a delivery the dispatcher claimed meanwhile is being sent and
-        # must not be marked skipped under the worker sending it.
-        folded = session.execute(
+        # Conditional on `pending`: one the dispatcher claimed meanwhile is left to its job.
+        folded = session.scalars(
             update(Delivery)
             .where(
                 Delivery.call_id == the_call_id,
@@ -373,10 +386,8 @@ def _route(
                 finished_at=now,
             )
             .returning(Delivery.due_at)
-            .execution_options(synchronize_session=False)
-        )
-        for waiting_due in folded.scalars():
-            due = max(due, waiting_due)
+        ).all()
+        due = max([due, *folded])
         session.add(
             Delivery(
                 id=delivery_id,

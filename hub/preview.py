@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from connectors.base import DeliveryError, DeliveryItem, MemoryContext
 from hub.config import DestinationConfig, HubConfig
 from hub.core.errors import ConfigError, ParseError
 from hub.core.events import CallEvent, dump_event, load_event
-from hub.core.fields import timestamp
 from hub.core.records import RenderedRecord, Skip
 from hub.deliver import history_fields
 from hub.mapping import Mapping, diff_records, load_mapping
@@ -28,6 +26,7 @@ from hub.samples import request_from_file
 from hub.settings import Settings
 from hub.store.db import Database
 from hub.store.models import Call, Delivery
+from hub.time_filters import TimeFilterError, parse_time
 from webhooks import registry as provider_registry
 from webhooks.base import SourceSettings
 
@@ -139,22 +138,13 @@ def preview_file(
 
 # --- Re-rendering what was sent with a candidate mapping --------------------------------------
 
-_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
 
 def since_time(text: str, now: datetime | None = None) -> datetime:
-    """`7d`, `12h`, `30m` before now, or an ISO 8601 time."""
-    match = _DURATION.match(text.strip())
-    if match:
-        return (now or datetime.now(UTC)) - timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    """The start of the window of calls to re-render, in the hub's one time grammar."""
     try:
-        moment = timestamp(text)
-    except ParseError as exc:
-        raise PreviewProblem(f"--since takes 7d, 12h, 30m or an ISO time, not {text!r}") from exc
-    if moment is None:
-        raise PreviewProblem("--since needs a value")
-    return moment
+        return parse_time(text, now=now, name="--since")
+    except TimeFilterError as exc:
+        raise PreviewProblem(str(exc)) from exc
 
 
 def _with_candidate(current: list[Mapping], candidate: Mapping) -> list[Mapping]:

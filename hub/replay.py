@@ -54,6 +54,27 @@ def _matching(selection: DeliveryFilter) -> Select[str]:
     return query
 
 
+def check_selection(db: Database, selection: DeliveryFilter) -> None:
+    """Refuse ids that do not exist or whose status the selection leaves out, naming each."""
+    if not selection.ids:
+        return
+    with db.read_session() as session:
+        rows = session.execute(select(Delivery.id, Delivery.status).where(Delivery.id.in_(selection.ids)))
+        found = {delivery_id: status for delivery_id, status in rows.tuples()}
+    missing = [delivery_id for delivery_id in selection.ids if delivery_id not in found]
+    if missing:
+        raise ReplayRefused(f"no delivery {', '.join(missing)}")
+    left_out = {
+        delivery_id: status for delivery_id, status in found.items() if status not in selection.statuses
+    }
+    if left_out:
+        described = ", ".join(
+            f"{delivery_id} is {status}" for delivery_id, status in sorted(left_out.items())
+        )
+        statuses = " ".join(f"--status {status}" for status in sorted(set(left_out.values())))
+        raise ReplayRefused(f"{described}; add {statuses} to send it again")
+
+
 def replay_deliveries(db: Database, selection: DeliveryFilter) -> list[str]:
     now = datetime.now(UTC)
     with db.session() as session:
@@ -61,12 +82,13 @@ def replay_deliveries(db: Database, selection: DeliveryFilter) -> list[str]:
         if ids:
             session.execute(
                 update(Delivery)
-                .where(Delivery.id.in_(ids))
+                .where(Delivery.id.in_(ids), Delivery.status.in_(selection.statuses))
                 .values(
                     status="pending",
                     due_at=now,
                     retry_base=Delivery.attempts,
                     lease_until=None,
+                    claim_token=None,
                     finished_at=None,
                     reason="replayed",
                     updated_at=now,
@@ -88,7 +110,9 @@ def replay_receipts(db: Database, ids: tuple[int, ...] = (), source: str | None 
         if found:
             session.execute(
                 update(Receipt)
-                .where(Receipt.id.in_(found))
-                .values(status="received", claimed_at=None, updated_at=now)
+                .where(Receipt.id.in_(found), Receipt.status == "failed")
+                .values(
+                    status="received", claimed_at=None, claim_token=None, lease_until=None, updated_at=now
+                )
             )
     return found

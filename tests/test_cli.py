@@ -107,3 +107,59 @@ def test_normalize_works_for_every_provider(provider: str, capsys: pytest.Captur
     # The contract suite checks every field; here the command's own output must agree with it.
     assert [e["provider_call_id"] for e in printed] == [e["provider_call_id"] for e in expected]
     assert [e["kind"] for e in printed] == [e["kind"] for e in expected]
+
+
+def test_replay_reads_relative_times_and_refuses_unknown_names(tmp_path: Path) -> None:
+    assert hub("migrate", tmp_path=tmp_path).returncode == 0
+    result = hub("replay", "--since", "12h", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    result = hub("replay", "--since", "7d", "--until", "yesterday", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    result = hub("replay", "--since", "7x", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "--since '7x' is not" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = hub("replay", "--destination", "salesfroce", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "no destination 'salesfroce'" in result.stderr
+    result = hub("replay", "--id", "no-such-delivery", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "no delivery no-such-delivery" in result.stderr
+
+
+def test_migrate_says_what_it_applied_and_status_shows_pending(tmp_path: Path) -> None:
+    status = hub("migrate", "--status", tmp_path=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert "current revision: none" in status.stdout
+    assert "pending: 0001" in status.stdout
+    first = hub("migrate", tmp_path=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("applied ")
+    assert "0001" in first.stdout
+    again = hub("migrate", tmp_path=tmp_path)
+    assert "nothing to apply" in again.stdout
+    assert "pending: none" in hub("migrate", "--status", tmp_path=tmp_path).stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "command", "expected"),
+    [
+        ({}, ("worker",), "REDIS_URL is not set"),
+        ({"DATABASE_URL": "mysql://db.example/hub"}, ("migrate",), "scheme 'mysql' is not supported"),
+        ({"DATABASE_URL": "postgres://hub@127.0.0.1:1/hub"}, ("migrate",), "cannot use the database"),
+    ],
+)
+def test_operator_mistakes_get_one_line_and_exit_2(
+    tmp_path: Path,
+    env: dict[str, str],
+    command: tuple[str, ...],
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    result = hub(*command, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from connectors import registry as connector_registry
 from hub.config import load_config
 from hub.core.errors import ConfigError
 from hub.settings import Settings
+from webhooks import registry as provider_registry
 
 
 def settings_for(tmp_path: Path, text: str) -> Settings:
@@ -116,15 +118,13 @@ def test_shipped_config_is_valid(tmp_path: Path) -> None:
     config, report = check_offline(settings)
     assert report.problems == []
     assert config is not None
-    assert set(config.sources) >= {
-        "callrail",
-        "ctm",
-        "twilio",
-        "invoca",
-        "whatconverts",
-        "ringba",
-        "retreaver",
-    }
+    # Every provider and destination type the registries know is shipped ready to enable.
+    assert {source.provider for source in config.sources.values()} == set(
+        provider_registry.available(project / "mappings")
+    )
+    assert {destination.type for destination in config.destinations.values()} == set(
+        connector_registry.types()
+    )
 
 
 def test_unusable_settings_are_reported_with_their_rule(tmp_path: Path) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.hubkit import make_hub
+from hub.samples import payload_files
+from tests.hubkit import PROJECT, make_hub
+from webhooks import registry as provider_registry
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -18,26 +21,25 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=20,
 )
-PROVIDER_KEYS = st.sampled_from(
-    [
-        "resource_id",
-        "id",
-        "customer_phone_number",
-        "start_time",
-        "duration",
-        "answered",
-        "CallSid",
-        "From",
-        "CallStatus",
-        "caller_number",
-        "unix_time",
-        "lead_id",
-        "transaction_id",
-        "call_id",
-        "tags",
-        "value",
-    ]
-)
+PROVIDERS = provider_registry.available(PROJECT / "mappings")
+
+
+def _fixture_keys() -> list[str]:
+    """The top-level field names of every registered provider's fixture payloads."""
+    keys: set[str] = set()
+    for slug in PROVIDERS:
+        for path in payload_files(PROJECT / "tests" / "fixtures" / "providers" / slug):
+            text = path.read_text(encoding="utf-8")
+            if path.suffix == ".form":
+                keys.update(name for name, _ in parse_qsl(text.strip(), keep_blank_values=True))
+                continue
+            payload = json.loads(text)
+            if isinstance(payload, dict):
+                keys.update(payload)
+    return sorted(keys)
+
+
+PROVIDER_KEYS = st.sampled_from(_fixture_keys())
 PAYLOADS = st.one_of(
     st.binary(max_size=300),
     JSON_VALUES.map(lambda v: json.dumps(v).encode()),
@@ -50,7 +52,8 @@ def test_random_payloads_never_5xx_and_failures_are_explained(tmp_path: Path, re
         "version": 1,
         "sources": [
             {"id": slug, "provider": slug, "insecure": True}
-            for slug in ("callrail", "ctm", "twilio", "invoca", "whatconverts", "callscaler")
+            # Every provider the registry knows, YAML-defined ones included.
+            for slug in PROVIDERS
         ],
         "destinations": [{"id": "webhook", "type": "webhook", "credentials": {"url": "${TEST_UNSET_URL}"}}],
         "routes": [{"from": "*", "to": ["webhook"]}],

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.ga4.sandbox import create_app as ga4_sandbox
+from connectors.ga4.fake import create_app as ga4_sandbox
 from hub.cli import main
 from hub.local_server import LocalServer
 from hub.runtime import Runtime, write_sandbox_urls

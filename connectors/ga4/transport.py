@@ -1,4 +1,4 @@
-"""POSTs to the Measurement Protocol, recorded as exchanges without the api_secret.
+"""POSTs to the Measurement Protocol, recorded as masked exchanges without the api_secret.
 
 Google ships no Python client for the MP; `requests` against a configurable base URL (the real
 host, the EU host, or the sandbox) is all there is.
@@ -16,8 +16,11 @@ from urllib.parse import urlencode
 import requests
 import urllib3.exceptions
 
-from connectors.base import Exchange, excerpt
+from connectors.base import Exchange
+from connectors.exchanges import ExchangeRecorder, Masking
 
+#: Client and session ids are long digit runs; every phone number the hub sends GA4 is E.164.
+MASKING: Final = Masking(national_numbers=False)
 COLLECT_PATH: Final = "/mp/collect"
 DEBUG_PATH: Final = "/debug/mp/collect"
 
@@ -61,6 +64,7 @@ class MpTransport:
         self.session = session or requests.Session()
         # Only the configured host is ever called: proxy variables from the environment are ignored.
         self.session.trust_env = False
+        self.exchanges = ExchangeRecorder(MASKING, secrets=[api_secret])
 
     def public_url(self, path: str) -> str:
         """The URL as shown in previews and history: the api_secret left out."""
@@ -80,13 +84,8 @@ class MpTransport:
                 timeout=self.timeout_s,
             )
         except requests.RequestException as exc:
-            exchange = Exchange(
-                "POST",
-                self.public_url(path),
-                None,
-                excerpt(payload),
-                excerpt(_describe(exc)),
-                _elapsed_ms(started),
+            exchange = self.exchanges.exchange(
+                "POST", self.public_url(path), None, payload, _describe(exc), started=started
             )
             # `from None`: the requests exception's text holds the full URL, api_secret included.
             raise MpTransportError(
@@ -95,13 +94,8 @@ class MpTransport:
                 reached=not never_reached(exc),
                 timed_out=isinstance(exc, requests.Timeout),
             ) from None
-        exchange = Exchange(
-            "POST",
-            self.public_url(path),
-            response.status_code,
-            excerpt(payload),
-            excerpt(response.text),
-            _elapsed_ms(started),
+        exchange = self.exchanges.exchange(
+            "POST", self.public_url(path), response.status_code, payload, response.text, started=started
         )
         return MpAnswer(response.status_code, response.text, dict(response.headers), exchange)
 
@@ -119,7 +113,3 @@ def never_reached(exc: requests.RequestException) -> bool:
 def _describe(exc: Exception) -> str:
     # The exception text of requests can carry the full URL, api_secret included.
     return type(exc).__name__
-
-
-def _elapsed_ms(started: float) -> float:
-    return round((time.monotonic() - started) * 1000, 1)

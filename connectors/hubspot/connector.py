@@ -26,6 +26,7 @@ from connectors.base import (
     Skipped,
     TargetSchema,
 )
+from connectors.exchanges import ExchangeRecorder
 from connectors.hubspot.api import HubSpotApi
 from connectors.hubspot.calls import CallSync
 from connectors.hubspot.contacts import ContactSync
@@ -34,7 +35,7 @@ from connectors.hubspot.options import HubSpotOptions, destination_problems
 from connectors.hubspot.options import mapping_problems as check_mapping
 from connectors.hubspot.phones import to_e164
 from connectors.hubspot.preview import planned_requests
-from connectors.hubspot.transport import build_client, recording
+from connectors.hubspot.transport import build_client, matching, recorder
 from connectors.hubspot.work import Ledger, Work, number_key
 
 #: How long one batch may hold its callers' number locks (rate-limit waits included).
@@ -46,6 +47,9 @@ NO_OWNER_TTL_S = 600.0
 class HubSpotConnector(Connector):
     type = "hubspot"
     max_batch = 100
+    #: One batch read/upsert serves up to 100 calls: waiting a little for more saves requests
+    #: against the 100-per-10-s quota.
+    batch_window_s: ClassVar[float] = 2.0
     credential_names = ("access_token",)
     #: HubSpot's own limits (Free/Starter burst, search): what hub.yaml should configure at least.
     default_rate_limits: ClassVar[dict[str, tuple[int, float]]] = {"default": (100, 10.0), "search": (5, 1.0)}
@@ -60,7 +64,18 @@ class HubSpotConnector(Connector):
             raise PermanentError(
                 f"no HubSpot access token configured; {CREDENTIAL_HINT}", reason="unauthorized"
             )
-        return build_client(token, self.settings.sandbox_url, context, self.settings.timeout_s)
+        return build_client(
+            token,
+            self.settings.sandbox_url,
+            context,
+            self.settings.timeout_s,
+            self.exchanges if context is self.context else None,
+        )
+
+    @functools.cached_property
+    def exchanges(self) -> ExchangeRecorder:
+        """Records what deliveries ask of HubSpot (masked) for their history."""
+        return recorder(self.settings.secret("access_token"))
 
     @functools.cached_property
     def api(self) -> HubSpotApi:
@@ -89,7 +104,7 @@ class HubSpotConnector(Connector):
         ledger = Ledger()
         works = self._works(items, ledger)
         match_properties = frozenset(name for w in works if w.contact for name in w.contact.match)
-        with recording(match_properties) as exchanges:
+        with matching(match_properties), self.exchanges.collecting() as exchanges:
             numbers = sorted({w.caller for w in ledger.open(works) if w.caller and w.contact})
             with contextlib.ExitStack() as locks:
                 try:

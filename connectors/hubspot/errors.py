@@ -14,7 +14,7 @@ from connectors.base import (
     classify_common,
     retry_after_seconds,
 )
-from connectors.hubspot.phones import scrub
+from connectors.exchanges import scrub_numbers
 
 CREDENTIAL_HINT = (
     "check the private app token in the destination's credentials.access_token "
@@ -69,7 +69,7 @@ def classify_api_exception(exc: BaseException) -> DeliveryError:
     body = error_body(exc)
     headers: Mapping[str, str] = getattr(exc, "headers", None) or {}
     category = str(body.get("category") or body.get("errorType") or "")
-    message = scrub(str(body.get("message") or getattr(exc, "reason", "") or "no message"))
+    message = scrub_numbers(str(body.get("message") or getattr(exc, "reason", "") or "no message"))
     label = f"HubSpot {status}{' ' + category if category else ''}"
     if status == 401:
         return PermanentError(
@@ -104,7 +104,7 @@ def classify(exc: BaseException) -> DeliveryError:
 
 def record_error(category: str, message: str) -> DeliveryError:
     """One failed input of a batch (a 207 `errors[]` entry, or a 2xx that left the input out)."""
-    message = scrub(message)
+    message = scrub_numbers(message)
     if category in PERMANENT_CATEGORIES:
         return PermanentError(
             f"HubSpot rejected the record ({category}): {message}",

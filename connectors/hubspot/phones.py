@@ -7,7 +7,6 @@ holding the national digits; searching both finds a contact whatever format it w
 from __future__ import annotations
 
 import functools
-import re
 
 import phonenumbers
 
@@ -15,7 +14,8 @@ import phonenumbers
 PHONE_PROPERTIES = ("phone", "mobilephone")
 #: Read-only properties HubSpot computes from `phone` / `mobilephone`: national digits only.
 CALCULATED_PROPERTIES = ("hs_searchable_calculated_phone_number", "hs_searchable_calculated_mobile_number")
-#: Every property of a contact or call that holds a phone number (masked in exchange history).
+#: Every property of a contact or call that holds a phone number (masked in exchange history,
+#: also where a search or batch names it in `propertyName` / `idProperty`).
 PHONE_KEYS = frozenset(
     {
         *PHONE_PROPERTIES,
@@ -66,17 +66,3 @@ def stored_variants(e164: str) -> list[str]:
     """Exact spellings searched on `phone`-like properties (formatted ones are caught by the
     calculated properties, which hold digits whatever the format)."""
     return list(dict.fromkeys((e164, national_digits(e164))))
-
-
-def mask(value: str) -> str:
-    """A number reduced to its last two digits, for history and messages."""
-    digits = [ch for ch in value if ch.isdigit()]
-    return "***" + "".join(digits[-2:]) if digits else value
-
-
-_E164_IN_TEXT = re.compile(r"\+\d{8,15}")
-
-
-def scrub(text: str) -> str:
-    """A message with the E.164 numbers the hub sent (and HubSpot may echo) masked."""
-    return _E164_IN_TEXT.sub(lambda found: mask(found.group()), text)

@@ -4,7 +4,6 @@ limiter, gets a timeout, and is recorded (phone numbers masked) for the delivery
 from __future__ import annotations
 
 import contextvars
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -16,14 +15,11 @@ from hubspot import HubSpot
 from hubspot.discovery.discovery_base import DiscoveryBase
 from urllib3.util.retry import Retry
 
-from connectors import history
-from connectors.base import ConnectorContext, Exchange
-from connectors.hubspot.phones import PHONE_KEYS, mask, scrub
+from connectors.base import ConnectorContext
+from connectors.exchanges import ExchangeRecorder, Masking
+from connectors.hubspot.phones import PHONE_KEYS
 
 PRODUCTION_HOST = "https://api.hubapi.com"
-_journal: contextvars.ContextVar[list[Exchange] | None] = contextvars.ContextVar(
-    "hubspot_journal", default=None
-)
 #: Extra contact properties the mappings match callers on (masked in search filters like phone).
 _match_properties: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
     "hubspot_match_properties", default=frozenset()
@@ -31,81 +27,61 @@ _match_properties: contextvars.ContextVar[frozenset[str]] = contextvars.ContextV
 
 
 @contextmanager
-def recording(match_properties: frozenset[str] = frozenset()) -> Iterator[list[Exchange]]:
-    """Collect the exchanges made by this thread inside the block (`match_properties`: mapped
-    match properties whose search values are masked like phone numbers)."""
-    exchanges: list[Exchange] = []
-    token = _journal.set(exchanges)
-    names = _match_properties.set(match_properties)
+def matching(match_properties: frozenset[str]) -> Iterator[None]:
+    """Inside the block, search values on these mapped match properties are masked like numbers."""
+    token = _match_properties.set(match_properties)
     try:
-        yield exchanges
+        yield
     finally:
-        _match_properties.reset(names)
-        _journal.reset(token)
+        _match_properties.reset(token)
 
 
-def _is_phone_key(name: Any) -> bool:
-    return isinstance(name, str) and name in PHONE_KEYS
+def _phone_valued(name: Any, masking: Masking) -> bool:
+    return isinstance(name, str) and (
+        name in PHONE_KEYS or masking.is_phone_key(name) or name in _match_properties.get()
+    )
 
 
-def _masked(node: Any) -> Any:
-    if isinstance(node, dict):
-        if _is_phone_key(node.get("idProperty")) and "id" in node:
-            node = {**node, "id": _masked_value(node["id"])}
-        if _is_phone_key(node.get("idProperty")) and isinstance(node.get("inputs"), list):
-            # Batch read / upsert by a phone-valued unique property: every input's id is a number.
+def _reshape(node: dict[str, Any], masking: Masking) -> dict[str, Any]:
+    """HubSpot names a phone property in one field and gives its value in another."""
+    if _phone_valued(node.get("idProperty"), masking):
+        # Read or upsert by a phone-valued unique property: the id (or every input's) is a number.
+        if "id" in node:
+            node = {**node, "id": masking.masked_value(node["id"])}
+        if isinstance(node.get("inputs"), list):
             node = {
                 **node,
                 "inputs": [
-                    {**item, "id": _masked_value(item["id"])}
+                    {**item, "id": masking.masked_value(item["id"])}
                     if isinstance(item, dict) and "id" in item
                     else item
                     for item in node["inputs"]
                 ],
             }
-        name = node.get("propertyName")
-        if _is_phone_key(name) or _is_mapped_match(name):
-            return {k: (_masked_value(v) if k in ("value", "values") else v) for k, v in node.items()}
-        return {k: (_masked_value(v) if k in PHONE_KEYS else _masked(v)) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_masked(item) for item in node]
-    if isinstance(node, str):
-        return scrub_numbers(node)
+    if _phone_valued(node.get("propertyName"), masking):
+        # A search filter: `value` / `values` hold the numbers searched for.
+        node = {k: (masking.masked_value(v) if k in ("value", "values") else v) for k, v in node.items()}
     return node
 
 
-#: Digits a number may be echoed back with in free text (error messages): national formats too.
-_NATIONAL_IN_TEXT = re.compile(r"(?<![\w.:/-])\(?\d{2,4}\)?[ .-]?\d{3,4}[ .-]?\d{4}(?![\w:/])")
+MASKING = Masking(phone_keys=PHONE_KEYS, reshape=_reshape)
 
 
-def scrub_numbers(text: str) -> str:
-    """Free text with E.164 numbers and national-format ones ("(415) 555-0100") masked."""
-    return _NATIONAL_IN_TEXT.sub(lambda found: mask(found.group()), scrub(text))
-
-
-def _is_mapped_match(name: Any) -> bool:
-    """A search filter on a property a mapping matches callers on: its values are numbers too."""
-    return isinstance(name, str) and name in _match_properties.get()
-
-
-def _masked_value(value: Any) -> Any:
-    if isinstance(value, list):
-        return [mask(str(item)) for item in value]
-    return mask(str(value)) if value not in (None, "") else value
-
-
-def masked_body(raw: Any) -> str:
-    """A request or response body for history with every phone number masked."""
-    return history.masked_body(raw, _masked, scrub_numbers)
+def recorder(access_token: str | None) -> ExchangeRecorder:
+    """The recorder of a portal's exchanges: phone numbers, names and the token masked."""
+    return ExchangeRecorder(MASKING, secrets=[access_token or ""])
 
 
 class _GatedPool:
     """Stands in for the generated client's urllib3 pool manager."""
 
-    def __init__(self, inner: Any, context: ConnectorContext, timeout_s: float) -> None:
+    def __init__(
+        self, inner: Any, context: ConnectorContext, timeout_s: float, exchanges: ExchangeRecorder | None
+    ) -> None:
         self._inner = inner
         self._context = context
         self._timeout_s = timeout_s
+        self._exchanges = exchanges
 
     def request(self, method: str, url: str, **kwargs: Any) -> Any:
         path = urlsplit(url).path
@@ -123,25 +99,24 @@ class _GatedPool:
             status, response_body = response.status, response.data
             return response
         finally:
-            journal = _journal.get()
-            if journal is not None:
-                journal.append(
-                    Exchange(
-                        method=method,
-                        url=path,
-                        status=status,
-                        request_body=masked_body(kwargs.get("body")),
-                        response_body=masked_body(response_body),
-                        duration_ms=round((time.monotonic() - started) * 1000, 1),
-                    )
+            if self._exchanges is not None:
+                self._exchanges.record(
+                    method, path, status, kwargs.get("body"), response_body, started=started
                 )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
 
-def build_client(token: str, host: str | None, context: ConnectorContext, timeout_s: float) -> HubSpot:
-    """A HubSpot client for `host` (the sandbox URL, or HubSpot itself when None)."""
+def build_client(
+    token: str,
+    host: str | None,
+    context: ConnectorContext,
+    timeout_s: float,
+    exchanges: ExchangeRecorder | None = None,
+) -> HubSpot:
+    """A HubSpot client for `host` (the sandbox URL, or HubSpot itself when None); its requests
+    are recorded in `exchanges` when given."""
     apis: dict[tuple[str, str], Any] = {}
     lock = threading.Lock()
 
@@ -153,7 +128,7 @@ def build_client(token: str, host: str | None, context: ConnectorContext, timeou
             if key not in apis:
                 api = DiscoveryBase._default_api_factory(package, api_name, config)
                 rest = api.api_client.rest_client
-                rest.pool_manager = _GatedPool(rest.pool_manager, context, timeout_s)
+                rest.pool_manager = _GatedPool(rest.pool_manager, context, timeout_s, exchanges)
                 apis[key] = api
             return apis[key]
 

@@ -16,6 +16,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceExpiredSession
 
 from connectors.base import ConnectorContext, DestinationSettings, RetryableError
+from connectors.exchanges import ExchangeRecorder
 from connectors.salesforce import auth
 from connectors.salesforce.options import Options
 from connectors.salesforce.transport import ExchangeLog, build_session
@@ -71,7 +72,8 @@ class SalesforceApi:
         self.context = context
         self.options = options
         self.budget = UsageBudget(options.reserve_share, options.limit_backoff_s)
-        self.log = ExchangeLog(on_usage=self.budget.observe)
+        secrets = [settings.secret(name) or "" for name in auth.SECRET_CREDENTIALS]
+        self.log = ExchangeLog(ExchangeRecorder(secrets=secrets), on_usage=self.budget.observe)
         self.session = build_session(settings.sandbox_url, self.log, settings.timeout_s)
         self._client: Salesforce | None = None
 

@@ -24,6 +24,8 @@ CREDENTIAL_NAMES = (
     "consumer_secret",
     "private_key",
 )
+#: The credentials that are secrets (the others name the user and the connected app).
+SECRET_CREDENTIALS = ("password", "security_token", "consumer_secret", "private_key")
 #: The fake's My Domain in sandbox mode: any host works, the session's adapter reroutes it.
 SANDBOX_DOMAIN = "callhub-fake.my"
 

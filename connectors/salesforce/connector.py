@@ -35,6 +35,9 @@ _FAILURES = (SalesforceError, requests.RequestException, DeliveryError)
 class SalesforceConnector(Connector):
     type: ClassVar[str] = "salesforce"
     max_batch: ClassVar[int] = COLLECTION_MAX
+    #: One sObject Collections request serves up to 200 calls: waiting a little for more saves
+    #: requests against the org's daily allocation.
+    batch_window_s: ClassVar[float] = 2.0
     credential_names: ClassVar[tuple[str, ...]] = auth.CREDENTIAL_NAMES
 
     def __init__(self, settings: DestinationSettings, context: ConnectorContext) -> None:
@@ -55,21 +58,22 @@ class SalesforceConnector(Connector):
         return classify(exc)
 
     def send(self, items: Sequence[DeliveryItem]) -> BatchResult:
-        self.api.load_usage()
-        plans = [build_plan(item, self.options.default_region) for item in items]
-        for start in range(0, len(plans), COLLECTION_MAX):
-            chunk = plans[start : start + COLLECTION_MAX]
-            try:
-                self.writer.write(chunk)
-            except _FAILURES as exc:
-                # Every step so far is idempotent (remembered ids, upserts): the retry redoes the rest.
-                error = self.classify(exc)
-                for plan in chunk:
-                    plan.fail(error)
-        self.api.save_usage()
+        with self.api.log.recorder.collecting() as exchanges:
+            self.api.load_usage()
+            plans = [build_plan(item, self.options.default_region) for item in items]
+            for start in range(0, len(plans), COLLECTION_MAX):
+                chunk = plans[start : start + COLLECTION_MAX]
+                try:
+                    self.writer.write(chunk)
+                except _FAILURES as exc:
+                    # Every step so far is idempotent (remembered ids, upserts): the retry redoes the rest.
+                    error = self.classify(exc)
+                    for plan in chunk:
+                        plan.fail(error)
+            self.api.save_usage()
         return BatchResult(
             outcomes={plan.item.delivery_id: plan.outcome() for plan in plans},
-            exchanges=self.api.log.take(),
+            exchanges=list(exchanges),
         )
 
     def preview(self, item: DeliveryItem) -> list[PlannedRequest]:
@@ -131,8 +135,6 @@ class SalesforceConnector(Connector):
             limits = self.api.limits()
         except _FAILURES as exc:
             return CheckResult(False, self.classify(exc).message)
-        finally:
-            self.api.log.take()
         daily = limits.get("DailyApiRequests") or {}
         return CheckResult(
             True,
@@ -148,5 +150,3 @@ class SalesforceConnector(Connector):
         except _FAILURES:
             # `check()` reports why Salesforce cannot be reached; without a describe there is no lint.
             return None
-        finally:
-            self.api.log.take()

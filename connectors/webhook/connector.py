@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ from connectors.base import (
     excerpt,
     retry_after_seconds,
 )
+from connectors.exchanges import NAME_KEYS, ExchangeRecorder, Masking
 from connectors.webhook.signing import SIGNATURE_HEADER, header_value
 from hub.core.events import dump_event
 
@@ -34,6 +36,8 @@ SANDBOX_PATH = "/receive"
 # Only ever used between `hub run` and its own local receiver.
 SANDBOX_SECRET = "sandbox-webhook-secret"  # noqa: S105
 OPTION_KEYS = {"concurrency", "headers"}
+#: The call as sent holds the caller under `caller.number` / `caller.name` (and `account.name`).
+MASKING = Masking(phone_keys=frozenset({"number"}), name_keys=NAME_KEYS | {"name"})
 
 
 class WebhookConnector(Connector):
@@ -62,6 +66,12 @@ class WebhookConnector(Connector):
         if not url:
             raise PermanentError("no url configured for this webhook destination", reason="config")
         return url
+
+    @functools.cached_property
+    def exchanges(self) -> ExchangeRecorder:
+        """Records each POST for the delivery's history: the caller masked, the hook URL and the
+        signing secrets never shown."""
+        return ExchangeRecorder(MASKING, secrets=[self.settings.secret("url") or "", *self._secrets()])
 
     def _secrets(self) -> list[str]:
         if self.settings.sandbox_url:
@@ -117,18 +127,18 @@ class WebhookConnector(Connector):
         except (requests.RequestException, DeliveryError) as exc:
             failure = exc if isinstance(exc, DeliveryError) else self.classify(exc)
             failure.message = failure.message.replace(url, shown)
-            exchange = Exchange(
-                "POST", shown, None, excerpt(body), failure.message, _ms(started), (item.delivery_id,)
+            exchange = self.exchanges.exchange(
+                "POST", shown, None, body, failure.message, started=started, delivery_ids=(item.delivery_id,)
             )
             return item.delivery_id, failure, exchange
-        exchange = Exchange(
+        exchange = self.exchanges.exchange(
             "POST",
             shown,
             response.status_code,
-            excerpt(body),
-            excerpt(response.text),
-            _ms(started),
-            (item.delivery_id,),
+            body,
+            response.text,
+            started=started,
+            delivery_ids=(item.delivery_id,),
         )
         if 200 <= response.status_code < 300:
             return item.delivery_id, Delivered(note=f"HTTP {response.status_code}"), exchange
@@ -168,7 +178,3 @@ class WebhookConnector(Connector):
         except requests.RequestException as exc:
             return CheckResult(False, f"cannot reach the endpoint: {exc}")
         return CheckResult(response.status_code < 500, f"endpoint answered HTTP {response.status_code}")
-
-
-def _ms(started: float) -> float:
-    return round((time.monotonic() - started) * 1000, 1)

@@ -6,6 +6,15 @@ from typing import Any
 
 from hub import __version__
 
+#: hub.time_filters' grammar as the API accepts it (hub/http/admin.py checks exactly these forms).
+TIME_FILTER_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "format": "date"},
+        {"type": "string", "pattern": "^([0-9]{1,5}[smhdw]|now|today|yesterday)$"},
+    ]
+}
+
 
 def _list_params(*names: str) -> list[dict[str, Any]]:
     described = {
@@ -15,14 +24,14 @@ def _list_params(*names: str) -> list[dict[str, Any]]:
         "status": "Delivery status: pending, queued, delivered, skipped, held, rejected, failed",
         "destination": "Destination id from hub.yaml",
         "reason": "Reason slug (rate_limited, rejected, mapping, ...)",
-        "since": "ISO 8601 time, inclusive",
-        "until": "ISO 8601 time, exclusive",
+        "since": "ISO 8601 time or date, a duration before now (90m, 2h, 7d), now, today, yesterday; inclusive",
+        "until": "as since; exclusive",
         "limit": "Page size (max 500)",
         "offset": "Rows to skip",
     }
     schemas: dict[str, dict[str, Any]] = {
-        "since": {"type": "string", "format": "date-time"},
-        "until": {"type": "string", "format": "date-time"},
+        "since": TIME_FILTER_SCHEMA,
+        "until": TIME_FILTER_SCHEMA,
         "limit": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
         "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
     }
@@ -158,8 +167,8 @@ def spec() -> dict[str, Any]:
                                         "statuses": {"type": "array", "items": {"type": "string"}},
                                         "destination": {"type": "string"},
                                         "reason": {"type": "string"},
-                                        "since": {"type": "string", "format": "date-time"},
-                                        "until": {"type": "string", "format": "date-time"},
+                                        "since": TIME_FILTER_SCHEMA,
+                                        "until": TIME_FILTER_SCHEMA,
                                     },
                                 }
                             }

@@ -18,7 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.core.errors import StorageUnavailable
+from hub.core.errors import ConfigError, StorageUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -50,9 +50,26 @@ def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def driver_url(url: str) -> str:
+    """`url` with the psycopg driver named: managed PostgreSQL hosts hand out `postgres://` and
+    `postgresql://` URLs, which SQLAlchemy would otherwise read as psycopg2 (not installed)."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url.removeprefix(scheme)
+    if not url.startswith(("sqlite:", "postgresql+psycopg:")):
+        scheme = url.split(":", 1)[0] or "(none)"
+        raise ConfigError(
+            [
+                f"DATABASE_URL scheme {scheme!r} is not supported: use sqlite:///PATH or postgresql://USER@HOST/DB"
+            ]
+        )
+    return url
+
+
 def make_engine(url: str, *, writer: bool = True) -> Engine:
     """The engine for `url`; on SQLite a `writer` engine takes the write lock when a transaction
     begins, a reader's transactions read a snapshot and never block writers (WAL)."""
+    url = driver_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -64,9 +81,9 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
         if writer:
             event.listen(engine, "begin", _begin_immediate)
         return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
+    return create_engine(
+        driver_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True
+    )
 
 
 class _FileLock:
@@ -160,15 +177,29 @@ class Database:
         config.set_main_option("script_location", str(MIGRATIONS))
         return config
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest revision (idempotent)."""
+    def migrate(self) -> list[str]:
+        """Bring the schema to the newest revision (idempotent); the revisions applied, oldest first."""
         config = self._alembic()
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # Several processes starting at once must not migrate concurrently.
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(724011)")
+            applied = self._pending(MigrationContext.configure(connection).get_current_revision())
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        return applied
+
+    def schema_status(self) -> tuple[str | None, str | None, list[str]]:
+        """(current revision, newest revision, revisions still to apply, oldest first)."""
+        head = ScriptDirectory.from_config(self._alembic()).get_current_head()
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        return current, head, self._pending(current)
+
+    def _pending(self, current: str | None) -> list[str]:
+        script = ScriptDirectory.from_config(self._alembic())
+        revisions = [revision.revision for revision in script.iterate_revisions("head", current)]
+        return list(reversed(revisions))
 
     def is_current(self) -> bool:
         head = ScriptDirectory.from_config(self._alembic()).get_current_head()

@@ -6,12 +6,13 @@ from typing import Any
 
 import flask
 
+from connectors.base import FAKE_CONTROL_PREFIX
 from connectors.salesforce.fake.errors import FakeError
 from connectors.salesforce.fake.org import Fault, Org
 
 
 def blueprint(org: Org) -> flask.Blueprint:
-    control = flask.Blueprint("salesforce_fake_control", __name__, url_prefix="/__fake__")
+    control = flask.Blueprint("salesforce_fake_control", __name__, url_prefix=FAKE_CONTROL_PREFIX)
 
     def payload() -> dict[str, Any]:
         data = flask.request.get_json(silent=True)

@@ -1,7 +1,7 @@
 """refusals: refused deliveries are kept as receipts (status `refused`) with a credential digest
 
 Revision ID: 0005_refusals
-Revises: 0003
+Revises: 0004_claims
 Create Date: 2026-12-02 05:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_refusals"
-down_revision = "0003"
+down_revision = "0004_claims"
 branch_labels = None
 depends_on = None
 

@@ -6,8 +6,8 @@ import pytest
 import requests
 from flask import Flask
 
-from connectors.ga4.sandbox import create_app, sandbox_state
-from connectors.ga4.sandbox_state import SandboxState
+from connectors.ga4.fake import create_app, sandbox_state
+from connectors.ga4.fake.state import SandboxState
 from hub.local_server import LocalServer
 from tests.connectors.ga4.calls import clock
 

@@ -13,8 +13,8 @@ import pytest
 
 from connectors.base import DestinationSettings
 from connectors.ga4 import cli
+from connectors.ga4.fake import create_app
 from connectors.ga4.reporting import DayKey, ReportWindow
-from connectors.ga4.sandbox import create_app
 from hub.core.errors import ConfigError
 from hub.core.events import CallEvent, dump_event
 from hub.core.records import RenderedRecord

@@ -9,7 +9,7 @@ import redis
 
 from connectors.base import Delivered, MemoryContext, PermanentError, RetryableError, Skipped
 from connectors.ga4 import GA4Connector
-from connectors.ga4.sandbox_state import SandboxState
+from connectors.ga4.fake.state import SandboxState
 from hub.coordination import MemoryStateStore, SharedContext
 from tests.connectors.ga4.calls import (
     API_SECRET,

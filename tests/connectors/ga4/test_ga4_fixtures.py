@@ -7,7 +7,7 @@ from pathlib import Path
 
 from connectors.base import Delivered, MemoryContext, Skipped
 from connectors.ga4 import GA4Connector
-from connectors.ga4.sandbox_state import SandboxState
+from connectors.ga4.fake.state import SandboxState
 from hub.core.events import CallEvent, load_event
 from tests.connectors.ga4.calls import (
     CALL_STARTED,

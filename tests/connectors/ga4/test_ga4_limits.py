@@ -9,8 +9,8 @@ import pytest
 
 from connectors.base import Delivered, MemoryContext, PermanentError
 from connectors.ga4 import GA4Connector, rules
+from connectors.ga4.fake.state import SandboxState
 from connectors.ga4.payload import EventRef, draft_event, pack_requests
-from connectors.ga4.sandbox_state import SandboxState
 from tests.connectors.ga4.calls import NOW, callrail_call, clock, item, micros, record, settings
 
 

@@ -113,7 +113,7 @@ def test_report_with_a_service_account_stays_offline(
 
 
 def test_report_prints_data_api_errors(ga4_url: str, http: requests.Session) -> None:
-    http.post(f"{ga4_url}/_sandbox/faults", json={"endpoint": "report", "status": 429}, timeout=5)
+    http.post(f"{ga4_url}/__fake__/faults", json={"endpoint": "report", "status": 429}, timeout=5)
     out = io.StringIO()
 
     code = report_command(settings(ga4_url, credentials=PROPERTY), delivered, 7, out, today=TODAY)

@@ -14,7 +14,7 @@ import requests
 
 from connectors.base import Delivered, MemoryContext, PermanentError, RetryableError, Skipped
 from connectors.ga4 import GA4Connector
-from connectors.ga4.sandbox_state import SandboxState
+from connectors.ga4.fake.state import SandboxState
 from hub.local_server import LocalServer
 from hub.redis_server import free_port
 from tests.connectors.ga4.calls import NOW, callrail_call, clock, item, settings, with_attribution
@@ -23,7 +23,7 @@ STATE_KEY = "call:callrail:CAL3f1e6c0a9b2d47e8a1c5d9f07b64e2a1"
 
 
 def fault(http: requests.Session, url: str, **spec: object) -> None:
-    http.post(f"{url}/_sandbox/faults", json=spec, timeout=5).raise_for_status()
+    http.post(f"{url}/__fake__/faults", json=spec, timeout=5).raise_for_status()
 
 
 def test_5xx_is_retried_and_the_retry_sends_once(

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import requests
 
-from connectors.ga4.sandbox_state import SandboxState
+from connectors.ga4.fake.state import SandboxState
 from tests.connectors.ga4.calls import NOW, micros
 
 PARAMS = {"measurement_id": "G-TEST1234", "api_secret": "x"}
@@ -28,7 +28,7 @@ def test_collect_answers_204_even_for_garbage_and_records_it(
     assert len(recorded.hits()) == 3
     # Like GA, only the valid event is kept (and reported).
     assert [event.name for event in recorded.events()] == ["phone_call"]
-    listed = http.get(f"{ga4_url}/_sandbox/events", timeout=5).json()["events"]
+    listed = http.get(f"{ga4_url}/__fake__/events", timeout=5).json()["events"]
     assert [event["name"] for event in listed] == ["phone_call"]
 
 
@@ -82,7 +82,7 @@ def test_faults_replace_the_next_answers(
     ga4_url: str, recorded: SandboxState, http: requests.Session
 ) -> None:
     http.post(
-        f"{ga4_url}/_sandbox/faults", json={"endpoint": "collect", "status": 500, "times": 2}, timeout=5
+        f"{ga4_url}/__fake__/faults", json={"endpoint": "collect", "status": 500, "times": 2}, timeout=5
     )
     statuses = [
         http.post(f"{ga4_url}/mp/collect", params=PARAMS, json=body(), timeout=5).status_code
@@ -91,11 +91,11 @@ def test_faults_replace_the_next_answers(
 
     assert statuses == [500, 500, 204]
     assert len(recorded.hits()) == 1
-    http.post(f"{ga4_url}/_sandbox/reset", timeout=5)
-    assert http.get(f"{ga4_url}/_sandbox/requests", timeout=5).json() == {"requests": []}
+    http.post(f"{ga4_url}/__fake__/reset", timeout=5)
+    assert http.get(f"{ga4_url}/__fake__/requests", timeout=5).json() == {"requests": []}
 
 
 def test_unknown_fault_endpoint_is_a_400(ga4_url: str, http: requests.Session) -> None:
-    answer = http.post(f"{ga4_url}/_sandbox/faults", json={"endpoint": "nowhere"}, timeout=5)
+    answer = http.post(f"{ga4_url}/__fake__/faults", json={"endpoint": "nowhere"}, timeout=5)
     assert answer.status_code == 400
     assert answer.json()["error"]["status"] == "INVALID_ARGUMENT"

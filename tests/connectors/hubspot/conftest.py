@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from connectors.hubspot.sandbox import FakeHubSpot, create_app, fake_of
+from connectors.hubspot.fake import FakeHubSpot, create_app, fake_of
 from hub.local_server import LocalServer
 from tests.connectors.hubspot.harness import TOKEN
 

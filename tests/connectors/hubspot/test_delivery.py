@@ -7,7 +7,7 @@ import threading
 import requests
 
 from connectors.base import Delivered, Held, ItemOutcome, PermanentError, Skipped
-from connectors.hubspot.fake_faults import Fault
+from connectors.hubspot.fake.faults import Fault
 from connectors.hubspot.properties import DISPOSITIONS
 from hub.core.events import Outcome
 from tests.connectors.hubspot.harness import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.base import Delivered, DeliveryItem, PermanentError, RetryableError
-from connectors.hubspot.fake_faults import Fault
+from connectors.hubspot.fake.faults import Fault
 from tests.connectors.hubspot.harness import (
     call_event,
     deliver_until_settled,

@@ -1,16 +1,14 @@
 """Regressions from review: calculated-phone hits confirmed, match and corrected properties kept,
-late retries never overwrite a newer call's attribution, owner cache expiry, history masking."""
+late retries never overwrite a newer call's attribution, owner cache expiry."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from datetime import timedelta
 from typing import Any
 
 from connectors.base import Delivered, MemoryContext
 from connectors.hubspot.lookup import numbers_held
-from connectors.hubspot.transport import masked_body, recording
 from hub.core.events import Attribution
 from tests.connectors.hubspot.harness import STARTED, call_event, item_for, make_connector, shared_context
 
@@ -199,20 +197,3 @@ def test_no_owner_is_remembered_for_a_while_only_and_never_under_the_email(porta
 
     assert resolved["hubspot_owner_id"] == "7009"
     assert len(asked) == 2
-
-
-# --- P3: masking gaps ---------------------------------------------------------------------------
-
-
-def test_mapped_match_properties_and_national_numbers_are_masked():
-    search = {
-        "filterGroups": [
-            {"filters": [{"propertyName": "work_phone", "operator": "IN", "values": ["4155550100"]}]}
-        ]
-    }
-    with recording(frozenset({"work_phone"})):
-        assert "4155550100" not in masked_body(json.dumps(search))
-    echoed = {"status": "error", "message": "Property values were not valid: (415) 555-0100 is not a number"}
-    assert "555-0100" not in masked_body(json.dumps(echoed))
-    read = {"idProperty": "callhub_caller_e164", "inputs": [{"id": "+14155550100"}], "properties": ["phone"]}
-    assert "4155550100" not in masked_body(json.dumps(read))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from connectors.hubspot.sandbox import create_app, fake_of
+from connectors.hubspot.fake import create_app, fake_of
 
 AUTH = {"Authorization": "Bearer pat-test"}
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.salesforce.sandbox import create_app
+from connectors.salesforce.fake import create_app
 from hub.local_server import LocalServer
 from tests.connectors.salesforce.calls import AGENT, CAMPAIGN
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.base import Delivered, PermanentError
 from connectors.salesforce import SalesforceConnector
-from connectors.salesforce.sandbox import create_app
+from connectors.salesforce.fake import create_app
 from hub.local_server import LocalServer
 from tests.connectors.salesforce.calls import call, item, settings, shared_context
 

@@ -196,7 +196,7 @@ def test_describe_has_the_custom_fields_and_rules(sf: Any) -> None:
 
 
 def test_soap_login_failure(fake_server: object) -> None:
-    from connectors.salesforce.sandbox import create_app
+    from connectors.salesforce.fake import create_app
     from hub.local_server import LocalServer
 
     with LocalServer(create_app(username="u", password="p", security_token="t")) as server:

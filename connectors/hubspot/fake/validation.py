@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.hubspot.fake_catalogue import DEFAULT_DISPOSITIONS, PropertyDef
-from connectors.hubspot.fake_errors import RecordError
+from connectors.hubspot.fake.catalogue import DEFAULT_DISPOSITIONS, PropertyDef
+from connectors.hubspot.fake.errors import RecordError
 
 _DISPOSITION_IDS = frozenset(DEFAULT_DISPOSITIONS.values())
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import phonenumbers
 
-from connectors.hubspot.fake_catalogue import LIFECYCLE_STAGES, PropertyDef, catalogue
-from connectors.hubspot.fake_errors import FakeApiError, RecordError, not_found
-from connectors.hubspot.fake_search import matches, validate_request
-from connectors.hubspot.fake_validation import check_properties
+from connectors.hubspot.fake.catalogue import LIFECYCLE_STAGES, PropertyDef, catalogue
+from connectors.hubspot.fake.errors import FakeApiError, RecordError, not_found
+from connectors.hubspot.fake.search import matches, validate_request
+from connectors.hubspot.fake.validation import check_properties
 
 _ALIASES = {"contact": "contacts", "0-1": "contacts", "call": "calls", "0-48": "calls"}
 #: HUBSPOT_DEFINED default association type ids (from -> to).

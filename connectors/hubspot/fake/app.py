@@ -5,7 +5,7 @@ Every API request passes, in order: bearer auth (401 INVALID_AUTHENTICATION), th
 with HubSpot's policy name and headers), injected faults, then the CRM handler.
 
 Control API for tests and the bench (no auth, not counted, not rate limited):
-- `POST /__fake__/faults` a fault (see fake_faults), `DELETE /__fake__/faults` clears them;
+- `POST /__fake__/faults` a fault (see faults.py), `DELETE /__fake__/faults` clears them;
 - `GET /__fake__/stats` request counts; `GET /__fake__/records/<objectType>` what is stored;
 - `POST /__fake__/reset` empties the CRM, the counters and the faults.
 """
@@ -20,13 +20,13 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from connectors.hubspot.fake_errors import FakeApiError
-from connectors.hubspot.fake_faults import Fault, Faults
-from connectors.hubspot.fake_limits import RateLimits
-from connectors.hubspot.fake_routes import crm
-from connectors.hubspot.fake_store import CrmStore
+from connectors.base import FAKE_CONTROL_PREFIX
+from connectors.hubspot.fake.errors import FakeApiError
+from connectors.hubspot.fake.faults import Fault, Faults
+from connectors.hubspot.fake.limits import RateLimits
+from connectors.hubspot.fake.routes import crm
+from connectors.hubspot.fake.store import CrmStore
 
-CONTROL_PREFIX = "/__fake__"
 SANDBOX_OWNERS: tuple[dict[str, Any], ...] = (
     {
         "id": "7001",
@@ -123,7 +123,7 @@ def _authorized(fake: FakeHubSpot) -> bool:
 
 
 def _before() -> Response | None:
-    if request.path.startswith(CONTROL_PREFIX):
+    if request.path.startswith(FAKE_CONTROL_PREFIX):
         return None
     fake = _fake()
     if not _authorized(fake):
@@ -143,7 +143,7 @@ def _before() -> Response | None:
 
 
 def _after(response: Response) -> Response:
-    if request.path.startswith(CONTROL_PREFIX):
+    if request.path.startswith(FAKE_CONTROL_PREFIX):
         return response
     for name, value in g.get("rate_limit_headers", {}).items():
         response.headers.setdefault(name, value)
@@ -151,7 +151,7 @@ def _after(response: Response) -> Response:
     return response
 
 
-control = Blueprint("hubspot_fake_control", __name__, url_prefix=CONTROL_PREFIX)
+control = Blueprint("hubspot_fake_control", __name__, url_prefix=FAKE_CONTROL_PREFIX)
 
 
 @control.post("/faults")

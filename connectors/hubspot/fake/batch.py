@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.hubspot.fake_errors import FakeApiError, RecordError
-from connectors.hubspot.fake_faults import Fault
-from connectors.hubspot.fake_store import iso
+from connectors.hubspot.fake.errors import FakeApiError, RecordError
+from connectors.hubspot.fake.faults import Fault
+from connectors.hubspot.fake.store import iso
 
 MAX_INPUTS = 100
 

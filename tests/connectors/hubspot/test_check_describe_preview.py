@@ -1,19 +1,13 @@
-"""check, describe, preview and the option checks of the HubSpot connector."""
+"""check, describe, preview and the option checks of the HubSpot connector.
+
+What every connector must do (check, classify, preview, replay, masking) is in tests/connectors/test_contract.py."""
 
 from __future__ import annotations
 
-from connectors import registry
 from connectors.base import MemoryContext
 from connectors.hubspot import HubSpotConnector
-from connectors.hubspot.fake_faults import Fault
-from connectors.hubspot.sandbox import create_app
+from connectors.hubspot.fake.faults import Fault
 from tests.connectors.hubspot.harness import call_event, item_for, make_connector, shared_context
-
-
-def test_registry_finds_the_connector_and_its_fake():
-    assert registry.connector_class("hubspot") is HubSpotConnector
-    assert registry.sandbox_app("hubspot") is not None
-    assert create_app().name == "hubspot_fake"
 
 
 def test_check_proves_the_token_and_the_portal_setup(portal, redis_url):

@@ -10,7 +10,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from connectors.hubspot.fake_errors import FakeApiError
+from connectors.hubspot.fake.errors import FakeApiError
 
 
 @dataclass

@@ -5,11 +5,11 @@ clients (`requests` for the MP, google-analytics-data for reports). The Data API
 what /mp/collect recorded, so a test that sends and then reports sees consistent numbers.
 
 Control API (not GA's), for tests and people trying the hub:
-- `GET  /_sandbox/events`    events GA4 would have kept (`?name=phone_call` to filter)
-- `GET  /_sandbox/requests`  every body POSTed to /mp/collect, as received
-- `POST /_sandbox/faults`    `{"endpoint": "collect"|"debug"|"report", "status": 503, "times": 1,
+- `GET  /__fake__/events`    events GA4 would have kept (`?name=phone_call` to filter)
+- `GET  /__fake__/requests`  every body POSTed to /mp/collect, as received
+- `POST /__fake__/faults`    `{"endpoint": "collect"|"debug"|"report", "status": 503, "times": 1,
                              "retry_after": 30}`: the next requests get that status instead
-- `POST /_sandbox/reset`     forget everything
+- `POST /__fake__/reset`     forget everything
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from connectors.ga4 import sandbox_data, sandbox_mp
-from connectors.ga4.sandbox_state import Clock, SandboxState
+from connectors.base import FAKE_CONTROL_PREFIX
+from connectors.ga4.fake import data_api, mp
+from connectors.ga4.fake.state import Clock, SandboxState
 
-control = Blueprint("ga4_control", __name__, url_prefix="/_sandbox")
+control = Blueprint("ga4_control", __name__, url_prefix=FAKE_CONTROL_PREFIX)
 
 
 def create_app(
@@ -34,24 +35,24 @@ def create_app(
     **_: Any,
 ) -> Flask:
     """The fake; `clock` fixes "now" (backdating checks, relative report dates)."""
-    app = Flask("ga4_sandbox")
-    app.extensions["ga4_sandbox"] = SandboxState(clock)
+    app = Flask("ga4_fake")
+    app.extensions["ga4_fake"] = SandboxState(clock)
     app.config.update(GA4_TIMEZONE=timezone, GA4_PROPERTY_ID=property_id, GA4_KEY_EVENTS=tuple(key_events))
-    app.register_blueprint(sandbox_mp.blueprint)
-    app.register_blueprint(sandbox_data.blueprint)
+    app.register_blueprint(mp.blueprint)
+    app.register_blueprint(data_api.blueprint)
     app.register_blueprint(control)
     return app
 
 
 def sandbox_state(app: Flask) -> SandboxState:
     """The recorded state of a fake created by `create_app`, for in-process assertions."""
-    return app.extensions["ga4_sandbox"]  # type: ignore[no-any-return]
+    return app.extensions["ga4_fake"]  # type: ignore[no-any-return]
 
 
 @control.get("/events")
 def list_events() -> Response:
     name = request.args.get("name")
-    events = [event.as_json() for event in sandbox_mp.state().events() if name is None or event.name == name]
+    events = [event.as_json() for event in mp.state().events() if name is None or event.name == name]
     return jsonify({"events": events})
 
 
@@ -59,7 +60,7 @@ def list_events() -> Response:
 def list_requests() -> Response:
     hits = [
         {"measurement_id": hit.measurement_id, "received_at": hit.received_at.isoformat(), "body": hit.body}
-        for hit in sandbox_mp.state().hits()
+        for hit in mp.state().hits()
     ]
     return jsonify({"requests": hits})
 
@@ -68,18 +69,18 @@ def list_requests() -> Response:
 def add_fault() -> Response:
     spec = request.get_json(silent=True) or {}
     try:
-        sandbox_mp.state().add_fault(
+        mp.state().add_fault(
             str(spec.get("endpoint", "collect")),
             int(spec.get("status", 503)),
             int(spec.get("times", 1)),
             float(spec["retry_after"]) if spec.get("retry_after") is not None else None,
         )
     except (TypeError, ValueError) as exc:
-        return sandbox_data.error_response(400, str(exc))
+        return data_api.error_response(400, str(exc))
     return Response(status=204)
 
 
 @control.post("/reset")
 def reset() -> Response:
-    sandbox_mp.state().reset()
+    mp.state().reset()
     return Response(status=204)

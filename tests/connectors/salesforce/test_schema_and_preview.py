@@ -1,10 +1,11 @@
-"""describe, preview, options and mapping checks: what `hub check` and `hub preview` rely on."""
+"""describe, preview, options and mapping checks: what `hub check` and `hub preview` rely on.
+
+What every connector must do (check, classify, preview, replay, masking) is in tests/connectors/test_contract.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from connectors import registry
 from connectors.base import MemoryContext
 from connectors.salesforce import SalesforceConnector
 from connectors.salesforce.lookup import person_state_key
@@ -12,10 +13,6 @@ from connectors.salesforce.phones import phone_search, sosl_term
 from hub.mapping import lint_against_schema
 from tests.connectors.salesforce.calls import MAPPINGS, call, connector, item, mapping, settings
 from tests.connectors.salesforce.conftest import FakeOrg
-
-
-def test_the_registry_finds_the_connector() -> None:
-    assert registry.connector_class("salesforce") is SalesforceConnector
 
 
 def test_describe_gives_the_live_schema_with_the_hubs_own_fields(fake: FakeOrg, redis_url: str) -> None:

@@ -8,11 +8,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from connectors.hubspot.fake_batch import batch_inputs, run_batch
-from connectors.hubspot.fake_catalogue import DEFAULT_DISPOSITIONS
-from connectors.hubspot.fake_errors import FakeApiError, RecordError
-from connectors.hubspot.fake_faults import Fault
-from connectors.hubspot.fake_store import DEFAULT_ASSOCIATION_TYPES, CrmStore, object_type_name
+from connectors.hubspot.fake.batch import batch_inputs, run_batch
+from connectors.hubspot.fake.catalogue import DEFAULT_DISPOSITIONS
+from connectors.hubspot.fake.errors import FakeApiError, RecordError
+from connectors.hubspot.fake.faults import Fault
+from connectors.hubspot.fake.store import DEFAULT_ASSOCIATION_TYPES, CrmStore, object_type_name
 
 crm = Blueprint("hubspot_crm", __name__)
 
@@ -189,7 +189,7 @@ def associate_default_batch(from_type: str, to_type: str) -> Response:
 def _association_batch(results: list[dict[str, Any]], errors: list[dict[str, Any]]) -> dict[str, Any]:
     from datetime import UTC, datetime
 
-    from connectors.hubspot.fake_store import iso
+    from connectors.hubspot.fake.store import iso
 
     now = iso(datetime.now(UTC))
     body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.hubspot.fake_errors import FakeApiError
+from connectors.hubspot.fake.errors import FakeApiError
 
 MAX_GROUPS = 5
 MAX_FILTERS_PER_GROUP = 10

@@ -7,21 +7,21 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from connectors.ga4 import rules
-from connectors.ga4.sandbox_state import SandboxState
+from connectors.ga4.fake import validation as rules
+from connectors.ga4.fake.state import SandboxState
 
 blueprint = Blueprint("ga4_mp", __name__)
 
 
 def state() -> SandboxState:
-    return current_app.extensions["ga4_sandbox"]  # type: ignore[no-any-return]
+    return current_app.extensions["ga4_fake"]  # type: ignore[no-any-return]
 
 
 def _fault_response(endpoint: str) -> Response | None:
     fault = state().take_fault(endpoint)
     if fault is None:
         return None
-    response = Response(f"sandbox fault {fault.status}", status=fault.status, mimetype="text/plain")
+    response = Response(f"injected fault {fault.status}", status=fault.status, mimetype="text/plain")
     if fault.retry_after is not None:
         response.headers["Retry-After"] = str(int(fault.retry_after))
     return response

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from connectors.ga4 import rules
+from connectors.ga4.fake import validation as rules
 
 ENDPOINTS: Final = ("collect", "debug", "report")
 Clock = Callable[[], datetime]

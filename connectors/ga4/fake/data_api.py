@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from connectors.ga4.sandbox_mp import state
-from connectors.ga4.sandbox_state import RecordedEvent
+from connectors.ga4.fake.mp import state
+from connectors.ga4.fake.state import RecordedEvent
 
 blueprint = Blueprint("ga4_data", __name__)
 
@@ -64,7 +64,7 @@ def error_response(code: int, message: str) -> Response:
 def run_report(property_id: str) -> Response:
     fault = state().take_fault("report")
     if fault is not None:
-        return error_response(fault.status, f"sandbox fault {fault.status}")
+        return error_response(fault.status, f"injected fault {fault.status}")
     expected = current_app.config.get("GA4_PROPERTY_ID")
     if expected and property_id != expected:
         return error_response(

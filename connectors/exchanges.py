@@ -1,0 +1,238 @@
+"""How every connector records its HTTP exchanges for the delivery history, with personal data masked.
+
+A connector makes one `ExchangeRecorder` with the secrets it sends and, where its vendor's bodies
+need it, a `Masking` naming extra fields. Whatever passes through it is kept trimmed, with:
+
+- secrets (the credential values, and any field named like one) replaced by `[secret]`;
+- phone numbers (fields named like one, and numbers written inside any text) cut to their last
+  two digits: `***00`;
+- people's names (fields named like one) cut to their first letter: `M***`.
+
+Exchanges are kept per thread, inside `collecting()`: a connector shared by threads collects each
+`send`'s own, and requests made outside a send (checks, schema reads) are not kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+from connectors.base import Exchange, excerpt
+
+#: Field names (lower case) containing one of these hold phone numbers: `Phone`, `mobilephone`,
+#: `caller_e164`, `hs_call_from_number`, `Tracking_Number__c`, `hs_searchable_calculated_mobile_number`.
+PHONE_KEY_PARTS: Final = (
+    "phone",
+    "e164",
+    "fax",
+    "mobile_number",
+    "from_number",
+    "to_number",
+    "tracking_number",
+    "business_number",
+    "caller_number",
+)
+#: Field names (lower case) holding a person's name.
+NAME_KEYS: Final = frozenset(
+    {"firstname", "lastname", "first_name", "last_name", "full_name", "fullname", "caller_name", "callername"}
+)
+#: Field names (lower case) holding credentials.
+SECRET_KEYS: Final = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "api_secret",
+        "api_key",
+        "client_secret",
+        "password",
+        "security_token",
+        "secret",
+        "authorization",
+    }
+)
+SECRET_SHOWN: Final = "[secret]"  # noqa: S105
+
+_E164_IN_TEXT: Final = re.compile(r"\+\d{7,15}")
+#: E.164 numbers, and national formats ("(415) 555-0100", "020 7123 4567", "4155550100") that are
+#: not part of a longer word, path or time.
+_NUMBER_IN_TEXT: Final = re.compile(
+    _E164_IN_TEXT.pattern + r"|(?<![\w.:/-])\(?\d{2,4}\)?[ .-]?\d{3,4}[ .-]?\d{4}(?![\w:/])"
+)
+
+
+def mask_number(value: str) -> str:
+    """A phone number reduced to its last two digits, for history and messages."""
+    digits = [ch for ch in value if ch.isdigit()]
+    return "***" + "".join(digits[-2:]) if digits else value
+
+
+def mask_name(value: str) -> str:
+    """A person's name reduced to its first letter."""
+    text = value.strip()
+    return text[0] + "***" if text else value
+
+
+def scrub_numbers(text: str, *, national: bool = True) -> str:
+    """Free text (messages, notes, URLs) with every phone number in it masked; `national=False`
+    masks E.164 numbers only, for bodies whose long digit runs are ids rather than numbers."""
+    pattern = _NUMBER_IN_TEXT if national else _E164_IN_TEXT
+    return pattern.sub(lambda found: mask_number(found.group()), text)
+
+
+def without_query(url: str) -> str:
+    """A URL whose query string is left out (a search's `q=` carries callers' numbers)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "[query omitted]" if parts.query else "", ""))
+
+
+Reshape = Callable[[dict[str, Any], "Masking"], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Masking:
+    """Which fields of a connector's bodies hold phone numbers, names and secrets."""
+
+    #: Exact field names (lower case) holding phone numbers besides those matching PHONE_KEY_PARTS.
+    phone_keys: frozenset[str] = frozenset()
+    name_keys: frozenset[str] = NAME_KEYS
+    secret_keys: frozenset[str] = SECRET_KEYS
+    #: Mask national-format numbers in text too; off where bodies carry long numeric ids (GA4's
+    #: client and session ids) and every number the hub sends is E.164.
+    national_numbers: bool = True
+    #: Vendor structures the key rules cannot see (a search filter naming a phone property and
+    #: giving its value beside it): called on every object before its fields are masked.
+    reshape: Reshape | None = None
+
+    def is_phone_key(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        lowered = key.lower()
+        return lowered in self.phone_keys or any(part in lowered for part in PHONE_KEY_PARTS)
+
+    def masked_value(self, value: Any) -> Any:
+        """A phone-valued field's value (or list of values) masked."""
+        if isinstance(value, list):
+            return [self.masked_value(item) for item in value]
+        if isinstance(value, dict):
+            return self.data(value)
+        if value in (None, "") or isinstance(value, bool):
+            return value
+        return mask_number(str(value))
+
+    def data(self, node: Any) -> Any:
+        """A decoded JSON body with every phone number, name and secret masked."""
+        if isinstance(node, dict):
+            if self.reshape is not None:
+                node = self.reshape(node, self)
+            return {key: self._field(key, value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [self.data(item) for item in node]
+        if isinstance(node, str):
+            return self.text(node)
+        return node
+
+    def text(self, value: str) -> str:
+        """Free text with the phone numbers in it masked."""
+        return scrub_numbers(value, national=self.national_numbers)
+
+    def _field(self, key: Any, value: Any) -> Any:
+        lowered = key.lower() if isinstance(key, str) else ""
+        if lowered in self.secret_keys and value not in (None, ""):
+            return SECRET_SHOWN
+        if isinstance(value, dict):
+            return self.data(value)
+        if self.is_phone_key(key):
+            return self.masked_value(value)
+        if lowered in self.name_keys and isinstance(value, str):
+            return mask_name(value)
+        return self.data(value)
+
+
+DEFAULT_MASKING: Final = Masking()
+
+
+@dataclass
+class ExchangeRecorder:
+    """Turns requests into masked `Exchange`s and collects each thread's."""
+
+    masking: Masking = DEFAULT_MASKING
+    #: Credential values sent to the vendor: replaced wherever they appear (URL, bodies, errors).
+    secrets: Iterable[str] = ()
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+
+    def __post_init__(self) -> None:
+        # Longest first, so a secret containing another is replaced whole; short values would
+        # blank out ordinary text.
+        self.secrets = tuple(sorted({s for s in self.secrets if s and len(s) >= 8}, key=len, reverse=True))
+
+    def text(self, value: str) -> str:
+        """Free text for history: secrets and phone numbers masked."""
+        for secret in self.secrets:
+            value = value.replace(secret, SECRET_SHOWN)
+        return self.masking.text(value)
+
+    def body(self, raw: Any) -> str:
+        """A request or response body for history: JSON masked field by field, other text scrubbed."""
+        if raw in (None, b"", ""):
+            return ""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return excerpt(self.text(text))
+        try:
+            return excerpt(self.text(json.dumps(self.masking.data(data), separators=(",", ":"))))
+        except (TypeError, ValueError, RecursionError):
+            # A shape the masker does not know: better no body in history than a number in clear.
+            return "[body not recorded]"
+
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        status: int | None,
+        request_body: Any = None,
+        response_body: Any = None,
+        *,
+        started: float | None = None,
+        duration_ms: float | None = None,
+        delivery_ids: tuple[str, ...] = (),
+    ) -> Exchange:
+        """One masked exchange (not kept); `started` is a `time.monotonic()` reading."""
+        if duration_ms is None:
+            duration_ms = round((time.monotonic() - started) * 1000, 1) if started is not None else 0.0
+        return Exchange(
+            method=method,
+            url=self.text(url),
+            status=status,
+            request_body=self.body(request_body),
+            response_body=self.body(response_body),
+            duration_ms=duration_ms,
+            delivery_ids=delivery_ids,
+        )
+
+    def record(self, *args: Any, **kwargs: Any) -> Exchange:
+        """`exchange(...)`, kept when this thread is inside `collecting` (checks keep nothing)."""
+        exchange = self.exchange(*args, **kwargs)
+        journal: list[Exchange] | None = getattr(self._local, "journal", None)
+        if journal is not None:
+            journal.append(exchange)
+        return exchange
+
+    @contextmanager
+    def collecting(self) -> Iterator[list[Exchange]]:
+        """Collect the exchanges this thread records inside the block into the list yielded."""
+        previous = getattr(self._local, "journal", None)
+        journal: list[Exchange] = []
+        self._local.journal = journal
+        try:
+            yield journal
+        finally:
+            self._local.journal = previous

@@ -1,0 +1,92 @@
+"""The connectors' shared exchange recorder: what history keeps of a request, masked."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from connectors.exchanges import ExchangeRecorder, Masking, scrub_numbers, without_query
+
+
+def test_phone_fields_and_names_are_masked_and_other_values_kept() -> None:
+    body = ExchangeRecorder().body(
+        '{"records":[{"Phone":"+14705550183","LastName":"Vega","Tracking_Number__c":"+18005550199",'
+        '"Id":"00Q000000000001AAA","Status":"Open"}]}'
+    )
+
+    assert "4705550183" not in body
+    assert "8005550199" not in body
+    assert '"Phone":"***83"' in body
+    assert "Vega" not in body
+    assert '"LastName":"V***"' in body
+    assert "00Q000000000001AAA" in body
+    assert "Open" in body
+
+
+def test_numbers_inside_text_are_masked_but_ids_paths_and_times_are_not() -> None:
+    text = (
+        "Caller (415) 555-0100 or +442071234567 at 2024-05-01T12:00:00Z on /services/data/v59.0/x/4155550100"
+    )
+
+    scrubbed = scrub_numbers(text)
+
+    assert "555-0100" not in scrubbed
+    assert "2071234567" not in scrubbed
+    assert "2024-05-01T12:00:00Z" in scrubbed
+    assert scrubbed.endswith("/x/4155550100")
+    assert scrub_numbers("client 1197596843.1673515099", national=False) == "client 1197596843.1673515099"
+    assert scrub_numbers("to +14155550100", national=False) == "to ***00"
+
+
+def test_secrets_are_replaced_by_value_and_by_field_name() -> None:
+    recorder = ExchangeRecorder(secrets=["s3cr3t-value-123", "short"])
+    exchange = recorder.exchange(
+        "POST",
+        "https://example.com/hook?key=s3cr3t-value-123",
+        401,
+        json.dumps({"api_secret": "anything", "note": "sent s3cr3t-value-123"}),
+        "bad token s3cr3t-value-123 (short)",
+    )
+
+    assert "s3cr3t-value-123" not in exchange.url + exchange.request_body + exchange.response_body
+    assert '"api_secret":"[secret]"' in exchange.request_body
+    # Values too short to be a credential would blank out ordinary words.
+    assert "(short)" in exchange.response_body
+
+
+def test_a_body_that_is_not_json_is_scrubbed_as_text_and_trimmed() -> None:
+    body = ExchangeRecorder().body(b"<soap>call +14155550100</soap>" + b"x" * 5000)
+
+    assert "4155550100" not in body
+    assert "more chars]" in body
+
+
+def test_a_query_string_is_left_out() -> None:
+    assert without_query(
+        "https://x.my.salesforce.com/services/data/v59.0/search/?q=FIND+%7B4705550183%7D"
+    ) == ("https://x.my.salesforce.com/services/data/v59.0/search/?[query omitted]")
+
+
+def test_vendor_structures_are_masked_through_reshape() -> None:
+    def reshape(node: dict[str, object], masking: Masking) -> dict[str, object]:
+        if node.get("field") == "Caller":
+            return {**node, "value": masking.masked_value(node["value"])}
+        return node
+
+    body = ExchangeRecorder(Masking(reshape=reshape)).body('{"field":"Caller","value":"5550100"}')
+
+    assert "5550100" not in body
+
+
+def test_exchanges_are_collected_per_thread_and_only_inside_collecting() -> None:
+    recorder = ExchangeRecorder()
+    recorder.record("GET", "/outside", 200)
+    elsewhere: list[int] = []
+    with recorder.collecting() as exchanges:
+        recorder.record("GET", "/inside", 200)
+        other = threading.Thread(target=lambda: elsewhere.append(len(recorder.record("GET", "/t", 200).url)))
+        other.start()
+        other.join()
+
+    assert [exchange.url for exchange in exchanges] == ["/inside"]
+    assert elsewhere == [2]
