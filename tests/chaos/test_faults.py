@@ -51,16 +51,15 @@ def test_duplicate_storm(tmp_path: Path) -> None:
     expect_clean(ledger)
 
 
-@full_only
 def test_workers_sigkilled_under_load(tmp_path: Path) -> None:
     """Workers SIGKILLed four times mid-work; every call reaches its destinations within 60 s."""
-    plans = plan_calls(150)
+    plans = plan_calls(size(150, 20))
     with running(tmp_path, workers=2) as hub:
         # Posted as a retrying provider would: a 503 while the machine is saturated is sent again.
         poster = threading.Thread(target=hub.post_until_accepted, args=(all_bodies(plans),))
         poster.start()
-        for round_ in range(4):
-            time.sleep(3)
+        for round_ in range(size(4, 2)):
+            time.sleep(size(3, 2))
             victim = round_ % len(hub.workers)
             hub.kill_worker(victim)
             hub.restart_worker(victim)
