@@ -203,6 +203,12 @@ class ChaosHub:
         self.logs = self.root / "logs"
         self.answers: list[tuple[int, float]] = []
         self._answers_lock = threading.Lock()
+        #: Workers that exited on their own and were started again, as a process manager would
+        #: (`hub worker` exits when Redis vanishes under a running job; deployments restart it).
+        self.worker_restarts = 0
+        self._workers_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._keeper = threading.Thread(target=self._keep_workers, name="chaos-keeper", daemon=True)
 
     # -- lifecycle
 
@@ -243,7 +249,18 @@ class ChaosHub:
         for _ in range(self.worker_count):
             self.workers.append(self._spawn([sys.executable, "-m", "hub.cli", "worker"], "worker"))
         self.wait_ready()
+        self._keeper.start()
         return self
+
+    def _keep_workers(self) -> None:
+        while not self._stopping.wait(1.0):
+            with self._workers_lock:
+                for index, process in enumerate(self.workers):
+                    if process.poll() is not None:
+                        self.workers[index] = self._spawn(
+                            [sys.executable, "-m", "hub.cli", "worker"], "worker"
+                        )
+                        self.worker_restarts += 1
 
     def _spawn(self, command: list[str], name: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 - closed by the OS with the child
@@ -270,6 +287,9 @@ class ChaosHub:
         raise AssertionError(f"the hub did not start; logs in {self.logs}")
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._keeper.is_alive():
+            self._keeper.join(timeout=5)
         for process in [p for p in [self.web] if p] + self.workers:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -286,11 +306,11 @@ class ChaosHub:
     # -- faults
 
     def kill_worker(self, index: int) -> None:
-        self.workers[index].kill()
-        self.workers[index].wait()
-
-    def restart_worker(self, index: int) -> None:
-        self.workers[index] = self._spawn([sys.executable, "-m", "hub.cli", "worker"], "worker")
+        """SIGKILL, then start a new worker in its place (as a process manager would)."""
+        with self._workers_lock:
+            self.workers[index].kill()
+            self.workers[index].wait()
+            self.workers[index] = self._spawn([sys.executable, "-m", "hub.cli", "worker"], "worker")
 
     def kill_redis(self) -> None:
         assert self.redis.process is not None
@@ -389,6 +409,10 @@ class ChaosHub:
         ledger.unanswered = sum(1 for status, _ in answers if status == 0)
         ledger.max_answer_s = round(max((s for _, s in answers), default=0.0), 3)
         ledger.recovery_s = recovery_s
+        if self.worker_restarts:
+            ledger.notes.append(
+                f"workers that exited on their own and were restarted: {self.worker_restarts}"
+            )
         db = Database(self.database_url)
         try:
             with db.read_session() as session:

@@ -62,7 +62,6 @@ def test_workers_sigkilled_under_load(tmp_path: Path) -> None:
             time.sleep(size(3, 2))
             victim = round_ % len(hub.workers)
             hub.kill_worker(victim)
-            hub.restart_worker(victim)
         poster.join()
         started = time.monotonic()
         # Bounded above the 60 s promise so a failure is reported, not waited out.
