@@ -45,7 +45,8 @@ from webhooks.callrail import CallRailProvider
 
 PROJECT = Path(__file__).resolve().parents[2]
 FIXTURES = PROJECT / "tests" / "fixtures" / "providers" / "callrail"
-LEDGER_DIR = PROJECT / "var" / "chaos"
+#: Full runs (`make chaos`) write the published figures; smoke runs in `make test` beside them.
+LEDGER_DIR = PROJECT / "var" / "chaos" / ("" if os.environ.get("HUB_CHAOS") == "1" else "smoke")
 SECRET = "chaos-signing-secret"
 ADMIN_TOKEN = "chaos-admin-token"
 AREAS = ("470", "404", "678", "770", "212", "312", "415", "617", "303", "206")
