@@ -1,4 +1,4 @@
-"""Print the figures of the last `make chaos` run (var/chaos/*.json) as a Markdown table."""
+"""Print a chaos run's figures as a Markdown table (`HUB_CHAOS=1`: the full run's, else the smoke run's)."""
 
 from __future__ import annotations
 
