@@ -264,8 +264,11 @@ class ChaosHub:
                         self.worker_restarts += 1
 
     def _spawn(self, command: list[str], name: str) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{name}-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 - closed by the OS with the child
-        return subprocess.Popen(command, cwd=PROJECT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        # The child keeps its own descriptor of the log; ours is closed at once.
+        with open(self.logs / f"{name}-{time.monotonic_ns()}.log", "wb") as log:
+            return subprocess.Popen(
+                command, cwd=PROJECT, env=self.env(), stdout=log, stderr=subprocess.STDOUT
+            )
 
     def start_web(self) -> None:
         command = web_command("127.0.0.1", self.port, self.web_workers, "wsgi:create()")

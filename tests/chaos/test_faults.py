@@ -158,6 +158,8 @@ def test_database_unavailable_answers_503_never_2xx_without_a_commit(tmp_path: P
             during = hub.post_all(all_bodies(plans), threads=4)
         finally:
             holder.wait(timeout=60)
+            if holder.stdout is not None:
+                holder.stdout.close()
         assert 503 in during, "the outage was seen by the provider"
         hub.post_until_accepted(all_bodies(plans))
         started = time.monotonic()
