@@ -21,12 +21,15 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from hub.core.errors import HubError
 from hub.core.events import CallEvent
 from hub.core.records import RenderedRecord
 from hub.core.secrets import Secret
+
+if TYPE_CHECKING:
+    from connectors.hooks import AdminReport
 
 EXCERPT_CHARS = 2000
 #: Where every local fake (`connectors/<type>/fake/`) serves its control API: faults, recordings, reset.
@@ -262,17 +265,36 @@ class Connector(ABC):
     batch_window_s: ClassVar[float] = 0.0
     #: Credential names the connector reads (all `${ENV}` references in hub.yaml).
     credential_names: ClassVar[tuple[str, ...]] = ()
+    #: Those it cannot log in without (the rest are optional).
+    required_credentials: ClassVar[tuple[str, ...]] = ()
     #: The destination's own published limits, used when hub.yaml sets none:
     #: bucket -> (requests, window seconds); "default" covers every request.
     default_rate_limits: ClassVar[dict[str, tuple[int, float]]] = {}
+    #: Read-only reports the admin API serves for this connector's destinations (see connectors.hooks).
+    admin_reports: ClassVar[tuple[AdminReport, ...]] = ()
 
     def __init__(self, settings: DestinationSettings, context: ConnectorContext) -> None:
         self.settings = settings
         self.context = context
 
     @classmethod
+    def missing_credentials(cls, present: frozenset[str]) -> list[str]:
+        """Credential names still needed when only `present` are set (half a set is an error)."""
+        return [name for name in cls.required_credentials if name not in present]
+
+    @classmethod
     def option_problems(cls, options: Mapping[str, Any]) -> list[str]:
         """Problems with this connector's hub.yaml options (unknown keys, bad values)."""
+        return []
+
+    @classmethod
+    def sandbox_problems(cls, options: Mapping[str, Any]) -> list[str]:
+        """Problems with the destination's `sandbox:` settings (how its local fake is shaped)."""
+        return [f"the {cls.type} sandbox takes no settings"] if options else []
+
+    @classmethod
+    def option_notes(cls, options: Mapping[str, Any]) -> list[str]:
+        """Warnings about options that work but should change (a login flow being retired)."""
         return []
 
     @classmethod

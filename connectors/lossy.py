@@ -22,7 +22,9 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-CONTROL_PATH = "/__fake__/lose_responses"
+from connectors.base import FAKE_CONTROL_PREFIX
+
+CONTROL_PATH = f"{FAKE_CONTROL_PREFIX}/lose_responses"
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 StartResponse = Callable[..., Any]
@@ -44,7 +46,7 @@ class LosableResponses:
         if path == CONTROL_PATH:
             return self._control(environ, start_response)
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-        if method not in _WRITES or path.startswith("/__fake__") or not self._lose():
+        if method not in _WRITES or path.startswith(FAKE_CONTROL_PREFIX) or not self._lose():
             return self.app(environ, start_response)
         answer = self.app(environ, lambda *args, **kwargs: lambda _data: None)
         try:

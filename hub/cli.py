@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from hub.settings import Settings
 
 if TYPE_CHECKING:
+    from connectors.hooks import CommandHandler
     from hub.store.db import Database
 
 EXIT_PROBLEMS = 2
@@ -34,6 +35,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hub.runtime import read_sandbox_urls
     from hub.supervisor import RunOptions, StartFailed, Supervisor, banner
 
+    # `hub run` is the workstation command: development (sandboxes, generated secrets) unless
+    # the environment says otherwise (HUB_ENV=production, or HUB_REQUIRE_LIVE=1).
+    os.environ.setdefault("HUB_ENV", "development")
     settings = _settings()
     configure("text" if sys.stderr.isatty() else settings.log_format, settings.log_level)
     options = RunOptions(args.host, args.port, args.web_workers, args.workers)
@@ -53,19 +57,28 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from hub import metrics_dir
     from hub.logs import configure
-    from hub.worker import run_worker
 
     settings = _settings()
+    # Before prometheus_client is imported: its samples go where /metrics reads them.
+    metrics_dir.configure(settings.data_dir, clean=True)
+    from hub.worker import run_worker
+
     configure(settings.log_format, settings.log_level)
-    run_worker(settings, burst=args.burst, dispatch=not args.no_dispatch)
+    run_worker(
+        settings,
+        burst=args.burst,
+        dispatch=not args.no_dispatch,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+    )
     return 0
 
 
 def cmd_web(args: argparse.Namespace) -> int:
     """Replace this process with gunicorn serving the hub (container and service-unit entry)."""
-    import os
-
+    from hub.runtime import load_hub_config
     from hub.supervisor import web_command
 
     if not Path("wsgi.py").is_file():
@@ -73,6 +86,9 @@ def cmd_web(args: argparse.Namespace) -> int:
             "hub web: run it from the directory holding wsgi.py (the project or image root)", file=sys.stderr
         )
         return EXIT_PROBLEMS
+    # Refuse here, in one line, what every gunicorn worker would otherwise refuse with a traceback.
+    settings = _settings()
+    load_hub_config(settings, generate_secrets=False)
     command = web_command(args.host, args.port, args.web_workers, "wsgi:create()")
     os.execv(command[0], command)  # noqa: S606 - the command is built from our own settings
 
@@ -87,6 +103,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             print(f"current revision: {current or 'none (empty database)'}")
             print(f"newest revision:  {head}")
             print(f"pending: {', '.join(pending) if pending else 'none'}")
+            return 0
+        if args.downgrade_to:
+            before, after = db.downgrade(args.downgrade_to)
+            print(f"downgraded from {before} to {after or 'an empty schema'}")
             return 0
         applied = db.migrate()
     finally:
@@ -111,6 +131,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             check_online(runtime, report)
         finally:
+            runtime.close()
             for fake in fakes:
                 fake.stop()
     for note in report.notes:
@@ -139,7 +160,7 @@ def _runtime_with_fakes(settings: Settings) -> tuple[Any, list[Any]]:
 
 
 def cmd_normalize(args: argparse.Namespace) -> int:
-    from hub.core.errors import ConfigError, ParseError
+    from hub.core.errors import ConfigError, NotACall, ParseError
     from hub.core.events import dump_event
     from hub.samples import request_from_file
     from webhooks import registry
@@ -161,11 +182,38 @@ def cmd_normalize(args: argparse.Namespace) -> int:
         )
         request = request_from_file(Path(args.file), f"http://localhost/webhooks/{source_id}")
         events = provider.normalize(request)
+    except NotACall as exc:
+        # Not an error: the hub records such a delivery as ignored, with this reason.
+        print(f"hub normalize: {args.file}: ignored ({exc.reason}): {exc.message}", file=sys.stderr)
+        _print_json({"ignored": True, "reason": exc.reason, "message": exc.message})
+        return 0
     except (ParseError, ConfigError, OSError) as exc:
         print(f"hub normalize: {args.file}: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return EXIT_PROBLEMS
     dumped = [dump_event(event) for event in events]
+    for event in events:
+        for warning in event.warnings:
+            print(f"hub normalize: {args.file}: warning: {warning}", file=sys.stderr)
     _print_json(dumped[0] if len(dumped) == 1 else dumped)
+    return 0
+
+
+def cmd_providers(args: argparse.Namespace) -> int:
+    from hub.provider_fields import default_fixtures, markdown, measure_all
+
+    settings = _settings()
+    fixtures = Path(args.fixtures) if args.fixtures else default_fixtures(Path(__file__).resolve().parents[1])
+    rows = measure_all(fixtures, settings.mappings_dir)
+    print(f"Normalized fields each provider fills, measured on the payloads in {fixtures}")
+    print("(k/n: filled in k of n call payloads; - : never)\n")
+    print(markdown(rows), end="")
+    skipped = [
+        f"{row.slug}: {row.ignored} not calls, {row.failed} unreadable"
+        for row in rows
+        if row.ignored or row.failed
+    ]
+    if skipped:
+        print("\nNot counted: " + "; ".join(skipped))
     return 0
 
 
@@ -228,31 +276,33 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"hub replay: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
     db = Database(settings.database_url)
-    if args.receipts:
-        statuses = set(args.status or ("failed",))
-        if not statuses <= {"failed", "refused"}:
-            print("hub replay: with --receipts, --status is failed or refused", file=sys.stderr)
-            return EXIT_PROBLEMS
-        if "failed" in statuses:
-            ids = replay_receipts(db, source=args.source)
-            print(f"{len(ids)} stored deliveries queued to be parsed again")
-        if "refused" in statuses:
-            return _reverify_refused(settings, db, args.source)
-        return 0
-    selection = DeliveryFilter(
-        statuses=tuple(args.status or ("rejected", "failed", "held")),
-        destination=args.destination,
-        reason=args.reason,
-        since=since,
-        until=until,
-        ids=tuple(args.id or ()),
-    )
     try:
+        if args.receipts:
+            statuses = set(args.status or ("failed",))
+            if not statuses <= {"failed", "refused"}:
+                print("hub replay: with --receipts, --status is failed or refused", file=sys.stderr)
+                return EXIT_PROBLEMS
+            if "failed" in statuses:
+                ids = replay_receipts(db, source=args.source)
+                print(f"{len(ids)} stored deliveries queued to be parsed again")
+            if "refused" in statuses:
+                return _reverify_refused(settings, db, args.source)
+            return 0
+        selection = DeliveryFilter(
+            statuses=tuple(args.status or ("rejected", "failed", "held")),
+            destination=args.destination,
+            reason=args.reason,
+            since=since,
+            until=until,
+            ids=tuple(args.id or ()),
+        )
         check_selection(db, selection)
         replayed = replay_deliveries(db, selection)
     except ReplayRefused as exc:
         print(f"hub replay: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
+    finally:
+        db.dispose()
     print(f"{len(replayed)} deliveries queued again")
     return 0
 
@@ -286,13 +336,75 @@ def _known(name: str | None, known: Any, what: str) -> None:
 
 
 def cmd_send_samples(args: argparse.Namespace) -> int:
-    from hub.send_samples import send_samples
+    from hub.send_samples import NoHubFound, hub_url, send_samples
 
     settings = _settings()
-    results = send_samples(settings, args.url.rstrip("/"), sources=args.source)
+    try:
+        url = hub_url(settings, args.url)
+    except NoHubFound as exc:
+        print(f"hub send-samples: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    results = send_samples(settings, url, sources=args.source)
     for line in results.lines:
         print(line)
     return 0 if results.ok else 1
+
+
+# --- prune / forget / backup ------------------------------------------------------------------
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from hub.audit import cli_actor
+    from hub.prune import prune
+    from hub.runtime import load_hub_config
+    from hub.store.db import Database
+
+    settings = _settings()
+    retention = load_hub_config(settings, generate_secrets=False).retention
+    db = Database(settings.database_url)
+    try:
+        report = prune(db, retention, actor=cli_actor())
+    finally:
+        db.dispose()
+    print("removed (per hub.yaml retention):")
+    for line in report.lines():
+        print(f"  {line}")
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    from hub.audit import cli_actor
+    from hub.erasure import NotAPhoneNumber, forget
+    from hub.store.db import Database
+
+    db = Database(_settings().database_url)
+    try:
+        report = forget(db, args.phone, actor=cli_actor(), region=args.region)
+    except NotAPhoneNumber as exc:
+        print(f"hub forget: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    finally:
+        db.dispose()
+    print(f"forgot the caller (tombstone {report.number_hash[:12]}...); removed:")
+    for line in report.lines():
+        print(f"  {line}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from hub.backup import BackupRefused, backup
+
+    try:
+        result = backup(_settings(), Path(args.directory))
+    except BackupRefused as exc:
+        print(f"hub backup: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"database: {result.database}")
+    if result.secrets is not None:
+        print(
+            f"generated secrets: {result.secrets}  (keep it secret: it holds the admin token and source secrets)"
+        )
+    return 0
 
 
 # --- parser ----------------------------------------------------------------------------------
@@ -322,10 +434,21 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run one worker process (needs REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="drain the queues, then exit")
     worker.add_argument("--no-dispatch", action="store_true", help="never act as the dispatcher")
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve /metrics on this port (this machine's workers and the database gauges)",
+    )
+    worker.add_argument("--metrics-host", default="0.0.0.0", help="address for --metrics-port")
     worker.set_defaults(func=cmd_worker)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--status", action="store_true", help="show current and pending revisions only")
+    migrate.add_argument(
+        "--downgrade-to",
+        metavar="REVISION",
+        help="undo newer revisions (run with the newer version, before installing the older one)",
+    )
     migrate.set_defaults(func=cmd_migrate)
 
     check = commands.add_parser("check", help="validate hub.yaml, provider definitions and mappings")
@@ -341,6 +464,14 @@ def build_parser() -> argparse.ArgumentParser:
     normalize.add_argument("file")
     normalize.add_argument("--source", help="source id whose default region and options apply")
     normalize.set_defaults(func=cmd_normalize)
+
+    providers = commands.add_parser(
+        "providers", help="which normalized fields each provider fills (caller, times, gclid, GA ids, ...)"
+    )
+    providers.add_argument(
+        "--fixtures", help="folder of <provider>/ payload folders (default: the project's fixtures)"
+    )
+    providers.set_defaults(func=cmd_providers)
 
     preview = commands.add_parser(
         "preview", help="print what destinations would be sent for an event, sending nothing"
@@ -386,54 +517,58 @@ def build_parser() -> argparse.ArgumentParser:
     samples = commands.add_parser(
         "send-samples", help="post the bundled sample calls, re-dated and signed, to a hub"
     )
-    samples.add_argument("--url", default="http://127.0.0.1:8000")
+    samples.add_argument(
+        "--url", help="the hub's base URL (default: the `hub run` serving from this data directory)"
+    )
     samples.add_argument("--source", action="append", help="only these source ids (repeatable)")
     samples.set_defaults(func=cmd_send_samples)
+
+    prune = commands.add_parser("prune", help="delete stored data older than hub.yaml's retention allows")
+    prune.set_defaults(func=cmd_prune)
+
+    forget = commands.add_parser(
+        "forget", help="erase a caller's calls, versions, deliveries and attempts (any phone format)"
+    )
+    forget.add_argument("phone", help="the caller's number, e.g. +14705550183 or (470) 555-0183")
+    forget.add_argument("--region", default="US", help="country for numbers without a country code")
+    forget.set_defaults(func=cmd_forget)
+
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database (online) and generated secrets into DIRECTORY"
+    )
+    backup.add_argument("directory")
+    backup.set_defaults(func=cmd_backup)
 
     _register_connector_commands(commands)
     return parser
 
 
 def _register_connector_commands(commands: Any) -> None:
-    """Connectors may add their own commands (e.g. `hub ga4 ...`) in connectors/<type>/cli.py."""
+    """Connectors may add their own commands (`hub <type> ...`) in connectors/<type>/cli.py."""
     from connectors import registry
 
-    for type_name in registry.types():
-        try:
-            module = importlib.import_module(f"connectors.{type_name}.cli")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"connectors.{type_name}.cli":
-                raise
-            continue
-        module.register(commands)
+    registry.register_commands(commands)
 
 
-def cmd_ga4(args: argparse.Namespace) -> int:
-    from connectors.ga4 import cli as ga4_cli
+def run_connector_command(args: argparse.Namespace, handler: CommandHandler) -> int:
+    """Run a connector's command with what the hub offers it: hub.yaml, mappings, the delivery store."""
+    from hub.connector_services import StoreServices
     from hub.core.errors import ConfigError
-    from hub.ga4_commands import StoreGa4Environment
-    from hub.runtime import load_hub_config
+    from hub.runtime import load_hub_config, read_sandbox_urls
+    from hub.store.db import Database
 
     settings = _settings()
     try:
-        env = StoreGa4Environment(settings, load_hub_config(settings, generate_secrets=False))
+        config = load_hub_config(settings, generate_secrets=False)
+        services = StoreServices(
+            config, Database(settings.database_url), read_sandbox_urls(settings.data_dir)
+        )
         try:
-            code = ga4_cli.run(args, env)
+            return handler(args, services)
         finally:
-            env.close()
-        if args.ga4_command == "report":
-            from datetime import UTC, datetime, timedelta
-
-            from hub.ga4_commands import coverage, format_coverage
-            from hub.store.db import Database
-
-            destination = env.ga4_destination(getattr(args, "destination", None)).id
-            since = datetime.now(UTC) - timedelta(days=args.days)
-            print()
-            print("\n".join(format_coverage(coverage(Database(settings.database_url), destination, since))))
-        return code
+            services.close()
     except ConfigError as exc:
-        print("hub ga4: " + "\n  ".join(exc.problems), file=sys.stderr)
+        print(f"hub {args.command}: " + "\n  ".join(exc.problems), file=sys.stderr)
         return EXIT_PROBLEMS
 
 
@@ -442,8 +577,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "ga4":
-            return cmd_ga4(args)
+        handler: CommandHandler | None = getattr(args, "connector_command", None)
+        if handler is not None:
+            return run_connector_command(args, handler)
         return int(args.func(args) or 0)
     except Exception as exc:
         # Operator mistakes (a missing variable, an unreachable database or Redis) get one line

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, aliased
 from connectors import registry as connector_registry
 from hub.claims import CLAIMED, deliver_job_id, ingest_job_id, new_token, waiting_jobs
 from hub.config import DestinationConfig, HubConfig
+from hub.prune import prune_if_due
 from hub.runtime import Runtime
 from hub.store.models import Attempt, Delivery, Receipt
 
@@ -441,6 +442,7 @@ class Dispatcher:
                     lock.extend(15, replace_ttl=True)
                     summary = dispatch_once(self.runtime)
                     busy = bool(summary.receipts or summary.deliveries)
+                    prune_if_due(self.runtime.db, self.runtime.config.retention, self.runtime.redis)
                 self.failures = 0
             except redis.RedisError as exc:
                 log.warning("redis unavailable; stored work waits", extra={"detail": str(exc)})

@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 
 from hub import metrics
 from hub.config import SourceConfig
-from hub.core.errors import ParseError
+from hub.core.errors import NotACall, ParseError
 from hub.core.events import KIND_COMPLETED, CallEvent, dump_event, load_event
+from hub.erasure import is_forgotten
 from hub.merge import call_id, merge
 from hub.runtime import Runtime
 from hub.store.models import Call, Delivery, Event, Receipt
@@ -38,6 +39,7 @@ log = logging.getLogger("hub.ingest")
 class IngestSummary:
     parsed: int = 0
     failed: int = 0
+    ignored: int = 0
     events: int = 0
     deliveries: int = 0
     skipped_receipts: list[int] = field(default_factory=list)
@@ -151,6 +153,8 @@ class _ChunkOutcome:
 
     parsed: list[_Parsed] = field(default_factory=list)
     failed: list[tuple[str, int, str]] = field(default_factory=list)
+    ignored: list[tuple[str, int, str]] = field(default_factory=list)
+    forgotten: list[tuple[str, int]] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     deliveries: int = 0
 
@@ -170,6 +174,17 @@ class _ChunkOutcome:
                     "receipt_id": item.receipt.id,
                     "events": [e.id for e in item.events],
                 },
+            )
+        for source_id, receipt_id, reason in self.ignored:
+            summary.ignored += 1
+            metrics.PARSED.labels(source=source_id, outcome="ignored").inc()
+            log.info(
+                "ignored delivery", extra={"source": source_id, "receipt_id": receipt_id, "reason": reason}
+            )
+        for source_id, receipt_id in self.forgotten:
+            log.info(
+                "dropped delivery of a forgotten caller",
+                extra={"source": source_id, "receipt_id": receipt_id},
             )
         for source_id, receipt_id, reason in self.failed:
             summary.failed += 1
@@ -215,7 +230,16 @@ def _ingest_in(
         except ParseError as exc:
             _fail(receipt, exc.reason, exc.message, outcome)
             continue
-        ready.append(_Parsed(receipt, source, events))
+        except NotACall as exc:
+            _ignore(receipt, exc, outcome)
+            continue
+        kept = [event for event in events if not is_forgotten(session, event.caller.number)]
+        if events and not kept:
+            # A late redelivery of an erased caller's call: nothing of it is kept.
+            receipt.status, receipt.body, receipt.headers = "forgotten", b"", {}
+            outcome.forgotten.append((source.id, receipt.id))
+            continue
+        ready.append(_Parsed(receipt, source, kept))
     broken = _lock_calls(session, [event for item in ready for event in item.events])
     for item in ready:
         bad = next((broken[e.id] for e in item.events if e.id in broken), None)
@@ -299,6 +323,15 @@ def _lock_call(session: Session, the_call_id: str, event: CallEvent) -> Call:
     call = session.get(Call, the_call_id, with_for_update=True, populate_existing=True)
     assert call is not None, "the call row exists once inserted"
     return call
+
+
+def _ignore(receipt: Receipt, exc: NotACall, outcome: _ChunkOutcome) -> None:
+    """A delivery that is not a call (a form, a chat, an SMS): kept and shown, never delivered."""
+    receipt.status = "ignored"
+    receipt.error_reason = exc.reason
+    receipt.error = exc.message
+    receipt.events_count = 0
+    outcome.ignored.append((receipt.source, receipt.id, exc.reason))
 
 
 def _fail_with(receipt: Receipt, exc: Exception, outcome: _ChunkOutcome) -> None:

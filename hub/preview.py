@@ -15,7 +15,7 @@ from sqlalchemy import select
 from connectors import registry as connector_registry
 from connectors.base import DeliveryError, DeliveryItem, MemoryContext
 from hub.config import DestinationConfig, HubConfig
-from hub.core.errors import ConfigError, ParseError
+from hub.core.errors import ConfigError, NotACall, ParseError
 from hub.core.events import CallEvent, dump_event, load_event
 from hub.core.records import RenderedRecord, Skip
 from hub.deliver import history_fields
@@ -50,6 +50,8 @@ def parse_payload(settings: Settings, config: HubConfig, source_id: str, path: P
     )
     try:
         return provider.normalize(request_from_file(path, f"http://localhost/webhooks/{source.id}"))
+    except NotACall as exc:
+        raise PreviewProblem(f"{path}: ignored, not a call: {exc.message}") from exc
     except (ParseError, OSError) as exc:
         raise PreviewProblem(f"{path}: {getattr(exc, 'message', exc)}") from exc
 
@@ -159,8 +161,20 @@ def _with_candidate(current: list[Mapping], candidate: Mapping) -> list[Mapping]
 
 def _sent_records(stored: list[Any] | None) -> list[RenderedRecord | Skip]:
     return [
-        RenderedRecord(r["mapping"], r["target"], r.get("fields", {}), tuple(r.get("match", ())))
+        RenderedRecord(
+            r["mapping"], r["target"], r.get("fields", {}), tuple(r.get("match", ())), r.get("options", {})
+        )
         for r in stored or []
+    ]
+
+
+def _comparable(stored: list[Any] | None, rendered: list[RenderedRecord]) -> list[RenderedRecord]:
+    """The candidate's records as history stored them: hashed fields masked, and options left
+    out when the stored records predate keeping them (else every call would show a change)."""
+    with_options = all("options" in r for r in stored or [])
+    return [
+        dataclasses.replace(r, fields=history_fields(r.fields), options=r.options if with_options else {})
+        for r in rendered
     ]
 
 
@@ -206,11 +220,7 @@ def preview_candidate(
                     )
                     continue
                 old = _sent_records(delivery.records)
-                rendered = [
-                    dataclasses.replace(r, fields=history_fields(r.fields))
-                    for r in new
-                    if isinstance(r, RenderedRecord)
-                ]
+                rendered = _comparable(delivery.records, [r for r in new if isinstance(r, RenderedRecord)])
                 lines = diff_records(old, rendered)
                 if lines:
                     changes.append(

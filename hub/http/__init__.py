@@ -16,7 +16,7 @@ class ItemId(BaseConverter):
 
 
 def create_app(runtime: Runtime) -> Flask:
-    from hub.http import admin, health, webhooks
+    from hub.http import admin, health, receiver
 
     app = Flask("hub")
     app.url_map.converters["item"] = ItemId
@@ -29,7 +29,7 @@ def create_app(runtime: Runtime) -> Flask:
     ]
     app.config["MAX_CONTENT_LENGTH"] = max(limits)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(receiver.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(health.blueprint)
     return app

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
-from datetime import datetime
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
+from connectors import registry as connector_registry
+from connectors.hooks import AdminReport
 from hub import queries
+from hub.connector_services import StoreRecords
+from hub.erasure import NotAPhoneNumber, forget
 from hub.http.context import runtime
 from hub.http.openapi import spec
+from hub.prune import prune
 from hub.refusals import reverify
 from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
-from hub.store.models import Delivery, Receipt
+from hub.store.models import AuditEntry, Delivery, Receipt
 from hub.time_filters import GRAMMAR, TimeFilterError, parse_time
 
 blueprint = Blueprint("admin", __name__, url_prefix="/api")
@@ -249,7 +257,7 @@ def replay_receipt(receipt_id: int) -> tuple[Response, int]:
     if not ids:
         return jsonify(
             error="not_replayable",
-            message="only receipts that failed to parse or were refused can be replayed",
+            message="only receipts that failed to parse, were ignored or were refused can be replayed",
         ), 409
     return jsonify(replayed=len(ids), ids=ids), 202
 
@@ -272,6 +280,43 @@ def replay_receipts_bulk() -> tuple[Response, int]:
         ), 202
     ids = replay_receipts(hub.db, source=source)
     return jsonify(replayed=len(ids), ids=ids), 202
+
+
+@blueprint.post("/prune")
+def prune_now() -> Response:
+    hub = runtime()
+    report = prune(hub.db, hub.config.retention, actor=f"api:{request.remote_addr or 'unknown'}")
+    return jsonify(asdict(report))
+
+
+@blueprint.post("/forget")
+def forget_caller() -> Response:
+    body = request.get_json(silent=True)
+    phone = body.get("phone") if isinstance(body, dict) else None
+    if not isinstance(phone, str) or not phone.strip():
+        abort(400, 'send {"phone": "<the caller\'s number>"} (any format; "region" for numbers without +)')
+    region = body.get("region", "US") if isinstance(body, dict) else "US"
+    try:
+        report = forget(
+            runtime().db, phone, actor=f"api:{request.remote_addr or 'unknown'}", region=str(region)
+        )
+    except NotAPhoneNumber as exc:
+        abort(400, str(exc))
+    return jsonify(asdict(report))
+
+
+@blueprint.get("/audit")
+def audit_log() -> Response:
+    limit = max(1, min(_int("limit", 50), queries.MAX_LIMIT))
+    with runtime().db.read_session() as session:
+        entries = session.scalars(
+            select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit).offset(_int("offset", 0))
+        ).all()
+        items = [
+            {"at": queries.iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
+            for e in entries
+        ]
+    return jsonify(items=items, limit=limit)
 
 
 @blueprint.get("/sources")
@@ -316,21 +361,29 @@ def destinations() -> Response:
     )
 
 
-@blueprint.get("/destinations/<destination_id>/coverage")
-def ga4_coverage(destination_id: str) -> Response:
-    """GA4 attribution coverage by source: calls that reached GA4 with the visitor's client id."""
-    from datetime import UTC, timedelta
-
-    from hub.ga4_commands import coverage
-
+def _destination_report(type_name: str, report: AdminReport, destination_id: str) -> Response:
+    """A connector's report on one of its destinations (see connectors.hooks.AdminReport)."""
     hub = runtime()
     destination = hub.config.destinations.get(destination_id)
-    if destination is None or destination.type != "ga4":
-        abort(404, f"no GA4 destination {destination_id}")
-    since = _time("since") or datetime.now(UTC) - timedelta(days=30)
-    return jsonify(
-        destination=destination_id, since=since.isoformat(), sources=coverage(hub.db, destination_id, since)
-    )
+    if destination is None or destination.type != type_name:
+        abort(404, f"no {report.destination_label} destination {destination_id}")
+    since = _time("since") or datetime.now(UTC) - timedelta(days=report.default_days)
+    body = report.build(StoreRecords(hub.db), destination_id, since)
+    return jsonify(destination=destination_id, since=since.isoformat(), **body)
+
+
+def _add_report_routes() -> None:
+    """One route per report the connectors offer: `/api/destinations/<id>/<report name>`."""
+    for name, (type_name, report) in connector_registry.admin_reports().items():
+        blueprint.add_url_rule(
+            f"/destinations/<destination_id>/{name}",
+            endpoint=f"report_{name}",
+            view_func=functools.partial(_destination_report, type_name, report),
+            methods=["GET"],
+        )
+
+
+_add_report_routes()
 
 
 @blueprint.get("/stats")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors import registry as connector_registry
 from hub import __version__
 
 #: hub.time_filters' grammar as the API accepts it (hub/http/admin.py checks exactly these forms).
@@ -82,6 +83,24 @@ def _webhook(method: str) -> dict[str, Any]:
             "content": {"application/json": {}, "application/x-www-form-urlencoded": {}}
         }
     return operation
+
+
+def _report_paths(id_param: dict[str, Any]) -> dict[str, Any]:
+    """The reports connectors offer on their destinations (connectors.hooks.AdminReport)."""
+    return {
+        f"/api/destinations/{{destination_id}}/{name}": {
+            "get": {
+                "summary": report.summary,
+                "parameters": [{"name": "destination_id", **id_param}, *_list_params("since")],
+                "responses": {
+                    "200": _ok(report.response),
+                    "404": {"description": f"Not a {report.destination_label} destination"},
+                    **_ERRORS,
+                },
+            }
+        }
+        for name, (_, report) in connector_registry.admin_reports().items()
+    }
 
 
 def spec() -> dict[str, Any]:
@@ -184,13 +203,14 @@ def spec() -> dict[str, Any]:
             },
             "/api/receipts": {
                 "get": {
-                    "summary": "Raw deliveries (status=failed: payloads that could not be parsed; "
-                    "status=refused: deliveries refused for their signature or source, with the reason)",
+                    "summary": "Raw deliveries (status=failed: payloads that could not be parsed; status=ignored: "
+                    "payloads that are not calls; status=refused: deliveries refused for their signature or "
+                    "source; the reason in error_reason and error)",
                     "parameters": [
                         {
                             "name": "status",
                             "in": "query",
-                            "description": "received, parsed, failed, refused or duplicate",
+                            "description": "received, parsed, failed, ignored, refused or duplicate",
                             "schema": {"type": "string"},
                         },
                         *_list_params("source", "limit", "offset"),
@@ -211,13 +231,15 @@ def spec() -> dict[str, Any]:
             },
             "/api/receipts/{receipt_id}/replay": {
                 "post": {
-                    "summary": "Parse a failed raw delivery again (after a fix), or verify a refused one "
-                    "again with the current secrets and parse it if it passes",
+                    "summary": "Parse a failed or ignored raw delivery again (after a fix), or verify a "
+                    "refused one again with the current secrets and parse it if it passes",
                     "parameters": [{"name": "receipt_id", **number_param}],
                     "responses": {
                         "202": _ok("Queued"),
                         "404": {"description": "Unknown receipt"},
-                        "409": {"description": "Neither failed nor refused, or still refused (reason given)"},
+                        "409": {
+                            "description": "Not failed, ignored or refused, or still refused (reason given)"
+                        },
                         **_ERRORS,
                     },
                 }
@@ -242,6 +264,47 @@ def spec() -> dict[str, Any]:
                     "responses": {"202": _ok("Queued"), **_BAD_REQUEST, **_ERRORS},
                 }
             },
+            "/api/prune": {
+                "post": {
+                    "summary": "Delete stored data older than hub.yaml's retention allows (audited)",
+                    "responses": {"200": _ok("Counts of what was removed, per kind"), **_ERRORS},
+                }
+            },
+            "/api/forget": {
+                "post": {
+                    "summary": "Erase a caller's calls, versions, deliveries and attempts; keep a tombstone (audited)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["phone"],
+                                    "properties": {
+                                        "phone": {"type": "string", "description": "Any format"},
+                                        "region": {
+                                            "type": "string",
+                                            "description": "Country for numbers without a country code (default US)",
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _ok("Counts of what was removed, and the tombstone's hash"),
+                        "400": {"description": "Not a phone number"},
+                        **_ERRORS,
+                    },
+                }
+            },
+            "/api/audit": {
+                "get": {
+                    "summary": "Who erased or pruned what, and when (newest first)",
+                    "parameters": _list_params("limit", "offset"),
+                    "responses": {"200": _ok("Audit entries"), **_ERRORS},
+                }
+            },
             "/api/sources": {
                 "get": {"summary": "Configured sources", "responses": {"200": _ok("Sources"), **_ERRORS}}
             },
@@ -251,18 +314,7 @@ def spec() -> dict[str, Any]:
                     "responses": {"200": _ok("Destinations"), **_ERRORS},
                 }
             },
-            "/api/destinations/{destination_id}/coverage": {
-                "get": {
-                    "summary": "GA4 attribution coverage by source (calls that reached GA4 with a GA client id)",
-                    "parameters": [{"name": "destination_id", **id_param}, *_list_params("since")],
-                    "responses": {
-                        "200": _ok("Coverage per source"),
-                        **_BAD_REQUEST,
-                        "404": {"description": "Not a GA4 destination"},
-                        **_ERRORS,
-                    },
-                }
-            },
+            **_report_paths(id_param),
             "/api/stats": {
                 "get": {"summary": "Counts by status", "responses": {"200": _ok("Counts"), **_ERRORS}}
             },

@@ -53,9 +53,10 @@ class Receipt(Base):
     headers: Mapped[dict[str, Any]] = mapped_column(JSON)
     body: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime]
-    #: received -> parsed | failed (parse error, kept for replay); refused (bad signature, stale
-    #: time, unknown source: kept so it can be re-verified) -> received once it verifies, or
-    #: duplicate when the same delivery was received meanwhile
+    #: received -> parsed | failed (parse error, kept for replay) | ignored (not a call; reason in
+    #: error_reason/error); refused (bad signature, stale time, unknown source: kept so it can be
+    #: re-verified) -> received once it verifies, or duplicate when the same delivery was received
+    #: meanwhile; forgotten (erased by `hub forget`: body and headers emptied)
     status: Mapped[str] = mapped_column(String(16), default="received")
     error_reason: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
@@ -144,6 +145,8 @@ class Delivery(Base):
     #: `hub preview --mapping` comparisons ("what was actually sent").
     records: Mapped[list[Any] | None] = mapped_column(JSON)
     superseded_by: Mapped[str | None] = mapped_column(String(40))
+    #: Content hash of the destination's mapping files that rendered `records` (see hub.render).
+    mapping_version: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
@@ -181,6 +184,8 @@ class Attempt(Base):
     message: Mapped[str | None] = mapped_column(Text)
     retry_after_s: Mapped[float | None]
     exchanges: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: The mapping files' content hash this attempt rendered with.
+    mapping_version: Mapped[str | None] = mapped_column(String(64))
 
 
 class ConnectorState(Base):
@@ -192,3 +197,27 @@ class ConnectorState(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime]
+
+
+class ForgottenCaller(Base):
+    """A caller erased by `hub forget`: a late redelivery of their calls is not stored again."""
+
+    __tablename__ = "forgotten_callers"
+
+    #: SHA-256 of the E.164 number (hub.erasure.number_hash), never the number itself.
+    number_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    forgotten_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who did what to stored data, and when (erasure, pruning)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    #: "cli:<user>", "api:<remote address>" or "dispatcher".
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
