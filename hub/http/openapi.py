@@ -281,7 +281,7 @@ def spec() -> dict[str, Any]:
                                     "type": "object",
                                     "required": ["phone"],
                                     "properties": {
-                                        "phone": {"type": "string", "description": "Any format"},
+                                        "phone": {"type": "string", "minLength": 1, "description": "Any format"},
                                         "region": {
                                             "type": "string",
                                             "description": "Country for numbers without a country code (default US)",
@@ -293,7 +293,8 @@ def spec() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _ok("Counts of what was removed, and the tombstone's hash"),
-                        "400": {"description": "Not a phone number"},
+                        **_BAD_REQUEST,
+                        "400": {"description": "Not a phone number, or not the body this document says"},
                         **_ERRORS,
                     },
                 }
@@ -302,7 +303,7 @@ def spec() -> dict[str, Any]:
                 "get": {
                     "summary": "Who erased or pruned what, and when (newest first)",
                     "parameters": _list_params("limit", "offset"),
-                    "responses": {"200": _ok("Audit entries"), **_ERRORS},
+                    "responses": {"200": _ok("Audit entries"), **_BAD_REQUEST, **_ERRORS},
                 }
             },
             "/api/sources": {

@@ -221,6 +221,8 @@ class ChaosHub:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "PROMETHEUS"))}
         env.update(
             {
+                # A sandbox hub: destinations without credentials talk to their fakes.
+                "HUB_ENV": "development",
                 "HUB_DATA_DIR": str(self.data_dir),
                 "HUB_CONFIG": str(self.root / "hub.yaml"),
                 "DATABASE_URL": self.database_url,
