@@ -192,3 +192,26 @@ def test_hub_replay_receipts_status_refused_on_the_command_line(tmp_path: Path, 
         assert "1 refused deliveries verify" in done.stdout
         hub.drain()
         assert len(hub.received()) == 1
+
+
+def test_forgetting_a_caller_erases_their_refused_deliveries(hub: Hub) -> None:
+    hub.post_fixture("callrail", ANSWERED, secret=WRONG)
+    assert len(_refused(hub)) == 1
+    report = hub.api("/forget", method="POST", json={"phone": "(470) 555-0183"}).json
+    assert report["unparsed_receipts"] == 1
+    assert _refused(hub) == [], "a refused delivery carries the caller's number: it is erased too"
+
+
+def test_a_refused_delivery_of_a_forgotten_caller_is_dropped_once_it_verifies(hub: Hub) -> None:
+    hub.api("/forget", method="POST", json={"phone": "+14705550183"})
+    hub.post_fixture("callrail", ANSWERED, secret=WRONG)  # a late redelivery, signed with the old key
+    (late,) = _refused(hub)
+    with _secret_fixed(hub, WRONG):
+        assert hub.api("/receipts/replay", method="POST", json={"status": "refused"}).json["ids"] == [
+            late["id"]
+        ]
+        hub.drain()
+    assert hub.received() == []
+    stored = hub.api(f"/receipts/{late['id']}").json
+    assert stored["status"] == "forgotten"
+    assert stored["events_count"] in (0, None)
