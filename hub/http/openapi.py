@@ -281,7 +281,11 @@ def spec() -> dict[str, Any]:
                                     "type": "object",
                                     "required": ["phone"],
                                     "properties": {
-                                        "phone": {"type": "string", "minLength": 1, "description": "Any format"},
+                                        "phone": {
+                                            "type": "string",
+                                            "minLength": 1,
+                                            "description": "Any format",
+                                        },
                                         "region": {
                                             "type": "string",
                                             "description": "Country for numbers without a country code (default US)",
