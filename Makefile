@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test chaos lint bench clean
 
 install: $(STAMP)
 
@@ -20,6 +20,11 @@ run: install
 
 test: install
 	bash scripts/test.sh
+
+# Every fault scenario at full size, provider parsers fuzzed harder; at most 30 minutes. Ledgers
+# land in var/chaos/<scenario>.json (docs/reliability.md publishes the figures).
+chaos: install
+	HUB_CHAOS=1 HUB_FUZZ_EXAMPLES=300 timeout 1800 bash scripts/test.sh tests/chaos tests/providers/test_fuzz.py tests/test_fuzz_http.py -q
 
 lint: install
 	$(BIN)/ruff check .

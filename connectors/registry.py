@@ -19,6 +19,7 @@ from typing import Any
 
 from connectors.base import Connector
 from connectors.hooks import AdminReport
+from connectors.lossy import LosableResponses
 from hub.core.errors import ConfigError
 
 
@@ -58,7 +59,10 @@ def sandbox_app(
     kwargs = dict(options or {})
     if state_path is not None and "state_path" in inspect.signature(create_app).parameters:
         kwargs["state_path"] = str(state_path)
-    return create_app(**kwargs)
+    app = create_app(**kwargs)
+    # Every fake can lose the answers to some writes on demand (connectors/lossy.py).
+    app.wsgi_app = LosableResponses(app.wsgi_app)
+    return app
 
 
 def register_commands(commands: Any) -> None:

@@ -14,6 +14,7 @@ from hub.settings import Settings
 
 if TYPE_CHECKING:
     from connectors.hooks import CommandHandler
+    from hub.store.db import Database
 
 EXIT_PROBLEMS = 2
 
@@ -32,7 +33,7 @@ def _print_json(data: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from hub.logs import configure
     from hub.runtime import read_sandbox_urls
-    from hub.supervisor import RunOptions, Supervisor, banner
+    from hub.supervisor import RunOptions, StartFailed, Supervisor, banner
 
     # `hub run` is the workstation command: development (sandboxes, generated secrets) unless
     # the environment says otherwise (HUB_ENV=production, or HUB_REQUIRE_LIVE=1).
@@ -41,8 +42,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure("text" if sys.stderr.isatty() else settings.log_format, settings.log_level)
     options = RunOptions(args.host, args.port, args.web_workers, args.workers)
     supervisor = Supervisor(settings, options)
+    supervisor.catch_signals()
     try:
         config = supervisor.start()
+    except StartFailed as exc:
+        supervisor.stop()
+        print(f"hub run: {exc}", file=sys.stderr)
+        return 1
     except BaseException:
         supervisor.stop()
         raise
@@ -272,8 +278,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     db = Database(settings.database_url)
     try:
         if args.receipts:
-            ids = replay_receipts(db, source=args.source)
-            print(f"{len(ids)} stored deliveries queued to be parsed again")
+            statuses = set(args.status or ("failed",))
+            if not statuses <= {"failed", "refused"}:
+                print("hub replay: with --receipts, --status is failed or refused", file=sys.stderr)
+                return EXIT_PROBLEMS
+            if "failed" in statuses:
+                ids = replay_receipts(db, source=args.source)
+                print(f"{len(ids)} stored deliveries queued to be parsed again")
+            if "refused" in statuses:
+                return _reverify_refused(settings, db, args.source)
             return 0
         selection = DeliveryFilter(
             statuses=tuple(args.status or ("rejected", "failed", "held")),
@@ -291,6 +304,23 @@ def cmd_replay(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     print(f"{len(replayed)} deliveries queued again")
+    return 0
+
+
+def _reverify_refused(settings: Settings, db: Database, source: str | None) -> int:
+    from hub.refusals import reverify
+    from hub.runtime import Runtime, load_hub_config
+
+    # Re-verifying needs the secrets and providers, never Redis: the dispatcher queues what passes.
+    runtime = Runtime(
+        settings, load_hub_config(settings, generate_secrets=False), db, settings.redis_url or ""
+    )
+    result = reverify(runtime, source=source)
+    print(
+        f"{len(result.accepted)} refused deliveries verify with the current secrets and are queued to be "
+        f"parsed; {len(result.duplicates)} were received again meanwhile; "
+        f"{len(result.still_refused)} still refused"
+    )
     return 0
 
 
@@ -466,14 +496,20 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", help="queue rejected, failed or held deliveries again")
     replay.add_argument("--destination")
     replay.add_argument(
-        "--status", action="append", choices=["rejected", "failed", "held", "skipped", "delivered"]
+        "--status",
+        action="append",
+        choices=["rejected", "failed", "held", "skipped", "delivered", "refused"],
+        help="deliveries: rejected, failed, held, skipped, delivered; with --receipts: failed or refused",
     )
     replay.add_argument("--reason")
     replay.add_argument("--since", help="ISO 8601 time, 90m, 2h, 7d, today or yesterday")
     replay.add_argument("--until", help="ISO 8601 time, 90m, 2h, 7d, today or yesterday")
     replay.add_argument("--id", action="append", help="a delivery id (repeatable)")
     replay.add_argument(
-        "--receipts", action="store_true", help="re-parse stored deliveries that failed to parse"
+        "--receipts",
+        action="store_true",
+        help="re-parse stored deliveries that failed to parse (--status refused: re-verify refused "
+        "ones with the current secrets, then parse those that pass)",
     )
     replay.add_argument("--source", help="with --receipts: only this source")
     replay.set_defaults(func=cmd_replay)

@@ -30,3 +30,9 @@ SEND_LATENCY = Histogram(
     ["destination"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+REFUSED_KEPT = Counter(
+    "hub_refused_deliveries_total",
+    "Refused deliveries: kept for re-verification, not kept (too_large, over_cap, duplicate, unstored), "
+    "or reverified later",
+    ["source", "outcome"],
+)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from hub import metrics
 from hub.config import SourceConfig
 from hub.core.errors import SignatureError
+from hub.refusals import RefusalKeeper
 from hub.store.db import Database
 from hub.store.models import Receipt
 from hub.store.receipt_writer import ReceiptWriter
@@ -50,7 +51,11 @@ def stored_headers(request: InboundRequest, headers: frozenset[str] = frozenset(
 
 
 def receive(
-    writer: ReceiptWriter, source: SourceConfig, provider: Provider, request: InboundRequest
+    writer: ReceiptWriter,
+    source: SourceConfig,
+    provider: Provider,
+    request: InboundRequest,
+    refusals: RefusalKeeper | None = None,
 ) -> Received:
     if source.insecure:
         log.warning(
@@ -61,8 +66,10 @@ def receive(
             provider.verify(request, [s.reveal() for s in source.secrets], request.received_at)
         except SignatureError as exc:
             metrics.REFUSED.labels(source=source.id, reason=exc.reason).inc()
+            kept = refusals.keep(source.id, provider, request, exc.reason, exc.message) if refusals else None
             log.warning(
-                "refused delivery", extra={"source": source.id, "reason": exc.reason, "detail": exc.message}
+                "refused delivery",
+                extra={"source": source.id, "reason": exc.reason, "detail": exc.message, "receipt_id": kept},
             )
             return Received(401, {"error": exc.reason, "message": exc.message})
 

@@ -61,7 +61,10 @@ class RedisServer:
             )
             + "\n"
         )
-        self.process = subprocess.Popen([executable(), str(config)], stdout=subprocess.DEVNULL)
+        # Its own session: a terminal's Ctrl-C must not stop Redis before the workers using it.
+        self.process = subprocess.Popen(
+            [executable(), str(config)], stdout=subprocess.DEVNULL, start_new_session=True
+        )
         deadline = time.monotonic() + timeout_s
         client = redis.Redis.from_url(self.url, socket_timeout=0.5)
         while time.monotonic() < deadline:

@@ -26,6 +26,7 @@ from hub.config import DestinationConfig, HubConfig, SourceConfig, admin_token, 
 from hub.coordination import SharedContext
 from hub.core.errors import ConfigError
 from hub.core.secrets import Secret
+from hub.refusals import RefusalKeeper, RefusalPolicy
 from hub.reload import Reloader
 from hub.render import MappingCache
 from hub.run_info import alive
@@ -117,6 +118,10 @@ class Runtime:
     @functools.cached_property
     def receipt_writer(self) -> ReceiptWriter:
         return ReceiptWriter(self.db)
+
+    @functools.cached_property
+    def refusals(self) -> RefusalKeeper:
+        return RefusalKeeper(self.db, RefusalPolicy.from_env())
 
     @functools.cached_property
     def mappings(self) -> MappingCache:

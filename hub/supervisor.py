@@ -2,13 +2,18 @@
 
 Starts (when not given) a private redis-server, migrates the database, starts the local fakes
 of every destination without credentials, then gunicorn serving `wsgi.py` and RQ workers (one
-of which dispatches). On Ctrl-C or SIGTERM every process it started is stopped.
+of which dispatches). On Ctrl-C or SIGTERM every process it started is stopped, in the reverse
+order of need: the web server (no new deliveries), then the workers (each finishes its current
+job), then the fakes they may still be calling, then Redis they talk to. Children run in their
+own process groups so a terminal's Ctrl-C reaches only this supervisor, which keeps that order;
+otherwise Redis would vanish under RQ's scheduler and print tracebacks.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,6 +39,15 @@ class RunOptions:
     workers: int = 2
 
 
+class StartFailed(RuntimeError):
+    """A part of the hub could not start; the message says which and why."""
+
+
+#: How long each group (web, then workers) has to stop before it is killed. A worker finishing
+#: a delivery batch needs the longest: its connector calls carry their own timeouts.
+STOP_GRACE_S = 30.0
+
+
 @dataclass
 class Supervisor:
     settings: Settings
@@ -41,14 +55,32 @@ class Supervisor:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     redis: RedisServer | None = None
     fakes: list[LocalServer] = field(default_factory=list)
-    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    web: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     stopping: bool = False
     metrics_dir: Path | None = None
 
+    @property
+    def children(self) -> list[subprocess.Popen[bytes]]:
+        return [*self.web, *self.workers]
+
+    def catch_signals(self) -> None:
+        """From now on Ctrl-C and SIGTERM ask for an orderly stop instead of interrupting."""
+
+        def handle(signum: int, _frame: FrameType | None) -> None:
+            self.stopping = True
+
+        signal.signal(signal.SIGINT, handle)
+        signal.signal(signal.SIGTERM, handle)
+
     def start(self) -> HubConfig:
+        self._check_port()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         if self.settings.redis_url is None:
-            self.redis = RedisServer(self.settings.data_dir / "redis", free_port()).start()
+            try:
+                self.redis = RedisServer(self.settings.data_dir / "redis", free_port()).start()
+            except RuntimeError as exc:
+                raise StartFailed(f"the embedded Redis did not start: {exc}") from None
             self.env["REDIS_URL"] = self.redis.url
         self.env["HUB_DATA_DIR"] = str(self.settings.data_dir)
         if sys.stderr.isatty() and "HUB_LOG_FORMAT" not in self.env:
@@ -62,13 +94,28 @@ class Supervisor:
         self._start_fakes(config)
         self._spawn_web()
         for _ in range(self.options.workers):
-            self.children.append(subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=self.env))
+            self.workers.append(self._spawn([sys.executable, "-m", "hub.cli", "worker"]))
         run_info.publish(
             self.settings.data_dir,
             f"http://{_client_host(self.options.host)}:{self.options.port}",
             self.settings.environment,
         )
         return config
+
+    def _check_port(self) -> None:
+        # gunicorn would retry for seconds and then exit with a line among others: say it first.
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((self.options.host, self.options.port))
+            except OSError as exc:
+                raise StartFailed(
+                    f"cannot serve on {self.options.host}:{self.options.port}: {exc.strerror or exc} "
+                    "(another program uses that port? choose one with --port)"
+                ) from None
+
+    def _spawn(self, command: list[str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, env=self.env, start_new_session=True)
 
     def _start_fakes(self, config: HubConfig) -> None:
         self.fakes, urls = start_sandboxes(config.destinations.values(), self.settings.data_dir)
@@ -79,41 +126,35 @@ class Supervisor:
         command = web_command(
             self.options.host, self.options.port, self.options.web_workers, "wsgi:create()", access_log
         )
-        self.children.append(subprocess.Popen(command, env=self.env))
+        self.web.append(self._spawn(command))
 
     def wait(self) -> int:
-        def handle(signum: int, _frame: FrameType | None) -> None:
-            self.stopping = True
-
-        signal.signal(signal.SIGINT, handle)
-        signal.signal(signal.SIGTERM, handle)
+        """Run until asked to stop (exit code 0) or until a child dies (1, with the reason)."""
+        self.catch_signals()
+        code = 0
         while not self.stopping:
-            for child in self.children:
+            for name, child in [("web server", c) for c in self.web] + [("worker", c) for c in self.workers]:
                 if child.poll() is not None:
                     print(
-                        f"hub: a child process exited ({child.args!r}, code {child.returncode}); stopping",
+                        f"hub: the {name} exited with code {child.returncode}; stopping everything "
+                        "(its reason is printed above)",
                         file=sys.stderr,
                     )
                     self.stopping = True
+                    code = 1
                     break
-            time.sleep(0.2)
+            else:
+                time.sleep(0.2)
         self.stop()
-        return 0
+        return code
 
     def stop(self) -> None:
-        for child in self.children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for child in self.children:
-            try:
-                child.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        _stop_group(self.web)
+        _stop_group(self.workers)
         run_info.withdraw(self.settings.data_dir)
         for fake in self.fakes:
             fake.stop()
+        self.fakes = []
         if self.redis is not None:
             self.redis.stop()
         if self.metrics_dir is not None:
@@ -124,6 +165,20 @@ class Supervisor:
 def _client_host(host: str) -> str:
     """Where a client on this machine reaches a server bound to `host`."""
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def _stop_group(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM (gunicorn: graceful; RQ: finish the current job), then wait, then kill."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for process in processes:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def web_command(host: str, port: int, workers: int, app: str, access_log: str | None = None) -> list[str]:

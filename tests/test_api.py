@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.hubkit import Hub
+
+# A URL variable with its converter (`<int(max=9):receipt_id>`, `<item:delivery_id>`).
+_VARIABLE = re.compile(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>")
 
 
 def test_every_api_route_needs_the_token_and_is_documented(hub: Hub) -> None:
@@ -12,11 +17,11 @@ def test_every_api_route_needs_the_token_and_is_documented(hub: Hub) -> None:
         path = str(rule.rule)
         if not path.startswith("/api/") or path == "/api/openapi.json":
             continue
-        concrete = path.replace("<int:receipt_id>", "1").replace("<", "").replace(">", "")
+        concrete = _VARIABLE.sub("1", path)
         method = "POST" if "POST" in (rule.methods or set()) else "GET"
         response = hub.client.open(concrete, method=method)
         assert response.status_code == 401, f"{method} {path} answers without a token"
-        openapi_path = path.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        openapi_path = _VARIABLE.sub(r"{\1}", path)
         assert openapi_path in documented, f"{path} is missing from the OpenAPI document"
 
 

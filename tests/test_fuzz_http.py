@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -61,7 +62,11 @@ def test_random_payloads_never_5xx_and_failures_are_explained(tmp_path: Path, re
     }
     with make_hub(tmp_path, redis_url, f"sqlite:///{tmp_path / 'hub.db'}", config) as hub:
 
-        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=int(os.environ.get("HUB_FUZZ_EXAMPLES", "60")),
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(
             source=st.sampled_from([s["id"] for s in config["sources"]]), body=PAYLOADS, form=st.booleans()
         )

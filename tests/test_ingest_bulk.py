@@ -1,5 +1,5 @@
 """Ingest writes a chunk of receipts in one transaction, parsed beforehand, without a savepoint per
-receipt; when the chunk fails, each receipt is written alone and only the one that fails is failed."""
+receipt unless one fails; when the chunk fails, each receipt is written alone and only the one that fails is failed."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ def test_a_chunk_is_one_transaction_without_savepoints(hub: Hub) -> None:
         event.remove(engine, "commit", committed)
 
     assert (summary.parsed, summary.failed, summary.events) == (3, 0, 3)
-    assert not [s for s in statements if s.startswith("SAVEPOINT")]
+    # One savepoint to lock the chunk's calls and one to write its versions, whatever its size:
+    # a receipt gets its own only when the chunk's write fails.
+    assert len([s for s in statements if s.startswith("SAVEPOINT")]) <= 2
     assert len(commits) == 1
     hub.drain()
     assert len(hub.received()) == 3

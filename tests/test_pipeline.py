@@ -22,12 +22,16 @@ def test_signed_delivery_is_stored_parsed_and_delivered(hub: Hub) -> None:
     assert sent[0]["json"]["call"]["caller"]["number"] == call["caller_number"]
 
 
-def test_bad_signature_is_refused_with_reason_and_not_stored(hub: Hub) -> None:
+def test_bad_signature_is_refused_with_reason_kept_but_never_parsed(hub: Hub) -> None:
     response = hub.post_fixture("callrail", ANSWERED, secret="not-the-secret")
     assert response.status_code == 401
     assert response.json["error"] == "bad_signature"
     assert "Signature" in response.json["message"]
-    assert hub.api("/receipts").json["total"] == 0
+    receipts = hub.api("/receipts").json["items"]
+    assert [(r["status"], r["error_reason"]) for r in receipts] == [("refused", "bad_signature")]
+    hub.drain()
+    assert hub.api("/events").json["total"] == 0
+    assert hub.received() == []
 
 
 def test_tampered_body_is_refused(hub: Hub) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from hub.core.errors import NotACall, ParseError, SignatureError
 from hub.core.events import KIND_UNKNOWN, CallEvent, event_id, validate_event
@@ -133,6 +133,11 @@ class Provider(ABC):
     signs_timestamp: bool = False
     #: A shared token (header or query parameter) proves the delivery, not a signature.
     uses_token: bool = False
+    #: The signature covers the URL's query string as well (Twilio signs the whole URL).
+    signs_query: bool = False
+    #: Query parameters the provider's own webhook setup puts in the URL (`?event=pre_call`).
+    #: Where the signature leaves the query out, the parser sees only these.
+    url_params: frozenset[str] = frozenset()
 
     def __init__(self, settings: SourceSettings) -> None:
         self.settings = settings
@@ -156,12 +161,27 @@ class Provider(ABC):
         """
         return frozenset(), frozenset()
 
-    def receipt_key(self, request: InboundRequest) -> str:
-        """What makes two deliveries the same delivery: the query string and the body.
+    @property
+    def query_is_unsigned(self) -> bool:
+        """The signature proves the body (and maybe a time) but not the URL's query string."""
+        return self.signs_body and not self.signs_query
 
-        The query counts because providers say which trigger fired there (`?event=update`); its
-        credentials do not, so a delivery re-sent under a rotated token is still the same one.
+    def receipt_key(self, request: InboundRequest) -> str:
+        """What makes two deliveries the same delivery.
+
+        Where a signature proves the body but not the query string (CallRail, CTM), only the
+        signed body counts: anyone can re-post a captured delivery with `?a=1` or
+        `?event=pre_call` added, and that must stay the same delivery (a duplicate), never a
+        new one. A signed delivery time does not count either: inside the tolerance a replay of
+        the same signed request is a duplicate, and so is the provider's own retry of a
+        delivery it re-signs at a later time.
+
+        Otherwise (Twilio signs the whole URL; a token proves the sender, not the content, and a
+        GET ping carries its call in the query) the query string counts, minus credentials, so a
+        delivery re-sent under a rotated token is still the same one.
         """
+        if self.query_is_unsigned:
+            return hashlib.sha256(b"signed\x00" + request.body).hexdigest()
         _, secret_params = self.credential_carriers()
         hidden = {name.lower() for name in secret_params}
         query = [
@@ -171,6 +191,22 @@ class Provider(ABC):
         ]
         return hashlib.sha256(urlencode(query).encode() + b"\x00" + request.body).hexdigest()
 
+    def parse_view(self, request: InboundRequest) -> InboundRequest:
+        """The request as the parser may read it: an unsigned query keeps only `url_params`.
+
+        CallRail adds a legacy copy of the call to the query string and says to ignore it; and
+        a parameter nobody configured must not give a delivery its meaning.
+        """
+        if not self.query_is_unsigned:
+            return request
+        parts = urlsplit(request.url)
+        kept = [
+            (name, value)
+            for name, value in parse_qsl(parts.query, keep_blank_values=True)
+            if name in self.url_params
+        ]
+        return replace(request, url=urlunsplit(parts._replace(query=urlencode(kept))))
+
     def normalize(self, request: InboundRequest, receipt_key: str | None = None) -> list[CallEvent]:
         """Parse and stamp ids; any failure becomes a ParseError so the delivery is kept, not lost.
 
@@ -178,7 +214,7 @@ class Provider(ABC):
         delivery must yield the same event ids even though credentials were masked in storage).
         """
         try:
-            events = self.parse(request)
+            events = self.parse(self.parse_view(request))
             if not events:
                 raise NotACall("the payload holds no call")
             for event in events:

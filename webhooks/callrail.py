@@ -45,6 +45,7 @@ class CallRailProvider(RecipeAuth, Provider):
     recipe: AuthRecipe = HmacAuth(header=SIGNATURE_HEADER, algorithm="sha1", encoding="base64")
     auth: ClassVar[str] = "HMAC-SHA1 of the raw body, base64, in the Signature header (company signing key)"
     signs_body = True
+    url_params = frozenset({"event"})
 
     def parse(self, request: InboundRequest) -> list[events.CallEvent]:
         data = request.json_object()

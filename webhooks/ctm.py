@@ -75,6 +75,7 @@ class CtmProvider(RecipeAuth, Provider):
     )
     signs_body = True
     signs_timestamp = True
+    url_params = frozenset({"event"})
 
     def __init__(self, settings: SourceSettings) -> None:
         super().__init__(settings)

@@ -91,6 +91,8 @@ class TwilioProvider(Provider):
     name = "Twilio Programmable Voice"
     auth = "HMAC-SHA1 of public URL + sorted POST params, base64, in X-Twilio-Signature (Auth Token)"
     signs_body = True
+    # The signature covers the public URL with its query string.
+    signs_query = True
 
     def verify(self, request: InboundRequest, secrets: Sequence[str], now: datetime) -> None:
         provided = request.headers.get(SIGNATURE_HEADER)

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.routing import BaseConverter
 
 from hub.runtime import Runtime
+
+
+class ItemId(BaseConverter):
+    """An item id in a URL, never the collection action beside it (`/deliveries/replay`): so
+    `OPTIONS /api/deliveries/replay` does not advertise the item's GET."""
+
+    regex = r"(?!replay$)[^/]+"
 
 
 def create_app(runtime: Runtime) -> Flask:
     from hub.http import admin, health, receiver
 
     app = Flask("hub")
+    app.url_map.converters["item"] = ItemId
     app.config["HUB_RUNTIME"] = runtime
     # Flask refuses larger bodies before the view runs: allow the largest any source accepts and
     # let the view apply each source's own limit (with the hub's JSON error).

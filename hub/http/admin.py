@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,9 +21,10 @@ from hub.erasure import NotAPhoneNumber, forget
 from hub.http.context import runtime
 from hub.http.openapi import spec
 from hub.prune import prune
+from hub.refusals import reverify
 from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
 from hub.store.models import AuditEntry, Delivery, Receipt
-from hub.time_filters import TimeFilterError, parse_optional, parse_time
+from hub.time_filters import GRAMMAR, TimeFilterError, parse_time
 
 blueprint = Blueprint("admin", __name__, url_prefix="/api")
 
@@ -46,24 +48,74 @@ def _http_error(exc: HTTPException) -> tuple[Response, int]:
     ), exc.code or 500
 
 
-def _time(name: str) -> datetime | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
+#: String filters treat an empty value as none; numbers and times must be what they say.
+#: The largest offset a page may start at (the databases' integers are 64-bit; no listing is
+#: anywhere near this long).
+MAX_OFFSET = 1_000_000_000
+
+
+def _single(name: str) -> str | None:
+    """A query parameter given at most once (each is one value in the document)."""
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        abort(400, f"{name} is given more than once")
+    return values[0] if values else None
+
+
+def _arg(name: str) -> str | None:
+    """A text filter; an empty value (`?status=`) is the same as none."""
+    return _single(name) or None
+
+
+#: The forms of hub.time_filters that the OpenAPI document describes (TIME_FILTER_SCHEMA): an
+#: ISO 8601 date-time or date, a duration before now, now, today, yesterday. A value outside
+#: them is refused, so what the API accepts is exactly what its document says.
+_TIME_FORMS = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?"
+    r"|[0-9]{1,5}[smhdw]|now|today|yesterday"
+)
+
+
+def _date_time(name: str, raw: object) -> datetime:
+    """A time filter in one of the documented forms, else 400 with the grammar."""
+    if not isinstance(raw, str) or not _TIME_FORMS.fullmatch(raw):
+        abort(400, f"{name}: expected {GRAMMAR}")
     try:
         return parse_time(raw, name=name)
-    except TimeFilterError as exc:
-        abort(400, str(exc))
-    return None
+    except (TimeFilterError, OverflowError) as exc:
+        abort(400, str(exc) if isinstance(exc, TimeFilterError) else f"{name} is out of range")
+    raise AssertionError("abort raises")
 
 
-def _int(name: str, default: int) -> int:
-    raw = request.args.get(name)
+def _time(name: str) -> datetime | None:
+    raw = _single(name)
+    return None if raw is None else _date_time(name, raw)
+
+
+def _int(name: str, default: int, maximum: int = MAX_OFFSET) -> int:
+    raw = _single(name)
     if raw is None:
         return default
-    if not raw.isdigit():
-        abort(400, f"{name} must be a whole number")
+    if not raw.isascii() or not raw.isdigit() or int(raw) > maximum:
+        abort(400, f"{name} must be a whole number from 0 to {maximum}")
     return int(raw)
+
+
+def _json_object(allowed: dict[str, type]) -> dict[str, Any]:
+    """The request's JSON object (none: {}), every given member of the type the document says."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "the body must be a JSON object")
+    for name, kind in allowed.items():
+        if name in body and not isinstance(body[name], kind):
+            abort(400, f"{name} must be a {_TYPE_NAMES[kind]}")
+    return body
+
+
+_TYPE_NAMES: dict[type, str] = {str: "string", list: "list"}
 
 
 @blueprint.get("/openapi.json")
@@ -74,11 +126,11 @@ def openapi() -> Response:
 @blueprint.get("/events")
 def list_events() -> Response:
     search = queries.CallSearch(
-        phone=request.args.get("phone"),
-        call_id=request.args.get("call_id"),
-        source=request.args.get("source"),
-        status=request.args.get("status"),
-        destination=request.args.get("destination"),
+        phone=_arg("phone"),
+        call_id=_arg("call_id"),
+        source=_arg("source"),
+        status=_arg("status"),
+        destination=_arg("destination"),
         since=_time("since"),
         until=_time("until"),
         limit=_int("limit", 50),
@@ -100,9 +152,9 @@ def get_event(call_id: str) -> Response:
 @blueprint.get("/deliveries")
 def list_deliveries() -> Response:
     search = queries.DeliverySearch(
-        status=request.args.get("status"),
-        destination=request.args.get("destination"),
-        reason=request.args.get("reason"),
+        status=_arg("status"),
+        destination=_arg("destination"),
+        reason=_arg("reason"),
         since=_time("since"),
         until=_time("until"),
         limit=_int("limit", 50),
@@ -112,7 +164,7 @@ def list_deliveries() -> Response:
         return jsonify(queries.search_deliveries(session, search))
 
 
-@blueprint.get("/deliveries/<delivery_id>")
+@blueprint.get("/deliveries/<item:delivery_id>")
 def get_delivery(delivery_id: str) -> Response:
     with runtime().db.read_session() as session:
         delivery = session.get(Delivery, delivery_id)
@@ -130,7 +182,7 @@ def _replay(selection: DeliveryFilter) -> tuple[Response, int]:
     return jsonify(replayed=len(ids), ids=ids), 202
 
 
-@blueprint.post("/deliveries/<delivery_id>/replay")
+@blueprint.post("/deliveries/<item:delivery_id>/replay")
 def replay_one(delivery_id: str) -> tuple[Response, int]:
     with runtime().db.read_session() as session:
         delivery = session.get(Delivery, delivery_id)
@@ -142,15 +194,12 @@ def replay_one(delivery_id: str) -> tuple[Response, int]:
 
 @blueprint.post("/deliveries/replay")
 def replay_many() -> tuple[Response, int]:
-    body: dict[str, Any] = request.get_json(silent=True) or {}
+    body = _json_object({"statuses": list, "destination": str, "reason": str, "since": str, "until": str})
     statuses = body.get("statuses") or ["rejected", "failed", "held"]
-    if not isinstance(statuses, list) or not all(isinstance(s, str) for s in statuses):
+    if not all(isinstance(s, str) for s in statuses):
         abort(400, "statuses must be a list of delivery statuses")
-    try:
-        since = parse_optional(body.get("since") or None, name="since")
-        until = parse_optional(body.get("until") or None, name="until")
-    except (TimeFilterError, AttributeError) as exc:
-        abort(400, str(exc) if isinstance(exc, TimeFilterError) else "since and until must be strings")
+    since = _date_time("since", body["since"]) if "since" in body else None
+    until = _date_time("until", body["until"]) if "until" in body else None
     return _replay(
         DeliveryFilter(
             statuses=tuple(statuses),
@@ -168,15 +217,15 @@ def list_receipts() -> Response:
         return jsonify(
             queries.search_receipts(
                 session,
-                request.args.get("status"),
-                request.args.get("source"),
+                _arg("status"),
+                _arg("source"),
                 _int("limit", 50),
                 _int("offset", 0),
             )
         )
 
 
-@blueprint.get("/receipts/<int:receipt_id>")
+@blueprint.get("/receipts/<int(max=2147483647):receipt_id>")
 def get_receipt(receipt_id: int) -> Response:
     with runtime().db.read_session() as session:
         receipt = session.get(Receipt, receipt_id)
@@ -185,20 +234,51 @@ def get_receipt(receipt_id: int) -> Response:
         return jsonify(queries.receipt_detail(receipt))
 
 
-@blueprint.post("/receipts/<int:receipt_id>/replay")
+@blueprint.post("/receipts/<int(max=2147483647):receipt_id>/replay")
 def replay_receipt(receipt_id: int) -> tuple[Response, int]:
-    ids = replay_receipts(runtime().db, ids=(receipt_id,))
+    hub = runtime()
+    with hub.db.read_session() as session:
+        receipt = session.get(Receipt, receipt_id)
+        if receipt is None:
+            abort(404, f"no receipt {receipt_id}")
+        status = receipt.status
+    if status == "refused":
+        result = reverify(hub, ids=(receipt_id,))
+        if not result.accepted:
+            with hub.db.read_session() as session:
+                refused = session.get(Receipt, receipt_id)
+                reason = refused.error_reason if refused else None
+                message = refused.error if refused else None
+            if result.duplicates:
+                reason, message = "duplicate", message
+            return jsonify(error=reason or "refused", message=message or "still refused"), 409
+        return jsonify(replayed=1, ids=result.accepted), 202
+    ids = replay_receipts(hub.db, ids=(receipt_id,))
     if not ids:
         return jsonify(
-            error="not_replayable", message="only receipts that failed to parse or were ignored are re-parsed"
+            error="not_replayable",
+            message="only receipts that failed to parse, were ignored or were refused can be replayed",
         ), 409
     return jsonify(replayed=len(ids), ids=ids), 202
 
 
 @blueprint.post("/receipts/replay")
 def replay_receipts_bulk() -> tuple[Response, int]:
-    body: dict[str, Any] = request.get_json(silent=True) or {}
-    ids = replay_receipts(runtime().db, source=body.get("source"))
+    body = _json_object({"source": str, "status": str})
+    source = body.get("source")
+    status = body.get("status", "failed")
+    if status not in ("failed", "refused"):
+        abort(400, "status must be failed (parse again) or refused (verify again, then parse)")
+    hub = runtime()
+    if status == "refused":
+        result = reverify(hub, source=source)
+        return jsonify(
+            replayed=len(result.accepted),
+            ids=result.accepted,
+            still_refused=result.still_refused,
+            duplicates=result.duplicates,
+        ), 202
+    ids = replay_receipts(hub.db, source=source)
     return jsonify(replayed=len(ids), ids=ids), 202
 
 

@@ -7,6 +7,15 @@ from typing import Any
 from connectors import registry as connector_registry
 from hub import __version__
 
+#: hub.time_filters' grammar as the API accepts it (hub/http/admin.py checks exactly these forms).
+TIME_FILTER_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "format": "date"},
+        {"type": "string", "pattern": "^([0-9]{1,5}[smhdw]|now|today|yesterday)$"},
+    ]
+}
+
 
 def _list_params(*names: str) -> list[dict[str, Any]]:
     described = {
@@ -16,10 +25,16 @@ def _list_params(*names: str) -> list[dict[str, Any]]:
         "status": "Delivery status: pending, queued, delivered, skipped, held, rejected, failed",
         "destination": "Destination id from hub.yaml",
         "reason": "Reason slug (rate_limited, rejected, mapping, ...)",
-        "since": "ISO 8601 time, inclusive",
-        "until": "ISO 8601 time, exclusive",
+        "since": "ISO 8601 time or date, a duration before now (90m, 2h, 7d), now, today, yesterday; inclusive",
+        "until": "as since; exclusive",
         "limit": "Page size (max 500)",
         "offset": "Rows to skip",
+    }
+    schemas: dict[str, dict[str, Any]] = {
+        "since": TIME_FILTER_SCHEMA,
+        "until": TIME_FILTER_SCHEMA,
+        "limit": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+        "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
     }
     return [
         {
@@ -27,7 +42,7 @@ def _list_params(*names: str) -> list[dict[str, Any]]:
             "in": "query",
             "required": False,
             "description": described[n],
-            "schema": {"type": "string"},
+            "schema": schemas.get(n, {"type": "string"}),
         }
         for n in names
     ]
@@ -38,6 +53,36 @@ def _ok(description: str) -> dict[str, Any]:
 
 
 _ERRORS = {"401": {"description": "Missing or wrong bearer token"}}
+_BAD_REQUEST = {
+    "400": {"description": "A parameter or the body is not what this document says"},
+    "414": {"description": "Request line longer than the web server accepts"},
+}
+#: Most recent first; the largest offset a page may start at (admin.MAX_OFFSET).
+MAX_OFFSET = 1_000_000_000
+
+
+def _webhook(method: str) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": f"Receive a provider webhook by {method.upper()} (signed as the provider signs)",
+        "security": [],
+        "parameters": [{"name": "source_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {
+            "202": _ok("Stored; will be parsed and delivered"),
+            "200": _ok("Duplicate of a stored delivery"),
+            "401": {
+                "description": "Signature or token refused; body names the reason. The delivery is kept "
+                "(status refused) to be re-verified after a secret fix"
+            },
+            "404": {"description": "Unknown source (kept as refused as well)"},
+            "413": {"description": "Body over the size limit"},
+            "503": {"description": "Cannot store right now; the provider should retry"},
+        },
+    }
+    if method != "get":
+        operation["requestBody"] = {
+            "content": {"application/json": {}, "application/x-www-form-urlencoded": {}}
+        }
+    return operation
 
 
 def _report_paths(id_param: dict[str, Any]) -> dict[str, Any]:
@@ -60,30 +105,19 @@ def _report_paths(id_param: dict[str, Any]) -> dict[str, Any]:
 
 def spec() -> dict[str, Any]:
     id_param = {"in": "path", "required": True, "schema": {"type": "string"}}
+    # Receipt ids are 32-bit integers (PostgreSQL `integer`).
+    number_param = {
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647},
+    }
     return {
         "openapi": "3.0.3",
         "info": {"title": "callhub", "version": __version__},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
         "paths": {
-            "/webhooks/{source_id}": {
-                "post": {
-                    "summary": "Receive a provider webhook (signed as the provider signs)",
-                    "security": [],
-                    "parameters": [{"name": "source_id", **id_param}],
-                    "requestBody": {
-                        "content": {"application/json": {}, "application/x-www-form-urlencoded": {}}
-                    },
-                    "responses": {
-                        "202": _ok("Stored; will be parsed and delivered"),
-                        "200": _ok("Duplicate of a stored delivery"),
-                        "401": {"description": "Signature or token refused; body names the reason"},
-                        "404": {"description": "Unknown source"},
-                        "413": {"description": "Body over the size limit"},
-                        "503": {"description": "Cannot store right now; the provider should retry"},
-                    },
-                }
-            },
+            "/webhooks/{source_id}": {method: _webhook(method) for method in ("post", "get", "put")},
             "/api/events": {
                 "get": {
                     "summary": "Search calls",
@@ -98,7 +132,7 @@ def spec() -> dict[str, Any]:
                         "limit",
                         "offset",
                     ),
-                    "responses": {"200": _ok("A page of calls"), **_ERRORS},
+                    "responses": {"200": _ok("A page of calls"), **_BAD_REQUEST, **_ERRORS},
                 }
             },
             "/api/events/{call_id}": {
@@ -114,7 +148,7 @@ def spec() -> dict[str, Any]:
                     "parameters": _list_params(
                         "status", "destination", "reason", "since", "until", "limit", "offset"
                     ),
-                    "responses": {"200": _ok("A page of deliveries"), **_ERRORS},
+                    "responses": {"200": _ok("A page of deliveries"), **_BAD_REQUEST, **_ERRORS},
                 }
             },
             "/api/deliveries/{delivery_id}": {
@@ -134,6 +168,7 @@ def spec() -> dict[str, Any]:
                     "parameters": [{"name": "delivery_id", **id_param}],
                     "responses": {
                         "202": _ok("Queued again"),
+                        "404": {"description": "Unknown delivery"},
                         "409": {"description": "Not replayable"},
                         **_ERRORS,
                     },
@@ -151,8 +186,8 @@ def spec() -> dict[str, Any]:
                                         "statuses": {"type": "array", "items": {"type": "string"}},
                                         "destination": {"type": "string"},
                                         "reason": {"type": "string"},
-                                        "since": {"type": "string", "format": "date-time"},
-                                        "until": {"type": "string", "format": "date-time"},
+                                        "since": TIME_FILTER_SCHEMA,
+                                        "until": TIME_FILTER_SCHEMA,
                                     },
                                 }
                             }
@@ -160,6 +195,7 @@ def spec() -> dict[str, Any]:
                     },
                     "responses": {
                         "202": _ok("Queued again"),
+                        **_BAD_REQUEST,
                         "409": {"description": "Not replayable"},
                         **_ERRORS,
                     },
@@ -168,18 +204,24 @@ def spec() -> dict[str, Any]:
             "/api/receipts": {
                 "get": {
                     "summary": "Raw deliveries (status=failed: payloads that could not be parsed; status=ignored: "
-                    "payloads that are not calls, with the reason in error_reason and error)",
+                    "payloads that are not calls; status=refused: deliveries refused for their signature or "
+                    "source; the reason in error_reason and error)",
                     "parameters": [
-                        {"name": "status", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "description": "received, parsed, failed, ignored, refused or duplicate",
+                            "schema": {"type": "string"},
+                        },
                         *_list_params("source", "limit", "offset"),
                     ],
-                    "responses": {"200": _ok("A page of raw deliveries"), **_ERRORS},
+                    "responses": {"200": _ok("A page of raw deliveries"), **_BAD_REQUEST, **_ERRORS},
                 }
             },
             "/api/receipts/{receipt_id}": {
                 "get": {
                     "summary": "One raw delivery with headers, body and parse error",
-                    "parameters": [{"name": "receipt_id", **id_param}],
+                    "parameters": [{"name": "receipt_id", **number_param}],
                     "responses": {
                         "200": _ok("The raw delivery"),
                         "404": {"description": "Unknown"},
@@ -189,19 +231,37 @@ def spec() -> dict[str, Any]:
             },
             "/api/receipts/{receipt_id}/replay": {
                 "post": {
-                    "summary": "Parse a failed or ignored raw delivery again (after a fix)",
-                    "parameters": [{"name": "receipt_id", **id_param}],
+                    "summary": "Parse a failed or ignored raw delivery again (after a fix), or verify a "
+                    "refused one again with the current secrets and parse it if it passes",
+                    "parameters": [{"name": "receipt_id", **number_param}],
                     "responses": {
                         "202": _ok("Queued"),
-                        "409": {"description": "Neither failed nor ignored"},
+                        "404": {"description": "Unknown receipt"},
+                        "409": {
+                            "description": "Not failed, ignored or refused, or still refused (reason given)"
+                        },
                         **_ERRORS,
                     },
                 }
             },
             "/api/receipts/replay": {
                 "post": {
-                    "summary": "Parse every failed raw delivery again",
-                    "responses": {"202": _ok("Queued"), **_ERRORS},
+                    "summary": "Parse every failed raw delivery again, or (status=refused) verify every "
+                    "refused one again and parse those that pass",
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "source": {"type": "string"},
+                                        "status": {"type": "string", "enum": ["failed", "refused"]},
+                                    },
+                                }
+                            }
+                        }
+                    },
+                    "responses": {"202": _ok("Queued"), **_BAD_REQUEST, **_ERRORS},
                 }
             },
             "/api/prune": {
@@ -221,7 +281,11 @@ def spec() -> dict[str, Any]:
                                     "type": "object",
                                     "required": ["phone"],
                                     "properties": {
-                                        "phone": {"type": "string", "description": "Any format"},
+                                        "phone": {
+                                            "type": "string",
+                                            "minLength": 1,
+                                            "description": "Any format",
+                                        },
                                         "region": {
                                             "type": "string",
                                             "description": "Country for numbers without a country code (default US)",
@@ -233,7 +297,8 @@ def spec() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _ok("Counts of what was removed, and the tombstone's hash"),
-                        "400": {"description": "Not a phone number"},
+                        **_BAD_REQUEST,
+                        "400": {"description": "Not a phone number, or not the body this document says"},
                         **_ERRORS,
                     },
                 }
@@ -242,7 +307,7 @@ def spec() -> dict[str, Any]:
                 "get": {
                     "summary": "Who erased or pruned what, and when (newest first)",
                     "parameters": _list_params("limit", "offset"),
-                    "responses": {"200": _ok("Audit entries"), **_ERRORS},
+                    "responses": {"200": _ok("Audit entries"), **_BAD_REQUEST, **_ERRORS},
                 }
             },
             "/api/sources": {

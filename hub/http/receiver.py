@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from hub.receive import receive
 from webhooks.base import Headers, InboundRequest
 
 blueprint = Blueprint("receiver", __name__)
+log = logging.getLogger("hub.receive")
 
 
 def _public_url(base: str | None) -> str:
@@ -33,7 +35,7 @@ def receive_webhook(source_id: str) -> tuple[Response, int]:
     hub = runtime()
     source = hub.source(source_id)
     if source is None:
-        return jsonify(error="unknown_source", message=f"no source {source_id!r} is configured"), 404
+        return _unknown_source(source_id)
     limit = source.max_body_bytes or hub.settings.max_body_bytes
     if (request.content_length or 0) > limit:
         return jsonify(error="too_large", message=f"body over {limit} bytes"), 413
@@ -47,6 +49,29 @@ def receive_webhook(source_id: str) -> tuple[Response, int]:
         body=body,
         received_at=datetime.now(UTC),
     )
-    result = receive(hub.receipt_writer, source, hub.provider(source), inbound)
+    result = receive(hub.receipt_writer, source, hub.provider(source), inbound, hub.refusals)
     metrics.REQUEST_LATENCY.labels(source=source_id).observe(time.perf_counter() - started)
     return jsonify(result.body), result.status
+
+
+def _unknown_source(source_id: str) -> tuple[Response, int]:
+    """Kept as a refused delivery: a source added to hub.yaml later can take it (`hub replay`)."""
+    hub = runtime()
+    message = f"no source {source_id[:64]!r} is configured"
+    metrics.REFUSED.labels(source="(unknown)", reason="unknown_source").inc()
+    kept = None
+    limit = min(hub.settings.max_body_bytes, hub.refusals.policy.max_body_bytes)
+    if (request.content_length or 0) <= limit:
+        body = request.get_data(cache=False)
+        inbound = InboundRequest(
+            method=request.method,
+            url=_public_url(hub.config.public_url),
+            headers=Headers(request.headers.items()),
+            body=body,
+            received_at=datetime.now(UTC),
+        )
+        kept = hub.refusals.keep(source_id, None, inbound, "unknown_source", message)
+    log.warning(
+        "refused delivery", extra={"source": "(unknown)", "reason": "unknown_source", "receipt_id": kept}
+    )
+    return jsonify(error="unknown_source", message=message), 404

@@ -213,7 +213,8 @@ class Database:
 
     def is_current(self) -> bool:
         head = ScriptDirectory.from_config(self._alembic()).get_current_head()
-        with self.engine.connect() as connection:
+        # A read: a process starting while another holds SQLite's write lock must not wait for it.
+        with self.read_engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision() == head
 
     def dispose(self) -> None:

@@ -41,6 +41,7 @@ class Receipt(Base):
         UniqueConstraint("source", "receipt_key", name="uq_receipts_source_key"),
         Index("ix_receipts_status_id", "status", "id"),
         Index("ix_receipts_received_at", "received_at"),
+        Index("ix_receipts_status_source_received", "status", "source", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -53,7 +54,9 @@ class Receipt(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime]
     #: received -> parsed | failed (parse error, kept for replay) | ignored (not a call; reason in
-    #: error_reason/error)
+    #: error_reason/error); refused (bad signature, stale time, unknown source: kept so it can be
+    #: re-verified) -> received once it verifies, or duplicate when the same delivery was received
+    #: meanwhile; forgotten (erased by `hub forget`: body and headers emptied)
     status: Mapped[str] = mapped_column(String(16), default="received")
     error_reason: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
@@ -66,6 +69,9 @@ class Receipt(Base):
     #: While claimed: when the claim lapses unless its worker renews it (heartbeat).
     lease_until: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    #: A refused delivery's credentials (token, basic auth), salted and stretched: never kept in
+    #: clear, yet enough to re-verify it against the secrets configured later.
+    credential_digest: Mapped[str | None] = mapped_column(Text)
 
 
 class Call(Base):

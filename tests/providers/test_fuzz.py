@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -33,8 +34,9 @@ from webhooks.base import InboundRequest
 #: fails here rather than being skipped.
 PROVIDERS = provider_slugs()
 
+# `make chaos` raises the count (HUB_FUZZ_EXAMPLES); the suite keeps it small.
 FUZZ = settings(
-    max_examples=30,
+    max_examples=int(os.environ.get("HUB_FUZZ_EXAMPLES", "30")),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

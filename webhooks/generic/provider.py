@@ -59,6 +59,11 @@ class GenericProvider(Provider):
     def credential_carriers(self) -> tuple[frozenset[str], frozenset[str]]:
         return auth.carriers(self.definition.auth)
 
+    def parse_view(self, request: InboundRequest) -> InboundRequest:
+        # A definition reads only the `$query.<name>` parameters it names: those are the ones
+        # configured on the provider's URL.
+        return request
+
     def receipt_key(self, request: InboundRequest) -> str:
         """A provider's own delivery id makes a redelivery (Marchex `Attempt: 2`) the same receipt."""
         if self.definition.delivery_id:

@@ -2,8 +2,10 @@
 
 `hub run` starts it when no URL is configured; tests use it, with faults on demand:
 `POST /__fake__/faults {"status": 503, "count": 2, "retry_after": 1}` answers the next two
-deliveries with 503. `GET /__fake__/requests` lists what was received, `POST /__fake__/reset`
-forgets it.
+deliveries with 503; `DELETE /__fake__/faults` clears them (a destination back up).
+`GET /__fake__/requests` lists what was received, `GET /__fake__/attempts` every request with its
+time and the status it was answered, faulted ones included (what a rate limit or Retry-After
+check needs); `POST /__fake__/reset` forgets it all.
 
 It checks signatures the way docs/destinations/webhook.md tells receivers to, with its own code
 rather than the connector's signing module, so a signing bug fails here instead of passing twice.
@@ -40,6 +42,7 @@ class Receiver:
     received: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=FAKE_HISTORY_LIMIT))
     total: int = 0
     faults: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take_fault(self) -> dict[str, Any] | None:
@@ -74,14 +77,21 @@ def _receiver() -> Receiver:
 def receive() -> tuple[Response, int]:
     receiver = _receiver()
     body = request.get_data()
+    attempt: dict[str, Any] = {"at": time.time(), "delivery_id": request.headers.get("X-Callhub-Delivery")}
+    with receiver.lock:
+        receiver.attempts.append(attempt)
     fault = receiver.take_fault()
     if fault is not None:
         response = jsonify(error="injected fault")
         if fault.get("retry_after") is not None:
             response.headers["Retry-After"] = str(fault["retry_after"])
+            attempt["retry_after"] = float(fault["retry_after"])
+        attempt["status"] = int(fault["status"])
         return response, int(fault["status"])
     if not signed_by(receiver.secret, request.headers.get(SIGNATURE_HEADER, ""), body):
+        attempt["status"] = 401
         return jsonify(error="bad signature"), 401
+    attempt["status"] = 200
     with receiver.lock:
         receiver.total += 1
         receiver.received.append(
@@ -119,6 +129,21 @@ def add_fault() -> tuple[Response, int]:
     return jsonify(status="ok"), 201
 
 
+@control.delete("/faults")
+def clear_faults() -> Response:
+    receiver = _receiver()
+    with receiver.lock:
+        receiver.faults.clear()
+    return jsonify(status="ok")
+
+
+@control.get("/attempts")
+def attempt_log() -> Response:
+    receiver = _receiver()
+    with receiver.lock:
+        return jsonify(items=list(receiver.attempts))
+
+
 @control.post("/reset")
 def reset() -> Response:
     receiver = _receiver()
@@ -126,6 +151,7 @@ def reset() -> Response:
         receiver.received.clear()
         receiver.total = 0
         receiver.faults.clear()
+        receiver.attempts.clear()
     return jsonify(status="ok")
 
 

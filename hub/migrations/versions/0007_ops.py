@@ -1,7 +1,7 @@
 """operations: mapping version per delivery and attempt, forgotten callers, audit log
 
 Revision ID: 0007_ops
-Revises: 0004_claims
+Revises: 0005_refusals
 Create Date: 2026-12-02 05:20:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_ops"
-down_revision = "0004_claims"
+down_revision = "0005_refusals"
 branch_labels = None
 depends_on = None
 
