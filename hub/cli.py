@@ -352,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("--source", action="append", help="only these source ids (repeatable)")
     samples.set_defaults(func=cmd_send_samples)
 
+    from hub.console.cli import register as register_console_commands
+
+    register_console_commands(commands)
     _register_connector_commands(commands)
     return parser
 

@@ -48,7 +48,7 @@ DESTINATION_KEYS = {
     "rate_limits",
 }
 ROUTE_KEYS = {"from", "to"}
-TOP_KEYS = {"version", "sources", "destinations", "routes", "public_url"}
+TOP_KEYS = {"version", "sources", "destinations", "routes", "public_url", "alerts", "console"}
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,9 @@ class HubConfig:
     destinations: Mapping[str, DestinationConfig]
     routes: tuple[Route, ...]
     public_url: str | None = None
+    #: hub.yaml's `alerts:` and `console:` sections (hub.console.settings).
+    alerts: Any = None
+    console: Any = None
 
     def destinations_for(self, source_id: str) -> list[str]:
         found: dict[str, None] = {}
@@ -206,12 +209,29 @@ def load_config(
     public_url = data.get("public_url")
     if public_url is not None and not isinstance(public_url, str):
         problems.add(data, "public_url", "public_url must be a string")
+    from hub.console.settings import parse as parse_console
+
+    alerts, console, console_problems = parse_console(
+        _plain(data.get("alerts")), _plain(data.get("console")), lambda v: resolve_env(v, environment)
+    )
+    problems.items.extend(f"{settings.config_path}: {p}" for p in console_problems)
     if problems.items:
         raise ConfigError(problems.items)
     resolved_url = settings.public_url or (
         resolve_env(public_url, environment).rstrip("/") if public_url else None
     )
-    return HubConfig(settings.config_path, sources, destinations, tuple(routes), resolved_url or None)
+    return HubConfig(
+        settings.config_path, sources, destinations, tuple(routes), resolved_url or None, alerts, console
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A loaded YAML node as plain dicts and lists (for sections parsed outside this module)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _flag(value: Any) -> bool:

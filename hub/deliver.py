@@ -37,6 +37,7 @@ from hub.core.errors import ConfigError
 from hub.core.events import load_event
 from hub.core.records import RenderedRecord, Skip
 from hub.dispatch import DELIVERY_LEASE_S
+from hub.pauses import PAUSING_REASONS, hold_for_credentials
 from hub.render import RenderFailed, render_covering
 from hub.runtime import Runtime
 from hub.store.models import Attempt, Batch, Call, Delivery, Event
@@ -214,6 +215,8 @@ def _record(
                 continue
             row.attempts += 1
             status, reason, message, retry_after = _apply(row, outcome, destination, finished)
+            if status == "rejected" and reason in PAUSING_REASONS:
+                status = hold_for_credentials(session, row, message or "", finished)
             session.add(
                 Attempt(
                     delivery_id=row.id,

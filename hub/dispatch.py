@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ from sqlalchemy.orm import aliased
 
 from connectors import registry as connector_registry
 from hub.runtime import Runtime
-from hub.store.models import Delivery, Receipt
+from hub.store.models import Delivery, DestinationPause, Receipt
 
 log = logging.getLogger("hub.dispatch")
 
@@ -141,6 +142,8 @@ def dispatch_deliveries(runtime: Runtime, now: datetime) -> int:
             .where(
                 Delivery.status == "pending",
                 Delivery.due_at <= now,
+                # A paused destination keeps its deliveries pending until it is resumed.
+                Delivery.destination.not_in(select(DestinationPause.destination)),
                 ~exists().where(
                     and_(
                         busy.call_id == Delivery.call_id,
@@ -207,6 +210,7 @@ class Dispatcher:
         self.interval_s = interval_s
         self.stopping = threading.Event()
         self.failures = 0
+        self.next_alerts = 0.0
 
     def run(self) -> None:
         lock = self.runtime.redis.lock(LEADER_KEY, timeout=15, blocking=False)
@@ -216,6 +220,7 @@ class Dispatcher:
                 if lock.owned() or lock.acquire(blocking=False):
                     lock.extend(15, replace_ttl=True)
                     summary = dispatch_once(self.runtime)
+                    self.check_alerts()
                     busy = bool(summary.receipts or summary.deliveries)
                 self.failures = 0
             except redis.RedisError as exc:
@@ -232,6 +237,17 @@ class Dispatcher:
         with contextlib.suppress(redis.RedisError):
             if lock.owned():
                 lock.release()
+
+    def check_alerts(self) -> None:
+        """Alert rules (hub.yaml `alerts:`) are checked by the elected dispatcher only: one
+        evaluator, so one digest per rule and window."""
+        from hub.console.alerts import EVALUATE_EVERY_S, evaluate
+
+        settings = self.runtime.config.alerts
+        if settings is None or not settings.rules or time.monotonic() < self.next_alerts:
+            return
+        self.next_alerts = time.monotonic() + EVALUATE_EVERY_S
+        evaluate(self.runtime.db, settings)
 
     def stop(self) -> None:
         self.stopping.set()
