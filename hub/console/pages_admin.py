@@ -92,7 +92,10 @@ def _rate_use(destination_id: str) -> list[dict[str, Any]]:
 def destinations() -> str:
     hub = runtime()
     with hub.db.read_session() as session:
-        pauses = {p.destination: p for p in session.scalars(select(DestinationPause))}
+        pauses = {
+            p.destination: {"paused_by": p.paused_by, "reason": p.reason}
+            for p in session.scalars(select(DestinationPause))
+        }
         counts: dict[str, dict[str, int]] = {}
         for destination, status, count in session.execute(
             select(Delivery.destination, Delivery.status, func.count())
@@ -219,4 +222,4 @@ def audit_log() -> str:
     with runtime().db.read_session() as session:
         entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(500)).all()
         paused = paused_destinations(session)
-    return render_template("console/audit.html", entries=entries, paused=paused)
+        return render_template("console/audit.html", entries=entries, paused=paused)
