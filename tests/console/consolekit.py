@@ -30,6 +30,8 @@ def login(client: FlaskClient, name: str = "ada", password: str = PASSWORD) -> A
     return client.post("/console/login", data={"name": name, "password": password, "csrf_token": token})
 
 
-def post(client: FlaskClient, path: str, data: dict[str, str] | None = None, page: str = "/console/overview") -> Any:
+def post(
+    client: FlaskClient, path: str, data: dict[str, str] | None = None, page: str = "/console/overview"
+) -> Any:
     """A form POST the way the browser sends it: with the session's CSRF token."""
     return client.post(path, data={**(data or {}), "csrf_token": csrf(client, page)})

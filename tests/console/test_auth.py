@@ -35,26 +35,30 @@ def test_every_console_route_refuses_an_anonymous_visitor(hub: Hub) -> None:
         else:
             # With a valid CSRF token from the login page, a POST still needs a session.
             response = post(hub.client, path, page="/console/login")
-            assert response.status_code == 302 and "/console/login" in response.headers["Location"], path
+            assert response.status_code == 302, path
+            assert "/console/login" in response.headers["Location"], path
 
 
 def test_static_assets_are_public_and_hold_no_data(hub: Hub) -> None:
     chart = hub.client.get("/console/static/vendor/chart.umd.min.js")
-    assert chart.status_code == 200 and b"Chart.js v4.6.1" in chart.data
+    assert chart.status_code == 200
+    assert b"Chart.js v4.6.1" in chart.data
     assert hub.client.get("/console/static/console.css").status_code == 200
 
 
 def test_login_sets_a_session_and_a_wrong_password_does_not(hub: Hub) -> None:
     add_user(hub)
     refused = login(hub.client, password="wrong password!")
-    assert refused.status_code == 401 and b"Wrong user name or password" in refused.data
+    assert refused.status_code == 401
+    assert b"Wrong user name or password" in refused.data
     assert hub.client.get("/console/calls").status_code == 302
     ok = login(hub.client)
     assert ok.status_code == 302
     assert hub.client.get("/console/calls").status_code == 200
     with hub.runtime.db.read_session() as session:
         actions = [e.action for e in session.query(AuditEntry).all()]
-    assert "login" in actions and "user_added" in actions
+    assert "login" in actions
+    assert "user_added" in actions
 
 
 def test_a_post_without_the_csrf_token_is_refused(hub: Hub) -> None:
@@ -86,7 +90,9 @@ def test_a_viewer_can_read_every_page_but_change_nothing(hub: Hub) -> None:
     for method, path in _console_rules(hub):
         if method == "GET":
             response = hub.client.get(path)
-            assert response.status_code in (200, 404) or (path == "/console/" and response.status_code == 302), path
+            assert response.status_code in (200, 404) or (
+                path == "/console/" and response.status_code == 302
+            ), path
         elif path != "/console/logout":
             response = post(hub.client, path)
             assert response.status_code == 403, path
@@ -104,7 +110,8 @@ def test_changing_a_password_ends_older_sessions(hub: Hub) -> None:
 
 def test_passwords_are_stored_as_scrypt_hashes() -> None:
     stored = hash_password(PASSWORD)
-    assert stored.startswith("scrypt$32768$8$1$") and PASSWORD not in stored
+    assert stored.startswith("scrypt$32768$8$1$")
+    assert PASSWORD not in stored
     assert verify_password(PASSWORD, stored)
     assert not verify_password(PASSWORD + "x", stored)
     assert hash_password(PASSWORD) != stored, "each hash has its own salt"

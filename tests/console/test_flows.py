@@ -37,8 +37,10 @@ def test_a_call_is_found_by_a_differently_formatted_phone_number(hub: Hub) -> No
         assert "+14705550183" in page
     call_id = _deliveries(hub)[0].call_id
     detail = hub.client.get(f"/console/calls/{call_id}").get_data(as_text=True)
-    assert 'data-destination="webhook"' in detail and "delivered" in detail
-    assert "Raw receipts" in detail and "Merged state" in detail
+    assert 'data-destination="webhook"' in detail
+    assert "delivered" in detail
+    assert "Raw receipts" in detail
+    assert "Merged state" in detail
     nothing = hub.client.get("/console/calls", query_string={"q": "(470) 555-0199"}).get_data(as_text=True)
     assert "No call matches" in nothing
 
@@ -55,8 +57,10 @@ def test_a_rejected_delivery_is_grouped_as_an_issue_and_replayed_to_delivered(hu
     assert "The destination refused the record as sent" in issues
     key = "webhook|rejected|400"
     assert post(hub.client, "/console/issues/state", {"key": key, "state": "acknowledged"}).status_code == 302
-    assert 'state-acknowledged' in hub.client.get("/console/issues").get_data(as_text=True)
-    response = post(hub.client, f"/console/deliveries/{delivery.id}/replay", page=f"/console/calls/{delivery.call_id}")
+    assert "state-acknowledged" in hub.client.get("/console/issues").get_data(as_text=True)
+    response = post(
+        hub.client, f"/console/deliveries/{delivery.id}/replay", page=f"/console/calls/{delivery.call_id}"
+    )
     assert response.status_code == 302
     hub.drain()
     [delivery] = _deliveries(hub)
@@ -74,7 +78,9 @@ def test_retry_all_matching_shows_the_count_then_runs_a_job_with_progress(hub: H
         hub.post_fixture("callrail", name, recent=True)
     hub.drain()
     assert [d.status for d in _deliveries(hub)] == ["rejected"] * 3
-    listing = hub.client.get("/console/deliveries", query_string={"destination": "webhook"}).get_data(as_text=True)
+    listing = hub.client.get("/console/deliveries", query_string={"destination": "webhook"}).get_data(
+        as_text=True
+    )
     assert "Retry all 3 matching" in listing
     confirm = hub.client.get("/console/deliveries/retry", query_string={"destination": "webhook"})
     assert "Retry 3 deliveries?" in confirm.get_data(as_text=True)
@@ -90,11 +96,13 @@ def test_retry_all_matching_shows_the_count_then_runs_a_job_with_progress(hub: H
     )
     job_id = started.headers["Location"].rsplit("/", 1)[1]
     queued = job_progress(hub.runtime.db, job_id)
-    assert queued is not None and (queued["status"], queued["done"], queued["total"]) == ("queued", 0, 3)
+    assert queued is not None
+    assert (queued["status"], queued["done"], queued["total"]) == ("queued", 0, 3)
     assert hub.client.get(f"/console/data/jobs/{job_id}").json["total"] == 3
     hub.drain()
     progress = hub.client.get(f"/console/data/jobs/{job_id}").json
-    assert progress["status"] == "finished" and progress["done"] == 3
+    assert progress["status"] == "finished"
+    assert progress["done"] == 3
     assert [d.status for d in _deliveries(hub)] == ["delivered"] * 3
 
 
@@ -115,7 +123,10 @@ def test_a_cancelled_job_replays_nothing_more(hub: Hub) -> None:
 
 def test_a_paused_destination_holds_its_deliveries_and_resuming_sends_them(hub: Hub) -> None:
     _admin(hub)
-    assert post(hub.client, "/console/destinations/webhook/pause", page="/console/destinations").status_code == 302
+    assert (
+        post(hub.client, "/console/destinations/webhook/pause", page="/console/destinations").status_code
+        == 302
+    )
     hub.post_fixture("callrail", ANSWERED, recent=True)
     hub.drain()
     assert [d.status for d in _deliveries(hub)] == ["pending"]
@@ -141,7 +152,8 @@ def test_refused_credentials_pause_the_destination_instead_of_rejecting_every_ca
     assert statuses == [("pending", "destination_paused"), ("pending", None)]
     with hub.runtime.db.read_session() as session:
         pause = session.get(DestinationPause, "webhook")
-        assert pause is not None and pause.paused_by == "hub"
+        assert pause is not None
+        assert pause.paused_by == "hub"
         assert pause.reason.startswith("credentials refused")
     page = hub.client.get("/console/destinations").get_data(as_text=True)
     assert "credentials refused" in page
@@ -170,7 +182,8 @@ def test_pages_render_with_data(hub: Hub) -> None:
     ):
         assert hub.client.get(path).status_code == 200, path
     data = hub.client.get("/console/data/overview?range=7d").json
-    assert data["tiles"]["calls"] == 1 and data["calls_per_source"]["callrail"] == [1]
+    assert data["tiles"]["calls"] == 1
+    assert data["calls_per_source"]["callrail"] == [1]
     assert data["delivery_outcomes"]["webhook"]["statuses"]["delivered"]
     sources = hub.client.get("/console/sources").get_data(as_text=True)
     assert "http://localhost/webhooks/callrail" in sources
