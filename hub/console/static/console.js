@@ -99,3 +99,12 @@
     poll();
   }
 })();
+
+// The call page reloads itself while a delivery is in flight, so a replay is seen to land.
+(function () {
+  "use strict";
+  var marker = document.getElementById("auto-refresh");
+  if (marker) {
+    window.setTimeout(function () { window.location.reload(); }, Number(marker.getAttribute("data-refresh-ms")) || 1500);
+  }
+})();
