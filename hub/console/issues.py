@@ -22,7 +22,7 @@ HINTS = {
     "permission": "The integration user lacks a permission (object, field or scope): grant it in the CRM, then retry.",
     "mapping": "A mapping rendered a value the destination refuses: fix the mapping file (see the Mappings "
     "page preview), then retry.",
-    "rejected": "The destination refused the record as sent: read the response below, fix the mapping or "
+    "rejected": "The destination refused the record as sent: open a delivery to read its response, fix the mapping or "
     "the record in the CRM, then retry.",
     "config": "hub.yaml or the destination's options are incomplete: run `hub check`, fix, restart, retry.",
     "rate_limited": "The destination's rate limit was hit repeatedly: lower rate_limit in hub.yaml or raise "

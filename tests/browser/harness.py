@@ -67,6 +67,12 @@ def browser_config() -> dict[str, Any]:
             },
         ],
         "routes": [{"from": "*", "to": ["salesforce", "hubspot", "webhook"]}],
+        "console": {
+            "record_links": {
+                "salesforce": {"instance_url": "https://example.my.salesforce.com"},
+                "hubspot": {"portal_id": "1234567"},
+            }
+        },
     }
 
 
