@@ -225,7 +225,9 @@ class ConnectorContext(Protocol):
         """A lock shared by every worker (e.g. per caller number, so two calls make one Lead)."""
 
     def throttle(self, bucket: str = "default", cost: int = 1) -> None:
-        """Block until the shared rate limiter allows `cost` requests, or raise RetryableError."""
+        """Wait (briefly) until the shared rate limiter allows `cost` requests, else raise
+        RetryableError(reason="throttled", retry_after=...): the hub reschedules the delivery for
+        when the quota allows, without spending an attempt, instead of holding the worker."""
 
 
 class MemoryContext:
@@ -255,6 +257,9 @@ class Connector(ABC):
     type: ClassVar[str]
     #: Most calls one `send` takes; the hub groups pending deliveries into batches of this size.
     max_batch: ClassVar[int] = 50
+    #: Seconds the hub may wait for a fuller batch once a call is due (hub.yaml's
+    #: `batch_window_s` overrides): worth it where a batch costs about what one call costs.
+    batch_window_s: ClassVar[float] = 0.0
     #: Credential names the connector reads (all `${ENV}` references in hub.yaml).
     credential_names: ClassVar[tuple[str, ...]] = ()
     #: The destination's own published limits, used when hub.yaml sets none:

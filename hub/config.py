@@ -46,6 +46,8 @@ DESTINATION_KEYS = {
     "enabled",
     "retry",
     "rate_limits",
+    "batch_window_s",
+    "max_in_flight",
 }
 ROUTE_KEYS = {"from", "to"}
 TOP_KEYS = {"version", "sources", "destinations", "routes", "public_url", "alerts", "console"}
@@ -81,6 +83,10 @@ class DestinationConfig:
     rate_limits: Mapping[str, tuple[int, float]] = field(default_factory=dict)
     retry_base_s: float = 5.0
     retry_max_s: float = 3600.0
+    #: Longest wait for a fuller batch once a call is due; None = the connector's own default.
+    batch_window_s: float | None = None
+    #: Batches that may be queued or sending at once; None = one per worker, plus one.
+    max_in_flight: int | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -432,6 +438,10 @@ def _destinations(
             node, "timeout_s", 15, _seconds(0, 300, open_low=True), label, "must be in (0, 300]", problems
         )
         enabled = _setting(node, "enabled", True, _flag, label, "must be true or false", problems)
+        window_s = _setting(
+            node, "batch_window_s", None, _seconds(0, 60), label, "must be seconds between 0 and 60", problems
+        )
+        in_flight = _setting(node, "max_in_flight", None, _whole(1, 100), label, "must be 1..100", problems)
         if destination_id:
             result[destination_id] = DestinationConfig(
                 id=destination_id,
@@ -447,6 +457,8 @@ def _destinations(
                 rate_limits=buckets,
                 retry_base_s=retry_base,
                 retry_max_s=retry_max,
+                batch_window_s=None if window_s is None else float(window_s),
+                max_in_flight=in_flight,
             )
     return result
 

@@ -8,6 +8,7 @@ preview needs no database).
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -17,8 +18,12 @@ import redis
 
 from connectors.base import RetryableError
 
-#: How long a connector's lock is held at most (longer than a delivery job may run).
-LOCK_TTL_S = 960.0
+#: How long a connector's lock outlives its holder's last renewal (the job's heartbeat renews
+#: every lock its process holds): a worker that dies frees its locks within this.
+LOCK_TTL_S = 30.0
+#: Longest wait for the rate limiter inside a worker; a longer one reschedules the work for when
+#: the quota allows (no attempt spent) instead of holding the worker.
+THROTTLE_WAIT_S = 1.0
 
 
 class StateStore(Protocol):
@@ -40,15 +45,18 @@ class MemoryStateStore:
 
 
 # Sliding-window log in a sorted set: exact "at most N requests in any window" across workers.
-# Returns 0 when admitted, else the milliseconds to wait before the oldest entry leaves the window.
+# Returns 0 when there is room (and, when `admit` is 1, takes it), else the milliseconds to wait
+# before the oldest entry leaves the window.
 _ACQUIRE = """
-local key, now, window, limit, cost, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
-    tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local key, now, window, limit, cost, member, admit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
+    tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6]
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
 local used = redis.call('ZCARD', key)
 if used + cost <= limit then
-  for i = 1, cost do redis.call('ZADD', key, now, member .. ':' .. i) end
-  redis.call('PEXPIRE', key, window)
+  if admit == '1' then
+    for i = 1, cost do redis.call('ZADD', key, now, member .. ':' .. i) end
+    redis.call('PEXPIRE', key, window)
+  end
   return 0
 end
 local oldest = redis.call('ZRANGE', key, used + cost - limit - 1, used + cost - limit - 1, 'WITHSCORES')
@@ -60,7 +68,12 @@ class RateLimiter:
     """At most `limit` requests per `window_s` for one bucket, shared by every process."""
 
     def __init__(
-        self, client: redis.Redis, key: str, limit: int, window_s: float, max_wait_s: float = 30.0
+        self,
+        client: redis.Redis,
+        key: str,
+        limit: int,
+        window_s: float,
+        max_wait_s: float = THROTTLE_WAIT_S,
     ) -> None:
         self.client = client
         self.key = key
@@ -71,9 +84,17 @@ class RateLimiter:
 
     def try_acquire(self, cost: int = 1) -> float:
         """0.0 when admitted, else seconds to wait before trying again."""
+        return self._run(cost, admit=True)
+
+    def wait_s(self, cost: int = 1) -> float:
+        """Seconds until `cost` requests would be admitted (0.0: now), taking nothing."""
+        return self._run(cost, admit=False)
+
+    def _run(self, cost: int, *, admit: bool) -> float:
         now_ms = int(time.time() * 1000)
         wait_ms = self._script(
-            keys=[self.key], args=[now_ms, self.window_ms, self.limit, cost, uuid.uuid4().hex]
+            keys=[self.key],
+            args=[now_ms, self.window_ms, self.limit, cost, uuid.uuid4().hex, "1" if admit else "0"],
         )
         return float(wait_ms) / 1000.0
 
@@ -86,7 +107,8 @@ class RateLimiter:
             if wait_s == 0.0:
                 return
             if time.monotonic() + wait_s > deadline:
-                # Waiting longer would hold the worker hostage; the delivery is retried later.
+                # Waiting longer would hold the worker while other destinations' work waits: the
+                # deliveries are rescheduled for when the quota allows, their budget untouched.
                 raise RetryableError(
                     f"rate limit {self.limit}/{self.window_ms / 1000:g}s of {self.key} is saturated",
                     reason="throttled",
@@ -104,15 +126,36 @@ class SharedContext:
         destination_id: str,
         state: StateStore,
         limits: Mapping[str, tuple[int, float]] | None = None,
+        lock_ttl_s: float = LOCK_TTL_S,
     ) -> None:
         """`limits` maps a bucket name to (requests, window seconds); buckets not named are free."""
         self.client = client
         self.destination_id = destination_id
         self.state = state
+        self.lock_ttl_s = lock_ttl_s
         self.limiters = {
             bucket: RateLimiter(client, f"hub:rate:{destination_id}:{bucket}", limit, window)
             for bucket, (limit, window) in (limits or {}).items()
         }
+        self._held: dict[int, Any] = {}
+        self._held_guard = threading.Lock()
+
+    def wait_s(self, bucket: str = "default") -> float:
+        """Seconds until the bucket admits one request (0.0 when it does now or has no limit)."""
+        limiter = self.limiters.get(bucket)
+        return limiter.wait_s() if limiter is not None else 0.0
+
+    def renew_locks(self) -> int:
+        """Extend every lock this process holds (the job's heartbeat calls this); returns how many."""
+        with self._held_guard:
+            held = list(self._held.values())
+        renewed = 0
+        for lock in held:
+            with contextlib.suppress(redis.exceptions.LockError):
+                # Released meanwhile, or lost: the holder's own release settles it.
+                lock.extend(self.lock_ttl_s, replace_ttl=True)
+                renewed += 1
+        return renewed
 
     def get_state(self, key: str) -> dict[str, Any] | None:
         return self.state.get(self.destination_id, key)
@@ -122,23 +165,30 @@ class SharedContext:
 
     @contextlib.contextmanager
     def lock(self, key: str, timeout_s: float = 30.0) -> Iterator[None]:
-        # The lock outlives any job that could hold it (a batch of 200 callers can take minutes);
-        # a lock that expired mid-batch would let another worker create the same record. If the
-        # holder dies, others wait (`lock_timeout`, which spends no retry budget) until it lapses.
+        # A lock that expired mid-batch would let another worker create the same record, so the
+        # job's heartbeat renews it while the holder lives (a batch of 200 callers can take
+        # minutes); a holder that dies frees it within `lock_ttl_s`. Others wait meanwhile
+        # (`lock_timeout`, which spends no retry budget). Not thread-local: the heartbeat thread
+        # extends it.
         lock = self.client.lock(
             f"hub:lock:{self.destination_id}:{key}",
-            timeout=max(timeout_s, LOCK_TTL_S),
+            timeout=self.lock_ttl_s,
             blocking_timeout=timeout_s,
+            thread_local=False,
         )
         if not lock.acquire():
             raise RetryableError(
                 f"lock {key} is held by another worker", reason="lock_timeout", retry_after=5
             )
+        with self._held_guard:
+            self._held[id(lock)] = lock
         try:
             yield
         finally:
+            with self._held_guard:
+                self._held.pop(id(lock), None)
             with contextlib.suppress(redis.exceptions.LockError):
-                # The lock expired under a very slow write: the other holder's work stands.
+                # The lock expired under a stalled holder: the other holder's work stands.
                 lock.release()
 
     def throttle(self, bucket: str = "default", cost: int = 1) -> None:

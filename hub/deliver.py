@@ -1,8 +1,9 @@
 """Worker side of delivery: bring a batch of calls up to date at one destination.
 
-The database decides: only deliveries still `queued` by the dispatcher are sent, every attempt
-is recorded with what was sent and answered, and the outcome sets what happens next
-(retry with backoff, rejected, failed, held, skipped or delivered).
+The database decides: only deliveries this job's claim still holds are sent (`queued` ->
+`sending` under its token, right before the send), every attempt is recorded with what was sent
+and answered, and the outcome sets what happens next (retry with backoff, rejected, failed,
+held, skipped or delivered), written only while the claim still holds.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import random
 import secrets
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,7 +37,6 @@ from hub.config import DestinationConfig
 from hub.core.errors import ConfigError
 from hub.core.events import load_event
 from hub.core.records import RenderedRecord, Skip
-from hub.dispatch import DELIVERY_LEASE_S
 from hub.pauses import PAUSING_REASONS, hold_for_credentials
 from hub.render import RenderFailed, render_covering
 from hub.runtime import Runtime
@@ -73,88 +73,177 @@ def backoff_seconds(attempt: int, retry_after: float | None, base_s: float, max_
     return max(delay, retry_after or 0.0)
 
 
-def deliver(runtime: Runtime, destination_id: str, delivery_ids: Sequence[str]) -> dict[str, str]:
-    """Send the still-queued deliveries among `delivery_ids`; returns id -> resulting status."""
+@dataclass(frozen=True)
+class _Claimed:
+    """What recording an outcome needs of a delivery, read when the job started."""
+
+    id: str
+    call_id: str
+    attempts: int
+    retry_base: int
+    created_at: datetime
+    records: list[dict[str, Any]] | None = None
+
+
+def deliver(
+    runtime: Runtime, destination_id: str, delivery_ids: Sequence[str], token: str | None = None
+) -> dict[str, str]:
+    """Send the deliveries among `delivery_ids` this claim (`token`) still holds; returns id -> status.
+
+    Only the holder of the current claim acts: a delivery whose claim lapsed and was handed to
+    another job is neither sent nor recorded here. If the job is interrupted (its RQ timeout), the
+    deliveries it had not started are handed back at once; those whose send started wait for
+    their lease to lapse and count the lost try.
+    """
+    if token is None:
+        # A job queued before claims carried tokens: its deliveries are released when their
+        # lease lapses and go out under a new claim.
+        return {}
     destination = runtime.config.destinations.get(destination_id)
     if destination is None:
         return _fail_all(
-            runtime, delivery_ids, "unknown_destination", f"destination {destination_id!r} is not in hub.yaml"
+            runtime,
+            delivery_ids,
+            token,
+            "unknown_destination",
+            f"destination {destination_id!r} is not in hub.yaml",
         )
     started = datetime.now(UTC)
-    items, early = _prepare(runtime, destination, delivery_ids)
-    result = BatchResult()
-    if items:
-        try:
-            connector = runtime.connector(destination_id)
-        except Exception as exc:  # noqa: BLE001
-            # Recorded on every delivery (and replayable once fixed), not left to a lease expiry.
-            error = PermanentError(
-                f"cannot set up destination {destination_id!r}: {_describe(exc)}", reason="config"
-            )
-            result = BatchResult(outcomes=dict.fromkeys((item.delivery_id for item in items), error))
-        else:
-            clock = time.monotonic()
-            result = connector.deliver(items)
-            metrics.SEND_LATENCY.labels(destination=destination_id).observe(time.monotonic() - clock)
-    result.outcomes.update(early)
-    return _record(runtime, destination, result, started)
+    try:
+        items, early, rows = _prepare(runtime, destination, delivery_ids, token)
+        result = BatchResult()
+        sending: set[str] = set()
+        if items:
+            try:
+                connector = runtime.connector(destination_id)
+            except Exception as exc:  # noqa: BLE001
+                # Recorded on every delivery (and replayable once fixed), not left to a lease expiry.
+                error = PermanentError(
+                    f"cannot set up destination {destination_id!r}: {_describe(exc)}", reason="config"
+                )
+                early.update(dict.fromkeys((item.delivery_id for item in items), error))
+            else:
+                sending = _start_sending(runtime, token, items, rows)
+                live = [item for item in items if item.delivery_id in sending]
+                if live:
+                    clock = time.monotonic()
+                    result = connector.deliver(live)
+                    metrics.SEND_LATENCY.labels(destination=destination_id).observe(time.monotonic() - clock)
+        result.outcomes.update(early)
+        return _record(runtime, destination, token, result, started, rows, sending)
+    except BaseException:
+        _release_unsent(runtime, token)
+        raise
 
 
 def _prepare(
-    runtime: Runtime, destination: DestinationConfig, delivery_ids: Sequence[str]
-) -> tuple[list[DeliveryItem], dict[str, ItemOutcome]]:
+    runtime: Runtime, destination: DestinationConfig, delivery_ids: Sequence[str], token: str
+) -> tuple[list[DeliveryItem], dict[str, ItemOutcome], dict[str, _Claimed]]:
+    """Read and render what this claim holds, outside any write transaction."""
     items: list[DeliveryItem] = []
     early: dict[str, ItemOutcome] = {}
-    with runtime.db.session() as session:
-        # Claim atomically: a second job carrying the same ids (the dispatcher re-drove them after
-        # their lease expired) finds them `sending` and leaves them alone.
-        now = datetime.now(UTC)
-        claimed = session.scalars(
-            update(Delivery)
-            .where(Delivery.id.in_(delivery_ids), Delivery.status == "queued")
-            .values(status="sending", lease_until=now + timedelta(seconds=DELIVERY_LEASE_S), updated_at=now)
-            .returning(Delivery.id)
+    claimed: dict[str, _Claimed] = {}
+    with runtime.db.read_session() as session:
+        rows = session.scalars(
+            select(Delivery).where(
+                Delivery.id.in_(delivery_ids), Delivery.claim_token == token, Delivery.status == "queued"
+            )
         ).all()
-        rows = session.scalars(select(Delivery).where(Delivery.id.in_(claimed))).all()
-        calls = {c.id: c for c in session.scalars(select(Call).where(Call.id.in_({r.call_id for r in rows})))}
-        versions = {
-            e.id: e for e in session.scalars(select(Event).where(Event.id.in_({r.event_id for r in rows})))
+        calls: dict[str, dict[str, Any]] = {
+            call_id: state
+            for call_id, state in session.execute(
+                select(Call.id, Call.state).where(Call.id.in_({r.call_id for r in rows}))
+            )
+        }
+        versions: dict[str, dict[str, Any]] = {
+            event_id: payload
+            for event_id, payload in session.execute(
+                select(Event.id, Event.payload).where(Event.id.in_({r.event_id for r in rows}))
+            )
         }
         folded = _folded_kinds(session, [row.id for row in rows])
-        for row in rows:
-            call_row, event_row = calls.get(row.call_id), versions.get(row.event_id)
-            if call_row is None or event_row is None:
-                early[row.id] = PermanentError("the call or its version is missing", reason="missing_call")
-                continue
-            try:
-                call = load_event(call_row.state)
-                trigger = load_event(event_row.payload)
-                kinds = [trigger.kind, *(k for k in folded[row.id] if k != trigger.kind)]
-                rendered = render_covering(runtime.mappings.get(destination), call, kinds)
-            except RenderFailed as exc:
-                early[row.id] = PermanentError(exc.message, reason="mapping")
-                continue
-            except Exception as exc:  # noqa: BLE001
-                # A stored call the code cannot read, or mappings that no longer load: the
-                # delivery says so and can be replayed after the fix.
-                early[row.id] = PermanentError(_describe(exc), reason="prepare")
-                continue
-            records = [r for r in rendered if isinstance(r, RenderedRecord)]
-            row.records = [stored_record(r) for r in records]
-            if rendered and not records:
-                reasons = "; ".join(r.reason for r in rendered if isinstance(r, Skip))
-                early[row.id] = Skipped("no_mapping_matched", reasons)
-                continue
-            items.append(
-                DeliveryItem(
-                    delivery_id=row.id,
-                    call=call,
-                    trigger=trigger,
-                    records=records,
-                    attempt=row.attempts + 1,
+        loaded = [
+            (_Claimed(r.id, r.call_id, r.attempts, r.retry_base, r.created_at), r.call_id, r.event_id)
+            for r in rows
+        ]
+    for snapshot, call_id, event_id in loaded:
+        claimed[snapshot.id] = snapshot
+        state, payload = calls.get(call_id), versions.get(event_id)
+        if state is None or payload is None:
+            early[snapshot.id] = PermanentError("the call or its version is missing", reason="missing_call")
+            continue
+        try:
+            call = load_event(state)
+            trigger = load_event(payload)
+            kinds = [trigger.kind, *(k for k in folded[snapshot.id] if k != trigger.kind)]
+            rendered = render_covering(runtime.mappings.get(destination), call, kinds)
+        except RenderFailed as exc:
+            early[snapshot.id] = PermanentError(exc.message, reason="mapping")
+            continue
+        except Exception as exc:  # noqa: BLE001
+            # A stored call the code cannot read, or mappings that no longer load: the
+            # delivery says so and can be replayed after the fix.
+            early[snapshot.id] = PermanentError(_describe(exc), reason="prepare")
+            continue
+        records = [r for r in rendered if isinstance(r, RenderedRecord)]
+        claimed[snapshot.id] = replace(snapshot, records=[stored_record(r) for r in records])
+        if rendered and not records:
+            reasons = "; ".join(r.reason for r in rendered if isinstance(r, Skip))
+            early[snapshot.id] = Skipped("no_mapping_matched", reasons)
+            continue
+        items.append(
+            DeliveryItem(
+                delivery_id=snapshot.id,
+                call=call,
+                trigger=trigger,
+                records=records,
+                attempt=snapshot.attempts + 1,
+            )
+        )
+    return items, early, claimed
+
+
+def _start_sending(
+    runtime: Runtime, token: str, items: Sequence[DeliveryItem], rows: Mapping[str, _Claimed]
+) -> set[str]:
+    """`queued` -> `sending` under this claim, right before the send; returns the ids that moved.
+
+    A delivery whose claim was handed to another job meanwhile does not move, so the two jobs
+    can never both send it.
+    """
+    now = datetime.now(UTC)
+    lease = now + timedelta(seconds=runtime.settings.lease_s)
+    started: set[str] = set()
+    with runtime.db.session() as session:
+        for item in items:
+            done = session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == item.delivery_id,
+                    Delivery.claim_token == token,
+                    Delivery.status == "queued",
+                )
+                .values(
+                    status="sending",
+                    lease_until=lease,
+                    updated_at=now,
+                    records=rows[item.delivery_id].records,
                 )
             )
-    return items, early
+            if getattr(done, "rowcount", 0):
+                started.add(item.delivery_id)
+    return started
+
+
+def _release_unsent(runtime: Runtime, token: str) -> None:
+    """Hand back at once what this claim holds but never started to send (no attempt spent)."""
+    now = datetime.now(UTC)
+    with runtime.db.session() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.claim_token == token, Delivery.status == "queued")
+            .values(status="pending", claim_token=None, lease_until=None, updated_at=now)
+        )
 
 
 def _folded_kinds(session: Session, delivery_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -183,8 +272,16 @@ def _describe(exc: Exception) -> str:
 
 
 def _record(
-    runtime: Runtime, destination: DestinationConfig, result: BatchResult, started: datetime
+    runtime: Runtime,
+    destination: DestinationConfig,
+    token: str,
+    result: BatchResult,
+    started: datetime,
+    rows: Mapping[str, _Claimed],
+    sending: set[str],
 ) -> dict[str, str]:
+    """Store each outcome, but only where this claim still holds the delivery in the state it
+    left it in (`sending`, or `queued` for one never sent): a late job records nothing."""
     finished = datetime.now(UTC)
     shared = [asdict(e) for e in result.exchanges if not e.delivery_ids]
     own: dict[str, list[dict[str, Any]]] = {}
@@ -192,61 +289,87 @@ def _record(
         for delivery_id in exchange.delivery_ids:
             own.setdefault(delivery_id, []).append(asdict(exchange))
     statuses: dict[str, str] = {}
+    attempts: list[Attempt] = []
     with runtime.db.session() as session:
-        batch_id = None
-        if shared and len(result.outcomes) > 1:
-            batch_id = f"bat_{secrets.token_hex(12)}"
-            session.add(
-                Batch(
-                    id=batch_id,
-                    destination=destination.id,
-                    size=len(result.outcomes),
-                    started_at=started,
-                    finished_at=finished,
-                    exchanges=shared,
-                )
-            )
         for delivery_id, outcome in result.outcomes.items():
-            row = session.get(Delivery, delivery_id)
-            if row is None or row.status != "sending":
+            row = rows.get(delivery_id)
+            if row is None:
                 continue
+            expected = "sending" if delivery_id in sending else "queued"
+            fence = update(Delivery).where(
+                Delivery.id == delivery_id, Delivery.claim_token == token, Delivery.status == expected
+            )
             if isinstance(outcome, RetryableError) and outcome.reason in LOCAL_RETRY_REASONS:
-                statuses[delivery_id] = _reschedule(row, outcome, finished)
+                if getattr(session.execute(fence.values(**_reschedule(outcome, finished))), "rowcount", 0):
+                    statuses[delivery_id] = "pending"
                 continue
-            row.attempts += 1
-            status, reason, message, retry_after = _apply(row, outcome, destination, finished)
-            if status == "rejected" and reason in PAUSING_REASONS:
-                status = hold_for_credentials(session, row, message or "", finished)
-            session.add(
+            number = row.attempts + 1
+            values, reason, message, retry_after = _apply(row, number, outcome, destination, finished)
+            if values["status"] == "rejected" and reason in PAUSING_REASONS:
+                hold_for_credentials(session, destination.id, values, message or "", finished)
+            if expected == "queued":
+                values["records"] = row.records
+            if not getattr(session.execute(fence.values(**values)), "rowcount", 0):
+                log.warning(
+                    "outcome not recorded: the claim was handed to another worker",
+                    extra={"destination": destination.id, "delivery_id": delivery_id},
+                )
+                continue
+            status = str(values["status"])
+            attempts.append(
                 Attempt(
-                    delivery_id=row.id,
-                    number=row.attempts,
+                    delivery_id=delivery_id,
+                    number=number,
                     started_at=started,
                     finished_at=finished,
                     outcome=status if status != "pending" else "retry",
                     reason=reason,
                     message=message,
                     retry_after_s=retry_after,
-                    exchanges=own.get(delivery_id, []) + ([] if batch_id else shared),
-                    batch_id=batch_id,
+                    exchanges=own.get(delivery_id, []),
                 )
             )
             statuses[delivery_id] = status
-            _observe(destination, row, status, reason, finished)
+            _observe(destination, row, number, status, reason, finished)
+        batch_id = None
+        if shared and len(attempts) > 1:
+            batch_id = f"bat_{secrets.token_hex(12)}"
+            session.add(
+                Batch(
+                    id=batch_id,
+                    destination=destination.id,
+                    size=len(attempts),
+                    started_at=started,
+                    finished_at=finished,
+                    exchanges=shared,
+                )
+            )
+            session.flush()
+        for attempt in attempts:
+            attempt.batch_id = batch_id
+            if batch_id is None:
+                attempt.exchanges = list(attempt.exchanges) + shared
+            session.add(attempt)
     return statuses
 
 
-def _reschedule(row: Delivery, outcome: RetryableError, now: datetime) -> str:
-    """The hub itself said "not now": try again soon, with the retry budget untouched."""
-    row.status, row.reason, row.message = "pending", outcome.reason, outcome.message
-    row.lease_until = None
-    row.updated_at = now
-    row.due_at = now + timedelta(seconds=max(outcome.retry_after or 0.0, 1.0) * random.uniform(1.0, 1.2))
-    return "pending"
+def _reschedule(outcome: RetryableError, now: datetime) -> dict[str, Any]:
+    """The hub itself said "not now" (its rate limiter, a lock): try again when it allows, with
+    the retry budget untouched and the claim released."""
+    delay = max(outcome.retry_after or 0.0, 1.0) * random.uniform(1.0, 1.2)
+    return {
+        "status": "pending",
+        "reason": outcome.reason,
+        "message": outcome.message,
+        "claim_token": None,
+        "lease_until": None,
+        "updated_at": now,
+        "due_at": now + timedelta(seconds=delay),
+    }
 
 
 def _observe(
-    destination: DestinationConfig, row: Delivery, status: str, reason: str | None, now: datetime
+    destination: DestinationConfig, row: _Claimed, number: int, status: str, reason: str | None, now: datetime
 ) -> None:
     outcome = status if status != "pending" else "retry"
     metrics.DELIVERY_OUTCOMES.labels(destination=destination.id, outcome=outcome, reason=reason or "").inc()
@@ -260,7 +383,7 @@ def _observe(
             "destination": destination.id,
             "delivery_id": row.id,
             "call_id": row.call_id,
-            "attempt": row.attempts,
+            "attempt": number,
             "outcome": status,
             "reason": reason,
         },
@@ -268,40 +391,59 @@ def _observe(
 
 
 def _apply(
-    row: Delivery, outcome: ItemOutcome, destination: DestinationConfig, now: datetime
-) -> tuple[str, str | None, str | None, float | None]:
-    row.updated_at = now
-    row.lease_until = None
+    row: _Claimed, number: int, outcome: ItemOutcome, destination: DestinationConfig, now: datetime
+) -> tuple[dict[str, Any], str | None, str | None, float | None]:
+    """The delivery's new values after attempt `number` ended with `outcome`."""
+    values: dict[str, Any] = {
+        "attempts": number,
+        "updated_at": now,
+        "lease_until": None,
+        "claim_token": None,
+        "finished_at": now,
+    }
     retry_after: float | None = None
-    tries = row.attempts - row.retry_base
+    tries = number - row.retry_base
     if isinstance(outcome, Delivered):
-        row.status, row.reason, row.message = "delivered", None, outcome.note or None
-        row.external_ids = dict(outcome.external_ids)
+        values.update(status="delivered", reason=None, message=outcome.note or None)
+        values["external_ids"] = dict(outcome.external_ids)
     elif isinstance(outcome, Skipped):
-        row.status, row.reason, row.message = "skipped", outcome.reason, outcome.note or None
+        values.update(status="skipped", reason=outcome.reason, message=outcome.note or None)
     elif isinstance(outcome, Held):
-        row.status, row.reason, row.message = "held", outcome.reason, outcome.note or None
+        values.update(status="held", reason=outcome.reason, message=outcome.note or None)
     elif isinstance(outcome, DeliveryError) and outcome.retryable and tries < destination.max_attempts:
         retry_after = outcome.retry_after
-        row.status, row.reason, row.message = "pending", outcome.reason, outcome.message
         delay = backoff_seconds(tries, retry_after, destination.retry_base_s, destination.retry_max_s)
-        row.due_at = now + timedelta(seconds=delay)
+        values.update(status="pending", reason=outcome.reason, message=outcome.message, finished_at=None)
+        values["due_at"] = now + timedelta(seconds=delay)
     elif isinstance(outcome, DeliveryError) and outcome.retryable:
-        row.status, row.reason = "failed", outcome.reason
-        row.message = f"gave up after {tries} attempts: {outcome.message}"
+        values.update(
+            status="failed",
+            reason=outcome.reason,
+            message=f"gave up after {tries} attempts: {outcome.message}",
+        )
     else:
         assert isinstance(outcome, DeliveryError)
-        row.status, row.reason, row.message = "rejected", outcome.reason, outcome.message
-    if row.status != "pending":
-        row.finished_at = now
-    return row.status, row.reason, row.message, retry_after
+        values.update(status="rejected", reason=outcome.reason, message=outcome.message)
+    return values, values["reason"], values["message"], retry_after
 
 
-def _fail_all(runtime: Runtime, delivery_ids: Sequence[str], reason: str, message: str) -> dict[str, str]:
+def _fail_all(
+    runtime: Runtime, delivery_ids: Sequence[str], token: str, reason: str, message: str
+) -> dict[str, str]:
     now = datetime.now(UTC)
     with runtime.db.session() as session:
-        for row in session.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids))):
-            row.status, row.reason, row.message = "failed", reason, message
-            row.updated_at = row.finished_at = now
-            row.lease_until = None
-    return dict.fromkeys(delivery_ids, "failed")
+        failed = session.scalars(
+            update(Delivery)
+            .where(Delivery.id.in_(delivery_ids), Delivery.claim_token == token, Delivery.status == "queued")
+            .values(
+                status="failed",
+                reason=reason,
+                message=message,
+                updated_at=now,
+                finished_at=now,
+                lease_until=None,
+                claim_token=None,
+            )
+            .returning(Delivery.id)
+        ).all()
+    return dict.fromkeys(failed, "failed")

@@ -1,11 +1,17 @@
-"""The dispatcher: moves stored work into RQ in batches, and re-drives anything stuck.
+"""The dispatcher: moves stored work into RQ in batches, and re-drives what a dead worker held.
 
 The database is the source of truth; Redis only moves work. One dispatcher is active at a time
 (a Redis lock elects it), so any number of worker hosts can run one. Each pass:
-1. hands unparsed receipts to `ingest` jobs (up to INGEST_BATCH receipts per job);
-2. hands due deliveries to `deliver` jobs per destination, as many per job as the connector
-   sends in one batch, never two at once for the same call and destination;
-3. returns deliveries whose worker vanished (lease expired) to `pending`.
+1. returns deliveries whose claim lapsed (their worker stopped renewing it, see hub.claims):
+   a `queued` one was never sent and goes back to `pending` as it was; a `sending` one counts
+   the lost try as an attempt;
+2. hands unparsed receipts to `ingest` jobs (up to INGEST_BATCH receipts per job, at most
+   INGEST_IN_FLIGHT claimed at once);
+3. per destination, hands due deliveries to jobs on that destination's own queue
+   (`deliver:<id>`): a full batch at once, a partial one once its oldest call has waited the
+   destination's batch window; never more batches in flight than its workers can take, never
+   while its rate limit is saturated, never two at once for the same call.
+Each job carries a fresh claim token; only the holder of the current token may send or record.
 When Redis is unreachable nothing is claimed, so stored work simply waits for it.
 """
 
@@ -15,28 +21,33 @@ import contextlib
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
-from rq import Queue
-from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.orm import aliased
+from rq import Queue, Worker
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from connectors import registry as connector_registry
+from hub.claims import CLAIMED, deliver_job_id, ingest_job_id, new_token, waiting_jobs
+from hub.config import DestinationConfig, HubConfig
+from hub.pauses import paused_destinations
 from hub.runtime import Runtime
-from hub.store.models import Delivery, DestinationPause, Receipt
+from hub.store.models import Attempt, Delivery, Receipt
 
 log = logging.getLogger("hub.dispatch")
 
 INGEST_QUEUE = "ingest"
-DELIVER_QUEUE = "deliver"
+DELIVER_QUEUE_PREFIX = "deliver:"
 INGEST_BATCH = 100
+#: Receipts claimed and not yet parsed, at most: a backlog stays in the database, not in Redis.
+INGEST_IN_FLIGHT = INGEST_BATCH * 20
+#: How long a job may run before RQ interrupts it. Claims do not depend on it: they are short
+#: and renewed by the job's heartbeat (`Settings.lease_s`).
 JOB_TIMEOUT_S = 900
-# A claim outlives the job that holds it: re-driving work that is merely slow would send it twice.
-RECEIPT_CLAIM_S = JOB_TIMEOUT_S + 60
-DELIVERY_LEASE_S = JOB_TIMEOUT_S + 60
 LEADER_KEY = "hub:dispatcher:leader"
 
 
@@ -47,12 +58,21 @@ class PassSummary:
     released: int = 0
 
 
+def deliver_queue_name(destination_id: str) -> str:
+    return f"{DELIVER_QUEUE_PREFIX}{destination_id}"
+
+
+def queue_names(config: HubConfig) -> list[str]:
+    """Every queue a worker listens to: ingest, then one per destination."""
+    return [INGEST_QUEUE, *(deliver_queue_name(d) for d in config.destinations)]
+
+
 def ingest_queue(runtime: Runtime) -> Queue:
     return Queue(INGEST_QUEUE, connection=runtime.redis, default_timeout=JOB_TIMEOUT_S)
 
 
-def deliver_queue(runtime: Runtime) -> Queue:
-    return Queue(DELIVER_QUEUE, connection=runtime.redis, default_timeout=JOB_TIMEOUT_S)
+def deliver_queue(runtime: Runtime, destination_id: str) -> Queue:
+    return Queue(deliver_queue_name(destination_id), connection=runtime.redis, default_timeout=JOB_TIMEOUT_S)
 
 
 def dispatch_once(runtime: Runtime, now: datetime | None = None) -> PassSummary:
@@ -64,142 +84,354 @@ def dispatch_once(runtime: Runtime, now: datetime | None = None) -> PassSummary:
     return summary
 
 
+def _token_is(column: Any, token: str | None) -> ColumnElement[bool]:
+    return column.is_(None) if token is None else column == token  # type: ignore[no-any-return]
+
+
+# --- Lapsed delivery claims ----------------------------------------------------------------------
+
+
 def release_expired(runtime: Runtime, now: datetime) -> int:
-    """Deliveries whose worker vanished go back to `pending`; the lost try counts as an attempt,
-    so a delivery that crashes its worker every time ends `failed` instead of looping."""
+    """Return deliveries whose claim lapsed; returns how many went back to `pending` or `failed`.
+
+    A `queued` delivery whose job still waits in its queue keeps its claim (renewed here): it is
+    only waiting for a free worker. Otherwise a `queued` one was never sent: back to `pending`
+    with its budget untouched. A `sending` one started a send that nobody finished: the lost try
+    is an attempt, so a delivery that kills its worker every time ends `failed`, not looping.
+    """
+    with runtime.db.read_session() as session:
+        expired = session.execute(
+            select(
+                Delivery.id,
+                Delivery.status,
+                Delivery.claim_token,
+                Delivery.attempts,
+                Delivery.retry_base,
+                Delivery.destination,
+            ).where(Delivery.status.in_(CLAIMED), Delivery.lease_until < now)
+        ).all()
+    if not expired:
+        return 0
+    tokens = {row.claim_token for row in expired if row.status == "queued" and row.claim_token}
+    still_queued = waiting_jobs(runtime.redis, [deliver_job_id(t) for t in tokens])
+    waiting = {t for t in tokens if deliver_job_id(t) in still_queued}
+    lease = now + timedelta(seconds=runtime.settings.lease_s)
     released = 0
     with runtime.db.session() as session:
-        expired = session.scalars(
-            select(Delivery).where(Delivery.status.in_(("queued", "sending")), Delivery.lease_until < now)
-        ).all()
+        if waiting:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.claim_token.in_(waiting), Delivery.status == "queued")
+                .values(lease_until=lease)
+            )
         for row in expired:
-            destination = runtime.config.destinations.get(row.destination)
-            limit = destination.max_attempts if destination else 1
-            row.attempts += 1
-            row.lease_until = None
-            row.updated_at = now
-            if row.attempts - row.retry_base >= limit:
-                row.status, row.reason, row.finished_at = "failed", "lease_expired", now
-                row.message = (
-                    f"gave up after {row.attempts - row.retry_base} attempts; the last worker vanished"
+            if row.status == "queued" and row.claim_token in waiting:
+                continue
+            claim = and_(
+                Delivery.id == row.id,
+                _token_is(Delivery.claim_token, row.claim_token),
+                Delivery.status == row.status,
+                Delivery.lease_until < now,
+            )
+            if row.status == "queued":
+                done = session.execute(
+                    update(Delivery)
+                    .where(claim)
+                    .values(
+                        status="pending",
+                        claim_token=None,
+                        lease_until=None,
+                        updated_at=now,
+                        reason="lease_expired",
+                        message="its worker stopped before sending it; handed out again (no attempt spent)",
+                    )
                 )
             else:
-                row.status, row.reason = "pending", "lease_expired"
-                row.message = "the worker handling this delivery vanished; sending it again"
-            released += 1
+                done = _lose_try(runtime, session, row, claim, now)
+            released += int(getattr(done, "rowcount", 0) or 0)
     if released:
-        log.warning("re-driving deliveries whose worker vanished", extra={"count": released})
+        log.warning("re-driving deliveries whose worker stopped", extra={"count": released})
     return released
 
 
+def _lose_try(runtime: Runtime, session: Session, row: Any, claim: ColumnElement[bool], now: datetime) -> Any:
+    destination = runtime.config.destinations.get(row.destination)
+    limit = destination.max_attempts if destination else 1
+    number = row.attempts + 1
+    if number - row.retry_base >= limit:
+        status, finished = "failed", now
+        message = f"gave up after {number - row.retry_base} attempts; the last worker stopped mid-send"
+    else:
+        status, finished = "pending", None
+        message = "the worker sending this delivery stopped mid-send; sending it again"
+    done = session.execute(
+        update(Delivery)
+        .where(claim)
+        .values(
+            status=status,
+            reason="lease_expired",
+            message=message,
+            attempts=number,
+            claim_token=None,
+            lease_until=None,
+            updated_at=now,
+            finished_at=finished,
+        )
+    )
+    if getattr(done, "rowcount", 0):
+        session.add(
+            Attempt(
+                delivery_id=row.id,
+                number=number,
+                started_at=now,
+                finished_at=now,
+                outcome="retry" if status == "pending" else "failed",
+                reason="lease_expired",
+                message=message,
+                exchanges=[],
+            )
+        )
+    return done
+
+
+# --- Receipts ----------------------------------------------------------------------------------
+
+
+def _receipt_free(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Receipt.status == "received",
+        or_(Receipt.claim_token.is_(None), Receipt.lease_until.is_(None), Receipt.lease_until < now),
+    )
+
+
 def dispatch_receipts(runtime: Runtime, now: datetime) -> int:
-    stale = now - timedelta(seconds=RECEIPT_CLAIM_S)
-    with runtime.db.session() as session:
-        ids = list(
+    lease = now + timedelta(seconds=runtime.settings.lease_s)
+    with runtime.db.read_session() as session:
+        lapsed = set(
             session.scalars(
-                select(Receipt.id)
+                select(Receipt.claim_token)
                 .where(
-                    Receipt.status == "received",
-                    or_(Receipt.claimed_at.is_(None), Receipt.claimed_at < stale),
+                    Receipt.status == "received", Receipt.claim_token.is_not(None), Receipt.lease_until < now
                 )
-                .order_by(Receipt.id)
-                .limit(INGEST_BATCH * 10)
+                .distinct()
             )
         )
-        if not ids:
-            return 0
-        # Conditional: a second dispatcher that read the same rows claims none of them.
-        ids = list(
-            session.scalars(
+    still_queued = waiting_jobs(runtime.redis, [ingest_job_id(t) for t in lapsed if t])
+    waiting = {t for t in lapsed if t and ingest_job_id(t) in still_queued}
+    with runtime.db.read_session() as session:
+        in_flight = session.scalar(
+            select(func.count())
+            .select_from(Receipt)
+            .where(Receipt.status == "received", Receipt.claim_token.is_not(None), Receipt.lease_until >= now)
+        )
+        room = INGEST_IN_FLIGHT - int(in_flight or 0)
+        free = _receipt_free(now)
+        if waiting:
+            free = and_(free, or_(Receipt.claim_token.is_(None), Receipt.claim_token.not_in(waiting)))
+        ids = list(session.scalars(select(Receipt.id).where(free).order_by(Receipt.id).limit(max(room, 0))))
+    if not ids and not waiting:
+        # Nothing to write: the pass takes no write lock (SQLite has one for every process).
+        return 0
+    claims: list[tuple[str, list[int]]] = []
+    with runtime.db.session() as session:
+        if waiting:
+            # Their job only waits for a free worker: the claim stands.
+            session.execute(
                 update(Receipt)
-                .where(
-                    Receipt.id.in_(ids),
-                    Receipt.status == "received",
-                    or_(Receipt.claimed_at.is_(None), Receipt.claimed_at < stale),
+                .where(Receipt.claim_token.in_(waiting), Receipt.status == "received")
+                .values(lease_until=lease)
+            )
+        for start in range(0, len(ids), INGEST_BATCH):
+            token = new_token()
+            # Conditional: a second dispatcher that read the same rows claims none of them.
+            claimed = list(
+                session.scalars(
+                    update(Receipt)
+                    .where(Receipt.id.in_(ids[start : start + INGEST_BATCH]), _receipt_free(now))
+                    .values(claim_token=token, lease_until=lease, claimed_at=now)
+                    .returning(Receipt.id)
                 )
-                .values(claimed_at=now)
-                .returning(Receipt.id)
             )
-        )
-        if not ids:
-            return 0
-    chunks = [ids[i : i + INGEST_BATCH] for i in range(0, len(ids), INGEST_BATCH)]
+            if claimed:
+                claims.append((token, sorted(claimed)))
+    if not claims:
+        return 0
+    jobs = [
+        Queue.prepare_data("hub.jobs.ingest", args=(ids, token), job_id=ingest_job_id(token), result_ttl=0)
+        for token, ids in claims
+    ]
     try:
-        queue = ingest_queue(runtime)
-        queue.enqueue_many([Queue.prepare_data("hub.jobs.ingest", args=(chunk,)) for chunk in chunks])
-    except redis.RedisError:
-        with runtime.db.session() as session:
-            session.execute(update(Receipt).where(Receipt.id.in_(ids)).values(claimed_at=None))
-        raise
-    return len(ids)
-
-
-def dispatch_deliveries(runtime: Runtime, now: datetime) -> int:
-    busy = aliased(Delivery)
-    with runtime.db.session() as session:
-        rows = session.execute(
-            select(Delivery.id, Delivery.destination, Delivery.call_id)
-            .where(
-                Delivery.status == "pending",
-                Delivery.due_at <= now,
-                # A paused destination keeps its deliveries pending until it is resumed.
-                Delivery.destination.not_in(select(DestinationPause.destination)),
-                ~exists().where(
-                    and_(
-                        busy.call_id == Delivery.call_id,
-                        busy.destination == Delivery.destination,
-                        busy.status.in_(("queued", "sending")),
-                    )
-                ),
-            )
-            .order_by(Delivery.due_at)
-            .limit(2000)
-        ).all()
-        by_destination: dict[str, list[str]] = defaultdict(list)
-        seen_calls: set[tuple[str, str]] = set()
-        for delivery_id, destination, call in rows:
-            # One call's versions go out one at a time, oldest first.
-            if (destination, call) in seen_calls:
-                continue
-            seen_calls.add((destination, call))
-            by_destination[destination].append(delivery_id)
-        ids = [i for group in by_destination.values() for i in group]
-        if not ids:
-            return 0
-        lease = now + timedelta(seconds=DELIVERY_LEASE_S)
-        claimed = set(
-            session.scalars(
-                update(Delivery)
-                .where(Delivery.id.in_(ids), Delivery.status == "pending")
-                .values(status="queued", lease_until=lease, updated_at=now)
-                .returning(Delivery.id)
-            )
-        )
-        by_destination = {d: [i for i in group if i in claimed] for d, group in by_destination.items()}
-        ids = [i for i in ids if i in claimed]
-    jobs = []
-    for destination, group in by_destination.items():
-        size = _batch_size(runtime, destination)
-        for start in range(0, len(group), size):
-            jobs.append(
-                Queue.prepare_data("hub.jobs.deliver", args=(destination, group[start : start + size]))
-            )
-    try:
-        deliver_queue(runtime).enqueue_many(jobs)
+        ingest_queue(runtime).enqueue_many(jobs)
     except redis.RedisError:
         with runtime.db.session() as session:
             session.execute(
-                update(Delivery).where(Delivery.id.in_(ids)).values(status="pending", lease_until=None)
+                update(Receipt)
+                .where(Receipt.claim_token.in_([t for t, _ in claims]), Receipt.status == "received")
+                .values(claim_token=None, lease_until=None, claimed_at=None)
             )
         raise
-    return len(ids)
+    return sum(len(ids) for _, ids in claims)
 
 
-def _batch_size(runtime: Runtime, destination_id: str) -> int:
-    destination = runtime.config.destinations.get(destination_id)
-    if destination is None:
-        return 50
+# --- Deliveries --------------------------------------------------------------------------------
+
+
+def batch_size(destination: DestinationConfig) -> int:
     return int(connector_registry.connector_class(destination.type).max_batch)
+
+
+def batch_window_s(destination: DestinationConfig) -> float:
+    """How long a due call may wait for a fuller batch at this destination."""
+    if destination.batch_window_s is not None:
+        return destination.batch_window_s
+    return float(connector_registry.connector_class(destination.type).batch_window_s)
+
+
+def in_flight_batches(runtime: Runtime, destination: DestinationConfig) -> int:
+    """Batches that may be queued or sending at once: one per worker listening, plus one waiting.
+
+    More would only wait in Redis while the ones ahead are sent; fewer would leave workers idle.
+    """
+    if destination.max_in_flight is not None:
+        return destination.max_in_flight
+    workers = Worker.count(queue=deliver_queue(runtime, destination.id))
+    return max(workers, 1) + 1
+
+
+def dispatch_deliveries(runtime: Runtime, now: datetime) -> int:
+    _fail_unknown_destinations(runtime, now)
+    paused = _paused(runtime)
+    return sum(
+        _dispatch_destination(runtime, destination, now)
+        for destination in runtime.config.destinations.values()
+        if destination.id not in paused
+    )
+
+
+def _paused(runtime: Runtime) -> set[str]:
+    """Destinations paused from the console, or by themselves when their credentials were
+    refused: their deliveries stay pending, unclaimed, until they are resumed."""
+    with runtime.db.read_session() as session:
+        return paused_destinations(session)
+
+
+def _fail_unknown_destinations(runtime: Runtime, now: datetime) -> None:
+    known = list(runtime.config.destinations)
+    orphaned = and_(Delivery.status == "pending", Delivery.due_at <= now, Delivery.destination.not_in(known))
+    with runtime.db.read_session() as session:
+        if session.scalar(select(Delivery.id).where(orphaned).limit(1)) is None:
+            return
+    with runtime.db.session() as session:
+        session.execute(
+            update(Delivery)
+            .where(orphaned)
+            .values(
+                status="failed",
+                reason="unknown_destination",
+                message="its destination is no longer in hub.yaml",
+                updated_at=now,
+                finished_at=now,
+            )
+        )
+
+
+def _due(session: Session, destination_id: str, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+    """Due deliveries, oldest first, one per call, none whose call is in flight here already."""
+    busy = aliased(Delivery)
+    rows = session.execute(
+        select(Delivery.id, Delivery.call_id, Delivery.due_at)
+        .where(
+            Delivery.destination == destination_id,
+            Delivery.status == "pending",
+            Delivery.due_at <= now,
+            ~exists().where(
+                and_(
+                    busy.call_id == Delivery.call_id,
+                    busy.destination == Delivery.destination,
+                    busy.status.in_(CLAIMED),
+                )
+            ),
+        )
+        .order_by(Delivery.due_at, Delivery.id)
+        .limit(limit)
+    ).all()
+    seen: set[str] = set()
+    picked: list[tuple[str, datetime]] = []
+    for delivery_id, call, due_at in rows:
+        # One call's versions go out one at a time, oldest first.
+        if call not in seen:
+            seen.add(call)
+            picked.append((delivery_id, due_at))
+    return picked
+
+
+def choose_batches(
+    due: Sequence[tuple[str, datetime]], size: int, window_s: float, room: int, now: datetime
+) -> list[list[str]]:
+    """The batches to send now: full ones at once, a partial one once its oldest call has waited
+    `window_s` since it became due; at most `room` deliveries in all."""
+    ids = [delivery_id for delivery_id, _ in due][: max(room, 0)]
+    if not ids:
+        return []
+    if window_s > 0 and due[0][1] > now - timedelta(seconds=window_s):
+        ids = ids[: len(ids) // size * size]
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def _dispatch_destination(runtime: Runtime, destination: DestinationConfig, now: datetime) -> int:
+    size = batch_size(destination)
+    with runtime.db.read_session() as session:
+        in_flight = int(
+            session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.destination == destination.id, Delivery.status.in_(CLAIMED))
+            )
+            or 0
+        )
+        due = _due(session, destination.id, now, limit=size * 4)
+    if not due:
+        return 0
+    room = in_flight_batches(runtime, destination) * size - in_flight
+    batches = choose_batches(due, size, batch_window_s(destination), room, now)
+    if not batches or runtime.shared_context(destination).wait_s() > 0:
+        # Saturated: sending now would only be throttled; the calls wait, pending, for the quota.
+        return 0
+    lease = now + timedelta(seconds=runtime.settings.lease_s)
+    claims: list[tuple[str, list[str]]] = []
+    with runtime.db.session() as session:
+        for batch in batches:
+            token = new_token()
+            claimed = list(
+                session.scalars(
+                    update(Delivery)
+                    .where(Delivery.id.in_(batch), Delivery.status == "pending")
+                    .values(status="queued", claim_token=token, lease_until=lease, updated_at=now)
+                    .returning(Delivery.id)
+                )
+            )
+            if claimed:
+                order = {delivery_id: i for i, delivery_id in enumerate(batch)}
+                claims.append((token, sorted(claimed, key=order.__getitem__)))
+    if not claims:
+        return 0
+    jobs = [
+        Queue.prepare_data(
+            "hub.jobs.deliver", args=(destination.id, ids, token), job_id=deliver_job_id(token), result_ttl=0
+        )
+        for token, ids in claims
+    ]
+    try:
+        deliver_queue(runtime, destination.id).enqueue_many(jobs)
+    except redis.RedisError:
+        with runtime.db.session() as session:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.claim_token.in_([t for t, _ in claims]), Delivery.status == "queued")
+                .values(status="pending", claim_token=None, lease_until=None)
+            )
+        raise
+    return sum(len(ids) for _, ids in claims)
 
 
 class Dispatcher:

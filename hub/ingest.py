@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -51,8 +51,11 @@ def request_of(receipt: Receipt) -> InboundRequest:
     )
 
 
-def ingest(runtime: Runtime, receipt_ids: Sequence[int]) -> IngestSummary:
+def ingest(runtime: Runtime, receipt_ids: Sequence[int], token: str | None = None) -> IngestSummary:
     """Parse stored deliveries a few per transaction: one commit per chunk, not per receipt.
+
+    Only receipts still held by the claim `token` are parsed (None: receipts nobody claimed); a
+    receipt whose claim lapsed and was handed to another job is left to that job.
 
     On SQLite a transaction holds the only write lock, which webhook requests wait for, so its
     chunks stay small; PostgreSQL takes a whole job's batch at once.
@@ -64,35 +67,41 @@ def ingest(runtime: Runtime, receipt_ids: Sequence[int]) -> IngestSummary:
             for receipt_id in receipt_ids[start : start + chunk]:
                 try:
                     with session.begin_nested():
-                        ingest_one(runtime, session, receipt_id, summary)
+                        ingest_one(runtime, session, receipt_id, summary, token)
                 except Exception as exc:  # noqa: BLE001
                     # Stored with its cause and replayable, so one bad receipt neither blocks the
                     # others of its chunk nor disappears.
-                    _fail_stored(session, receipt_id, exc, summary)
+                    _fail_stored(session, receipt_id, exc, summary, token)
     return summary
 
 
-def _fail_stored(session: Session, receipt_id: int, exc: Exception, summary: IngestSummary) -> None:
+def _fail_stored(
+    session: Session, receipt_id: int, exc: Exception, summary: IngestSummary, token: str | None
+) -> None:
     receipt = session.get(Receipt, receipt_id, populate_existing=True)
-    if receipt is None:
+    if receipt is None or receipt.status != "received" or receipt.claim_token != token:
         return
     reason = "store_error" if isinstance(exc, SQLAlchemyError) else "ingest_error"
     detail = getattr(exc, "orig", None) or exc
     receipt.parse_attempts += 1
-    receipt.claimed_at = None
+    receipt.claimed_at = receipt.claim_token = receipt.lease_until = None
     receipt.updated_at = datetime.now(UTC)
     _fail(receipt, reason, f"{type(detail).__name__}: {detail}", summary)
 
 
-def ingest_one(runtime: Runtime, session: Session, receipt_id: int, summary: IngestSummary) -> None:
-    receipt = session.get(Receipt, receipt_id)
-    if receipt is None or receipt.status == "parsed":
+def ingest_one(
+    runtime: Runtime, session: Session, receipt_id: int, summary: IngestSummary, token: str | None = None
+) -> None:
+    # Locked until the commit: a dispatcher re-claiming it (its lease lapsed) waits, then finds
+    # it parsed. On SQLite the write transaction already excludes every other writer.
+    receipt = session.get(Receipt, receipt_id, with_for_update=True, populate_existing=True)
+    if receipt is None or receipt.status != "received" or receipt.claim_token != token:
         summary.skipped_receipts.append(receipt_id)
         return
     source = runtime.source(receipt.source)
     receipt.parse_attempts += 1
     receipt.updated_at = datetime.now(UTC)
-    receipt.claimed_at = None
+    receipt.claimed_at = receipt.claim_token = receipt.lease_until = None
     if source is None:
         _fail(receipt, "unknown_source", f"source {receipt.source!r} is no longer in hub.yaml", summary)
         return
@@ -203,19 +212,25 @@ def _route(
         delivery_id = new_delivery_id()
         # A version not yet sent is folded into this newer one: the destination receives the
         # call's current state once, at the later of the two due times (the settle window).
-        for waiting in session.scalars(
-            select(Delivery).where(
+        # Conditional on `pending`: one the dispatcher claimed meanwhile is left to its job.
+        folded = session.scalars(
+            update(Delivery)
+            .where(
                 Delivery.call_id == the_call_id,
                 Delivery.destination == destination,
                 Delivery.status == "pending",
             )
-        ):
-            due = max(due, waiting.due_at)
-            waiting.status = "skipped"
-            waiting.reason = "superseded"
-            waiting.message = f"folded into {delivery_id}"
-            waiting.superseded_by = delivery_id
-            waiting.updated_at = waiting.finished_at = now
+            .values(
+                status="skipped",
+                reason="superseded",
+                message=f"folded into {delivery_id}",
+                superseded_by=delivery_id,
+                updated_at=now,
+                finished_at=now,
+            )
+            .returning(Delivery.due_at)
+        ).all()
+        due = max([due, *folded])
         session.add(
             Delivery(
                 id=delivery_id,

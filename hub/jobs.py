@@ -1,6 +1,7 @@
 """RQ job functions, referenced by import path (`hub.jobs.ingest`).
 
-Workers build one `Runtime` per process from the environment on first use.
+Workers build one `Runtime` per process from the environment on first use. Each job holds the
+claim its token names and keeps it alive with a heartbeat while it works (see hub.claims).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+from hub.claims import Heartbeat, heartbeat_period, renew_deliveries, renew_receipts
 from hub.deliver import deliver as deliver_batch
 from hub.ingest import ingest as ingest_receipts
 from hub.runtime import Runtime
@@ -32,10 +34,21 @@ def use_runtime(value: Runtime | None) -> None:
         _runtime = value
 
 
-def ingest(receipt_ids: Sequence[int]) -> dict[str, int]:
-    summary = ingest_receipts(runtime(), receipt_ids)
+def ingest(receipt_ids: Sequence[int], token: str | None = None) -> dict[str, int]:
+    hub = runtime()
+    lease_s = hub.settings.lease_s
+    with Heartbeat(lambda: renew_receipts(hub.db, token or "", lease_s), heartbeat_period(lease_s)):
+        summary = ingest_receipts(hub, receipt_ids, token)
     return {"parsed": summary.parsed, "failed": summary.failed, "events": summary.events}
 
 
-def deliver(destination_id: str, delivery_ids: Sequence[str]) -> dict[str, str]:
-    return deliver_batch(runtime(), destination_id, delivery_ids)
+def deliver(destination_id: str, delivery_ids: Sequence[str], token: str | None = None) -> dict[str, str]:
+    hub = runtime()
+    lease_s = hub.settings.lease_s
+
+    def renew() -> None:
+        renew_deliveries(hub.db, token or "", lease_s)
+        hub.renew_locks()
+
+    with Heartbeat(renew, heartbeat_period(lease_s)):
+        return deliver_batch(hub, destination_id, delivery_ids, token)

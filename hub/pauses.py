@@ -7,11 +7,12 @@ pauses itself, so one broken login holds the calls instead of rejecting them one
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.store.models import AuditEntry, Delivery, DestinationPause
+from hub.store.models import AuditEntry, DestinationPause
 
 #: Delivery reasons that mean "the destination refused who we are", not "this call is wrong".
 PAUSING_REASONS = frozenset({"unauthorized"})
@@ -42,11 +43,12 @@ def resume(session: Session, destination: str, by: str, now: datetime) -> bool:
     return True
 
 
-def hold_for_credentials(session: Session, row: Delivery, message: str, now: datetime) -> str:
-    """The destination refused its credentials: pause it and keep this delivery pending, its
-    retry budget renewed, to be sent once someone fixes the credentials and resumes."""
-    pause(session, row.destination, PAUSED_BY_HUB, f"credentials refused: {message}", now)
-    row.status, row.reason, row.finished_at = "pending", "destination_paused", None
-    row.retry_base = row.attempts
-    row.due_at = now
-    return "pending"
+def hold_for_credentials(
+    session: Session, destination: str, values: dict[str, Any], message: str, now: datetime
+) -> None:
+    """The destination refused its credentials: pause it, and keep this delivery pending (its
+    retry budget renewed) instead of rejected, to be sent once someone fixes the credentials
+    and resumes. `values` are the delivery's new column values, changed in place."""
+    pause(session, destination, PAUSED_BY_HUB, f"credentials refused: {message}", now)
+    values.update(status="pending", reason="destination_paused", finished_at=None, due_at=now)
+    values["retry_base"] = values["attempts"]

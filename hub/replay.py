@@ -82,12 +82,13 @@ def replay_deliveries(db: Database, selection: DeliveryFilter) -> list[str]:
         if ids:
             session.execute(
                 update(Delivery)
-                .where(Delivery.id.in_(ids))
+                .where(Delivery.id.in_(ids), Delivery.status.in_(selection.statuses))
                 .values(
                     status="pending",
                     due_at=now,
                     retry_base=Delivery.attempts,
                     lease_until=None,
+                    claim_token=None,
                     finished_at=None,
                     reason="replayed",
                     updated_at=now,
@@ -109,7 +110,9 @@ def replay_receipts(db: Database, ids: tuple[int, ...] = (), source: str | None 
         if found:
             session.execute(
                 update(Receipt)
-                .where(Receipt.id.in_(found))
-                .values(status="received", claimed_at=None, updated_at=now)
+                .where(Receipt.id.in_(found), Receipt.status == "failed")
+                .values(
+                    status="received", claimed_at=None, claim_token=None, lease_until=None, updated_at=now
+                )
             )
     return found

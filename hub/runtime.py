@@ -80,6 +80,7 @@ class Runtime:
     sandbox_urls: Mapping[str, str] = field(default_factory=dict)
     _providers: dict[str, Provider] = field(default_factory=dict)
     _connectors: dict[str, Connector] = field(default_factory=dict)
+    _contexts: dict[str, SharedContext] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, sandbox_urls: Mapping[str, str] | None = None) -> Runtime:
@@ -135,11 +136,23 @@ class Runtime:
         return connector_settings(destination, sandbox_url)
 
     def context(self, destination: DestinationConfig) -> ConnectorContext:
-        limits = dict(connector_registry.connector_class(destination.type).default_rate_limits)
-        if destination.rate_limit:
-            limits["default"] = (destination.rate_limit, destination.rate_window_s)
-        limits.update(destination.rate_limits)
-        return SharedContext(self.redis, destination.id, self.state_store, limits)
+        return self.shared_context(destination)
+
+    def shared_context(self, destination: DestinationConfig) -> SharedContext:
+        """One per destination and process: its connector, the dispatcher and the heartbeat share it."""
+        if destination.id not in self._contexts:
+            limits = dict(connector_registry.connector_class(destination.type).default_rate_limits)
+            if destination.rate_limit:
+                limits["default"] = (destination.rate_limit, destination.rate_window_s)
+            limits.update(destination.rate_limits)
+            self._contexts[destination.id] = SharedContext(
+                self.redis, destination.id, self.state_store, limits, lock_ttl_s=self.settings.lease_s
+            )
+        return self._contexts[destination.id]
+
+    def renew_locks(self) -> int:
+        """Extend the connector locks this process holds (called by a job's heartbeat)."""
+        return sum(context.renew_locks() for context in list(self._contexts.values()))
 
     def connector(self, destination_id: str) -> Connector:
         if destination_id not in self._connectors:

@@ -10,6 +10,7 @@ from pathlib import Path
 from hub.core.secrets import Secret
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
+DEFAULT_LEASE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Settings:
     #: Refuse to start while any destination would run in sandbox mode (production deployments:
     #: a forgotten credential must stop the hub, not send calls to a local fake).
     require_live: bool = False
+    #: Seconds a claimed receipt or delivery stays claimed without a heartbeat from its worker:
+    #: how soon the work of a worker that died is handed out again.
+    lease_s: float = DEFAULT_LEASE_S
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -50,4 +54,17 @@ class Settings:
             public_url=(values.get("HUB_PUBLIC_URL") or "").rstrip("/") or None,
             mappings_dir=Path(values.get("HUB_MAPPINGS_DIR", "mappings")),
             require_live=values.get("HUB_REQUIRE_LIVE", "").lower() in ("1", "true", "yes"),
+            lease_s=_lease(values.get("HUB_LEASE_S")),
         )
+
+
+def _lease(value: str | None) -> float:
+    if not value:
+        return DEFAULT_LEASE_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"HUB_LEASE_S must be seconds, not {value!r}") from None
+    if not 1.0 <= seconds <= 600.0:
+        raise ValueError("HUB_LEASE_S must be between 1 and 600 seconds")
+    return seconds

@@ -3,14 +3,57 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import redis
 from rq import SimpleWorker
+from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
+from rq.worker import DequeueStrategy
 
 from hub import jobs
-from hub.dispatch import DELIVER_QUEUE, INGEST_QUEUE, Dispatcher
+from hub.core.errors import Interrupted
+from hub.dispatch import Dispatcher, queue_names
 from hub.runtime import Runtime
 from hub.settings import Settings
+
+
+class JobTimedOut(Interrupted):
+    """The job ran past its RQ timeout."""
+
+
+class _InterruptingDeathPenalty(UnixSignalDeathPenalty):
+    """RQ's timeout, raised as `Interrupted` (a BaseException) so that no broad handler in a
+    connector or vendor library can swallow it and let the job carry on."""
+
+    def __init__(self, timeout: Any, exception: Any = JobTimeoutException, **kwargs: Any) -> None:
+        super().__init__(  # type: ignore[no-untyped-call]
+            timeout, JobTimedOut if exception is JobTimeoutException else exception, **kwargs
+        )
+
+
+class HubWorker(SimpleWorker):
+    """A SimpleWorker (jobs run in this process: a fork costs 10-15 ms a job here, and the
+    database, not RQ, decides whether interrupted work runs again) whose timeout interrupts."""
+
+    death_penalty_class = _InterruptingDeathPenalty
+
+
+def make_worker(runtime: Runtime, connection: redis.Redis) -> HubWorker:
+    """A worker listening to ingest and to every destination's own queue."""
+    return HubWorker(queue_names(runtime.config), connection=connection)
+
+
+def work(worker: HubWorker, *, burst: bool) -> None:
+    # Round robin: after each job the next queue in turn goes first, so no destination's jobs
+    # wait behind another's, nor deliveries behind a parsing backlog. No RQ scheduler: the hub
+    # schedules retries in the database, and the scheduler is a forked process per worker.
+    # RQ's own per-job lines would double ours (one line per delivery attempt already).
+    worker.work(
+        burst=burst,
+        with_scheduler=False,
+        logging_level="WARNING",
+        dequeue_strategy=DequeueStrategy.ROUND_ROBIN,
+    )
 
 
 def run_worker(settings: Settings, *, burst: bool = False, dispatch: bool = True) -> None:
@@ -20,15 +63,11 @@ def run_worker(settings: Settings, *, burst: bool = False, dispatch: bool = True
     thread = threading.Thread(target=dispatcher.run, name="dispatcher", daemon=True)
     if dispatch and not burst:
         thread.start()
-    # SimpleWorker runs jobs in this process: a forking worker costs 10-15 ms per job here, and
-    # the database, not RQ, decides whether an interrupted job is run again.
     # The worker blocks on Redis for new jobs: its connection must not carry the short timeouts
     # the request path uses.
     connection = redis.Redis.from_url(runtime.redis_url)
-    worker = SimpleWorker([INGEST_QUEUE, DELIVER_QUEUE], connection=connection)
     try:
-        # RQ's own per-job lines would double ours (one line per delivery attempt already).
-        worker.work(burst=burst, with_scheduler=not burst, logging_level="WARNING")
+        work(make_worker(runtime, connection), burst=burst)
     finally:
         dispatcher.stop()
         runtime.close()

@@ -17,12 +17,11 @@ import redis
 import requests
 import yaml
 from flask.testing import FlaskClient
-from rq import SimpleWorker
 from sqlalchemy import create_engine, text
 
 from connectors.webhook.fake import create_app as webhook_sandbox
 from hub import jobs
-from hub.dispatch import DELIVER_QUEUE, INGEST_QUEUE, dispatch_once
+from hub.dispatch import dispatch_once
 from hub.http import create_app
 from hub.local_server import LocalServer
 from hub.redate import redate
@@ -30,6 +29,7 @@ from hub.runtime import Runtime
 from hub.samples import request_from_bytes
 from hub.settings import Settings
 from hub.store.db import Database
+from hub.worker import make_worker, work
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROVIDER_FIXTURES = FIXTURES / "providers"
@@ -103,16 +103,23 @@ class Hub:
 
     def drain(self, *, now: datetime | None = None, rounds: int = 10) -> None:
         """Dispatch and run jobs until nothing is left (or `rounds` passes)."""
-        jobs.use_runtime(self.runtime)
         connection = redis.Redis.from_url(self.runtime.redis_url)
         for _ in range(rounds):
             # Jobs already queued (by another dispatcher) run first; then whatever is due now.
-            SimpleWorker([INGEST_QUEUE, DELIVER_QUEUE], connection=connection).work(burst=True)
+            self.run_jobs(connection)
             summary = dispatch_once(self.runtime, now)
             if not summary.receipts and not summary.deliveries:
                 break
-        SimpleWorker([INGEST_QUEUE, DELIVER_QUEUE], connection=connection).work(burst=True)
+        self.run_jobs(connection)
         connection.close()
+
+    def run_jobs(self, connection: redis.Redis | None = None) -> None:
+        """Run every queued job (ingest and every destination's) in this process, then return."""
+        jobs.use_runtime(self.runtime)
+        client = connection or redis.Redis.from_url(self.runtime.redis_url)
+        work(make_worker(self.runtime, client), burst=True)
+        if connection is None:
+            client.close()
 
     def later(self, seconds: float) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=seconds)

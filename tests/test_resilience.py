@@ -23,6 +23,7 @@ def test_redis_down_during_receipt_loses_nothing(tmp_path: Path, redis_url: str,
         hub.runtime.redis_url = redis_url
         hub.runtime.__dict__.pop("redis", None)
         hub.runtime._connectors.clear()
+        hub.runtime._contexts.clear()
         hub.drain()
         assert len(hub.received()) == 1
         assert hub.api("/events").json["items"][0]["destinations"] == {"webhook": "delivered"}
@@ -62,20 +63,17 @@ def test_database_unavailable_answers_503_so_the_provider_retries(tmp_path: Path
 
 
 def run_jobs(hub: Hub) -> None:
-    from rq import SimpleWorker
-
-    from hub import jobs
-    from hub.dispatch import DELIVER_QUEUE, INGEST_QUEUE
-
-    jobs.use_runtime(hub.runtime)
-    connection = redis_lib.Redis.from_url(hub.runtime.redis_url)
-    SimpleWorker([INGEST_QUEUE, DELIVER_QUEUE], connection=connection).work(burst=True)
+    hub.run_jobs()
 
 
 def test_work_of_a_vanished_worker_is_redriven_once(hub: Hub) -> None:
-    """A job lost with Redis, and a worker killed after claiming: both are sent, once each."""
-    from hub.deliver import _prepare
-    from hub.dispatch import DELIVERY_LEASE_S, dispatch_once
+    """A job lost with Redis, and a worker killed after starting a send: both are sent, once each;
+    only the one whose send started counts a lost attempt."""
+    from sqlalchemy import select
+
+    from hub.deliver import _prepare, _start_sending
+    from hub.dispatch import dispatch_once
+    from hub.store.models import Delivery
 
     hub.post_fixture("callrail", ANSWERED)
     hub.post_fixture("callrail", "callrail/post_call_missed.json")
@@ -89,17 +87,22 @@ def test_work_of_a_vanished_worker_is_redriven_once(hub: Hub) -> None:
     assert len(queued) == 2
     redis_lib.Redis.from_url(hub.runtime.redis_url).flushall()  # the jobs are lost
     destination = hub.runtime.config.destinations["webhook"]
-    items, _ = _prepare(hub.runtime, destination, [queued[0]["id"]])  # a worker claims one, then dies
-    assert len(items) == 1
+    with hub.runtime.db.read_session() as session:
+        token = session.scalar(select(Delivery.claim_token).where(Delivery.id == queued[0]["id"]))
+    assert token
+    items, _, rows = _prepare(hub.runtime, destination, [queued[0]["id"]], token)
+    assert _start_sending(hub.runtime, token, items, rows) == {queued[0]["id"]}  # ... then it dies
     assert hub.api(f"/deliveries/{queued[0]['id']}").json["status"] == "sending"
     before = len(hub.received())
     hub.drain()
     assert len(hub.received()) == before, "nothing is re-driven while its lease holds"
-    hub.drain(now=hub.later(DELIVERY_LEASE_S + 5))
-    statuses = {d["id"]: d["status"] for d in hub.api("/deliveries?limit=50").json["items"]}
-    assert statuses[queued[0]["id"]] == "delivered"
-    assert statuses[queued[1]["id"]] == "delivered"
+    hub.drain(now=hub.later(hub.runtime.settings.lease_s + 5))
+    deliveries = {d["id"]: d for d in hub.api("/deliveries?limit=50").json["items"]}
+    assert deliveries[queued[0]["id"]]["status"] == "delivered"
+    assert deliveries[queued[1]["id"]]["status"] == "delivered"
     assert len(hub.received()) == before + 2
+    assert deliveries[queued[0]["id"]]["attempts"] == 2, "the send that started and was lost counts"
+    assert deliveries[queued[1]["id"]]["attempts"] == 1, "a delivery never sent spends no attempt"
 
 
 def test_a_receipt_the_store_refuses_fails_alone_and_visibly(hub: Hub) -> None:

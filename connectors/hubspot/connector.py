@@ -47,6 +47,9 @@ NO_OWNER_TTL_S = 600.0
 class HubSpotConnector(Connector):
     type = "hubspot"
     max_batch = 100
+    #: One batch read/upsert serves up to 100 calls: waiting a little for more saves requests
+    #: against the 100-per-10-s quota.
+    batch_window_s: ClassVar[float] = 2.0
     credential_names = ("access_token",)
     #: HubSpot's own limits (Free/Starter burst, search): what hub.yaml should configure at least.
     default_rate_limits: ClassVar[dict[str, tuple[int, float]]] = {"default": (100, 10.0), "search": (5, 1.0)}

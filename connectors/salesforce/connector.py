@@ -35,6 +35,9 @@ _FAILURES = (SalesforceError, requests.RequestException, DeliveryError)
 class SalesforceConnector(Connector):
     type: ClassVar[str] = "salesforce"
     max_batch: ClassVar[int] = COLLECTION_MAX
+    #: One sObject Collections request serves up to 200 calls: waiting a little for more saves
+    #: requests against the org's daily allocation.
+    batch_window_s: ClassVar[float] = 2.0
     credential_names: ClassVar[tuple[str, ...]] = auth.CREDENTIAL_NAMES
 
     def __init__(self, settings: DestinationSettings, context: ConnectorContext) -> None:

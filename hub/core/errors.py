@@ -42,3 +42,12 @@ class ParseError(HubError):
 
 class StorageUnavailable(HubError):
     reason = "storage_unavailable"
+
+
+class Interrupted(BaseException):
+    """A job's time is up (its RQ timeout): the job stops where it is.
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` in a connector or a
+    vendor library can turn it into a delivery outcome and let the job carry on after its claim
+    may have been handed to another worker.
+    """

@@ -58,8 +58,12 @@ class Receipt(Base):
     error: Mapped[str | None] = mapped_column(Text)
     events_count: Mapped[int] = mapped_column(Integer, default=0)
     parse_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    #: When a dispatcher handed it to a worker; a stale claim is handed out again.
+    #: When a dispatcher last handed it to a worker (for people; `lease_until` decides).
     claimed_at: Mapped[datetime | None]
+    #: The current claim: only the job holding this token may record the receipt's outcome.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    #: While claimed: when the claim lapses unless its worker renews it (heartbeat).
+    lease_until: Mapped[datetime | None]
     updated_at: Mapped[datetime]
 
 
@@ -125,8 +129,10 @@ class Delivery(Base):
     #: `attempts` when the delivery was last replayed: retries are counted from there.
     retry_base: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime]
-    #: While queued or running: when the claim lapses and the sweeper may hand it out again.
+    #: While queued or sending: when the claim lapses unless its worker renews it (heartbeat).
     lease_until: Mapped[datetime | None]
+    #: The current claim: only the job holding this token may send or record this delivery.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     external_ids: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: What the mappings rendered at the latest attempt: [{mapping, target, fields}], the basis of
     #: `hub preview --mapping` comparisons ("what was actually sent").

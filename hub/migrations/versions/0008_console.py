@@ -1,7 +1,7 @@
 """console: users, login failures, audit log, destination pauses, issue states, replay jobs, alerts
 
 Revision ID: 0008_console
-Revises: 0003
+Revises: 0004_claims
 Create Date: 2026-12-02 05:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_console"
-down_revision = "0003"
+down_revision = "0004_claims"
 branch_labels = None
 depends_on = None
 

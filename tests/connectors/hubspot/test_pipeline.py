@@ -34,6 +34,8 @@ def hub_and_portal(
             "mappings": [str(PROJECT / "mappings" / "hubspot" / n) for n in ("contact.yaml", "call.yaml")],
             "rate_limit": {"requests": 100, "per_s": 10},
             "rate_limits": {"search": {"requests": 5, "per_s": 1}},
+            # Each step here follows one call: no waiting for fuller batches.
+            "batch_window_s": 0,
         }
     ]
     config["routes"] = [{"from": "*", "to": ["hubspot"]}]

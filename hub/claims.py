@@ -1,0 +1,138 @@
+"""Claims on stored work: a token per claim, a short lease, and the heartbeat that renews it.
+
+The dispatcher claims receipts and deliveries for one RQ job at a time with a fresh token and
+a lease of `Settings.lease_s`. While the job runs, a heartbeat thread renews the lease of the
+rows that still carry its token; a worker that dies stops renewing, so its claims lapse within
+one lease and the dispatcher hands the work out again. Every write of an outcome names the
+token (`WHERE claim_token = ?`), so a job whose claim was handed to another can record nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+
+import redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub.core.errors import StorageUnavailable
+from hub.store.db import Database
+from hub.store.models import Delivery, Receipt
+
+log = logging.getLogger("hub.claims")
+
+#: Delivery states a claim covers: `queued` (handed to a job, not sent) and `sending` (a send
+#: started under this claim).
+CLAIMED = ("queued", "sending")
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)
+
+
+def ingest_job_id(token: str) -> str:
+    return f"ingest-{token}"
+
+
+def deliver_job_id(token: str) -> str:
+    return f"deliver-{token}"
+
+
+# Renewals skip rows the job's own transaction has locked (PostgreSQL: SKIP LOCKED): those are
+# being recorded right now, and waiting for them while holding the others could deadlock with it.
+
+
+def renew_deliveries(db: Database, token: str, lease_s: float, now: datetime | None = None) -> int:
+    """Extend the lease of the deliveries this claim still holds; returns how many."""
+    moment = now or datetime.now(UTC)
+    held = (
+        select(Delivery.id)
+        .where(Delivery.claim_token == token, Delivery.status.in_(CLAIMED))
+        .with_for_update(skip_locked=True)
+    )
+    with db.session() as session:
+        result = session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(held.scalar_subquery()))
+            .values(lease_until=moment + timedelta(seconds=lease_s))
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def renew_receipts(db: Database, token: str, lease_s: float, now: datetime | None = None) -> int:
+    """Extend the lease of the receipts this claim still holds (not yet parsed); returns how many."""
+    moment = now or datetime.now(UTC)
+    held = (
+        select(Receipt.id)
+        .where(Receipt.claim_token == token, Receipt.status == "received")
+        .with_for_update(skip_locked=True)
+    )
+    with db.session() as session:
+        result = session.execute(
+            update(Receipt)
+            .where(Receipt.id.in_(held.scalar_subquery()))
+            .values(lease_until=moment + timedelta(seconds=lease_s))
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def waiting_jobs(client: redis.Redis, job_ids: Iterable[str]) -> set[str]:
+    """The ids among `job_ids` whose RQ job still waits in its queue (no worker has taken it).
+
+    A claim whose job merely waits for a free worker keeps its work: only a job that is gone
+    (Redis lost it) or was taken by a worker that stopped renewing lets its claim lapse.
+    """
+    waiting: set[str] = set()
+    for job_id in job_ids:
+        try:
+            status = Job.fetch(job_id, connection=client).get_status(refresh=False)
+        except NoSuchJobError:
+            continue
+        if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+            waiting.add(job_id)
+    return waiting
+
+
+class Heartbeat:
+    """Calls `renew` every `period_s` on a thread while the block runs.
+
+    A renewal that fails (the database busy or down for a moment) is tried again at the next
+    beat: the lease is three beats long, so one missed beat loses nothing.
+    """
+
+    def __init__(self, renew: Callable[[], object], period_s: float) -> None:
+        self.renew = renew
+        self.period_s = period_s
+        self.beats = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="claim-heartbeat", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period_s):
+            try:
+                self.renew()
+                self.beats += 1
+            except (SQLAlchemyError, StorageUnavailable, redis.RedisError) as exc:
+                log.warning("could not renew a claim; trying again", extra={"detail": str(exc)})
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=max(self.period_s, 1.0) * 2)
+
+
+def heartbeat_period(lease_s: float) -> float:
+    """Three beats per lease: one or two can be missed before a live worker's work is re-driven."""
+    return max(lease_s / 3.0, 0.05)
