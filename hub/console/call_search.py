@@ -59,14 +59,14 @@ def build(query: CallQuery, sources: list[str]) -> Select[Call]:
     if query.account:
         statement = statement.where(
             or_(
-                Call.state["account"]["id"].as_string() == query.account,
-                Call.state["account"]["name"].as_string() == query.account,
+                Call.state[("account", "id")].as_string() == query.account,
+                Call.state[("account", "name")].as_string() == query.account,
             )
         )
     if query.call_status:
-        statement = statement.where(Call.state["call"]["status"].as_string() == query.call_status)
+        statement = statement.where(Call.state[("call", "status")].as_string() == query.call_status)
     if query.first_time:
-        statement = statement.where(Call.state["call"]["first_call"].as_string().in_(("true", "1")))
+        statement = statement.where(Call.state[("call", "first_call")].as_string().in_(("true", "1")))
     if query.since:
         statement = statement.where(Call.first_event_at >= query.since)
     if query.until:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from hub.console.issues import STATES, issue_groups
 from hub.console.web import audit, blueprint, current_user
 from hub.core.errors import ConfigError
 from hub.core.events import load_event
+from hub.core.records import RenderedRecord
 from hub.http.context import runtime
 from hub.pauses import pause, paused_destinations, resume
 from hub.store.models import AuditEntry, Call, Delivery, DestinationPause, IssueState, Receipt
@@ -177,7 +179,7 @@ def mappings() -> str:
     from hub.deliver import history_fields
     from hub.mapping import diff_records
     from hub.preview import _sent_records, preview_destination
-    from hub.render import load_destination_mappings
+    from hub.render import RenderFailed, load_destination_mappings, render_all
 
     hub = runtime()
     call_id = request.args.get("call", "").strip()
@@ -202,13 +204,18 @@ def mappings() -> str:
                     .limit(1)
                 ).first()
                 if sent is not None:
-                    from hub.core.records import RenderedRecord
-
-                    rendered = [
-                        RenderedRecord(r["mapping"], r["target"], history_fields(r["fields"]), ())
-                        for r in preview.get("records", [])
-                    ]
-                    row["diff"] = diff_records(_sent_records(sent.records), rendered) or ["(no change)"]
+                    # Compared as stored: hashed fields masked, and without per-mapping options,
+                    # which deliveries do not keep with what they sent.
+                    try:
+                        rendered = [
+                            dataclasses.replace(r, fields=history_fields(r.fields), options={})
+                            for r in render_all(load_destination_mappings(hub.config, destination), event)
+                            if isinstance(r, RenderedRecord)
+                        ]
+                    except RenderFailed as exc:
+                        row["diff"] = [f"! {exc.message}"]
+                    else:
+                        row["diff"] = diff_records(_sent_records(sent.records), rendered) or ["(no change)"]
                 else:
                     row["diff"] = None
             rows.append(row)

@@ -46,6 +46,13 @@ def test_find_a_call_by_another_phone_format_open_it_and_replay_a_failure(page: 
     delivery_row(page, "webhook").get_by_role("button", name="Replay").click()
     expect(page.locator(".flash.ok")).to_contain_text("queued again")
     expect(delivery_row(page, "webhook").locator(".delivery-status")).to_have_text("delivered")
+    # The mappings page previews this call and compares it with what was last sent.
+    call_id = page.url.rsplit("/", 1)[1]
+    page.goto(f"{live.url}/console/mappings?call={call_id}")
+    salesforce = page.locator("section.mapping", has=page.get_by_role("heading", name="salesforce"))
+    expect(salesforce).to_contain_text("valid")
+    expect(salesforce).to_contain_text("Preview for " + call_id)
+    expect(salesforce).to_contain_text("(no change)")
 
 
 def test_bulk_retry_shows_the_count_first_and_progress_after(page: Any, live: LiveHub) -> None:
@@ -113,6 +120,20 @@ def test_a_viewer_sees_everything_and_can_change_nothing(page: Any, live: LiveHu
     for name in PAGES:
         page.goto(f"{live.url}/console/{name}")
         expect(page.locator("nav.top .role")).to_have_text("viewer")
+    # Each chart clicks through to the rows behind it: the calls of that source on that day.
+    page.goto(f"{live.url}/console/overview")
+    expect(page.locator("#charts[data-ready='1']")).to_have_count(1)
+    x, y = page.evaluate(
+        """() => {
+            const canvas = document.getElementById('chart-sources');
+            const bar = window.Chart.getChart(canvas).getDatasetMeta(0).data[0];
+            const box = canvas.getBoundingClientRect();
+            return [box.left + bar.x, box.top + (bar.y + bar.base) / 2];
+        }"""
+    )
+    page.mouse.click(x, y)
+    expect(page).to_have_url(re.compile(r"/console/calls\?source=callrail&since=\d{4}-\d\d-\d\d&until="))
+    expect(page.locator("p.count")).to_have_text("1 call")
     page.goto(f"{live.url}/console/destinations")
     expect(page.get_by_role("button", name="Pause")).to_have_count(0)
     page.goto(f"{live.url}/console/calls?q=470-555-0183")

@@ -35,6 +35,10 @@ def test_a_call_is_found_by_a_differently_formatted_phone_number(hub: Hub) -> No
         page = hub.client.get("/console/calls", query_string={"q": typed}).get_data(as_text=True)
         assert "1 call<" in page, typed
         assert "+14705550183" in page
+    by_account = hub.client.get("/console/calls", query_string={"account": "Peachtree Plumbing Co", "since": "7d"})
+    assert "1 call<" in by_account.get_data(as_text=True)
+    other_account = hub.client.get("/console/calls", query_string={"account": "999"})
+    assert "0 calls<" in other_account.get_data(as_text=True)
     call_id = _deliveries(hub)[0].call_id
     detail = hub.client.get(f"/console/calls/{call_id}").get_data(as_text=True)
     assert 'data-destination="webhook"' in detail
@@ -185,5 +189,8 @@ def test_pages_render_with_data(hub: Hub) -> None:
     assert data["tiles"]["calls"] == 1
     assert data["calls_per_source"]["callrail"] == [1]
     assert data["delivery_outcomes"]["webhook"]["statuses"]["delivered"]
+    mappings = hub.client.get(f"/console/mappings?call={call_id}").get_data(as_text=True)
+    assert f"Preview for {call_id}" in mappings
+    assert "(no change)" in mappings
     sources = hub.client.get("/console/sources").get_data(as_text=True)
     assert "http://localhost/webhooks/callrail" in sources
