@@ -35,7 +35,9 @@ def test_a_call_is_found_by_a_differently_formatted_phone_number(hub: Hub) -> No
         page = hub.client.get("/console/calls", query_string={"q": typed}).get_data(as_text=True)
         assert "1 call<" in page, typed
         assert "+14705550183" in page
-    by_account = hub.client.get("/console/calls", query_string={"account": "Peachtree Plumbing Co", "since": "7d"})
+    by_account = hub.client.get(
+        "/console/calls", query_string={"account": "Peachtree Plumbing Co", "since": "7d"}
+    )
     assert "1 call<" in by_account.get_data(as_text=True)
     other_account = hub.client.get("/console/calls", query_string={"account": "999"})
     assert "0 calls<" in other_account.get_data(as_text=True)
