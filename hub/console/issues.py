@@ -69,6 +69,16 @@ def _code(session: Session, delivery_id: str) -> str:
     return str(answered[-1]) if answered else "-"
 
 
+def _state(decided: tuple[str, datetime] | None, last_failure: datetime | None) -> str:
+    """A resolved issue that failed again since is open again; acknowledged stays acknowledged."""
+    if decided is None:
+        return "open"
+    state, changed_at = decided
+    if state == "resolved" and last_failure is not None and last_failure > changed_at:
+        return "open"
+    return state
+
+
 def issue_groups(session: Session, since: datetime | None = None) -> list[IssueGroup]:
     """One group per destination, reason and error code among failed, rejected and held deliveries."""
     query = (
@@ -78,7 +88,7 @@ def issue_groups(session: Session, since: datetime | None = None) -> list[IssueG
     )
     if since:
         query = query.where(Delivery.updated_at >= since)
-    states = {row.key: row.state for row in session.scalars(select(IssueState))}
+    states = {row.key: (row.state, row.changed_at) for row in session.scalars(select(IssueState))}
     groups: dict[str, dict[str, Any]] = {}
     for destination, reason, count, _last in session.execute(query).all():
         ids = session.execute(
@@ -121,7 +131,7 @@ def issue_groups(session: Session, since: datetime | None = None) -> list[IssueG
                 code=g["code"],
                 count=g["count"],
                 last_at=g["last_at"],
-                state=states.get(key, "open"),
+                state=_state(states.get(key), g["last_at"]),
                 hint=HINTS.get(g["reason"], DEFAULT_HINT),
                 sample_delivery=g["sample"],
             )

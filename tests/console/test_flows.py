@@ -64,6 +64,8 @@ def test_a_rejected_delivery_is_grouped_as_an_issue_and_replayed_to_delivered(hu
     key = "webhook|rejected|400"
     assert post(hub.client, "/console/issues/state", {"key": key, "state": "acknowledged"}).status_code == 302
     assert "state-acknowledged" in hub.client.get("/console/issues").get_data(as_text=True)
+    post(hub.client, "/console/issues/state", {"key": key, "state": "resolved"})
+    assert "state-resolved" in hub.client.get("/console/issues").get_data(as_text=True)
     response = post(
         hub.client, f"/console/deliveries/{delivery.id}/replay", page=f"/console/calls/{delivery.call_id}"
     )
@@ -75,6 +77,11 @@ def test_a_rejected_delivery_is_grouped_as_an_issue_and_replayed_to_delivered(hu
         actions = {e.action for e in session.scalars(select(AuditEntry))}
     assert {"login", "issue_state", "replay"} <= actions
     assert "issue_state" in hub.client.get("/console/audit").get_data(as_text=True)
+    # The same failure again after it was resolved: the issue is open again.
+    hub.fault(400)
+    hub.post_fixture("callrail", "callrail/post_call_missed.json", recent=True)
+    hub.drain()
+    assert "state-open" in hub.client.get("/console/issues").get_data(as_text=True)
 
 
 def test_retry_all_matching_shows_the_count_then_runs_a_job_with_progress(hub: Hub) -> None:
