@@ -25,6 +25,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy hub webhooks connectors bench wsgi.py
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/python scripts/check_fake_imports.py
 
 bench: install

@@ -21,12 +21,15 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from hub.core.errors import HubError
 from hub.core.events import CallEvent
 from hub.core.records import RenderedRecord
 from hub.core.secrets import Secret
+
+if TYPE_CHECKING:
+    from connectors.hooks import AdminReport
 
 EXCERPT_CHARS = 2000
 #: Where every local fake (`connectors/<type>/fake/`) serves its control API: faults, recordings, reset.
@@ -265,6 +268,8 @@ class Connector(ABC):
     #: The destination's own published limits, used when hub.yaml sets none:
     #: bucket -> (requests, window seconds); "default" covers every request.
     default_rate_limits: ClassVar[dict[str, tuple[int, float]]] = {}
+    #: Read-only reports the admin API serves for this connector's destinations (see connectors.hooks).
+    admin_reports: ClassVar[tuple[AdminReport, ...]] = ()
 
     def __init__(self, settings: DestinationSettings, context: ConnectorContext) -> None:
         self.settings = settings
@@ -273,6 +278,16 @@ class Connector(ABC):
     @classmethod
     def option_problems(cls, options: Mapping[str, Any]) -> list[str]:
         """Problems with this connector's hub.yaml options (unknown keys, bad values)."""
+        return []
+
+    @classmethod
+    def sandbox_problems(cls, options: Mapping[str, Any]) -> list[str]:
+        """Problems with the destination's `sandbox:` settings (how its local fake is shaped)."""
+        return [f"the {cls.type} sandbox takes no settings"] if options else []
+
+    @classmethod
+    def option_notes(cls, options: Mapping[str, Any]) -> list[str]:
+        """Warnings about options that work but should change (a login flow being retired)."""
         return []
 
     @classmethod

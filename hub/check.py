@@ -61,6 +61,14 @@ def check_offline(
             f"{config.path}: destination {destination.id!r}: {problem}"
             for problem in cls.option_problems(destination.options)
         )
+        report.notes.extend(
+            f"destination {destination.id!r}: warning: {note}"
+            for note in cls.option_notes(destination.options)
+        )
+        report.problems.extend(
+            f"{config.path}: destination {destination.id!r}: sandbox: {problem}"
+            for problem in cls.sandbox_problems(destination.sandbox_options)
+        )
         try:
             load_destination_mappings(config, destination)
         except ConfigError as exc:

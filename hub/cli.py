@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from connectors.hooks import CommandHandler
 
 EXIT_PROBLEMS = 2
 
@@ -103,6 +105,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             check_online(runtime, report)
         finally:
+            runtime.close()
             for fake in fakes:
                 fake.stop()
     for note in report.notes:
@@ -131,7 +134,7 @@ def _runtime_with_fakes(settings: Settings) -> tuple[Any, list[Any]]:
 
 
 def cmd_normalize(args: argparse.Namespace) -> int:
-    from hub.core.errors import ConfigError, ParseError
+    from hub.core.errors import ConfigError, NotACall, ParseError
     from hub.core.events import dump_event
     from hub.samples import request_from_file
     from webhooks import registry
@@ -153,11 +156,38 @@ def cmd_normalize(args: argparse.Namespace) -> int:
         )
         request = request_from_file(Path(args.file), f"http://localhost/webhooks/{source_id}")
         events = provider.normalize(request)
+    except NotACall as exc:
+        # Not an error: the hub records such a delivery as ignored, with this reason.
+        print(f"hub normalize: {args.file}: ignored ({exc.reason}): {exc.message}", file=sys.stderr)
+        _print_json({"ignored": True, "reason": exc.reason, "message": exc.message})
+        return 0
     except (ParseError, ConfigError, OSError) as exc:
         print(f"hub normalize: {args.file}: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return EXIT_PROBLEMS
     dumped = [dump_event(event) for event in events]
+    for event in events:
+        for warning in event.warnings:
+            print(f"hub normalize: {args.file}: warning: {warning}", file=sys.stderr)
     _print_json(dumped[0] if len(dumped) == 1 else dumped)
+    return 0
+
+
+def cmd_providers(args: argparse.Namespace) -> int:
+    from hub.provider_fields import default_fixtures, markdown, measure_all
+
+    settings = _settings()
+    fixtures = Path(args.fixtures) if args.fixtures else default_fixtures(Path(__file__).resolve().parents[1])
+    rows = measure_all(fixtures, settings.mappings_dir)
+    print(f"Normalized fields each provider fills, measured on the payloads in {fixtures}")
+    print("(k/n: filled in k of n call payloads; - : never)\n")
+    print(markdown(rows), end="")
+    skipped = [
+        f"{row.slug}: {row.ignored} not calls, {row.failed} unreadable"
+        for row in rows
+        if row.ignored or row.failed
+    ]
+    if skipped:
+        print("\nNot counted: " + "; ".join(skipped))
     return 0
 
 
@@ -220,24 +250,26 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"hub replay: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
     db = Database(settings.database_url)
-    if args.receipts:
-        ids = replay_receipts(db, source=args.source)
-        print(f"{len(ids)} stored deliveries queued to be parsed again")
-        return 0
-    selection = DeliveryFilter(
-        statuses=tuple(args.status or ("rejected", "failed", "held")),
-        destination=args.destination,
-        reason=args.reason,
-        since=since,
-        until=until,
-        ids=tuple(args.id or ()),
-    )
     try:
+        if args.receipts:
+            ids = replay_receipts(db, source=args.source)
+            print(f"{len(ids)} stored deliveries queued to be parsed again")
+            return 0
+        selection = DeliveryFilter(
+            statuses=tuple(args.status or ("rejected", "failed", "held")),
+            destination=args.destination,
+            reason=args.reason,
+            since=since,
+            until=until,
+            ids=tuple(args.id or ()),
+        )
         check_selection(db, selection)
         replayed = replay_deliveries(db, selection)
     except ReplayRefused as exc:
         print(f"hub replay: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
+    finally:
+        db.dispose()
     print(f"{len(replayed)} deliveries queued again")
     return 0
 
@@ -310,6 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
     normalize.add_argument("--source", help="source id whose default region and options apply")
     normalize.set_defaults(func=cmd_normalize)
 
+    providers = commands.add_parser(
+        "providers", help="which normalized fields each provider fills (caller, times, gclid, GA ids, ...)"
+    )
+    providers.add_argument(
+        "--fixtures", help="folder of <provider>/ payload folders (default: the project's fixtures)"
+    )
+    providers.set_defaults(func=cmd_providers)
+
     preview = commands.add_parser(
         "preview", help="print what destinations would be sent for an event, sending nothing"
     )
@@ -360,45 +400,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_connector_commands(commands: Any) -> None:
-    """Connectors may add their own commands (e.g. `hub ga4 ...`) in connectors/<type>/cli.py."""
+    """Connectors may add their own commands (`hub <type> ...`) in connectors/<type>/cli.py."""
     from connectors import registry
 
-    for type_name in registry.types():
-        try:
-            module = importlib.import_module(f"connectors.{type_name}.cli")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"connectors.{type_name}.cli":
-                raise
-            continue
-        module.register(commands)
+    registry.register_commands(commands)
 
 
-def cmd_ga4(args: argparse.Namespace) -> int:
-    from connectors.ga4 import cli as ga4_cli
+def run_connector_command(args: argparse.Namespace, handler: CommandHandler) -> int:
+    """Run a connector's command with what the hub offers it: hub.yaml, mappings, the delivery store."""
+    from hub.connector_services import StoreServices
     from hub.core.errors import ConfigError
-    from hub.ga4_commands import StoreGa4Environment
-    from hub.runtime import load_hub_config
+    from hub.runtime import load_hub_config, read_sandbox_urls
+    from hub.store.db import Database
 
     settings = _settings()
     try:
-        env = StoreGa4Environment(settings, load_hub_config(settings, generate_secrets=False))
+        config = load_hub_config(settings, generate_secrets=False)
+        services = StoreServices(
+            config, Database(settings.database_url), read_sandbox_urls(settings.data_dir)
+        )
         try:
-            code = ga4_cli.run(args, env)
+            return handler(args, services)
         finally:
-            env.close()
-        if args.ga4_command == "report":
-            from datetime import UTC, datetime, timedelta
-
-            from hub.ga4_commands import coverage, format_coverage
-            from hub.store.db import Database
-
-            destination = env.ga4_destination(getattr(args, "destination", None)).id
-            since = datetime.now(UTC) - timedelta(days=args.days)
-            print()
-            print("\n".join(format_coverage(coverage(Database(settings.database_url), destination, since))))
-        return code
+            services.close()
     except ConfigError as exc:
-        print("hub ga4: " + "\n  ".join(exc.problems), file=sys.stderr)
+        print(f"hub {args.command}: " + "\n  ".join(exc.problems), file=sys.stderr)
         return EXIT_PROBLEMS
 
 
@@ -407,8 +433,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "ga4":
-            return cmd_ga4(args)
+        handler: CommandHandler | None = getattr(args, "connector_command", None)
+        if handler is not None:
+            return run_connector_command(args, handler)
         return int(args.func(args) or 0)
     except Exception as exc:
         # Operator mistakes (a missing variable, an unreachable database or Redis) get one line

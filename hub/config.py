@@ -46,6 +46,7 @@ DESTINATION_KEYS = {
     "enabled",
     "retry",
     "rate_limits",
+    "sandbox",
     "batch_window_s",
     "max_in_flight",
 }
@@ -83,6 +84,8 @@ class DestinationConfig:
     rate_limits: Mapping[str, tuple[int, float]] = field(default_factory=dict)
     retry_base_s: float = 5.0
     retry_max_s: float = 3600.0
+    #: How the local fake is shaped in sandbox mode (the connector's `sandbox_problems` checks it).
+    sandbox_options: Mapping[str, Any] = field(default_factory=dict)
     #: Longest wait for a fuller batch once a call is due; None = the connector's own default.
     batch_window_s: float | None = None
     #: Batches that may be queued or sending at once; None = one per worker, plus one.
@@ -418,6 +421,7 @@ def _destinations(
             mappings = []
         label = f"destination {destination_id!r}"
         options = _setting(node, "options", {}, _mapping, label, "must be a mapping", problems)
+        sandbox = _setting(node, "sandbox", {}, _mapping, label, "must be a mapping", problems)
         rate_limit, window = _rate_limit(node.get("rate_limit"), node, "rate_limit", destination_id, problems)
         buckets: dict[str, tuple[int, float]] = {}
         raw_buckets = node.get("rate_limits")
@@ -457,6 +461,7 @@ def _destinations(
                 rate_limits=buckets,
                 retry_base_s=retry_base,
                 retry_max_s=retry_max,
+                sandbox_options=dict(sandbox),
                 batch_window_s=None if window_s is None else float(window_s),
                 max_in_flight=in_flight,
             )

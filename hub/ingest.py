@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from hub import metrics
 from hub.config import SourceConfig
-from hub.core.errors import ParseError
+from hub.core.errors import NotACall, ParseError
 from hub.core.events import KIND_COMPLETED, CallEvent, dump_event, load_event
 from hub.merge import call_id, merge
 from hub.runtime import Runtime
@@ -36,6 +36,7 @@ log = logging.getLogger("hub.ingest")
 class IngestSummary:
     parsed: int = 0
     failed: int = 0
+    ignored: int = 0
     events: int = 0
     deliveries: int = 0
     skipped_receipts: list[int] = field(default_factory=list)
@@ -110,6 +111,9 @@ def ingest_one(
     except ParseError as exc:
         _fail(receipt, exc.reason, exc.message, summary)
         return
+    except NotACall as exc:
+        _ignore(receipt, exc, summary)
+        return
     for event in events:
         summary.deliveries += store_version(runtime, session, source, event, receipt.id)
         metrics.EVENTS.labels(source=source.id, kind=event.kind).inc()
@@ -122,6 +126,19 @@ def ingest_one(
     log.info(
         "parsed delivery",
         extra={"source": source.id, "receipt_id": receipt.id, "events": [e.id for e in events]},
+    )
+
+
+def _ignore(receipt: Receipt, exc: NotACall, summary: IngestSummary) -> None:
+    """A delivery that is not a call (a form, a chat, an SMS): kept and shown, never delivered."""
+    receipt.status = "ignored"
+    receipt.error_reason = exc.reason
+    receipt.error = exc.message
+    receipt.events_count = 0
+    summary.ignored += 1
+    metrics.PARSED.labels(source=receipt.source, outcome="ignored").inc()
+    log.info(
+        "ignored delivery", extra={"source": receipt.source, "receipt_id": receipt.id, "reason": exc.reason}
     )
 
 

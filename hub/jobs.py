@@ -39,7 +39,12 @@ def ingest(receipt_ids: Sequence[int], token: str | None = None) -> dict[str, in
     lease_s = hub.settings.lease_s
     with Heartbeat(lambda: renew_receipts(hub.db, token or "", lease_s), heartbeat_period(lease_s)):
         summary = ingest_receipts(hub, receipt_ids, token)
-    return {"parsed": summary.parsed, "failed": summary.failed, "events": summary.events}
+    return {
+        "parsed": summary.parsed,
+        "failed": summary.failed,
+        "ignored": summary.ignored,
+        "events": summary.events,
+    }
 
 
 def deliver(destination_id: str, delivery_ids: Sequence[str], token: str | None = None) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -47,12 +48,23 @@ class LocalServer:
         self.stop()
 
 
-def start_sandboxes(destinations: Iterable[DestinationConfig]) -> tuple[list[LocalServer], dict[str, str]]:
-    """Start the local fake of every destination that runs in sandbox mode: (servers, id -> URL)."""
+def start_sandboxes(
+    destinations: Iterable[DestinationConfig], data_dir: Path | None = None
+) -> tuple[list[LocalServer], dict[str, str]]:
+    """Start the local fake of every destination that runs in sandbox mode: (servers, id -> URL).
+
+    With `data_dir` (hub run), fakes that can keep their records do so under `<data_dir>/sandbox/`,
+    so ids the hub remembers from a previous run still name records after a restart.
+    """
     servers: list[LocalServer] = []
     urls: dict[str, str] = {}
     for destination in destinations:
-        app = connector_registry.sandbox_app(destination.type) if destination.sandbox else None
+        state_path = data_dir / "sandbox" / f"{destination.id}.json" if data_dir is not None else None
+        app = (
+            connector_registry.sandbox_app(destination.type, destination.sandbox_options, state_path)
+            if destination.sandbox
+            else None
+        )
         if app is not None:
             server = LocalServer(app).start()
             servers.append(server)

@@ -49,4 +49,6 @@ def merge(versions: Iterable[CallEvent]) -> CallEvent:
         id=call_id(state.source, state.provider_call_id),
         kind=ordered[-1].kind,
         occurred_at=latest.occurred_at,
+        # Every version's warnings stay visible on the call, whichever version won a field.
+        warnings=tuple(dict.fromkeys(w for version in ordered for w in version.warnings)),
     )

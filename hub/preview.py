@@ -15,7 +15,7 @@ from sqlalchemy import select
 from connectors import registry as connector_registry
 from connectors.base import DeliveryError, DeliveryItem, MemoryContext
 from hub.config import DestinationConfig, HubConfig
-from hub.core.errors import ConfigError, ParseError
+from hub.core.errors import ConfigError, NotACall, ParseError
 from hub.core.events import CallEvent, dump_event, load_event
 from hub.core.records import RenderedRecord, Skip
 from hub.deliver import history_fields
@@ -50,6 +50,8 @@ def parse_payload(settings: Settings, config: HubConfig, source_id: str, path: P
     )
     try:
         return provider.normalize(request_from_file(path, f"http://localhost/webhooks/{source.id}"))
+    except NotACall as exc:
+        raise PreviewProblem(f"{path}: ignored, not a call: {exc.message}") from exc
     except (ParseError, OSError) as exc:
         raise PreviewProblem(f"{path}: {getattr(exc, 'message', exc)}") from exc
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from hub.core.fields import e164
+from hub.core.phones import e164
 from hub.store.models import Attempt, Batch, Call, Delivery, Event, Receipt
 
 MAX_LIMIT = 500

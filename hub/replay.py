@@ -98,10 +98,15 @@ def replay_deliveries(db: Database, selection: DeliveryFilter) -> list[str]:
 
 
 def replay_receipts(db: Database, ids: tuple[int, ...] = (), source: str | None = None) -> list[int]:
-    """Queue stored deliveries that failed to parse for parsing again (after a parser fix)."""
+    """Queue stored deliveries that failed to parse for parsing again (after a parser fix).
+
+    A delivery ignored as not a call is re-parsed only when named by id: a bulk replay after a
+    parser fix is about failures, not about the forms and chats a source also sends.
+    """
     now = datetime.now(UTC)
     with db.session() as session:
-        query = select(Receipt.id).where(Receipt.status == "failed")
+        statuses = ("failed", "ignored") if ids else ("failed",)
+        query = select(Receipt.id).where(Receipt.status.in_(statuses))
         if ids:
             query = query.where(Receipt.id.in_(ids))
         if source:
@@ -110,7 +115,7 @@ def replay_receipts(db: Database, ids: tuple[int, ...] = (), source: str | None 
         if found:
             session.execute(
                 update(Receipt)
-                .where(Receipt.id.in_(found), Receipt.status == "failed")
+                .where(Receipt.id.in_(found), Receipt.status.in_(statuses))
                 .values(
                     status="received", claimed_at=None, claim_token=None, lease_until=None, updated_at=now
                 )

@@ -164,6 +164,9 @@ class Runtime:
         return self._connectors[destination_id]
 
     def close(self) -> None:
+        writer = self.__dict__.get("receipt_writer")
+        if isinstance(writer, ReceiptWriter):
+            writer.close()
         self.db.dispose()
 
 
@@ -173,7 +176,7 @@ def _safe(url: str) -> str:
 
 
 def write_sandbox_urls(data_dir: Path, urls: Mapping[str, str]) -> None:
-    """Published by `hub run` for its workers and for `hub ga4`/`hub check` run beside it."""
+    """Published by `hub run` for its workers and for connector commands and `hub check` run beside it."""
     (data_dir / SANDBOX_URLS_FILE).write_text(json.dumps({"pid": os.getpid(), "urls": dict(urls)}, indent=2))
 
 

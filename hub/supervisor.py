@@ -24,7 +24,7 @@ from hub.local_server import LocalServer, start_sandboxes
 from hub.redis_server import RedisServer, free_port
 from hub.runtime import write_sandbox_urls
 from hub.settings import Settings
-from hub.store.db import Database
+from hub.store.db import migrate_schema
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Supervisor:
             self.env["HUB_LOG_FORMAT"] = "text"
         self.metrics_dir = Path(tempfile.mkdtemp(prefix="hub-metrics-", dir=self.settings.data_dir))
         self.env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
-        Database(self.settings.database_url).migrate()
+        migrate_schema(self.settings.database_url)
         config, report = check_offline(self.settings)
         if config is None or not report.ok:
             raise SystemExit("hub.yaml has problems:\n  " + "\n  ".join(report.problems))
@@ -67,7 +67,7 @@ class Supervisor:
         return config
 
     def _start_fakes(self, config: HubConfig) -> None:
-        self.fakes, urls = start_sandboxes(config.destinations.values())
+        self.fakes, urls = start_sandboxes(config.destinations.values(), self.settings.data_dir)
         write_sandbox_urls(self.settings.data_dir, urls)
 
     def _spawn_web(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,7 +28,7 @@ from hub.redate import redate
 from hub.runtime import Runtime
 from hub.samples import request_from_bytes
 from hub.settings import Settings
-from hub.store.db import Database
+from hub.store.db import migrate_schema
 from hub.worker import make_worker, work
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -97,6 +97,16 @@ class Hub:
         target = signed.url.removeprefix("http://localhost")
         return self.client.open(target, method=signed.method, data=body, headers=dict(signed.headers))
 
+    def restart(self, sandbox_urls: Mapping[str, str] | None = None) -> None:
+        """A new runtime and web app over the same store, as after restarting the hub's processes.
+
+        The sandbox URLs stay the receiver's unless given (`{}`: read what `hub run` published).
+        """
+        self.runtime.close()
+        urls = {"webhook": self.receiver.url} if sandbox_urls is None else sandbox_urls
+        self.runtime = Runtime.from_settings(self.settings, sandbox_urls=urls or None)
+        self.client = create_app(self.runtime).test_client()
+
     def api(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         return self.client.open(f"/api{path}", method=method, headers=headers, **kwargs)
@@ -155,13 +165,15 @@ def make_hub(
     os.environ["TEST_SECRET"] = SECRET
     receiver = LocalServer(webhook_sandbox()).start()
     settings = Settings.from_env(env)
-    Database(settings.database_url).migrate()
+    migrate_schema(settings.database_url)
     runtime = Runtime.from_settings(settings, sandbox_urls={"webhook": receiver.url})
     app = create_app(runtime)
+    hub = Hub(settings, runtime, app.test_client(), receiver)
     try:
-        yield Hub(settings, runtime, app.test_client(), receiver)
+        yield hub
     finally:
         jobs.use_runtime(None)
+        hub.runtime.close()
         runtime.close()
         receiver.stop()
         for name, value in previous.items():

@@ -26,3 +26,11 @@ def test_bad_query_values_are_400_not_500(hub: Hub) -> None:
     assert hub.api("/deliveries/replay", method="POST", json={"since": "not a time"}).status_code == 400
     assert hub.api("/deliveries/replay", method="POST", json={"statuses": ["exploded"]}).status_code == 409
     assert hub.api("/events/call_nope").status_code == 404
+
+
+def test_a_connector_report_answers_only_for_that_connectors_destinations(hub: Hub) -> None:
+    # The default hub's only destination is a `webhook` one; coverage is a GA4 report.
+    answer = hub.api("/destinations/webhook/coverage")
+    assert answer.status_code == 404
+    assert answer.json["message"] == "no GA4 destination webhook"
+    assert hub.api("/destinations/nowhere/coverage").status_code == 404

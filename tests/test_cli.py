@@ -163,3 +163,37 @@ def test_operator_mistakes_get_one_line_and_exit_2(
     assert result.returncode == 2
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_normalize_says_why_a_payload_is_ignored(capsys: pytest.CaptureFixture[str]) -> None:
+    from hub.cli import main
+
+    form = FIXTURES / "callrail" / "published" / "capture_form_submission.json"
+    assert main(["normalize", "callrail", str(form)]) == 0
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
+    assert printed["ignored"] is True
+    assert printed["reason"] == "not_a_call"
+    assert "form submission" in printed["message"]
+    assert "ignored (not_a_call)" in captured.err
+
+
+def test_normalize_prints_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hub.cli import main
+
+    payload = json.loads((FIXTURES / "callrail" / "post_call_missed.json").read_text())
+    payload["start_time"] = "not a time"
+    path = tmp_path / "unreadable_start.json"
+    path.write_text(json.dumps(payload))
+    assert main(["normalize", "callrail", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["warnings"][0].startswith("start_time:")
+    assert "warning: start_time:" in captured.err
+
+
+def test_a_connector_command_without_its_destination_names_the_problem(tmp_path: Path) -> None:
+    config = tmp_path / "hub.yaml"
+    config.write_text("version: 1\nsources: []\ndestinations: []\n")
+    result = hub("ga4", "report", "--days", "1", tmp_path=tmp_path, config=config)
+    assert result.returncode == 2
+    assert "hub ga4: name one GA4 destination with --destination (configured: none)" in result.stderr

@@ -9,7 +9,7 @@ import pytest
 from connectors.ga4.fake import create_app as ga4_sandbox
 from hub.cli import main
 from hub.local_server import LocalServer
-from hub.runtime import Runtime, write_sandbox_urls
+from hub.runtime import write_sandbox_urls
 from tests.hubkit import PROJECT, make_hub
 
 
@@ -38,7 +38,7 @@ def test_report_compares_what_ga4_counted_with_what_the_hub_sent(
     ):
         hub.settings.data_dir.mkdir(parents=True, exist_ok=True)
         write_sandbox_urls(hub.settings.data_dir, {"ga4": fake.url})
-        hub.runtime = Runtime.from_settings(hub.settings)
+        hub.restart(sandbox_urls={})
         hub.post_fixture("callrail", "callrail/post_call_answered_web_session.json", recent=True)
         hub.drain()
         delivery = hub.api("/deliveries").json["items"][0]

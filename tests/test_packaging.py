@@ -127,3 +127,5 @@ def test_the_image_entry_point_serves_the_hub(tmp_path: Path, redis_url: str) ->
     finally:
         web.send_signal(signal.SIGTERM)
         web.wait(timeout=30)
+        if web.stdout:
+            web.stdout.close()

@@ -169,7 +169,6 @@ def test_payload_unparseable_until_a_definition_fix_is_replayed_and_delivered(
     """A provider definition with a wrong field path: the delivery waits, stored, until fixed."""
     import shutil
 
-    from hub.runtime import Runtime
     from tests.hubkit import PROJECT, default_config, make_hub
 
     mappings = tmp_path / "mappings"
@@ -181,10 +180,7 @@ def test_payload_unparseable_until_a_definition_fix_is_replayed_and_delivered(
     config["sources"].append({"id": "callscaler", "provider": "callscaler", "secrets": ["${TEST_SECRET}"]})
     with make_hub(tmp_path, redis_url, database_url, config) as hub:
         hub.settings = hub.settings.__class__(**{**hub.settings.__dict__, "mappings_dir": mappings})
-        hub.runtime = Runtime.from_settings(hub.settings, sandbox_urls={"webhook": hub.receiver.url})
-        from hub.http import create_app
-
-        hub.client = create_app(hub.runtime).test_client()
+        hub.restart()
         assert hub.post_fixture("callscaler", "callscaler/call_completed.json").status_code == 202
         hub.drain()
         failed = hub.api("/receipts?status=failed").json["items"]
@@ -193,8 +189,7 @@ def test_payload_unparseable_until_a_definition_fix_is_replayed_and_delivered(
         assert hub.received() == []
 
         definition.write_text(correct)  # the fix; workers pick it up on restart
-        hub.runtime = Runtime.from_settings(hub.settings, sandbox_urls={"webhook": hub.receiver.url})
-        hub.client = create_app(hub.runtime).test_client()
+        hub.restart()
         assert hub.api("/receipts/replay", method="POST", json={}).json["replayed"] == 1
         hub.drain()
         assert hub.api("/receipts?status=parsed").json["total"] == 1

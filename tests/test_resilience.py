@@ -55,9 +55,11 @@ def test_database_unavailable_answers_503_so_the_provider_retries(tmp_path: Path
         from hub.store.db import Database
 
         # A database without the hub's tables fails every write, as a broken one would.
-        hub.runtime.db = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+        healthy, hub.runtime.db = hub.runtime.db, Database(f"sqlite:///{tmp_path / 'empty.db'}")
         hub.runtime.__dict__.pop("receipt_writer", None)
         response = hub.post_fixture("callrail", ANSWERED)
+        hub.runtime.db.dispose()
+        hub.runtime.db = healthy
         assert response.status_code == 503
         assert response.json["error"] == "storage_unavailable"
 
@@ -169,7 +171,8 @@ def test_dispatcher_outlives_a_database_outage(hub: Hub, tmp_path: Path) -> None
         time.sleep(0.05)
     assert dispatcher.failures >= 1
     assert thread.is_alive(), "a failed pass must not end the dispatcher"
-    hub.runtime.db = healthy
+    broken, hub.runtime.db = hub.runtime.db, healthy
+    broken.dispose()
     deadline = time.monotonic() + 20
     while dispatcher.failures and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -105,13 +105,15 @@ def children(pid: int) -> list[int]:
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "worker"],
-        env=env,
-        cwd=PROJECT,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    # The worker writes to its own copy of the file descriptor; ours is closed once it started.
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "worker"],
+            env=env,
+            cwd=PROJECT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def test_sigkill_mid_batch_every_call_delivered_once(

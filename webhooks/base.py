@@ -21,8 +21,8 @@ from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
-from hub.core.errors import ParseError, SignatureError
-from hub.core.events import KIND_COMPLETED, KIND_STARTED, Call, CallEvent, event_id, validate_event
+from hub.core.errors import NotACall, ParseError, SignatureError
+from hub.core.events import KIND_UNKNOWN, CallEvent, event_id, validate_event
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 #: Query parameters that usually carry a credential, whatever the provider: never part of what
@@ -179,13 +179,17 @@ class Provider(ABC):
         """
         try:
             events = self.parse(request)
+            if not events:
+                raise NotACall("the payload holds no call")
+            for event in events:
+                refuse_if_empty(event)
             key = receipt_key or self.receipt_key(request)
             stamped = [
                 replace(event, id=event_id(self.settings.id, key, index), source=self.settings.id)
                 for index, event in enumerate(events)
             ]
             return [validate_event(event) for event in stamped]
-        except ParseError:
+        except (ParseError, NotACall):
             raise
         except Exception as exc:
             # A parser bug must not lose the delivery: it is stored with this message and can be
@@ -193,11 +197,30 @@ class Provider(ABC):
             raise ParseError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def lifecycle_time(kind: str, call: Call, fallback: datetime) -> datetime:
-    """When a version happened: a start at the call's start, a completion at its end; an update
-    (or a payload without times) at `fallback`, usually when the hub received it."""
-    moment = {KIND_STARTED: call.started_at, KIND_COMPLETED: call.ended_at or call.started_at}.get(kind)
-    return moment or fallback
+def refuse_if_empty(event: CallEvent) -> None:
+    """A payload the provider did not understand must fail visibly, not pass as an empty call.
+
+    An event of unknown kind that carries none of a call's facts (a number, a time, a status, a
+    duration) means the parser recognized nothing but an id.
+    """
+    if event.kind != KIND_UNKNOWN:
+        return
+    call = event.call
+    facts = (
+        event.caller.number,
+        event.tracking_number,
+        event.business_number,
+        call.started_at,
+        call.ended_at,
+        call.status,
+        call.duration_s,
+    )
+    if all(fact is None for fact in facts):
+        raise ParseError(
+            f"payload not understood: no event name, number, time, status or duration for call "
+            f"{event.provider_call_id!r}",
+            reason="not_understood",
+        )
 
 
 # --- HMAC helpers ----------------------------------------------------------------------------

@@ -8,32 +8,17 @@ numbers and booleans often sent as strings and `""` for nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
+from hub.core import events
 from hub.core import fields as f
-from hub.core.errors import ParseError, SignatureError
-from hub.core.events import (
-    KIND_COMPLETED,
-    KIND_STARTED,
-    KIND_UPDATED,
-    Account,
-    Attribution,
-    Call,
-    Caller,
-    CallEvent,
-    Outcome,
-)
-from webhooks.base import (
-    InboundRequest,
-    Provider,
-    b64,
-    hmac_digest,
-    lifecycle_time,
-    matches_any,
-    require_header,
-)
+from hub.core.errors import NotACall, ParseError
+from hub.core.events import KIND_COMPLETED, KIND_STARTED, KIND_UPDATED
+from webhooks.assemble import Reader, assemble, lifecycle_time
+from webhooks.auth import AuthRecipe, HmacAuth, RecipeAuth
+from webhooks.base import InboundRequest, Provider
 
 SIGNATURE_HEADER = "Signature"
 
@@ -54,55 +39,52 @@ _UPDATED_EVENTS = {"call_modified", "outbound_call_modified"}
 _QUALIFIED_BY_LEAD_STATUS = {"good_lead": True, "not_a_lead": False}
 
 
-def _signature(secret: str, body: bytes) -> str:
-    return b64(hmac_digest("sha1", secret, body))
-
-
-class CallRailProvider(Provider):
-    slug = "callrail"
-    name = "CallRail"
-    auth = "HMAC-SHA1 of the raw body, base64, in the Signature header (company signing key)"
+class CallRailProvider(RecipeAuth, Provider):
+    slug: ClassVar[str] = "callrail"
+    name: ClassVar[str] = "CallRail"
+    recipe: AuthRecipe = HmacAuth(header=SIGNATURE_HEADER, algorithm="sha1", encoding="base64")
+    auth: ClassVar[str] = "HMAC-SHA1 of the raw body, base64, in the Signature header (company signing key)"
     signs_body = True
 
-    def verify(self, request: InboundRequest, secrets: Sequence[str], now: datetime) -> None:
-        provided = require_header(request, SIGNATURE_HEADER)
-        if not matches_any(provided, lambda secret: _signature(secret, request.body), secrets):
-            raise SignatureError("Signature does not match the body for any configured signing key")
-
-    def sign(self, request: InboundRequest, secret: str, now: datetime) -> InboundRequest:
-        headers = request.headers.with_values(Signature=_signature(secret, request.body))
-        return InboundRequest(request.method, request.url, headers, request.body, request.received_at)
-
-    def parse(self, request: InboundRequest) -> list[CallEvent]:
+    def parse(self, request: InboundRequest) -> list[events.CallEvent]:
         data = request.json_object()
         call_id = f.text(f.first(data.get("resource_id"), data.get("id")))
         if call_id is None:
             raise ParseError("CallRail payload has neither resource_id nor id")
+        _refuse_non_calls(call_id, data)
         kind = self._kind(request, data)
-        call = self._call(data, kind)
         region = self.settings.default_region
-        occurred_at = lifecycle_time(kind, call, request.received_at)
+        read = Reader()
+        call = self._call(data, kind, read)
+        values: dict[str, Any] = {
+            "provider_call_id": call_id,
+            "kind": kind,
+            "occurred_at": lifecycle_time(kind, call["call.started_at"], call["call.ended_at"]),
+            "account.id": f.text(f.first(data.get("company_resource_id"), data.get("company_id"))),
+            "account.name": f.text(data.get("company_name")),
+            "tracking_number": read.number(
+                f.first(data.get("tracking_phone_number"), data.get("trackingnum")),
+                "tracking_phone_number",
+                region,
+            ),
+            "business_number": read.number(
+                f.first(data.get("business_phone_number"), data.get("destinationnum")),
+                "business_phone_number",
+                region,
+            ),
+            **call,
+            **self._caller(data, read),
+            **self._attribution(data),
+            **self._outcome(data),
+            **self._custom(data),
+        }
         return [
-            CallEvent(
-                provider=self.slug,
-                provider_call_id=call_id,
-                kind=kind,
-                occurred_at=occurred_at,
-                account=Account(
-                    id=f.text(f.first(data.get("company_resource_id"), data.get("company_id"))),
-                    name=f.text(data.get("company_name")),
-                ),
-                call=call,
-                caller=self._caller(data),
-                tracking_number=f.e164(
-                    f.first(data.get("tracking_phone_number"), data.get("trackingnum")), region
-                ),
-                business_number=f.e164(
-                    f.first(data.get("business_phone_number"), data.get("destinationnum")), region
-                ),
-                attribution=self._attribution(data),
-                outcome=self._outcome(data),
-                custom=self._custom(data),
+            assemble(
+                self.slug,
+                values,
+                received_at=request.received_at,
+                country_from_number=False,
+                warnings=read.warnings,
             )
         ]
 
@@ -114,31 +96,32 @@ class CallRailProvider(Provider):
             return KIND_STARTED
         return KIND_COMPLETED
 
-    def _call(self, data: Mapping[str, Any], kind: str) -> Call:
+    def _call(self, data: Mapping[str, Any], kind: str, read: Reader) -> dict[str, Any]:
         zone = f.zone(f.text(data.get("company_time_zone")))
         started_at = f.first(
-            f.timestamp(f.first(data.get("start_time"), data.get("created_at")), assume=zone),
+            read.time(f.first(data.get("start_time"), data.get("created_at")), "start_time", assume=zone),
             # The legacy `datetime` is UTC without a zone marker.
-            f.timestamp(data.get("datetime")),
+            read.time(data.get("datetime"), "datetime"),
         )
-        duration = f.seconds(data.get("duration"))
+        duration = read.seconds(data.get("duration"), "duration")
         ended_at = None
-        if kind != KIND_STARTED and started_at is not None and duration:
+        if kind != KIND_STARTED:
+            # A duration of 0 (a call that never connected) still ends the call at its start.
             ended_at = f.shifted(started_at, duration)
         direction = f.lower(data.get("direction"))
         if f.lower(data.get("type")) == "outboundpostcall":
             direction = "outbound"
-        return Call(
-            started_at=started_at,
-            ended_at=ended_at,
-            duration_s=duration,
-            direction=direction if direction in ("inbound", "outbound") else None,
-            status=self._status(data, kind),
-            first_call=f.boolean(data.get("first_call")),
-            spam=f.boolean(data.get("spam")),
-            recording_url=f.text(f.first(data.get("recording"), data.get("recording_redirect"))),
-            transcript=f.text(f.first(data.get("transcription"), _joined_transcript(data))),
-        )
+        return {
+            "call.started_at": started_at,
+            "call.ended_at": ended_at,
+            "call.duration_s": duration,
+            "call.direction": direction if direction in ("inbound", "outbound") else None,
+            "call.status": self._status(data, kind),
+            "call.first_call": f.boolean(data.get("first_call")),
+            "call.spam": f.boolean(data.get("spam")),
+            "call.recording_url": f.text(f.first(data.get("recording"), data.get("recording_redirect"))),
+            "call.transcript": f.text(f.first(data.get("transcription"), _joined_transcript(data))),
+        }
 
     def _status(self, data: Mapping[str, Any], kind: str) -> str | None:
         if kind == KIND_STARTED:
@@ -153,51 +136,64 @@ class CallRailProvider(Provider):
         answered = f.boolean(data.get("answered"))
         return None if answered is None else "answered" if answered else "missed"
 
-    def _caller(self, data: Mapping[str, Any]) -> Caller:
+    def _caller(self, data: Mapping[str, Any], read: Reader) -> dict[str, Any]:
         region = self.settings.default_region
-        return Caller(
-            number=f.e164(f.first(data.get("customer_phone_number"), data.get("callernum")), region),
-            name=f.caller_name(
+        city = f.text(f.first(data.get("customer_city"), data.get("callercity")))
+        state = f.text(f.first(data.get("customer_state"), data.get("callerstate")))
+        return {
+            "caller.number": read.number(
+                f.first(data.get("customer_phone_number"), data.get("callernum")),
+                "customer_phone_number",
+                region,
+            ),
+            # Caller ID of a mobile often names the place ("LAGUNA BEACH CA"), not the person.
+            "caller.name": f.caller_name(
                 f.first(
                     data.get("formatted_customer_name"), data.get("customer_name"), data.get("callername")
-                )
+                ),
+                city=city,
+                region=state,
             ),
-            email=f.text(data.get("customer_email")),
-            city=f.text(f.first(data.get("customer_city"), data.get("callercity"))),
-            region=f.text(f.first(data.get("customer_state"), data.get("callerstate"))),
-            country=f.country_code(f.first(data.get("customer_country"), data.get("callercountry"))),
-            postal_code=f.text(data.get("zip_code")),
-        )
+            "caller.email": f.text(data.get("customer_email")),
+            "caller.city": city,
+            "caller.region": state,
+            "caller.country": f.country_code(
+                f.first(data.get("customer_country"), data.get("callercountry"))
+            ),
+            "caller.postal_code": f.text(data.get("zip_code")),
+        }
 
-    def _attribution(self, data: Mapping[str, Any]) -> Attribution:
+    def _attribution(self, data: Mapping[str, Any]) -> dict[str, Any]:
         landing_page = f.text(f.first(data.get("landing_page_url"), data.get("landingpage")))
         params = f.marketing_params(data, f.url_params(landing_page), f.utmz(data.get("utmz")))
         session = f.text(data.get("session_uuid"))
-        return Attribution(
+        return {
             # Session trackers swap a number per visitor; every other CallRail tracker is a
             # source tracker. Legacy bodies without the key do not say.
-            dni_type="session" if session else "source" if "session_uuid" in data else None,
-            source=f.text(f.first(data.get("source"), data.get("callsource"))),
-            medium=f.text(f.first(data.get("medium"), data.get("referrermedium"), params.get("utm_medium"))),
-            campaign=f.text(f.first(data.get("campaign"), params.get("utm_campaign"))),
-            keyword=f.text(f.first(data.get("keywords"), params.get("utm_term"))),
-            landing_page=landing_page,
-            referrer=f.text(f.first(data.get("referring_url"), data.get("referrer"))),
-            ga_client_id=f.ga_client_id(data.get("ga")),
-            **params,
-        )
+            "attribution.dni_type": "session" if session else "source" if "session_uuid" in data else None,
+            "attribution.source": f.text(f.first(data.get("source"), data.get("callsource"))),
+            "attribution.medium": f.text(
+                f.first(data.get("medium"), data.get("referrermedium"), params.get("utm_medium"))
+            ),
+            "attribution.campaign": f.text(f.first(data.get("campaign"), params.get("utm_campaign"))),
+            "attribution.keyword": f.text(f.first(data.get("keywords"), params.get("utm_term"))),
+            "attribution.landing_page": landing_page,
+            "attribution.referrer": f.text(f.first(data.get("referring_url"), data.get("referrer"))),
+            "attribution.ga_client_id": f.ga_client_id(data.get("ga")),
+            **{f"attribution.{key}": value for key, value in params.items()},
+        }
 
-    def _outcome(self, data: Mapping[str, Any]) -> Outcome:
+    def _outcome(self, data: Mapping[str, Any]) -> dict[str, Any]:
         lead_status = f.lower(data.get("lead_status"))
-        return Outcome(
-            qualified=_QUALIFIED_BY_LEAD_STATUS.get(lead_status or ""),
-            lead_status=lead_status,
-            value=f.first(f.decimal(data.get("value")), f.decimal(data.get("formatted_value"))),
+        return {
+            "outcome.qualified": _QUALIFIED_BY_LEAD_STATUS.get(lead_status or ""),
+            "outcome.lead_status": lead_status,
+            "outcome.value": f.first(f.decimal(data.get("value")), f.decimal(data.get("formatted_value"))),
             # Legacy `tag` is a comma string of the same tags.
-            tags=f.first(f.tags(data.get("tags")), f.tags(data.get("tag"))),
-            notes=f.text(data.get("note")),
-            agent=f.text(data.get("agent_email")),
-        )
+            "outcome.tags": f.first(f.tags(data.get("tags")), f.tags(data.get("tag"))),
+            "outcome.notes": f.text(data.get("note")),
+            "outcome.agent": f.text(data.get("agent_email")),
+        }
 
     def _custom(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """CallRail facts without a normalized home, kept for mappings (`custom.session_uuid`)."""
@@ -209,7 +205,28 @@ class CallRailProvider(Provider):
             custom["integration_data"] = f.first(
                 [item for item in integrations if isinstance(item, Mapping) and f.first(item.get("data"))]
             )
-        return {key: value for key, value in custom.items() if value is not None}
+        return {f"custom.{key}": value for key, value in custom.items()}
+
+
+# CallRail resource ids carry their type: CAL... is a call, FRM... a form submission, and the
+# message and chat triggers have their own prefixes.
+_RESOURCE_ID = re.compile(r"^([A-Z]{3})[0-9a-z]{32}$")
+_NOT_CALLS = {"FRM": "form submission", "SCI": "text message", "SMS": "text message", "CHT": "chat"}
+
+
+def _refuse_non_calls(resource_id: str, data: Mapping[str, Any]) -> None:
+    """Form submissions (and other non-call triggers) share the webhook URL: record them as ignored."""
+    match = _RESOURCE_ID.match(resource_id)
+    prefix = match.group(1) if match else None
+    if prefix is not None and prefix != "CAL":
+        what = _NOT_CALLS.get(prefix, f"{prefix} resource")
+        raise NotACall(f"CallRail {what} {resource_id} is not a call")
+    if prefix is None and "duration" not in data:
+        # Legacy numeric ids do not say their type; the body does.
+        if "form_data" in data or "submitted_at" in data:
+            raise NotACall(f"CallRail form submission {resource_id} is not a call")
+        if "message_type" in data or "content" in data:
+            raise NotACall(f"CallRail text message {resource_id} is not a call")
 
 
 _CUSTOM_TEXT_KEYS = (

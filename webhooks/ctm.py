@@ -11,33 +11,17 @@ sale (scored after the call) is an update, anything else an end.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, ClassVar
 
+from hub.core import events
 from hub.core import fields as f
-from hub.core.errors import ParseError, SignatureError
-from hub.core.events import (
-    KIND_COMPLETED,
-    KIND_STARTED,
-    KIND_UPDATED,
-    Account,
-    Attribution,
-    Call,
-    Caller,
-    CallEvent,
-    Outcome,
-)
-from webhooks.base import (
-    InboundRequest,
-    Provider,
-    b64,
-    check_timestamp,
-    hmac_digest,
-    lifecycle_time,
-    matches_any,
-    require_header,
-)
+from hub.core.errors import NotACall, ParseError
+from hub.core.events import KIND_COMPLETED, KIND_STARTED, KIND_UPDATED
+from webhooks.assemble import Reader, assemble, lifecycle_time
+from webhooks.auth import AuthRecipe, HmacAuth, RecipeAuth
+from webhooks.base import InboundRequest, Provider, SourceSettings
 
 SIGNATURE_HEADER = "X-CTM-Signature"
 TIME_HEADER = "X-CTM-Time"
@@ -50,6 +34,13 @@ _KIND_BY_EVENT = {
     "update": KIND_UPDATED,
     "modify": KIND_UPDATED,
     "sale": KIND_UPDATED,
+}
+_DIRECTIONS = {
+    "inbound": "inbound",
+    "incoming": "inbound",
+    "outbound": "outbound",
+    "outgoing": "outbound",
+    "outbound_call": "outbound",
 }
 # `call_status` / `dial_status` vocabularies (spaces and dashes both seen) -> normalized status.
 _STATUS = {
@@ -69,61 +60,64 @@ _STATUS = {
 }
 
 
-def _signature(secret: str, sent_at: str, body: bytes) -> str:
-    return b64(hmac_digest("sha1", secret, sent_at.encode() + body))
-
-
-class CtmProvider(Provider):
-    slug = "ctm"
-    name = "CallTrackingMetrics"
-    auth = "HMAC-SHA1 of X-CTM-Time + raw body, base64, in X-CTM-Signature (account API secret)"
+class CtmProvider(RecipeAuth, Provider):
+    slug: ClassVar[str] = "ctm"
+    name: ClassVar[str] = "CallTrackingMetrics"
+    recipe: AuthRecipe = HmacAuth(
+        header=SIGNATURE_HEADER,
+        algorithm="sha1",
+        encoding="base64",
+        timestamp_header=TIME_HEADER,
+        tolerance_s=DEFAULT_TOLERANCE_S,
+    )
+    auth: ClassVar[str] = (
+        "HMAC-SHA1 of X-CTM-Time + raw body, base64, in X-CTM-Signature (account API secret)"
+    )
     signs_body = True
     signs_timestamp = True
 
-    def verify(self, request: InboundRequest, secrets: Sequence[str], now: datetime) -> None:
-        provided = require_header(request, SIGNATURE_HEADER)
-        sent_at = require_header(request, TIME_HEADER).strip()
-        if not matches_any(provided, lambda secret: _signature(secret, sent_at, request.body), secrets):
-            raise SignatureError("X-CTM-Signature does not match X-CTM-Time + body for any configured secret")
-        try:
-            sent = datetime.fromtimestamp(int(sent_at), tz=UTC)
-        except (ValueError, OverflowError, OSError) as exc:
-            raise SignatureError(f"X-CTM-Time is not Unix seconds: {sent_at[:32]!r}") from exc
-        check_timestamp(sent, now, self._tolerance())
+    def __init__(self, settings: SourceSettings) -> None:
+        super().__init__(settings)
+        tolerance = f.integer(settings.options.get("timestamp_tolerance_s"))
+        if tolerance is not None:
+            assert isinstance(self.recipe, HmacAuth)
+            self.recipe = replace(self.recipe, tolerance_s=tolerance)
 
-    def sign(self, request: InboundRequest, secret: str, now: datetime) -> InboundRequest:
-        sent_at = str(int(now.timestamp()))
-        headers = request.headers.with_values(
-            **{TIME_HEADER: sent_at, SIGNATURE_HEADER: _signature(secret, sent_at, request.body)}
-        )
-        return InboundRequest(request.method, request.url, headers, request.body, request.received_at)
-
-    def _tolerance(self) -> int:
-        value = f.integer(self.settings.options.get("timestamp_tolerance_s"))
-        return DEFAULT_TOLERANCE_S if value is None else value
-
-    def parse(self, request: InboundRequest) -> list[CallEvent]:
+    def parse(self, request: InboundRequest) -> list[events.CallEvent]:
         data = request.json_object()
+        direction = f.lower(data.get("direction")) or ""
+        if direction.startswith("msg") or f.first(data.get("message_body")) is not None:
+            # CTM sends texts to the same webhooks, `direction: msg_inbound`.
+            what = f.text(f.first(data.get("message_id"), data.get("id"))) or "without id"
+            raise NotACall(f"CTM text message {what} is not a call")
         call_id = f.text(f.first(data.get("id"), data.get("sid")))
         if call_id is None:
             raise ParseError("CTM payload has neither id nor sid")
         kind = self._kind(request, data)
-        call = self._call(data, kind)
-        occurred_at = lifecycle_time(kind, call, request.received_at)
+        read = Reader()
+        call = self._call(data, kind, read)
+        region = self.settings.default_region
+        values: dict[str, Any] = {
+            "provider_call_id": call_id,
+            "kind": kind,
+            "occurred_at": lifecycle_time(kind, call["call.started_at"], call["call.ended_at"]),
+            "account.id": f.text(data.get("account_id")),
+            "account.name": f.text(data.get("account_name")),
+            "tracking_number": read.number(data.get("tracking_number"), "tracking_number", region),
+            "business_number": read.number(data.get("business_number"), "business_number", region),
+            **call,
+            **self._caller(data, read),
+            **self._attribution(data),
+            **self._outcome(data),
+            **self._custom(data),
+        }
         return [
-            CallEvent(
-                provider=self.slug,
-                provider_call_id=call_id,
-                kind=kind,
-                occurred_at=occurred_at,
-                account=Account(id=f.text(data.get("account_id")), name=f.text(data.get("account_name"))),
-                call=call,
-                caller=self._caller(data),
-                tracking_number=f.e164(data.get("tracking_number"), self.settings.default_region),
-                business_number=f.e164(data.get("business_number"), self.settings.default_region),
-                attribution=self._attribution(data),
-                outcome=self._outcome(data),
-                custom=self._custom(data),
+            assemble(
+                self.slug,
+                values,
+                received_at=request.received_at,
+                country_from_number=False,
+                warnings=read.warnings,
             )
         ]
 
@@ -137,30 +131,34 @@ class CtmProvider(Provider):
             return KIND_UPDATED
         return KIND_COMPLETED
 
-    def _call(self, data: Mapping[str, Any], kind: str) -> Call:
-        started_at = f.first(f.timestamp(data.get("unix_time")), f.timestamp(data.get("called_at")))
-        duration = f.seconds(data.get("duration"))
-        talk_time = f.seconds(data.get("talk_time"))
+    def _call(self, data: Mapping[str, Any], kind: str, read: Reader) -> dict[str, Any]:
+        started_at = f.first(
+            read.time(data.get("unix_time"), "unix_time"), read.time(data.get("called_at"), "called_at")
+        )
+        duration = read.seconds(data.get("duration"), "duration")
+        talk_time = read.seconds(data.get("talk_time"), "talk_time")
         status = self._status(data, kind, talk_time)
         ended_at = answered_at = None
         if kind != KIND_STARTED and started_at is not None and duration is not None:
             ended_at = f.shifted(started_at, duration)
             if status == "answered" and talk_time:
                 answered_at = f.shifted(ended_at, -talk_time)
-        direction = f.lower(data.get("direction"))
-        return Call(
-            started_at=started_at,
-            answered_at=answered_at,
-            ended_at=ended_at,
-            duration_s=None if kind == KIND_STARTED else duration,
-            talk_time_s=None if kind == KIND_STARTED else talk_time,
-            direction=direction if direction in ("inbound", "outbound") else None,
-            status=status,
-            first_call=f.boolean(data.get("is_new_caller")),
-            spam=f.boolean(data.get("spam")),
-            recording_url=f.text(data.get("audio")),
-            transcript=f.text(data.get("transcription_text")),
-        )
+        # Calls to a tracking number are inbound; CTM names outbound calls (and, in some bodies,
+        # leaves inbound ones without the key).
+        direction = _DIRECTIONS.get(f.lower(data.get("direction")) or "", "inbound")
+        return {
+            "call.started_at": started_at,
+            "call.answered_at": answered_at,
+            "call.ended_at": ended_at,
+            "call.duration_s": None if kind == KIND_STARTED else duration,
+            "call.talk_time_s": None if kind == KIND_STARTED else talk_time,
+            "call.direction": direction,
+            "call.status": status,
+            "call.first_call": f.boolean(data.get("is_new_caller")),
+            "call.spam": f.boolean(data.get("spam")),
+            "call.recording_url": f.text(data.get("audio")),
+            "call.transcript": f.text(data.get("transcription_text")),
+        }
 
     def _status(self, data: Mapping[str, Any], kind: str, talk_time: int | None) -> str | None:
         if kind == KIND_STARTED:
@@ -171,21 +169,27 @@ class CtmProvider(Provider):
             status = "answered" if talk_time else "missed"
         return status
 
-    def _caller(self, data: Mapping[str, Any]) -> Caller:
+    def _caller(self, data: Mapping[str, Any], read: Reader) -> dict[str, Any]:
         region = self.settings.default_region
-        return Caller(
-            number=f.first(
-                f.e164(data.get("caller_number"), region), f.e164(data.get("caller_number_complete"), region)
+        return {
+            "caller.number": f.first(
+                read.number(data.get("caller_number"), "caller_number", region),
+                read.number(data.get("caller_number_complete"), "caller_number_complete", region),
             ),
-            name=f.caller_name(f.first(data.get("name"), data.get("cnam"))),
-            email=f.text(data.get("email")),
-            city=f.text(data.get("city")),
-            region=f.text(data.get("state")),
-            country=f.country_code(data.get("country")),
-            postal_code=f.text(data.get("postal_code")),
-        )
+            # Caller ID of a mobile often names the place ("Escondido    Ca"), not the person.
+            "caller.name": f.caller_name(
+                f.first(data.get("name"), data.get("cnam")),
+                city=f.text(data.get("city")),
+                region=f.text(data.get("state")),
+            ),
+            "caller.email": f.text(data.get("email")),
+            "caller.city": f.text(data.get("city")),
+            "caller.region": f.text(data.get("state")),
+            "caller.country": f.country_code(data.get("country")),
+            "caller.postal_code": f.text(data.get("postal_code")),
+        }
 
-    def _attribution(self, data: Mapping[str, Any]) -> Attribution:
+    def _attribution(self, data: Mapping[str, Any]) -> dict[str, Any]:
         paid = _mapping(data.get("paid"))
         ga = _mapping(data.get("ga"))
         landing_page = f.text(data.get("location"))
@@ -198,30 +202,32 @@ class CtmProvider(Provider):
             _touchpoint_click_ids(data.get("touchpoints")),
         )
         visitor = f.boolean(data.get("visitor"))
-        return Attribution(
+        return {
             # A visitor-tracked call came through a per-session pool number.
-            dni_type="session" if visitor else None,
-            source=f.text(f.first(data.get("source"), data.get("web_source"))),
-            medium=f.text(
+            "attribution.dni_type": "session" if visitor else None,
+            "attribution.source": f.text(f.first(data.get("source"), data.get("web_source"))),
+            "attribution.medium": f.text(
                 f.first(data.get("medium"), paid.get("medium"), ga.get("medium"), params.get("utm_medium"))
             ),
-            campaign=f.text(
+            "attribution.campaign": f.text(
                 f.first(
                     data.get("campaign"), paid.get("campaign"), ga.get("campaign"), params.get("utm_campaign")
                 )
             ),
-            keyword=f.text(
+            "attribution.keyword": f.text(
                 f.first(data.get("keyword"), paid.get("keyword"), data.get("search"), params.get("utm_term"))
             ),
-            ad_group=f.text(f.first(paid.get("ad_group"), data.get("ad_group_id"), data.get("adgroup_id"))),
-            ad=f.text(data.get("creative_id")),
-            landing_page=landing_page,
-            referrer=f.text(data.get("referrer")),
-            ga_client_id=f.ga_client_id(ga.get("cid")),
-            ga_session_id=self._ga_session(ga.get("ga4")),
-            visitor_ip=f.text(data.get("visitor_ip")),
-            **params,
-        )
+            "attribution.ad_group": f.text(
+                f.first(paid.get("ad_group"), data.get("ad_group_id"), data.get("adgroup_id"))
+            ),
+            "attribution.ad": f.text(data.get("creative_id")),
+            "attribution.landing_page": landing_page,
+            "attribution.referrer": f.text(data.get("referrer")),
+            "attribution.ga_client_id": f.ga_client_id(ga.get("cid")),
+            "attribution.ga_session_id": self._ga_session(ga.get("ga4")),
+            "attribution.visitor_ip": f.text(data.get("visitor_ip")),
+            **{f"attribution.{key}": value for key, value in params.items()},
+        }
 
     def _ga_session(self, streams: Any) -> str | None:
         """The GA4 session id from `ga.ga4` ([[measurement id, session id], ...]).
@@ -238,17 +244,19 @@ class CtmProvider(Provider):
         chosen = [s for s in pairs if f.text(s[0]) == wanted] if wanted else pairs
         return f.ga_session_id(chosen[0][1]) if chosen else None
 
-    def _outcome(self, data: Mapping[str, Any]) -> Outcome:
+    def _outcome(self, data: Mapping[str, Any]) -> dict[str, Any]:
         sale = _mapping(data.get("sale"))
         agent = _mapping(data.get("agent"))
-        return Outcome(
-            qualified=f.boolean(sale.get("conversion")),
-            lead_status=f.text(sale.get("name")),
-            value=f.decimal(sale.get("value")),
-            tags=f.tags(data.get("tag_list")),
-            notes=f.text(f.first(data.get("notes"), sale.get("notes"))),
-            agent=f.text(f.first(agent.get("email"), agent.get("name"), sale.get("service_rep_name"))),
-        )
+        return {
+            "outcome.qualified": f.boolean(sale.get("conversion")),
+            "outcome.lead_status": f.text(sale.get("name")),
+            "outcome.value": f.decimal(sale.get("value")),
+            "outcome.tags": f.tags(data.get("tag_list")),
+            "outcome.notes": f.text(f.first(data.get("notes"), sale.get("notes"))),
+            "outcome.agent": f.text(
+                f.first(agent.get("email"), agent.get("name"), sale.get("service_rep_name"))
+            ),
+        }
 
     def _custom(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """CTM facts without a normalized home, kept for mappings (`custom.visitor_sid`)."""
@@ -257,7 +265,7 @@ class CtmProvider(Provider):
         custom["sale_score"] = f.integer(sale.get("score"))
         custom["sale_date"] = f.text(sale.get("sale_date"))
         custom["custom_fields"] = f.first(_mapping(data.get("custom_fields")))
-        return {key: value for key, value in custom.items() if value is not None}
+        return {f"custom.{key}": value for key, value in custom.items()}
 
 
 _CUSTOM_TEXT_KEYS = (

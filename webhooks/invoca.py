@@ -14,25 +14,15 @@ Post Call Events, corrections): each is a `call.updated` of the call they belong
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any, ClassVar
 
+from hub.core import events
 from hub.core import fields as f
-from hub.core.errors import ParseError, SignatureError
-from hub.core.events import (
-    KIND_COMPLETED,
-    KIND_STARTED,
-    KIND_UNKNOWN,
-    KIND_UPDATED,
-    Account,
-    Attribution,
-    Call,
-    Caller,
-    CallEvent,
-    Outcome,
-)
-from webhooks.base import InboundRequest, Provider, matches_any
+from hub.core.errors import ParseError
+from hub.core.events import KIND_COMPLETED, KIND_STARTED, KIND_UNKNOWN, KIND_UPDATED
+from webhooks.assemble import Reader, assemble, lifecycle_time
+from webhooks.auth import AuthRecipe, RecipeAuth, TokenAuth
+from webhooks.base import InboundRequest, Provider
 
 TOKEN_PARAM = "token"  # noqa: S105 -- the parameter's name, not a secret
 AUTHORIZATION_HEADER = "Authorization"
@@ -57,41 +47,14 @@ _STATUS_WORDS = (
 _QUALIFIED_WORDS = {"qualified": True, "unqualified": False, "not qualified": False}
 
 
-def _params_without_token(url: str) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != TOKEN_PARAM]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-class InvocaProvider(Provider):
-    slug = "invoca"
-    name = "Invoca"
-    auth = "shared token in the webhook URL (?token=...) or an Authorization: Bearer header"
+class InvocaProvider(RecipeAuth, Provider):
+    slug: ClassVar[str] = "invoca"
+    name: ClassVar[str] = "Invoca"
+    recipe: AuthRecipe = TokenAuth(header=AUTHORIZATION_HEADER, prefix="Bearer ", query=TOKEN_PARAM)
+    auth: ClassVar[str] = "shared token in the webhook URL (?token=...) or an Authorization: Bearer header"
     uses_token = True
 
-    def verify(self, request: InboundRequest, secrets: Sequence[str], now: datetime) -> None:
-        provided = request.query.get(TOKEN_PARAM, [""])[0]
-        scheme, _, credentials = request.headers.get(AUTHORIZATION_HEADER, "").partition(" ")
-        if not provided and scheme.lower() == "bearer":
-            provided = credentials.strip()
-        if not provided:
-            raise SignatureError(
-                f"no token: add ?{TOKEN_PARAM}=<secret> to the webhook URL at Invoca",
-                reason="missing_signature",
-            )
-        if not matches_any(provided, lambda secret: secret, secrets):
-            raise SignatureError("token does not match any configured secret")
-
-    def sign(self, request: InboundRequest, secret: str, now: datetime) -> InboundRequest:
-        base = _params_without_token(request.url)
-        separator = "&" if urlsplit(base).query else "?"
-        url = f"{base}{separator}{urlencode({TOKEN_PARAM: secret})}"
-        return InboundRequest(request.method, url, request.headers, request.body, request.received_at)
-
-    def credential_carriers(self) -> tuple[frozenset[str], frozenset[str]]:
-        return frozenset({AUTHORIZATION_HEADER}), frozenset({TOKEN_PARAM})
-
-    def parse(self, request: InboundRequest) -> list[CallEvent]:
+    def parse(self, request: InboundRequest) -> list[events.CallEvent]:
         data = self._payload(request)
         call_id = f.text(
             f.first(
@@ -101,36 +64,28 @@ class InvocaProvider(Provider):
         if call_id is None:
             raise ParseError("Invoca payload has no complete_call_id or transaction_id")
         kind = self._kind(request, data)
-        call = self._call(data, kind)
-        occurred_at = {
-            KIND_STARTED: call.started_at,
-            KIND_COMPLETED: call.ended_at or call.started_at,
-            KIND_UPDATED: f.timestamp(data.get("signal_occurred_at")),
-        }.get(kind) or request.received_at
+        read = Reader()
+        call = self._call(data, kind, read)
+        occurred_at = lifecycle_time(kind, call["call.started_at"], call["call.ended_at"])
+        if kind == KIND_UPDATED:
+            occurred_at = read.time(data.get("signal_occurred_at"), "signal_occurred_at")
         get = _Tracker(data)
-        account = Account(
-            id=f.text(f.first(get("advertiser_id"), get("advertiser_id_from_network"))),
-            name=f.text(get("advertiser_name")),
-        )
-        caller = self._caller(get)
-        business_number = f.e164(get("destination_phone_number"), self.settings.default_region)
-        attribution = self._attribution(get)
-        outcome = self._outcome(get)
-        return [
-            CallEvent(
-                provider=self.slug,
-                provider_call_id=call_id,
-                kind=kind,
-                occurred_at=occurred_at,
-                account=account,
-                call=call,
-                caller=caller,
-                business_number=business_number,
-                attribution=attribution,
-                outcome=outcome,
-                custom=get.unused(skip=_CALL_KEYS),
-            )
-        ]
+        values: dict[str, Any] = {
+            "provider_call_id": call_id,
+            "kind": kind,
+            "occurred_at": occurred_at,
+            "account.id": f.text(f.first(get("advertiser_id"), get("advertiser_id_from_network"))),
+            "account.name": f.text(get("advertiser_name")),
+            **call,
+            **self._caller(get, read),
+            "business_number": read.number(
+                get("destination_phone_number"), "destination_phone_number", self.settings.default_region
+            ),
+            **self._attribution(get),
+            **self._outcome(get),
+        }
+        values |= {f"custom.{key}": value for key, value in get.unused(skip=_CALL_KEYS).items()}
+        return [assemble(self.slug, values, received_at=request.received_at, warnings=read.warnings)]
 
     def _payload(self, request: InboundRequest) -> dict[str, Any]:
         if request.content_type == "application/json" or request.body.lstrip().startswith(b"{"):
@@ -152,33 +107,33 @@ class InvocaProvider(Provider):
             return KIND_COMPLETED
         return KIND_UNKNOWN
 
-    def _call(self, data: Mapping[str, Any], kind: str) -> Call:
+    def _call(self, data: Mapping[str, Any], kind: str, read: Reader) -> dict[str, Any]:
         started_at = f.first(
-            f.timestamp(data.get("start_time_utc")),
-            f.timestamp(data.get("start_time_local")),
-            f.timestamp(data.get("start_time_xml")),
+            read.time(data.get("start_time_utc"), "start_time_utc"),
+            read.time(data.get("start_time_local"), "start_time_local"),
+            read.time(data.get("start_time_xml"), "start_time_xml"),
         )
-        duration = f.seconds(data.get("duration"))
-        talk_time = f.seconds(data.get("connect_duration"))
+        duration = read.seconds(data.get("duration"), "duration")
+        talk_time = read.seconds(data.get("connect_duration"), "connect_duration")
         status = self._status(data, talk_time) if kind in (KIND_COMPLETED, KIND_UPDATED) else None
         ended_at = answered_at = None
         if kind != KIND_STARTED and started_at is not None and duration is not None:
             ended_at = f.shifted(started_at, duration)
             if status == "answered" and talk_time:
                 answered_at = f.shifted(ended_at, -talk_time)
-        return Call(
-            started_at=started_at,
-            answered_at=answered_at,
-            ended_at=ended_at,
-            duration_s=duration,
-            talk_time_s=talk_time,
+        return {
+            "call.started_at": started_at,
+            "call.answered_at": answered_at,
+            "call.ended_at": ended_at,
+            "call.duration_s": duration,
+            "call.talk_time_s": talk_time,
             # Invoca tracks inbound calls to promo numbers only.
-            direction="inbound",
-            status="ringing" if kind == KIND_STARTED else status,
-            first_call=_negated(f.boolean(data.get("repeat_calling_phone_number"))),
-            recording_url=f.text(f.first(data.get("recording"), data.get("recording_download_url"))),
-            transcript=f.text(data.get("transcript")),
-        )
+            "call.direction": "inbound",
+            "call.status": "ringing" if kind == KIND_STARTED else status,
+            "call.first_call": _negated(f.boolean(data.get("repeat_calling_phone_number"))),
+            "call.recording_url": f.text(f.first(data.get("recording"), data.get("recording_download_url"))),
+            "call.transcript": f.text(data.get("transcript")),
+        }
 
     def _status(self, data: Mapping[str, Any], talk_time: int | None) -> str | None:
         result = f.lower(data.get("call_result_description_detail"))
@@ -190,66 +145,72 @@ class InvocaProvider(Provider):
             return None
         return None if talk_time is None else "answered" if talk_time > 0 else "missed"
 
-    def _caller(self, get: _Tracker) -> Caller:
-        number = f.e164(get("calling_phone_number"), self.settings.default_region)
-        return Caller(
-            number=number,
-            name=f.caller_name(f.first(get("caller_name"), get("caller_name_reported"), get("name"))),
-            email=f.text(f.first(get("email_address"), get("email"))),
-            city=f.text(get("city")),
-            region=f.text(get("region")),
-            country=f.first(f.country_code(get("country")), f.phone_country(number)),
-            postal_code=f.text(f.first(get("caller_zip"), get("verified_zip"), get("zip"))),
-        )
+    def _caller(self, get: _Tracker, read: Reader) -> dict[str, Any]:
+        return {
+            "caller.number": read.number(
+                get("calling_phone_number"), "calling_phone_number", self.settings.default_region
+            ),
+            "caller.name": f.caller_name(
+                f.first(get("caller_name"), get("caller_name_reported"), get("name"))
+            ),
+            "caller.email": f.text(f.first(get("email_address"), get("email"))),
+            "caller.city": f.text(get("city")),
+            "caller.region": f.text(get("region")),
+            # Without a country, assemble takes the number's.
+            "caller.country": f.country_code(get("country")),
+            "caller.postal_code": f.text(f.first(get("caller_zip"), get("verified_zip"), get("zip"))),
+        }
 
-    def _attribution(self, get: _Tracker) -> Attribution:
+    def _attribution(self, get: _Tracker) -> dict[str, Any]:
         landing_page = f.text(f.first(get("landing_page"), get("landing_page_url")))
         own = {key: get(key) for key in (*f.UTM_KEYS, *f.CLICK_ID_KEYS)}
         params = f.marketing_params(own, f.url_params(landing_page))
         # Read without consuming: the pool and promo number ids have no home but `custom`.
         pool = f.text(get.peek("dynamic_number_pool_id"))
         promo_line = f.text(get.peek("virtual_line_id"))
-        return Attribution(
+        return {
             # A RingPool number is per visitor; a promo number without a pool is printed/static.
-            dni_type="session" if pool else "static" if promo_line else None,
-            source=f.text(
+            "attribution.dni_type": "session" if pool else "static" if promo_line else None,
+            "attribution.source": f.text(
                 f.first(get("call_source_description"), get("dynamic_number_pool_referrer_search_engine"))
             ),
-            medium=f.text(f.first(get("media_type"), params.get("utm_medium"))),
-            campaign=f.text(
+            "attribution.medium": f.text(f.first(get("media_type"), params.get("utm_medium"))),
+            "attribution.campaign": f.text(
                 f.first(get("dynamic_number_pool_referrer_referrer_campaign"), params.get("utm_campaign"))
             ),
-            keyword=f.text(
+            "attribution.keyword": f.text(
                 f.first(get("dynamic_number_pool_referrer_search_keywords"), params.get("utm_term"))
             ),
-            ad_group=f.text(
+            "attribution.ad_group": f.text(
                 f.first(
                     get("dynamic_number_pool_referrer_ad_group"),
                     get("dynamic_number_pool_referrer_ad_group_id"),
                 )
             ),
-            ad=f.text(
+            "attribution.ad": f.text(
                 f.first(get("dynamic_number_pool_referrer_ad_id"), get("dynamic_number_pool_referrer_ad"))
             ),
-            landing_page=landing_page,
-            referrer=f.text(f.first(get("referrer"), get("referring_url"))),
-            ga_client_id=f.ga_client_id(f.first(get("g_cid"), get("ga_client_id"), get("_ga"))),
-            ga_session_id=f.ga_session_id(f.first(get("ga_session_id"), get("g_sid"))),
-            visitor_ip=f.text(get("visitor_ip")),
-            **params,
-        )
+            "attribution.landing_page": landing_page,
+            "attribution.referrer": f.text(f.first(get("referrer"), get("referring_url"))),
+            "attribution.ga_client_id": f.ga_client_id(
+                f.first(get("g_cid"), get("ga_client_id"), get("_ga"))
+            ),
+            "attribution.ga_session_id": f.ga_session_id(f.first(get("ga_session_id"), get("g_sid"))),
+            "attribution.visitor_ip": f.text(get("visitor_ip")),
+            **{f"attribution.{key}": value for key, value in params.items()},
+        }
 
-    def _outcome(self, get: _Tracker) -> Outcome:
+    def _outcome(self, get: _Tracker) -> dict[str, Any]:
         quality = f.text(f.first(get("lead_status"), get("lead_quality")))
         signal = f.text(get("signal_name")) if f.boolean(get("signal_value")) is not False else None
-        return Outcome(
-            qualified=_QUALIFIED_WORDS.get((quality or "").lower()),
-            lead_status=f.first(signal, quality),
-            value=f.decimal(get("revenue")),
-            currency=f.currency_code(get("currency")),
-            notes=f.text(get("notes")),
-            agent=f.text(f.first(get("agent_email"), get("agent_name"))),
-        )
+        return {
+            "outcome.qualified": _QUALIFIED_WORDS.get((quality or "").lower()),
+            "outcome.lead_status": f.first(signal, quality),
+            "outcome.value": f.decimal(get("revenue")),
+            "outcome.currency": f.currency_code(get("currency")),
+            "outcome.notes": f.text(get("notes")),
+            "outcome.agent": f.text(f.first(get("agent_email"), get("agent_name"))),
+        }
 
 
 class _Tracker:

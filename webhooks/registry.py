@@ -14,16 +14,14 @@ from pathlib import Path
 from hub.core.errors import ConfigError
 from webhooks.base import Provider, SourceSettings
 
-_NOT_PROVIDERS = {"base", "fields", "registry"}
+_NOT_PROVIDERS = {"assemble", "auth", "base", "generic", "registry"}
 
 
 def builtin_slugs() -> list[str]:
     import webhooks
 
     return sorted(
-        module.name
-        for module in pkgutil.iter_modules(webhooks.__path__)
-        if module.name not in _NOT_PROVIDERS and module.name != "generic"
+        module.name for module in pkgutil.iter_modules(webhooks.__path__) if module.name not in _NOT_PROVIDERS
     )
 
 

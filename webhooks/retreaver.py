@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 from hub.core import events, fields
 from hub.core.errors import ParseError
+from webhooks.assemble import Reader, assemble, source_currency
+from webhooks.auth import AuthRecipe, RecipeAuth, TokenAuth
 from webhooks.base import InboundRequest, Provider
-from webhooks.generic.assemble import assemble, source_currency
-from webhooks.generic.auth import AuthRecipe, RecipeAuth, TokenAuth
 
 _EVENTS: Mapping[str, tuple[str, str | None]] = {
     "start": (events.KIND_STARTED, "ringing"),
@@ -58,7 +58,7 @@ _NEVER_KEPT = {"token", "call_key"}
 class RetreaverProvider(RecipeAuth, Provider):
     slug: ClassVar[str] = "retreaver"
     name: ClassVar[str] = "Retreaver"
-    recipe: ClassVar[AuthRecipe] = TokenAuth(query="token")
+    recipe: AuthRecipe = TokenAuth(query="token")
     auth: ClassVar[str] = recipe.describe()
     uses_token = True
 
@@ -81,26 +81,32 @@ class RetreaverProvider(RecipeAuth, Provider):
         revenue = fields.decimal(get("revenue"))
         region = self.settings.default_region
         visitor_url = fields.text(get("visitor_url"))
+        read = Reader()
+        ended_at = read.time(get("end_time"), "end_time")
         values = {
             "provider_call_id": call_id,
             "kind": kind,
-            "occurred_at": fields.timestamp(get("end_time")) if kind == events.KIND_COMPLETED else None,
+            "occurred_at": ended_at if kind == events.KIND_COMPLETED else None,
             "account.id": fields.text(get("company_id")),
             "call.status": status,
             "call.direction": "inbound",
-            "call.started_at": fields.timestamp(get("start_time")),
-            "call.ended_at": fields.timestamp(get("end_time")),
-            "call.duration_s": fields.seconds(get("total_duration")),
-            "call.talk_time_s": fields.seconds(get("dialed_call_duration")),
+            "call.started_at": read.time(get("start_time"), "start_time"),
+            # Forwarded to the buyer's number, i.e. the moment the buyer picked up.
+            "call.answered_at": read.time(get("forwarded_time"), "forwarded_time")
+            if status == "answered"
+            else None,
+            "call.ended_at": ended_at,
+            "call.duration_s": read.seconds(get("total_duration"), "total_duration"),
+            "call.talk_time_s": read.seconds(get("dialed_call_duration"), "dialed_call_duration"),
             "call.first_call": _negated(fields.boolean(get("repeat"))),
             "call.recording_url": fields.text(get("recording_url")),
-            "caller.number": fields.e164(get("caller"), region),
+            "caller.number": read.number(get("caller"), "caller", region),
             "caller.city": fields.text(get("caller_city")),
             "caller.region": fields.text(get("caller_state")),
             "caller.country": fields.country_code(get("caller_country")),
             "caller.postal_code": fields.text(get("caller_zip")),
-            "tracking_number": fields.e164(get("number"), region),
-            "business_number": fields.e164(get("dialed_number"), region),
+            "tracking_number": read.number(get("number"), "number", region),
+            "business_number": read.number(get("dialed_number"), "dialed_number", region),
             "attribution.dni_type": "session" if visitor_url else None,
             "attribution.source": fields.text(get("affiliate_name")),
             "attribution.campaign": fields.text(get("campaign_name")),
@@ -116,7 +122,7 @@ class RetreaverProvider(RecipeAuth, Provider):
         for key in _CUSTOM_KEYS:
             value = call.get(key)
             values[f"custom.{key}"] = value.strip() or None if isinstance(value, str) else value
-        return [assemble(self.slug, values, received_at=request.received_at)]
+        return [assemble(self.slug, values, received_at=request.received_at, warnings=read.warnings)]
 
     def _progress(self, call: Mapping[str, Any]) -> tuple[str, str | None]:
         event = fields.lower(call.get("event")) or ""
@@ -136,6 +142,10 @@ class RetreaverProvider(RecipeAuth, Provider):
 
 def _ended_status(call: Mapping[str, Any]) -> str | None:
     connected = fields.boolean(call.get("connected"))
+    if connected is None and fields.lower(call.get("status")) == "finished":
+        # Version-1 call objects have no `connected`: time talked with the buyer says it.
+        talked = fields.seconds(call.get("dialed_call_duration"))
+        connected = None if talked is None else talked > 0
     if connected:
         return "answered"
     word = fields.lower(call.get("status"))

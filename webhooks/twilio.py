@@ -23,15 +23,8 @@ from urllib.parse import SplitResult, urlsplit
 
 from hub.core import fields as f
 from hub.core.errors import ParseError, SignatureError
-from hub.core.events import (
-    KIND_COMPLETED,
-    KIND_STARTED,
-    KIND_UPDATED,
-    Account,
-    Call,
-    Caller,
-    CallEvent,
-)
+from hub.core.events import KIND_COMPLETED, KIND_STARTED, KIND_UPDATED, CallEvent
+from webhooks.assemble import Reader, assemble
 from webhooks.base import FORM_CONTENT_TYPE, InboundRequest, Provider, b64, hmac_digest, matches_any
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -149,34 +142,34 @@ class TwilioProvider(Provider):
             raise ParseError("Twilio callback has neither CallStatus nor RecordingUrl")
         kind = self._kind(params, status)
         leg = f.lower(params.get("Direction")) or ""
-        at = f.timestamp(params.get("Timestamp"))
+        read = Reader()
+        # An unreadable Timestamp loses the moment, not the callback: the receipt time stands in.
+        at = read.time(params.get("Timestamp"), "Timestamp")
         caller_side, business_side = ("To", "From") if leg.startswith("outbound-api") else ("From", "To")
         region = self.settings.default_region
-        caller_number = f.e164(params.get(caller_side), region)
-        return [
-            CallEvent(
-                provider=self.slug,
-                provider_call_id=f.text(params.get("ParentCallSid")) or leg_sid,
-                kind=kind,
-                occurred_at=at or request.received_at,
-                account=Account(id=f.text(params.get("AccountSid"))),
-                call=self._call(params, status, leg, at),
-                caller=Caller(
-                    number=caller_number,
-                    name=f.caller_name(params.get("CallerName")),
-                    city=_geo(params, caller_side, "City"),
-                    region=_geo(params, caller_side, "State"),
-                    country=f.first(
-                        f.country_code(_geo(params, caller_side, "Country")), f.phone_country(caller_number)
-                    ),
-                    postal_code=_geo(params, caller_side, "Zip"),
-                ),
-                # The parent leg (or an API call) reaches the tracking number; a dial leg the business.
-                tracking_number=None if leg == "outbound-dial" else f.e164(params.get(business_side), region),
-                business_number=f.e164(params.get("To"), region) if leg == "outbound-dial" else None,
-                custom=self._custom(params),
-            )
-        ]
+        values: dict[str, Any] = {
+            "provider_call_id": f.text(params.get("ParentCallSid")) or leg_sid,
+            "kind": kind,
+            "occurred_at": at,
+            "account.id": f.text(params.get("AccountSid")),
+            **self._call(params, status, leg, at, read),
+            "caller.number": read.number(params.get(caller_side), caller_side, region),
+            "caller.name": f.caller_name(params.get("CallerName")),
+            "caller.city": _geo(params, caller_side, "City"),
+            "caller.region": _geo(params, caller_side, "State"),
+            # Without a country, assemble takes the number's.
+            "caller.country": f.country_code(_geo(params, caller_side, "Country")),
+            "caller.postal_code": _geo(params, caller_side, "Zip"),
+            # The parent leg (or an API call) reaches the tracking number; a dial leg the business.
+            "tracking_number": None
+            if leg == "outbound-dial"
+            else read.number(params.get(business_side), business_side, region),
+            "business_number": read.number(params.get("To"), "To", region)
+            if leg == "outbound-dial"
+            else None,
+            **{f"custom.{name}": f.text(params.get(key)) for name, key in _CUSTOM_KEYS.items()},
+        }
+        return [assemble(self.slug, values, received_at=request.received_at, warnings=read.warnings)]
 
     def _kind(self, params: Mapping[str, str], status: str | None) -> str:
         if status is None:
@@ -186,10 +179,12 @@ class TwilioProvider(Provider):
             return KIND_COMPLETED
         return KIND_STARTED if status in _STARTED_STATUSES else KIND_COMPLETED
 
-    def _call(self, params: Mapping[str, str], status: str | None, leg: str, at: datetime | None) -> Call:
+    def _call(
+        self, params: Mapping[str, str], status: str | None, leg: str, at: datetime | None, read: Reader
+    ) -> dict[str, Any]:
         dial_status = f.lower(params.get("DialCallStatus"))
-        duration = f.seconds(params.get("CallDuration"))
-        talk_time = f.seconds(params.get("DialCallDuration"))
+        duration = read.seconds(params.get("CallDuration"), "CallDuration")
+        talk_time = read.seconds(params.get("DialCallDuration"), "DialCallDuration")
         normalized_status = self._status(params, status, leg, dial_status)
         started_at = answered_at = ended_at = None
         total = None
@@ -206,20 +201,23 @@ class TwilioProvider(Provider):
             else:
                 # A dialed leg's CallDuration runs from the callee (person or machine) answering.
                 talk_time = f.first(talk_time, duration)
+                if leg.startswith("outbound-api"):
+                    # An API call is the whole call: its length is the call's (from the answer).
+                    total = duration
                 if normalized_status == "answered" and duration:
                     answered_at = f.shifted(at, -duration)
         direction = {"inbound": "inbound", "outbound-api": "outbound"}.get(leg)
-        return Call(
-            started_at=started_at,
-            answered_at=answered_at,
-            ended_at=ended_at,
-            duration_s=total,
-            talk_time_s=talk_time,
+        return {
+            "call.started_at": started_at,
+            "call.answered_at": answered_at,
+            "call.ended_at": ended_at,
+            "call.duration_s": total,
+            "call.talk_time_s": talk_time,
             # A dial leg's direction is its parent's, which the parent leg's callbacks tell.
-            direction=direction,
-            status=normalized_status,
-            recording_url=f.text(params.get("RecordingUrl")),
-        )
+            "call.direction": direction,
+            "call.status": normalized_status,
+            "call.recording_url": f.text(params.get("RecordingUrl")),
+        }
 
     def _status(
         self, params: Mapping[str, str], status: str | None, leg: str, dial_status: str | None
@@ -233,11 +231,6 @@ class TwilioProvider(Provider):
             # answering; the dial leg (or DialCallStatus) does.
             return None if leg == "inbound" else "answered"
         return _STATUS.get(status or "")
-
-    def _custom(self, params: Mapping[str, str]) -> dict[str, Any]:
-        """Twilio facts without a normalized home, kept for mappings (`custom.call_sid`)."""
-        custom = {name: f.text(params.get(key)) for name, key in _CUSTOM_KEYS.items()}
-        return {name: value for name, value in custom.items() if value is not None}
 
 
 _CUSTOM_KEYS = {

@@ -1,19 +1,23 @@
 """WhatConverts lead webhooks ("New Lead" / "Update Lead" for phone-call leads).
 
 WhatConverts signs nothing and sends no custom headers, so the webhook URL carries the source's
-secret as `?token=`. Leads of other types (forms, chats, ...) are not calls and yield no event.
+secret as `?token=`. Leads of other types (forms, chats, ...) are not calls: they are recorded
+as ignored, with their type, and never delivered as calls. The lead type is spelled "Phone Call"
+in webhooks and `phone_call` in the API and automation platforms; both are calls.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 from hub.core import events, fields
-from hub.core.errors import ParseError
+from hub.core.errors import NotACall, ParseError
+from webhooks.assemble import Reader, assemble, source_currency
+from webhooks.auth import AuthRecipe, RecipeAuth, TokenAuth
 from webhooks.base import InboundRequest, Provider
-from webhooks.generic.assemble import assemble, source_currency
-from webhooks.generic.auth import AuthRecipe, RecipeAuth, TokenAuth
 
 _STATUS = {
     "answered": "answered",
@@ -56,45 +60,44 @@ _CUSTOM_KEYS = (
 class WhatConvertsProvider(RecipeAuth, Provider):
     slug: ClassVar[str] = "whatconverts"
     name: ClassVar[str] = "WhatConverts"
-    recipe: ClassVar[AuthRecipe] = TokenAuth(query="token")
+    recipe: AuthRecipe = TokenAuth(query="token")
     auth: ClassVar[str] = recipe.describe()
     uses_token = True
 
     def parse(self, request: InboundRequest) -> list[events.CallEvent]:
         lead = request.json_object()
-        lead_type = fields.lower(lead.get("lead_type"))
-        if lead_type is not None and lead_type != "phone call":
-            return []
+        lead_type = fields.text(lead.get("lead_type"))
+        if lead_type is not None and _words(lead_type) != "phone call":
+            raise NotACall(f"WhatConverts lead of type {lead_type[:40]!r} is not a phone call")
         lead_id = fields.text(lead.get("lead_id"))
         if lead_id is None:
             raise ParseError("no lead_id in the WhatConverts lead")
-        values = {"provider_call_id": lead_id, **self._call(lead), **self._people(lead)}
+        read = Reader()
+        values = {"provider_call_id": lead_id, **self._call(lead, read), **self._people(lead, read)}
         values |= self._attribution(lead) | self._outcome(lead) | self._custom(lead)
-        return [assemble(self.slug, values, received_at=request.received_at)]
+        return [assemble(self.slug, values, received_at=request.received_at, warnings=read.warnings)]
 
-    def _call(self, lead: Mapping[str, Any]) -> dict[str, Any]:
-        state = fields.lower(lead.get("lead_state"))
-        trigger = fields.lower(lead.get("trigger"))
-        if trigger in _UPDATE_TRIGGERS:
-            kind = events.KIND_UPDATED
-        elif state == "in progress":
-            kind = events.KIND_STARTED
-        elif state == "completed":
-            kind = events.KIND_COMPLETED
-        else:
-            kind = events.KIND_UNKNOWN
+    def _call(self, lead: Mapping[str, Any], read: Reader) -> dict[str, Any]:
+        duration = fields.first(
+            read.seconds(lead.get("call_duration_seconds"), "call_duration_seconds"),
+            read.seconds(lead.get("call_duration"), "call_duration"),
+        )
+        created = read.time(lead.get("date_created"), "date_created")
+        updated = read.time(lead.get("last_updated"), "last_updated")
+        kind = _kind(lead, duration, created, updated)
         status_words = (lead.get("answer_status"), lead.get("call_status"), lead.get("lead_state"))
         statuses = [_STATUS.get(fields.lower(word) or "") for word in status_words]
         return {
             "kind": kind,
-            "occurred_at": fields.timestamp(fields.first(lead.get("last_updated"), lead.get("date_created"))),
-            "call.started_at": fields.timestamp(lead.get("date_created")),
+            "occurred_at": fields.first(
+                read.time(lead.get("last_updated"), "last_updated"),
+                read.time(lead.get("date_created"), "date_created"),
+            ),
+            "call.started_at": read.time(lead.get("date_created"), "date_created"),
             # WhatConverts tracks calls to its tracking numbers: phone-call leads are inbound.
             "call.direction": "inbound",
             "call.status": fields.first(*statuses),
-            "call.duration_s": fields.seconds(
-                fields.first(lead.get("call_duration_seconds"), lead.get("call_duration"))
-            ),
+            "call.duration_s": duration,
             "call.first_call": _FIRST_CALL.get(fields.lower(lead.get("lead_status")) or ""),
             "call.spam": fields.boolean(lead.get("spam")),
             "call.recording_url": fields.text(
@@ -103,7 +106,7 @@ class WhatConvertsProvider(RecipeAuth, Provider):
             "call.transcript": fields.text(lead.get("call_transcription")),
         }
 
-    def _people(self, lead: Mapping[str, Any]) -> dict[str, Any]:
+    def _people(self, lead: Mapping[str, Any], read: Reader) -> dict[str, Any]:
         region = self.settings.default_region
         country = fields.country_code(fields.first(lead.get("caller_country"), lead.get("country")))
         # A caller's number in national format belongs to the caller's country, when known.
@@ -113,8 +116,8 @@ class WhatConvertsProvider(RecipeAuth, Provider):
             "account.id": fields.text(lead.get("profile_id")),
             "account.name": fields.text(lead.get("profile")),
             "caller.number": fields.first(
-                fields.e164(lead.get("caller_number"), caller_region),
-                fields.e164(lead.get("contact_phone_number"), caller_region),
+                read.number(lead.get("caller_number"), "caller_number", caller_region),
+                read.number(lead.get("contact_phone_number"), "contact_phone_number", caller_region),
             ),
             # The contact name is typed by people; caller_name is the carrier's CNAM.
             "caller.name": fields.caller_name(
@@ -125,8 +128,8 @@ class WhatConvertsProvider(RecipeAuth, Provider):
             "caller.region": fields.text(fields.first(lead.get("caller_state"), lead.get("state"))),
             "caller.country": country,
             "caller.postal_code": fields.text(lead.get("zip")),
-            "tracking_number": fields.e164(lead.get("tracking_number"), region),
-            "business_number": fields.e164(lead.get("destination_number"), region),
+            "tracking_number": read.number(lead.get("tracking_number"), "tracking_number", region),
+            "business_number": read.number(lead.get("destination_number"), "destination_number", region),
         }
 
     def _attribution(self, lead: Mapping[str, Any]) -> dict[str, Any]:
@@ -139,9 +142,17 @@ class WhatConvertsProvider(RecipeAuth, Provider):
             "attribution.ad": fields.text(lead.get("lead_content")),
             "attribution.landing_page": fields.text(lead.get("landing_url")),
             "attribution.visitor_ip": fields.text(lead.get("ip_address")),
+            # The documented webhook spells these out; the API and older payloads use the short names.
+            "attribution.ga_client_id": fields.ga_client_id(
+                fields.first(lead.get("google_analytics_client_id"), lead.get("ga_client_id"))
+            ),
+            "attribution.ga_session_id": fields.ga_session_id(
+                fields.first(lead.get("google_analytics_session_id"), lead.get("ga_session_id"))
+            ),
         }
         for key in fields.CLICK_ID_KEYS + fields.UTM_KEYS:
-            values[f"attribution.{key}"] = fields.text(lead.get(key))
+            names = _ALIASES.get(key, (key,))
+            values[f"attribution.{key}"] = _click_id(key, fields.first(*(lead.get(name) for name in names)))
         return values
 
     def _outcome(self, lead: Mapping[str, Any]) -> dict[str, Any]:
@@ -162,6 +173,53 @@ class WhatConvertsProvider(RecipeAuth, Provider):
             }
         values["custom.additional_fields"] = _additional_fields(lead.get("additional_fields"))
         return values
+
+
+def _kind(
+    lead: Mapping[str, Any], duration: int | None, created: datetime | None, updated: datetime | None
+) -> str:
+    """The webhook's trigger and lead state say it; an API-shaped lead (no state) tells by its facts."""
+    trigger = fields.lower(lead.get("trigger"))
+    state = _words(fields.text(lead.get("lead_state")) or "")
+    if trigger in _UPDATE_TRIGGERS:
+        return events.KIND_UPDATED
+    if state == "in progress":
+        return events.KIND_STARTED
+    if state == "completed":
+        return events.KIND_COMPLETED
+    if state:
+        return events.KIND_UNKNOWN
+    if duration is not None:
+        # The call's length is known only once it ended.
+        return events.KIND_COMPLETED
+    if created is not None and updated is not None and updated > created:
+        # A lead snapshot edited after the call (a quote, a sale): an update of that call.
+        return events.KIND_UPDATED
+    return events.KIND_UNKNOWN
+
+
+# Meta's `_fbc` cookie form: fb.<subdomain index>.<creation ms>.<fbclid>.
+_FBC = re.compile(r"^fb\.\d\.\d+\.(.+)$")
+
+
+def _click_id(key: str, value: Any) -> str | None:
+    found = fields.text(value)
+    if key == "fbclid" and found is not None:
+        match = _FBC.match(found)
+        return match.group(1) if match else found
+    return found
+
+
+_ALIASES = {
+    "gclid": ("gclid", "google_click_id"),
+    "fbclid": ("fbclid", "facebook_click_id"),
+    "msclkid": ("msclkid", "microsoft_click_id", "bing_click_id"),
+}
+
+
+def _words(value: str) -> str:
+    """`Phone Call`, `phone_call` and `phone-call` alike."""
+    return " ".join(value.lower().replace("_", " ").replace("-", " ").split())
 
 
 def _kept(value: Any) -> Any:

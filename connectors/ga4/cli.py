@@ -1,16 +1,12 @@
 """`hub ga4 validate FILE` and `hub ga4 report --days N`.
 
 The hub's CLI owns configuration and the delivery store; these commands take what they need as
-parameters. The seam:
-
-    from connectors.ga4 import cli as ga4_cli
-    ga4_cli.register(subparsers)                 # adds `ga4 validate` and `ga4 report`
-    ...
-    if args.command == "ga4":
-        return ga4_cli.run(args, env)            # env implements `Ga4Environment`
+parameters. The seam (see connectors.hooks): `register(subparsers)` adds `ga4 validate` and
+`ga4 report`, whose `connector_command` the hub runs with its `HubServices`; `run(args, env)`
+runs them over any `Ga4Environment`.
 
 `validate_command` and `report_command` are plain functions for callers that hold the pieces
-already (tests, the admin API).
+already (tests).
 """
 
 from __future__ import annotations
@@ -19,7 +15,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 from zoneinfo import ZoneInfo
@@ -30,9 +26,11 @@ from google.api_core.exceptions import GoogleAPICallError
 
 from connectors.base import DeliveryError, DeliveryItem, DestinationSettings, Skipped
 from connectors.ga4.connector import mp_transport
+from connectors.ga4.coverage import coverage_by_source, format_coverage
+from connectors.ga4.environment import HubEnvironment
 from connectors.ga4.options import parse_options
 from connectors.ga4.payload import EventDraft, EventRef, pack_requests
-from connectors.ga4.planner import Planner, refusal
+from connectors.ga4.plan import Planner, refusal
 from connectors.ga4.reporting import (
     DayKey,
     DeliveredCounts,
@@ -45,6 +43,7 @@ from connectors.ga4.reporting import (
     report_window,
 )
 from connectors.ga4.transport import DEBUG_PATH, MpTransportError
+from connectors.hooks import HubServices
 from hub.core.errors import ConfigError
 from hub.core.events import CallEvent, load_event
 from hub.core.records import RenderedRecord
@@ -73,6 +72,7 @@ class Ga4Environment(Protocol):
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `ga4 validate` and `ga4 report` to the hub's CLI."""
     ga4 = subparsers.add_parser("ga4", help="GA4: validate rendered events, reconcile with GA4 reports")
+    ga4.set_defaults(connector_command=run_with_hub)
     commands = ga4.add_subparsers(dest="ga4_command", required=True)
     validate = commands.add_parser("validate", help="send rendered events to GA4's validation server")
     validate.add_argument(
@@ -96,6 +96,18 @@ def run(args: argparse.Namespace, env: Ga4Environment, out: TextIO | None = None
     """Run the parsed `hub ga4 ...` command; returns the exit code."""
     handler: Callable[[argparse.Namespace, Ga4Environment, TextIO], int] = args.ga4_handler
     return handler(args, env, out or sys.stdout)
+
+
+def run_with_hub(args: argparse.Namespace, services: HubServices) -> int:
+    """Run `hub ga4 ...` over hub.yaml and the delivery store; a report ends with attribution coverage."""
+    env = HubEnvironment(services)
+    code = run(args, env)
+    if args.ga4_command == "report":
+        destination_id = env.destination_id(args.destination)
+        since = datetime.now(UTC) - timedelta(days=args.days)
+        print()
+        print("\n".join(format_coverage(coverage_by_source(services.deliveries(destination_id, since)))))
+    return code
 
 
 def _validate_handler(args: argparse.Namespace, env: Ga4Environment, out: TextIO) -> int:

@@ -24,13 +24,15 @@ from connectors.base import (
     classify_common,
     classify_status,
 )
-from connectors.ga4 import rules
+from connectors.ga4 import limits
+from connectors.ga4.coverage import COVERAGE_REPORT
 from connectors.ga4.ledger import PENDING, SENT, Ledger
 from connectors.ga4.options import Ga4Options, option_problems, parse_options
 from connectors.ga4.payload import EventRef, pack_requests
-from connectors.ga4.planner import Planner, refusal
+from connectors.ga4.plan import Planner, refusal
 from connectors.ga4.sending import BatchSender
 from connectors.ga4.transport import COLLECT_PATH, DEBUG_PATH, MpTransport, MpTransportError
+from connectors.hooks import AdminReport
 
 #: Stand-ins the sandbox accepts when a destination has no credentials.
 SANDBOX_MEASUREMENT_ID: Final = "G-SANDBOX0000"
@@ -50,6 +52,7 @@ class GA4Connector(Connector):
         "service_account_json",
         "client_id_salt",
     )
+    admin_reports: ClassVar[tuple[AdminReport, ...]] = (COVERAGE_REPORT,)
 
     def __init__(
         self,
@@ -78,23 +81,23 @@ class GA4Connector(Connector):
         for field in field_names:
             group, _, name = field.partition(".")
             if group == "params":
-                limit, names, what = rules.MAX_PARAM_NAME_CHARS, rules.RESERVED_PARAM_NAMES, "parameter"
+                limit, names, what = limits.MAX_PARAM_NAME_CHARS, limits.RESERVED_PARAM_NAMES, "parameter"
             elif group == "user_properties":
                 limit, names, what = (
-                    rules.MAX_USER_PROPERTY_NAME_CHARS,
-                    rules.RESERVED_USER_PROPERTY_NAMES,
+                    limits.MAX_USER_PROPERTY_NAME_CHARS,
+                    limits.RESERVED_USER_PROPERTY_NAMES,
                     "user property",
                 )
             else:
                 continue
-            verdict = rules.name_problem(name, limit)
+            verdict = limits.name_problem(name, limit)
             if verdict is not None:
                 problems.append((field, f"GA4 {what} name {name!r} {verdict[1]}"))
-            elif rules.reserved(name, names):
+            elif limits.reserved(name, names):
                 problems.append(
                     (
                         field,
-                        f"GA4 reserves the {what} name {name!r} (reserved names and the prefixes {', '.join(rules.RESERVED_PREFIXES)})",
+                        f"GA4 reserves the {what} name {name!r} (reserved names and the prefixes {', '.join(limits.RESERVED_PREFIXES)})",
                     )
                 )
         return problems
@@ -102,10 +105,10 @@ class GA4Connector(Connector):
     @classmethod
     def mapping_problems(cls, record_target: str, options: Mapping[str, Any]) -> list[str]:
         problems = [f"options.{key}: GA4 mappings take no options" for key in options]
-        verdict = rules.name_problem(record_target, rules.MAX_EVENT_NAME_CHARS)
+        verdict = limits.name_problem(record_target, limits.MAX_EVENT_NAME_CHARS)
         if verdict is not None:
             problems.append(f"event {record_target!r}: a GA4 event name {verdict[1]}")
-        elif rules.reserved(record_target, rules.RESERVED_EVENT_NAMES):
+        elif limits.reserved(record_target, limits.RESERVED_EVENT_NAMES):
             problems.append(f"event {record_target!r}: reserved by GA4; choose another name")
         return problems
 
@@ -222,12 +225,12 @@ class GA4Connector(Connector):
                 ("params.engagement_time_msec", "integer", None, None),
                 ("params.value", number, None, None),
                 ("params.currency", text, 3, None),
-                ("params.*", text, rules.MAX_PARAM_VALUE_CHARS, None),
+                ("params.*", text, limits.MAX_PARAM_VALUE_CHARS, None),
                 ("user_data.sha256_phone_number", text, 64, None),
                 ("user_data.sha256_email_address", text, 64, None),
-                ("consent.ad_user_data", "picklist", None, tuple(sorted(rules.CONSENT_VALUES))),
-                ("consent.ad_personalization", "picklist", None, tuple(sorted(rules.CONSENT_VALUES))),
-                ("user_properties.*", text, rules.MAX_USER_PROPERTY_VALUE_CHARS, None),
+                ("consent.ad_user_data", "picklist", None, tuple(sorted(limits.CONSENT_VALUES))),
+                ("consent.ad_personalization", "picklist", None, tuple(sorted(limits.CONSENT_VALUES))),
+                ("user_properties.*", text, limits.MAX_USER_PROPERTY_VALUE_CHARS, None),
             )
         }
         return TargetSchema(target, fields, notes=_LIMIT_NOTES)
@@ -254,14 +257,14 @@ def mp_transport(
 
 
 _LIMIT_NOTES: Final = (
-    f"at most {rules.MAX_EVENTS_PER_REQUEST} events per request (the hub packs them)",
-    f"at most {rules.MAX_PARAMS_PER_EVENT} params per event",
-    f"event and param names: at most {rules.MAX_EVENT_NAME_CHARS} characters, a letter first, then letters, "
+    f"at most {limits.MAX_EVENTS_PER_REQUEST} events per request (the hub packs them)",
+    f"at most {limits.MAX_PARAMS_PER_EVENT} params per event",
+    f"event and param names: at most {limits.MAX_EVENT_NAME_CHARS} characters, a letter first, then letters, "
     "digits and underscores",
-    f"param values: at most {rules.MAX_PARAM_VALUE_CHARS} characters (longer strings are cut)",
-    f"reserved param prefixes {', '.join(rules.RESERVED_PREFIXES)} and names "
-    f"{', '.join(sorted(rules.RESERVED_PARAM_NAMES))} are refused",
-    f"request body under {rules.MAX_BODY_BYTES} bytes",
+    f"param values: at most {limits.MAX_PARAM_VALUE_CHARS} characters (longer strings are cut)",
+    f"reserved param prefixes {', '.join(limits.RESERVED_PREFIXES)} and names "
+    f"{', '.join(sorted(limits.RESERVED_PARAM_NAMES))} are refused",
+    f"request body under {limits.MAX_BODY_BYTES} bytes",
     "timestamp_micros at most 72 hours old (older events are refused with reason too_old)",
     "session attribution needs params.session_id and sending within 24 h of the session start",
 )

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from datetime import datetime
+from typing import Any, Final, Literal
 
 from connectors.base import Delivered, ItemOutcome, Skipped
-from connectors.ga4.planner import CLIENT_ID_GA, CLIENT_ID_PSEUDONYMOUS, NO_CLIENT_ID
+from connectors.ga4.plan import CLIENT_ID_GA, CLIENT_ID_PSEUDONYMOUS, NO_CLIENT_ID
+from connectors.hooks import AdminReport, StoredDelivery, StoredRecords
 
 Attribution = Literal["ga", "pseudonymous", "none"]
 _RANK: Final[dict[str, int]] = {"none": 0, CLIENT_ID_PSEUDONYMOUS: 1, CLIENT_ID_GA: 2}
@@ -83,3 +85,48 @@ def attribution_coverage(rows: Iterable[CoverageRow]) -> dict[str, SourceCoverag
         tally = counts.setdefault(source, [0, 0, 0])
         tally[{"ga": 0, "pseudonymous": 1, "none": 2}[attribution]] += 1
     return {source: SourceCoverage(*tally) for source, tally in sorted(counts.items())}
+
+
+def coverage_by_source(deliveries: Iterable[StoredDelivery]) -> dict[str, dict[str, Any]]:
+    """Coverage per source of these stored deliveries, as the admin API and `hub ga4 report` show it."""
+    rows = []
+    for delivery in deliveries:
+        attribution = stored_attribution(delivery.status, delivery.reason, delivery.external_ids)
+        if attribution is not None:
+            rows.append(CoverageRow(delivery.source, delivery.call_id, attribution))
+    return {
+        source: {
+            "calls": tally.calls,
+            "attributed": tally.attributed,
+            "pseudonymous": tally.pseudonymous,
+            "unattributed": tally.unattributed,
+            "share": tally.share,
+        }
+        for source, tally in attribution_coverage(rows).items()
+    }
+
+
+def format_coverage(by_source: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The coverage table `hub ga4 report` prints under GA4's counts."""
+    lines = ["Attribution coverage (calls that reached GA4 with the visitor's GA client id)"]
+    lines.append(f"{'source':<14}{'calls':>7}{'attributed':>12}{'pseudonymous':>14}{'none':>7}{'share':>8}")
+    for source, row in by_source.items():
+        share = f"{row['share']:.0%}" if row["share"] is not None else "-"
+        lines.append(
+            f"{source:<14}{row['calls']:>7}{row['attributed']:>12}{row['pseudonymous']:>14}{row['unattributed']:>7}{share:>8}"
+        )
+    return lines
+
+
+def _coverage_report(records: StoredRecords, destination_id: str, since: datetime) -> dict[str, Any]:
+    return {"sources": coverage_by_source(records.deliveries(destination_id, since))}
+
+
+#: `GET /api/destinations/<id>/coverage?since=<ISO time>` for GA4 destinations.
+COVERAGE_REPORT: Final = AdminReport(
+    name="coverage",
+    summary="GA4 attribution coverage by source (calls that reached GA4 with a GA client id)",
+    response="Coverage per source",
+    destination_label="GA4",
+    build=_coverage_report,
+)

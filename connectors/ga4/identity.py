@@ -7,12 +7,8 @@ import hmac
 import re
 from typing import Final
 
-import phonenumbers
-
 #: `_ga` cookie value `GA1.<n>.<random>.<timestamp>`; GA4 wants only `<random>.<timestamp>`.
 _GA_COOKIE: Final = re.compile(r"^GA\d+\.\d+\.(\d+\.\d+)$")
-# Providers send US numbers without a country code; the same default as the mapping transforms.
-_DEFAULT_REGION: Final = "US"
 
 
 def normalize_client_id(value: str) -> str:
@@ -20,22 +16,6 @@ def normalize_client_id(value: str) -> str:
     value = value.strip()
     cookie = _GA_COOKIE.match(value)
     return cookie.group(1) if cookie else value
-
-
-def caller_e164(number: str | None) -> str | None:
-    """The caller's number in E.164, None when it is absent or not a possible number."""
-    if not number:
-        return None
-    raw = number.strip()
-    if raw.startswith("00"):
-        raw = "+" + raw[2:]
-    try:
-        parsed = phonenumbers.parse(raw, _DEFAULT_REGION)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def pseudonymous_client_id(e164: str, salt: str) -> str:

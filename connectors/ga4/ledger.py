@@ -25,6 +25,8 @@ from typing import Any, Final, Literal
 from connectors.base import ConnectorContext
 from hub.core.events import CallEvent
 
+#: Every call's state key starts so (`call:<source>:<provider_call_id>`).
+CALL_KEY_PREFIX: Final = "call:"
 SENT: Final = "sent"
 PENDING: Final = "pending"
 Status = Literal["sent", "pending"]
@@ -32,7 +34,7 @@ Status = Literal["sent", "pending"]
 
 def call_key(call: CallEvent) -> str:
     """State and lock key of one call at this destination."""
-    return f"call:{call.source}:{call.provider_call_id}"
+    return f"{CALL_KEY_PREFIX}{call.source}:{call.provider_call_id}"
 
 
 class Ledger:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.ga4 import rules
+from connectors.ga4 import limits
 
 REGIONS: Final = {"global": "https://www.google-analytics.com", "eu": "https://region1.google-analytics.com"}
 NO_CLIENT_ID_POLICIES: Final = ("skip", "pseudonymous")
@@ -107,7 +107,7 @@ def _consent(value: Any) -> str | None:
     wrong = [
         f"{key}={item!r}"
         for key, item in value.items()
-        if key not in rules.CONSENT_KEYS or item not in rules.CONSENT_VALUES
+        if key not in limits.CONSENT_KEYS or item not in limits.CONSENT_VALUES
     ]
     return f"bad entries {', '.join(wrong)}" if wrong else None
 
@@ -115,7 +115,7 @@ def _consent(value: Any) -> str | None:
 def _event_names(value: Any) -> str | None:
     if not isinstance(value, list) or not value:
         return f"got {value!r}"
-    bad = [name for name in value if rules.name_problem(name, rules.MAX_EVENT_NAME_CHARS) is not None]
+    bad = [name for name in value if limits.name_problem(name, limits.MAX_EVENT_NAME_CHARS) is not None]
     return f"invalid event names {bad!r}" if bad else None
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from connectors.ga4 import rules
+from connectors.ga4 import limits
 from hub.core.records import RenderedRecord
 
 REQUEST_FIELDS: Final = ("client_id", "user_id", "non_personalized_ads")
@@ -104,10 +104,10 @@ def _param_value(name: str, value: Any, notes: list[str]) -> Any:
         raise MappingFault(
             f"param {name!r} is a {type(value).__name__}; GA4 params hold one string or number"
         )
-    if isinstance(value, str) and len(value) > rules.MAX_PARAM_VALUE_CHARS:
+    if isinstance(value, str) and len(value) > limits.MAX_PARAM_VALUE_CHARS:
         # GA drops a parameter whose value is too long; keeping its first 100 characters loses less.
-        notes.append(f"param {name} cut to {rules.MAX_PARAM_VALUE_CHARS} characters")
-        return value[: rules.MAX_PARAM_VALUE_CHARS]
+        notes.append(f"param {name} cut to {limits.MAX_PARAM_VALUE_CHARS} characters")
+        return value[: limits.MAX_PARAM_VALUE_CHARS]
     return value
 
 
@@ -125,8 +125,8 @@ def pack_requests(drafts: Sequence[tuple[EventRef, EventDraft]]) -> list[PackedR
         if current is not None:
             candidate = {**current.body, "events": [*current.body["events"], draft.event]}
             fits = (
-                len(candidate["events"]) <= rules.MAX_EVENTS_PER_REQUEST
-                and rules.body_size(candidate) < rules.MAX_BODY_BYTES
+                len(candidate["events"]) <= limits.MAX_EVENTS_PER_REQUEST
+                and limits.body_size(candidate) < limits.MAX_BODY_BYTES
             )
             if fits:
                 current.body = candidate

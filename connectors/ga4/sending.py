@@ -33,7 +33,7 @@ from connectors.base import (
 from connectors.ga4 import ledger as marks
 from connectors.ga4.ledger import Ledger
 from connectors.ga4.payload import EventDraft, EventRef, PackedRequest, pack_requests
-from connectors.ga4.planner import ALREADY_SENT, IN_DOUBT, ItemPlan, refusal, session_note
+from connectors.ga4.plan import ALREADY_SENT, IN_DOUBT, CallPlan, refusal, session_note
 from connectors.ga4.transport import COLLECT_PATH, DEBUG_PATH, MpTransport, MpTransportError
 
 #: A `pending` mark younger than this belongs to a send still under way in another worker.
@@ -43,7 +43,7 @@ _EVENT_INDEX: Final = re.compile(r"index: \[(\d+)\]")
 
 @dataclass
 class _Claim:
-    plan: ItemPlan
+    plan: CallPlan
     new: list[EventDraft] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
@@ -68,8 +68,8 @@ class BatchSender:
         self.resend_in_doubt = resend_in_doubt
         self.now = now
 
-    def send(self, plans: Sequence[ItemPlan], result: BatchResult) -> None:
-        by_key: dict[str, list[ItemPlan]] = defaultdict(list)
+    def send(self, plans: Sequence[CallPlan], result: BatchResult) -> None:
+        by_key: dict[str, list[CallPlan]] = defaultdict(list)
         for plan in plans:
             by_key[plan.key].append(plan)
         claims: list[_Claim] = []
@@ -94,7 +94,7 @@ class BatchSender:
 
     # --- claiming ----------------------------------------------------------------------------
 
-    def _claim(self, key: str, plans: list[ItemPlan]) -> list[_Claim]:
+    def _claim(self, key: str, plans: list[CallPlan]) -> list[_Claim]:
         claims = [_Claim(plan) for plan in plans]
         try:
             with self.context.lock(key):

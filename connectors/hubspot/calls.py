@@ -7,37 +7,37 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 
 from connectors.base import Delivered
+from connectors.hubspot.plan import CallPlan, Ledger, Sync, chunks, group_by
 from connectors.hubspot.properties import call_properties
-from connectors.hubspot.work import Ledger, Sync, Work, chunks, group_by
 
 
 def call_state_key(call_key: str) -> str:
     return f"call:{call_key}"
 
 
-def properties_for(works: Sequence[Work]) -> dict[str, str]:
+def properties_for(plans: Sequence[CallPlan]) -> dict[str, str]:
     """The call as its latest delivery renders it (each delivery carries the call's merged state)."""
-    latest = max(works, key=lambda w: w.order)
+    latest = max(plans, key=lambda w: w.order)
     assert latest.call is not None
     return call_properties(latest.call.fields, latest.call.options, latest.item.call)
 
 
 class CallSync(Sync):
-    def run(self, works: Sequence[Work], ledger: Ledger) -> None:
-        calls = group_by(ledger.open(w for w in works if w.call is not None), lambda w: w.call_key)
+    def run(self, plans: Sequence[CallPlan], ledger: Ledger) -> None:
+        calls = group_by(ledger.open(w for w in plans if w.call is not None), lambda w: w.call_key)
         written = self._upsert(calls, ledger)
         self._associate(calls, written, ledger)
-        for work in ledger.open(works):
-            ids = {"contacts": work.contact_id, "calls": work.call_id}
-            notes = [work.contact_note] if work.contact_note else []
-            if work.contact is not None and work.caller is None:
+        for plan in ledger.open(plans):
+            ids = {"contacts": plan.contact_id, "calls": plan.call_id}
+            notes = [plan.contact_note] if plan.contact_note else []
+            if plan.contact is not None and plan.caller is None:
                 notes.append("no usable caller number: no contact written")
-            ledger.settle([work], Delivered({k: v for k, v in ids.items() if v}, note="; ".join(notes)))
+            ledger.settle([plan], Delivered({k: v for k, v in ids.items() if v}, note="; ".join(notes)))
 
-    def _properties(self, works: Sequence[Work]) -> dict[str, str]:
-        return self.resolve_owner(properties_for(works))
+    def _properties(self, plans: Sequence[CallPlan]) -> dict[str, str]:
+        return self.resolve_owner(properties_for(plans))
 
-    def _upsert(self, calls: Mapping[str, list[Work]], ledger: Ledger) -> dict[str, str]:
+    def _upsert(self, calls: Mapping[str, list[CallPlan]], ledger: Ledger) -> dict[str, str]:
         """Call key -> engagement id, for the calls written."""
         written: dict[str, str] = {}
         key_property = self.options.call_key_property
@@ -61,11 +61,13 @@ class CallSync(Sync):
                     ledger.settle(calls[key], answer.errors[key])
                     continue
                 written[key] = record["id"]
-                for work in calls[key]:
-                    work.call_id = record["id"]
+                for plan in calls[key]:
+                    plan.call_id = record["id"]
         return written
 
-    def _associate(self, calls: Mapping[str, list[Work]], written: Mapping[str, str], ledger: Ledger) -> None:
+    def _associate(
+        self, calls: Mapping[str, list[CallPlan]], written: Mapping[str, str], ledger: Ledger
+    ) -> None:
         pending: dict[str, str] = {}
         key_of: dict[str, str] = {}
         for key, call_id in written.items():

@@ -33,10 +33,10 @@ from connectors.hubspot.contacts import ContactSync
 from connectors.hubspot.errors import CREDENTIAL_HINT, classify, is_api_exception
 from connectors.hubspot.options import HubSpotOptions, destination_problems
 from connectors.hubspot.options import mapping_problems as check_mapping
-from connectors.hubspot.phones import to_e164
+from connectors.hubspot.plan import CallPlan, Ledger, number_key
 from connectors.hubspot.preview import planned_requests
 from connectors.hubspot.transport import build_client, matching, recorder
-from connectors.hubspot.work import Ledger, Work, number_key
+from hub.core import phones
 
 #: How long one batch may hold its callers' number locks (rate-limit waits included).
 LOCK_TIMEOUT_S = 120.0
@@ -102,10 +102,10 @@ class HubSpotConnector(Connector):
 
     def send(self, items: Sequence[DeliveryItem]) -> BatchResult:
         ledger = Ledger()
-        works = self._works(items, ledger)
-        match_properties = frozenset(name for w in works if w.contact for name in w.contact.match)
+        plans = self._plans(items, ledger)
+        match_properties = frozenset(name for w in plans if w.contact for name in w.contact.match)
         with matching(match_properties), self.exchanges.collecting() as exchanges:
-            numbers = sorted({w.caller for w in ledger.open(works) if w.caller and w.contact})
+            numbers = sorted({w.caller for w in ledger.open(plans) if w.caller and w.contact})
             with contextlib.ExitStack() as locks:
                 try:
                     for number in numbers:
@@ -113,20 +113,20 @@ class HubSpotConnector(Connector):
                             self.context.lock(f"hubspot:contact:{number_key(number)}", LOCK_TIMEOUT_S)
                         )
                 except DeliveryError as error:
-                    ledger.settle(works, error)
+                    ledger.settle(plans, error)
                     return BatchResult(outcomes=ledger.outcomes, exchanges=list(exchanges))
                 ContactSync(self.api, self.context, self.options, self.classify, self._resolve_owner).run(
-                    works, ledger
+                    plans, ledger
                 )
             CallSync(self.api, self.context, self.options, self.classify, self._resolve_owner).run(
-                works, ledger
+                plans, ledger
             )
         return BatchResult(outcomes=ledger.outcomes, exchanges=list(exchanges))
 
     def preview(self, item: DeliveryItem) -> list[PlannedRequest]:
         planned: list[PlannedRequest] = []
-        for work in self._works([item], Ledger()):
-            planned.extend(planned_requests(work, self.options, self.context))
+        for plan in self._plans([item], Ledger()):
+            planned.extend(planned_requests(plan, self.options, self.context))
         return planned
 
     def check(self) -> CheckResult:
@@ -171,14 +171,14 @@ class HubSpotConnector(Connector):
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _works(self, items: Sequence[DeliveryItem], ledger: Ledger) -> list[Work]:
-        works: list[Work] = []
+    def _plans(self, items: Sequence[DeliveryItem], ledger: Ledger) -> list[CallPlan]:
+        plans: list[CallPlan] = []
         for item in items:
             by_target = {record.target: record for record in item.records}
             unknown = sorted(set(by_target) - {"contacts", "calls"})
             if unknown:
                 ledger.settle(
-                    [Work(item, None, None, None)],
+                    [CallPlan(item, None, None, None)],
                     PermanentError(
                         f"HubSpot mappings write contacts or calls, not {', '.join(unknown)}",
                         reason="mapping",
@@ -187,19 +187,19 @@ class HubSpotConnector(Connector):
                 continue
             if not by_target:
                 ledger.settle(
-                    [Work(item, None, None, None)],
+                    [CallPlan(item, None, None, None)],
                     Skipped("no_records", "no HubSpot mapping rendered this call"),
                 )
                 continue
             contact = by_target.get("contacts")
-            works.append(Work(item, contact, by_target.get("calls"), self._caller(contact)))
-        return works
+            plans.append(CallPlan(item, contact, by_target.get("calls"), self._caller(contact)))
+        return plans
 
     def _caller(self, contact: Any) -> str | None:
         if contact is None:
             return None
         for name in contact.match or ("phone",):
-            e164 = to_e164(contact.fields.get(name), self.options.default_region)
+            e164 = phones.e164(contact.fields.get(name), self.options.default_region)
             if e164:
                 return e164
         return None

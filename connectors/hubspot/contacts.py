@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, Final
 
 from connectors.base import DeliveryError, Held, RetryableError
 from connectors.hubspot.lookup import most_recent, numbers_held, plan_searches, search_properties
+from connectors.hubspot.outcomes import ContactOutcomes
 from connectors.hubspot.phones import PHONE_PROPERTIES
+from connectors.hubspot.plan import CallPlan, Ledger, Sync, chunks, group_by, number_key
 from connectors.hubspot.properties import stage_allowed, text_properties
-from connectors.hubspot.work import Ledger, Sync, Work, chunks, group_by, number_key
 
 
 def contact_state_key(e164: str) -> str:
@@ -31,10 +32,10 @@ LAST_CALL_PROPERTY: Final = "callhub_last_call_at"
 READ_PROPERTIES: Final = ("lifecyclestage", LAST_CALL_PROPERTY, *PHONE_PROPERTIES)
 
 
-def call_time(work: Work) -> tuple[datetime, datetime, int]:
+def call_time(plan: CallPlan) -> tuple[datetime, datetime, int]:
     """Orders a caller's deliveries by when the call happened (then by version): newest last."""
-    call = work.item.call
-    return (call.call.started_at or call.occurred_at, work.item.trigger.occurred_at, work.item.attempt)
+    call = plan.item.call
+    return (call.call.started_at or call.occurred_at, plan.item.trigger.occurred_at, plan.item.attempt)
 
 
 @dataclass
@@ -46,21 +47,21 @@ class CallerValues:
     match: set[str]
 
 
-def merged_properties(works: Sequence[Work]) -> tuple[dict[str, str], set[str]]:
+def merged_properties(plans: Sequence[CallPlan]) -> tuple[dict[str, str], set[str]]:
     """One caller's properties from all its deliveries (latest call wins), and the create-only names."""
-    merged = caller_values(works)
+    merged = caller_values(plans)
     return merged.values, merged.create_only
 
 
-def caller_values(works: Sequence[Work]) -> CallerValues:
+def caller_values(plans: Sequence[CallPlan]) -> CallerValues:
     properties: dict[str, str] = {}
     create_only: set[str] = set()
     match: set[str] = set()
-    for work in sorted(works, key=call_time):
-        assert work.contact is not None
-        properties.update(text_properties(work.contact.fields))
-        create_only.update(work.contact.options.get("create_only", []))
-        match.update(work.contact.match)
+    for plan in sorted(plans, key=call_time):
+        assert plan.contact is not None
+        properties.update(text_properties(plan.contact.fields))
+        create_only.update(plan.contact.options.get("create_only", []))
+        match.update(plan.contact.match)
     return CallerValues(properties, create_only, match)
 
 
@@ -107,8 +108,14 @@ def update_values(
 
 
 class ContactSync(Sync):
-    def run(self, works: Sequence[Work], ledger: Ledger) -> None:
-        callers = group_by(ledger.open(w for w in works if w.contact is not None), lambda w: w.caller)
+    @cached_property
+    def outcomes(self) -> ContactOutcomes:
+        """Which call last set each property of each contact (earlier outcomes still land)."""
+        return ContactOutcomes(self.context)
+
+    def run(self, plans: Sequence[CallPlan], ledger: Ledger) -> None:
+        self.outcomes.begin()
+        callers = group_by(ledger.open(w for w in plans if w.contact is not None), lambda w: w.caller)
         if not callers:
             return
         merged = {number: caller_values(group) for number, group in callers.items()}
@@ -130,16 +137,17 @@ class ContactSync(Sync):
                 creates[number] = values
                 continue
             kept = update_values(values, merged[number], found, self.options.contact_key_property)
+            kept = self.outcomes.admitted(found["id"], callers[number], kept)
             # Two numbers of one batch may belong to the same contact: one input per contact.
             updates.setdefault(found["id"], {}).update(kept)
-            for work in callers[number]:
-                work.contact_id = found["id"]
-                work.contact_note = "matched existing contact"
+            for plan in callers[number]:
+                plan.contact_id = found["id"]
+                plan.contact_note = "matched existing contact"
         self._write_updates(updates, callers, ledger)
         self._write_creates(creates, merged, callers, ledger)
 
     def _read_by_key(
-        self, numbers: Sequence[str], callers: Mapping[str, list[Work]], ledger: Ledger
+        self, numbers: Sequence[str], callers: Mapping[str, list[CallPlan]], ledger: Ledger
     ) -> dict[str, dict[str, Any]]:
         key_property = self.options.contact_key_property
         found: dict[str, dict[str, Any]] = {}
@@ -163,7 +171,7 @@ class ContactSync(Sync):
 
     # --- finding -----------------------------------------------------------------------------
 
-    def _find(self, callers: Mapping[str, list[Work]], ledger: Ledger) -> dict[str, dict[str, Any]]:
+    def _find(self, callers: Mapping[str, list[CallPlan]], ledger: Ledger) -> dict[str, dict[str, Any]]:
         """Number -> the contact it belongs to (id + properties); absent when there is none."""
         found: dict[str, dict[str, Any]] = {}
         remembered = {
@@ -194,23 +202,25 @@ class ContactSync(Sync):
     def _search(
         self,
         numbers: Sequence[str],
-        callers: Mapping[str, list[Work]],
+        callers: Mapping[str, list[CallPlan]],
         found: dict[str, dict[str, Any]],
         ledger: Ledger,
     ) -> None:
         match_properties = {p for n in numbers for w in callers[n] if w.contact for p in w.contact.match}
         searched = search_properties(sorted(match_properties))
         wanted = list(dict.fromkeys([*searched, *READ_PROPERTIES, "lastmodifieddate"]))
-        for plan in plan_searches(numbers, searched, self.options.max_in_values):
-            group = [w for n in plan.numbers for w in callers[n]]
+        for search_plan in plan_searches(numbers, searched, self.options.max_in_values):
+            group = [w for n in search_plan.numbers for w in callers[n]]
             hits = ledger.guarded(
-                group, partial(self.api.search_contacts, plan.filter_groups(), wanted), self.classify
+                group, partial(self.api.search_contacts, search_plan.filter_groups(), wanted), self.classify
             )
             if hits is None:
                 continue
             holders: dict[str, list[dict[str, Any]]] = {}
             for contact in hits:
-                for number in numbers_held(contact, searched, plan.numbers, self.options.default_region):
+                for number in numbers_held(
+                    contact, searched, search_plan.numbers, self.options.default_region
+                ):
                     holders.setdefault(number, []).append(contact)
             for number, contacts in holders.items():
                 chosen = self._choose(contacts, callers[number], ledger)
@@ -218,7 +228,7 @@ class ContactSync(Sync):
                     found[number] = chosen
 
     def _choose(
-        self, contacts: list[dict[str, Any]], group: list[Work], ledger: Ledger
+        self, contacts: list[dict[str, Any]], group: list[CallPlan], ledger: Ledger
     ) -> dict[str, Any] | None:
         if len(contacts) == 1:
             return contacts[0]
@@ -241,7 +251,7 @@ class ContactSync(Sync):
     # --- writing -----------------------------------------------------------------------------
 
     def _write_updates(
-        self, updates: Mapping[str, dict[str, str]], callers: Mapping[str, list[Work]], ledger: Ledger
+        self, updates: Mapping[str, dict[str, str]], callers: Mapping[str, list[CallPlan]], ledger: Ledger
     ) -> None:
         numbers_of: dict[str, list[str]] = {}
         for number, group in callers.items():
@@ -259,6 +269,8 @@ class ContactSync(Sync):
                 continue
             for contact_id in keys:
                 error = answer.errors.get(contact_id)
+                if error is None:
+                    self.outcomes.written(contact_id)
                 for number in numbers_of[contact_id]:
                     if error is None:
                         self.context.put_state(contact_state_key(number), {"id": contact_id})
@@ -271,7 +283,7 @@ class ContactSync(Sync):
         self,
         creates: Mapping[str, dict[str, str]],
         merged: Mapping[str, CallerValues],
-        callers: Mapping[str, list[Work]],
+        callers: Mapping[str, list[CallPlan]],
         ledger: Ledger,
     ) -> None:
         """Create contacts keyed by the caller's number. A key some contact already holds (neither
@@ -309,7 +321,7 @@ class ContactSync(Sync):
         numbers: Sequence[str],
         creates: Mapping[str, dict[str, str]],
         merged: Mapping[str, CallerValues],
-        callers: Mapping[str, list[Work]],
+        callers: Mapping[str, list[CallPlan]],
         ledger: Ledger,
     ) -> None:
         key_property = self.options.contact_key_property
@@ -317,10 +329,11 @@ class ContactSync(Sync):
         updates: dict[str, dict[str, str]] = {}
         for number, contact in found.items():
             kept = update_values(creates[number], merged[number], contact, key_property)
+            kept = self.outcomes.admitted(contact["id"], callers[number], kept)
             updates.setdefault(contact["id"], {}).update(kept)
-            for work in callers[number]:
-                work.contact_id = contact["id"]
-                work.contact_note = "matched the contact keyed by the caller's number"
+            for plan in callers[number]:
+                plan.contact_id = contact["id"]
+                plan.contact_note = "matched the contact keyed by the caller's number"
         self._write_updates(updates, callers, ledger)
         # A conflict on another unique property (say email): the upsert answers with HubSpot's reason.
         rest = [n for n in numbers if n not in found and ledger.open(callers[n])]
@@ -341,14 +354,17 @@ class ContactSync(Sync):
                 note = "created contact" if record["new"] else "updated contact found by its key"
                 self._created(number, str(record["id"]), callers, note)
 
-    def _created(self, number: str, contact_id: str, callers: Mapping[str, list[Work]], note: str) -> None:
+    def _created(
+        self, number: str, contact_id: str, callers: Mapping[str, list[CallPlan]], note: str
+    ) -> None:
         self.context.put_state(contact_state_key(number), {"id": contact_id})
-        for work in callers[number]:
-            work.contact_id = contact_id
-            work.contact_note = note
+        self.outcomes.created(contact_id, callers[number])
+        for plan in callers[number]:
+            plan.contact_id = contact_id
+            plan.contact_note = note
 
 
-def _read_properties(callers: Mapping[str, list[Work]]) -> list[str]:
+def _read_properties(callers: Mapping[str, list[CallPlan]]) -> list[str]:
     """What a found contact is read with: the fixed set plus the mappings' match properties."""
     match = (name for group in callers.values() for w in group if w.contact for name in w.contact.match)
     return list(dict.fromkeys([*READ_PROPERTIES, *match]))

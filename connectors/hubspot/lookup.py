@@ -17,8 +17,8 @@ from connectors.hubspot.phones import (
     national_digits,
     region_of,
     stored_variants,
-    to_e164,
 )
+from hub.core import phones
 
 MAX_GROUPS = 5
 SEARCH_PAGE = 200
@@ -100,7 +100,7 @@ def numbers_held(
             candidates = {n for n in wanted_set if national_digits(n) == str(raw)}
             held.update(n for n in candidates if any(same_number(values.get(p), n) for p in PHONE_PROPERTIES))
         else:
-            e164 = to_e164(str(raw), region)
+            e164 = phones.e164(str(raw), region)
             if e164 in wanted_set:
                 held.add(e164)
             digits = "".join(ch for ch in str(raw) if ch.isdigit())
@@ -112,7 +112,7 @@ def same_number(raw: object, e164: str) -> bool:
     """Whether a stored value is this number: parsed in the number's own region, so a value with a
     country code must carry the same one, and one without is read as the caller's national number."""
     region = region_of(e164)
-    return region is not None and to_e164(raw, region) == e164
+    return region is not None and phones.e164(raw, region) == e164
 
 
 def most_recent(contacts: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:

@@ -30,19 +30,6 @@ PHONE_KEYS = frozenset(
 )
 
 
-def to_e164(raw: object, region: str) -> str | None:
-    """E.164 form of a number as typed anywhere, None when it is not a possible number."""
-    if not isinstance(raw, str) or not raw.strip():
-        return None
-    try:
-        parsed = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
 @functools.lru_cache(maxsize=4096)
 def region_of(e164: str) -> str | None:
     """The region a number belongs to (None when phonenumbers cannot tell)."""

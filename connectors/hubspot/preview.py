@@ -7,17 +7,19 @@ from connectors.hubspot.calls import properties_for
 from connectors.hubspot.contacts import contact_state_key, merged_properties
 from connectors.hubspot.lookup import plan_searches, search_properties
 from connectors.hubspot.options import HubSpotOptions
-from connectors.hubspot.work import Work
+from connectors.hubspot.plan import CallPlan
 
 
-def planned_requests(work: Work, options: HubSpotOptions, context: ConnectorContext) -> list[PlannedRequest]:
-    planned = _contact_requests(work, options, context)
-    if work.call is None:
+def planned_requests(
+    plan: CallPlan, options: HubSpotOptions, context: ConnectorContext
+) -> list[PlannedRequest]:
+    planned = _contact_requests(plan, options, context)
+    if plan.call is None:
         return planned
     upsert = {
-        "id": work.call_key,
+        "id": plan.call_key,
         "idProperty": options.call_key_property,
-        "properties": properties_for([work]),
+        "properties": properties_for([plan]),
     }
     planned.append(
         PlannedRequest(
@@ -39,11 +41,13 @@ def planned_requests(work: Work, options: HubSpotOptions, context: ConnectorCont
     return planned
 
 
-def _contact_requests(work: Work, options: HubSpotOptions, context: ConnectorContext) -> list[PlannedRequest]:
-    if work.contact is None or work.caller is None:
+def _contact_requests(
+    plan: CallPlan, options: HubSpotOptions, context: ConnectorContext
+) -> list[PlannedRequest]:
+    if plan.contact is None or plan.caller is None:
         return []
-    values, _ = merged_properties([work])
-    state = context.get_state(contact_state_key(work.caller)) or {}
+    values, _ = merged_properties([plan])
+    state = context.get_state(contact_state_key(plan.caller)) or {}
     if state.get("id"):
         return [
             PlannedRequest(
@@ -56,19 +60,19 @@ def _contact_requests(work: Work, options: HubSpotOptions, context: ConnectorCon
                 ),
             )
         ]
-    searched = search_properties(work.contact.match)
-    plan = plan_searches([work.caller], searched, options.max_in_values)[0]
+    searched = search_properties(plan.contact.match)
+    search_plan = plan_searches([plan.caller], searched, options.max_in_values)[0]
     return [
         PlannedRequest(
             "POST",
             "/crm/v3/objects/contacts/search",
-            {"filterGroups": plan.filter_groups(), "properties": searched},
+            {"filterGroups": search_plan.filter_groups(), "properties": searched},
             note="find the caller in any stored phone format",
         ),
         PlannedRequest(
             "POST",
             "/crm/v3/objects/contacts/batch/create",
-            {"inputs": [{"properties": {**values, options.contact_key_property: work.caller}}]},
+            {"inputs": [{"properties": {**values, options.contact_key_property: plan.caller}}]},
             note=(
                 "when no contact holds the number (else a batch update of the one found); a contact "
                 "already keyed by the number answers CONFLICT and is read by key and updated instead"

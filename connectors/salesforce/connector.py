@@ -22,6 +22,7 @@ from connectors.base import (
 )
 from connectors.salesforce import auth, options
 from connectors.salesforce.api import COLLECTION_MAX, SalesforceApi
+from connectors.salesforce.capabilities import describe_org
 from connectors.salesforce.errors import classify
 from connectors.salesforce.lookup import person_state_key
 from connectors.salesforce.phones import phone_search
@@ -49,6 +50,14 @@ class SalesforceConnector(Connector):
     @classmethod
     def option_problems(cls, raw: Mapping[str, Any]) -> list[str]:
         return options.option_problems(raw)
+
+    @classmethod
+    def sandbox_problems(cls, raw: Mapping[str, Any]) -> list[str]:
+        return options.sandbox_problems(raw)
+
+    @classmethod
+    def option_notes(cls, raw: Mapping[str, Any]) -> list[str]:
+        return options.option_notes(raw)
 
     @classmethod
     def mapping_problems(cls, record_target: str, raw: Mapping[str, Any]) -> list[str]:
@@ -86,7 +95,7 @@ class SalesforceConnector(Connector):
             sosl = phone_search([plan.number], ["Lead(Id, IsConverted, ConvertedContactId)", "Contact(Id)"])
             planned.append(PlannedRequest("GET", f"{base}/search/", {"q": sosl}, "find the caller by phone"))
         if lead is not None and plan.number and not remembered:
-            body = lead_body(lead, self.options.default_owner_id)
+            body = lead_body(sendable(lead.fields), self.options.default_owner_id)
             key = lead.options.get("key_field")
             if isinstance(key, str):
                 planned.append(PlannedRequest(
@@ -125,22 +134,33 @@ class SalesforceConnector(Connector):
         return planned
 
     def check(self) -> CheckResult:
-        if not auth.flow(self.settings):
-            return CheckResult(
-                False,
-                "no Salesforce login flow matches the configured credentials (see "
-                "docs/destinations/salesforce.md: username + password + security_token, or a connected app)",
-            )
+        problem = auth.missing(self.settings)
+        if problem:
+            return CheckResult(False, problem)
         try:
             limits = self.api.limits()
+            lines = describe_org(
+                self.api.describe("Lead"), self.api.describe("Task"), self._duplicate_rules()
+            )
         except _FAILURES as exc:
             return CheckResult(False, self.classify(exc).message)
         daily = limits.get("DailyApiRequests") or {}
+        flow = auth.flow(self.settings)
+        warning = f"; warning: {auth.SOAP_WARNING}" if flow == "soap" else ""
         return CheckResult(
             True,
-            f"logged in ({auth.flow(self.settings)}); daily API requests remaining: "
-            f"{daily.get('Remaining', '?')}/{daily.get('Max', '?')}",
+            f"logged in ({flow}{warning}); API version {self.options.api_version}; daily API requests "
+            f"remaining: {daily.get('Remaining', '?')}/{daily.get('Max', '?')}; " + "; ".join(lines),
         )
+
+    def _duplicate_rules(self) -> list[dict[str, Any]] | None:
+        """Active duplicate rules, or None when this user may not read Setup metadata."""
+        try:
+            return self.api.query(
+                "SELECT DeveloperName, SobjectType FROM DuplicateRule WHERE IsActive = true"
+            )
+        except SalesforceError:
+            return None
 
     def describe(self, target: str) -> TargetSchema | None:
         if target not in options.TARGETS:

@@ -39,7 +39,8 @@ _BAD_CREDENTIALS: Final = (
     "INVALID_APP_ACCESS",
     "LOGIN_MUST_USE_SECURITY_TOKEN",
     "PASSWORD_LOCKOUT",
-    "INVALID_OPERATION_WITH_EXPIRED_PASSWORD",
+    "INVALID_OPERATION",  # also _WITH_EXPIRED_PASSWORD; and SOAP login() disabled in the org
+    "UNSUPPORTED_API_VERSION",  # SOAP login() asked at API 65.0 or later
     "API_DISABLED_FOR_ORG",
     "API_CURRENTLY_DISABLED",
     "INVALID_SSO_GATEWAY_URL",
@@ -66,7 +67,8 @@ def error_entries(content: Any) -> list[dict[str, Any]]:
                     "code": str(entry.get("errorCode") or entry.get("statusCode") or "UNKNOWN"),
                     "message": str(entry.get("message", "")),
                     "fields": list(entry.get("fields") or []),
-                    "duplicateResult": entry.get("duplicateResult"),
+                    # Real orgs have answered with the key misspelled; integrations read both.
+                    "duplicateResult": entry.get("duplicateResult") or entry.get("duplicateResut"),
                 }
             )
     return found

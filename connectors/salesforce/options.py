@@ -13,6 +13,12 @@ TARGETS: Final = ("Lead", "Contact", "Task", "CampaignMember")
 #: (Salesforce API names are CamelCase or end in __c, so they cannot collide).
 OWNER_EMAIL: Final = "owner_email"
 CAMPAIGN_NAME: Final = "campaign_name"
+AUTH_FLOWS: Final = ("jwt", "client_credentials", "oauth_password", "soap")
+SOAP_NOTE: Final = (
+    "SOAP API login() is disabled by default in new Salesforce orgs, gone from API 65.0 and retires "
+    "in Summer '27 (help article 005132110): move to auth: jwt (or client_credentials)"
+)
+_VERSION: Final = re.compile(r"^\d{2,3}\.0$")
 _ID: Final = re.compile(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")
 #: A Salesforce field API name: the only shape a name put into SOQL may have.
 API_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -28,7 +34,10 @@ _MAPPING_OPTIONS: Final[dict[str, tuple[str, ...]]] = {
 @dataclass(frozen=True)
 class Options:
     domain: str = "login"
-    api_version: str = "59.0"
+    #: REST API version: a current one (Summer '25); any supported version (31.0 and later) works.
+    api_version: str = "64.0"
+    #: Login flow: jwt, client_credentials, oauth_password or soap; unset: from the credentials (never soap).
+    auth: str | None = None
     #: Several Contacts (or Leads) match one caller: update the most recently modified, or hold.
     on_multiple_matches: str = "most_recent"
     #: Owner of new Leads when the call's agent is not a Salesforce user (a User or Queue id).
@@ -64,7 +73,19 @@ def option_problems(raw: Mapping[str, Any]) -> list[str]:
     for key in ("domain", "api_version"):
         if key in raw and not isinstance(raw[key], str):
             problems.append(f"{key} must be a string")
+    version = raw.get("api_version", "64.0")
+    if isinstance(version, str) and not _VERSION.match(version):
+        problems.append("api_version must look like 64.0")
+    elif isinstance(version, str) and float(version) < 31:
+        problems.append("api_version: Salesforce retired versions 30.0 and lower; use a current one (64.0)")
+    if raw.get("auth") is not None and raw.get("auth") not in AUTH_FLOWS:
+        problems.append(f"auth must be one of {', '.join(AUTH_FLOWS)}")
     return problems
+
+
+def option_notes(raw: Mapping[str, Any]) -> list[str]:
+    """Warnings about settings that work today but will not for long."""
+    return [f"auth: soap: {SOAP_NOTE}"] if raw.get("auth") == "soap" else []
 
 
 def mapping_problems(target: str, options: Mapping[str, Any]) -> list[str]:
@@ -91,4 +112,49 @@ def mapping_problems(target: str, options: Mapping[str, Any]) -> list[str]:
         problems.append("key_field must be a field API name such as Callhub_Caller_E164__c")
     if options.get("description", "call_summary") != "call_summary":
         problems.append("description must be call_summary (or left out)")
+    return problems
+
+
+#: Custom field types the sandbox org accepts (hub.yaml `sandbox: custom_fields:`), with default lengths.
+CUSTOM_TYPES: Final = {
+    "string": 255, "textarea": 32768, "email": 80, "phone": 40, "url": 255, "picklist": 255,
+    "boolean": 0, "int": 0, "double": 0, "currency": 0, "percent": 0, "date": 0, "datetime": 0,
+}  # fmt: skip
+SANDBOX_KEYS: Final = ("custom_fields", "picklists", "soap_login", "duplicate_key")
+_FIELD_KEYS: Final = ("type", "length", "values", "restricted", "external_id", "unique", "required")
+
+
+def sandbox_problems(raw: Mapping[str, Any]) -> list[str]:
+    """Problems with `sandbox:`: the shape of the local fake org (custom fields, Setup switches)."""
+    problems = [
+        f"unknown key {key!r} (known: {', '.join(SANDBOX_KEYS)})" for key in raw if key not in SANDBOX_KEYS
+    ]
+    for key in ("picklists", "soap_login"):
+        if key in raw and not isinstance(raw[key], bool):
+            problems.append(f"{key} must be true or false")
+    if raw.get("duplicate_key", "duplicateResult") not in ("duplicateResult", "duplicateResut"):
+        problems.append("duplicate_key must be duplicateResult or duplicateResut")
+    custom = raw.get("custom_fields", {})
+    if not isinstance(custom, Mapping):
+        return [*problems, "custom_fields maps Lead, Contact or Task to {Field__c: {type: ...}}"]
+    for sobject, fields in custom.items():
+        if sobject not in ("Lead", "Contact", "Task") or not isinstance(fields, Mapping):
+            problems.append(
+                f"custom_fields: {sobject!r} must be Lead, Contact or Task, with a mapping of fields"
+            )
+            continue
+        for name, spec in fields.items():
+            spec = spec if isinstance(spec, Mapping) else {"type": spec}
+            kind = "string" if spec.get("type", "string") == "text" else spec.get("type", "string")
+            if not (isinstance(name, str) and name.endswith("__c") and API_NAME.match(name)):
+                problems.append(f"custom_fields: {sobject}.{name}: a custom field's API name ends in __c")
+            if kind not in CUSTOM_TYPES:
+                problems.append(
+                    f"custom_fields: {sobject}.{name}: type must be one of {', '.join(CUSTOM_TYPES)}"
+                )
+            problems.extend(
+                f"custom_fields: {sobject}.{name}: unknown key {key!r}"
+                for key in spec
+                if key not in _FIELD_KEYS
+            )
     return problems

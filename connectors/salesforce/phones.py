@@ -9,21 +9,10 @@ from typing import Final
 
 import phonenumbers
 
+from hub.core import phones
+
 #: Characters SOSL reserves; a search term keeps none of them, so input can never change a statement.
 _SOSL_RESERVED: Final = re.compile(r"[?&|!{}\[\]()^~*:\\\"'+\-]")
-
-
-def canonical(number: object, region: str) -> str | None:
-    """E.164 of a number in any common format, None when it is not a possible phone number."""
-    if not isinstance(number, str) or not number.strip():
-        return None
-    try:
-        parsed = phonenumbers.parse(number, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 class NumberMatcher:
@@ -40,13 +29,13 @@ class NumberMatcher:
         self.by_national = {search_digits(number): number for number in numbers}
 
     def match(self, stored: object) -> str | None:
-        direct = canonical(stored, self.default_region)
+        direct = phones.e164(stored, self.default_region)
         if direct in self.wanted:
             return direct
         digits = re.sub(r"\D", "", stored) if isinstance(stored, str) else ""
         for length in range(len(digits), 5, -1):
             number = self.by_national.get(digits[-length:])
-            if number and canonical(stored, _region(number)) == number:
+            if number and phones.e164(stored, _region(number)) == number:
                 return number
         return None
 

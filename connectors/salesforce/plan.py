@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Final
 
 from connectors.base import Delivered, DeliveryError, DeliveryItem, Held, ItemOutcome, Skipped
+from connectors.provenance import Origin
 from connectors.salesforce.lookup import Person
-from connectors.salesforce.phones import canonical
+from hub.core import phones
 from hub.core.records import RenderedRecord
 
 LEAD_DEFAULTS: Final = {"LastName": "Unknown caller", "Company": "[not provided]"}
@@ -50,6 +51,11 @@ class CallPlan:
         call = self.item.call
         return f"{call.source}:{call.provider_call_id}"
 
+    @property
+    def origin(self) -> Origin:
+        """Where this call's values come from, for field-level provenance."""
+        return Origin(self.call_time, self.call_key)
+
     def record(self, target: str) -> RenderedRecord | None:
         return self.records.get(target)
 
@@ -80,13 +86,13 @@ def build_plan(item: DeliveryItem, region: str) -> CallPlan:
 
 def caller_number(item: DeliveryItem, records: Iterable[RenderedRecord], region: str) -> str | None:
     """The caller's E.164: from the event, else from a person mapping's match fields."""
-    number = canonical(item.call.caller.number, region)
+    number = phones.e164(item.call.caller.number, region)
     if number:
         return number
     for record in records:
         if record.target in ("Lead", "Contact"):
             for name in record.match:
-                number = canonical(record.fields.get(name), region)
+                number = phones.e164(record.fields.get(name), region)
                 if number:
                     return number
     return None
@@ -97,8 +103,9 @@ def create_only(record: RenderedRecord) -> set[str]:
     return {*names, *record.match, *CREATE_ONLY.get(record.target, ())}
 
 
-def lead_body(record: RenderedRecord, owner_id: str | None) -> dict[str, Any]:
-    body = sendable(record.fields)
+def lead_body(values: Mapping[str, Any], owner_id: str | None) -> dict[str, Any]:
+    """A new Lead's body: the mapped values plus what Salesforce requires and the owner."""
+    body = dict(values)
     for name, default in LEAD_DEFAULTS.items():
         if not body.get(name):
             body[name] = default
@@ -114,9 +121,7 @@ def with_type(sobject: str, body: Mapping[str, Any], record_id: str | None = Non
     return typed
 
 
-def merged(bodies: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Several calls in one batch updating one record: later calls' values win, one write."""
-    out: dict[str, Any] = {}
-    for body in bodies:
-        out.update(body)
-    return out
+def without_task(error: DeliveryError, why: str) -> DeliveryError:
+    """`error` saying that the call's Task was not written because of it (and will be on retry)."""
+    message = f"{why}: {error.message}; the call's Task was not written (it is, once this succeeds)"
+    return type(error)(message, reason=error.reason, retry_after=error.retry_after, details=error.details)

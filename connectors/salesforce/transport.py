@@ -34,6 +34,8 @@ class ToLocalHTTP(HTTPAdapter):
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         parts = urlsplit(request.url or "")
+        # The fake answers per host as Salesforce does (client credentials only at a My Domain).
+        request.headers["X-Forwarded-Host"] = parts.netloc
         request.url = urlunsplit(("http", self.target, parts.path, parts.query, parts.fragment))
         return super().send(request, *args, **kwargs)
 

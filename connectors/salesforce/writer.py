@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.base import ConnectorContext, Held
+from connectors.provenance import FieldProvenance, Origin, merge_by_field, record_written
 from connectors.salesforce.api import SalesforceApi
 from connectors.salesforce.errors import duplicate_of, error_entries, from_entries
 from connectors.salesforce.lookup import Person, PersonFinder, choose, last_call_state_key
@@ -20,8 +21,10 @@ from connectors.salesforce.members import MemberWriter
 from connectors.salesforce.names import NameResolver
 from connectors.salesforce.options import OWNER_EMAIL, Options
 from connectors.salesforce.phones import lock_key
-from connectors.salesforce.plan import CallPlan, create_only, lead_body, merged, sendable, with_type
+from connectors.salesforce.picklists import AddressPicklists
+from connectors.salesforce.plan import CallPlan, create_only, lead_body, sendable, with_type, without_task
 from connectors.salesforce.tasks import TaskWriter
+from hub.core.records import RenderedRecord
 
 LOCK_TIMEOUT_S = 60.0
 
@@ -35,6 +38,7 @@ class BatchWriter:
         self.names = NameResolver(api)
         self.tasks = TaskWriter(api, context)
         self.members = MemberWriter(api, context, self.names)
+        self.picklists = AddressPicklists(api)
 
     def write(self, plans: Sequence[CallPlan]) -> None:
         working = [plan for plan in plans if plan.records]
@@ -109,11 +113,16 @@ class BatchWriter:
                 return set()
         numbers = list(groups)
         bodies = []
+        origins: dict[str, dict[str, Origin]] = {}
         for number in numbers:
-            newest = groups[number][-1]
-            lead = newest.record("Lead")
-            assert lead is not None
-            body = lead_body(lead, newest.owner_id or self.options.default_owner_id)
+            group = groups[number]
+            newest = group[-1]
+            # Every call of the batch contributes: an older call's value stays unless a newer one has its own.
+            entries = [
+                (plan.origin, self._adapted(plan, "Lead", sendable(_lead(plan).fields))) for plan in group
+            ]
+            merged, origins[number], _ = merge_by_field(entries, FieldProvenance(_NoState(), "Lead", ""))
+            body = lead_body(merged, newest.owner_id or self.options.default_owner_id)
             if key_field:
                 body[key_field] = number
             bodies.append(with_type("Lead", body))
@@ -125,16 +134,10 @@ class BatchWriter:
                 self.finder.remember(number, person)
                 if result.get("success"):
                     created.add(person.id)
-                    self._note_call_time(number, groups[number])
+                    record_written(FieldProvenance(self.context, "Lead", person.id), origins[number])
                 for plan in groups[number]:
                     plan.who = person
         return created
-
-    def _note_call_time(self, number: str, plans: Sequence[CallPlan]) -> None:
-        newest = max(plan.call_time for plan in plans)
-        state = self.context.get_state(last_call_state_key(number)) or {}
-        if str(state.get("at") or "") < newest:
-            self.context.put_state(last_call_state_key(number), {"at": newest})
 
     def _created_or_linked(self, plans: Sequence[CallPlan], result: Mapping[str, Any]) -> Person | None:
         if result.get("success"):
@@ -152,56 +155,89 @@ class BatchWriter:
             for plan in plans:
                 plan.held = Held("duplicate_rule", note=f"Salesforce duplicate rule: {entries[0]['message']}")
             return None
-        error = from_entries(entries)
+        error = without_task(from_entries(entries), "the caller's Lead could not be created")
         for plan in plans:
             plan.fail(error)
         return None
 
     def _update_people(self, plans: Sequence[CallPlan]) -> None:
-        """Update matched people, oldest call first so the newest call's values win; a call older
-        than the one whose values the record already holds (a late retry) leaves them alone."""
-        bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        """Update matched people with each call's values, field by field: a value from a call is
+        written unless a newer call set that same field (see connectors/provenance.py)."""
         owners: dict[str, list[CallPlan]] = defaultdict(list)
         kinds: dict[str, str] = {}
-        numbers: dict[str, set[str]] = defaultdict(set)
-        written_at: dict[str, str] = {}
+        entries: dict[str, list[tuple[CallPlan, dict[str, Any]]]] = defaultdict(list)
         for plan in sorted(plans, key=lambda p: p.call_time):
             if not plan.active or plan.who is None:
                 continue
             owners[plan.who.id].append(plan)
             kinds[plan.who.id] = plan.who.sobject
             record = plan.record(plan.who.sobject)
-            if record is None:
-                continue
-            if plan.number:
-                if plan.number not in written_at:
-                    state = self.context.get_state(last_call_state_key(plan.number)) or {}
-                    written_at[plan.number] = str(state.get("at") or "")
-                if written_at[plan.number] > plan.call_time:
-                    plan.notes.append(f"kept the {plan.who.sobject}'s values from a later call")
-                    continue
-                numbers[plan.who.id].add(plan.number)
-            body = sendable(record.fields, drop=create_only(record))
+            if record is not None:
+                body = sendable(record.fields, drop=create_only(record))
+                if body:
+                    entries[plan.who.id].append((plan, self._adapted(plan, plan.who.sobject, body)))
+        payload: list[dict[str, Any]] = []
+        written: dict[str, tuple[FieldProvenance, dict[str, Origin]]] = {}
+        for record_id, group in entries.items():
+            provenance = self._provenance(kinds[record_id], record_id, group)
+            body, origins, _ = merge_by_field([(plan.origin, values) for plan, values in group], provenance)
+            for plan, values in group:
+                held = sorted(name for name in values if not provenance.admits(name, plan.origin))
+                if held:
+                    plan.notes.append(f"kept the {kinds[record_id]}'s {', '.join(held)} from a later call")
             if body:
-                bodies[plan.who.id].append(body)
-        ids = [record_id for record_id in owners if bodies.get(record_id)]
-        payload = [with_type(kinds[i], merged(bodies[i]), i) for i in ids]
+                payload.append(with_type(kinds[record_id], body, record_id))
+                written[record_id] = (provenance, origins)
+        ids = [str(record["id"]) for record in payload]
         results = dict(zip(ids, self.api.update(payload), strict=True)) if payload else {}
-        for record_id, group in owners.items():
+        for record_id, people in owners.items():
             result = results.get(record_id)
             error = (
                 None
                 if result is None or result.get("success")
                 else from_entries(error_entries(result.get("errors")))
             )
-            for plan in group:
+            for plan in people:
                 if error is not None:
-                    plan.fail(error)
+                    plan.fail(without_task(error, f"the caller's {kinds[record_id]} could not be updated"))
                 elif result is not None:
                     plan.notes.append(f"updated {kinds[record_id]}")
             if result is not None and error is None:
-                for number in numbers[record_id]:
-                    self._note_call_time(number, [p for p in group if p.number == number])
+                record_written(*written[record_id])
+
+    def _adapted(self, plan: CallPlan, sobject: str, body: dict[str, Any]) -> dict[str, Any]:
+        """`body` with address values on the org's State/Country code fields when it has them."""
+        plan.notes.extend(self.picklists.adapt(sobject, body))
+        return body
+
+    def _provenance(
+        self, sobject: str, record_id: str, group: Sequence[tuple[CallPlan, Mapping[str, Any]]]
+    ) -> FieldProvenance:
+        provenance = FieldProvenance(self.context, sobject, record_id)
+        if provenance.empty:
+            # A record last written before the hub kept provenance: its one "last call" time stands
+            # for every field until the hub notes fields one by one.
+            for plan, _ in group:
+                state = self.context.get_state(last_call_state_key(plan.number)) if plan.number else None
+                if state and state.get("at"):
+                    provenance.floor = Origin(str(state["at"]), "")
+        return provenance
+
+
+class _NoState:
+    """A provenance without memory: merges one new record's values from several calls."""
+
+    def get_state(self, key: str) -> dict[str, Any] | None:
+        return None
+
+    def put_state(self, key: str, value: Mapping[str, Any]) -> None:
+        return None
+
+
+def _lead(plan: CallPlan) -> RenderedRecord:
+    lead = plan.record("Lead")
+    assert lead is not None
+    return lead
 
 
 def _key_field(plans: Sequence[CallPlan]) -> str | None:

@@ -40,6 +40,12 @@ class ParseError(HubError):
     reason = "bad_payload"
 
 
+class NotACall(HubError):
+    """The payload is valid but is not a call (a form, a chat, an SMS): recorded as ignored, with why."""
+
+    reason = "not_a_call"
+
+
 class StorageUnavailable(HubError):
     reason = "storage_unavailable"
 

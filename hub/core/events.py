@@ -132,6 +132,8 @@ class CallEvent:
     attribution: Attribution = field(default_factory=Attribution)
     outcome: Outcome = field(default_factory=Outcome)
     custom: Mapping[str, Any] = field(default_factory=dict)
+    #: What the provider sent that could not be read (the event was built without it).
+    warnings: tuple[str, ...] = ()
 
     @property
     def call_key(self) -> tuple[str, str]:
@@ -281,6 +283,7 @@ class CallEventSchema(Schema):
     attribution = fields.Nested(AttributionSchema, load_default=Attribution)
     outcome = fields.Nested(OutcomeSchema, load_default=Outcome)
     custom = fields.Dict(keys=fields.String(), load_default=dict)
+    warnings = fields.List(fields.String(), load_default=list)
 
     @pre_load
     def _blanks(self, data: Any, **_: Any) -> Any:
@@ -291,6 +294,7 @@ class CallEventSchema(Schema):
         # An event a provider just parsed has no id or source yet: "" (not null) until stamped.
         data["id"] = data.get("id") or ""
         data["source"] = data.get("source") or ""
+        data["warnings"] = tuple(data.get("warnings") or ())
         return CallEvent(**data)
 
 

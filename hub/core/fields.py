@@ -7,6 +7,7 @@ and returns the normalized value, or None when the input carries nothing.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -15,10 +16,14 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from dateutil import parser as date_parser
 
+from hub.core import phones
 from hub.core.errors import ParseError
+
+# Phone numbers are read by hub.core.phones; providers coerce them here alongside every other value.
+e164 = phones.e164
+phone_country = phones.country
 
 _TRUE = {"true", "t", "yes", "y", "1", "on"}
 _FALSE = {"false", "f", "no", "n", "0", "off"}
@@ -84,14 +89,16 @@ def integer(value: Any) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return int(value)
+        return int(value) if math.isfinite(value) else None
     cleaned = str(value).strip().replace(",", "")
     if not cleaned:
         return None
     try:
-        return int(Decimal(cleaned))
+        number = Decimal(cleaned)
     except InvalidOperation:
         return None
+    # "NaN" and "Infinity" spell Decimals too, but no whole number.
+    return int(number) if number.is_finite() else None
 
 
 def seconds(value: Any) -> int | None:
@@ -180,44 +187,6 @@ def timestamp(value: Any, *, assume: tzinfo | None = UTC) -> datetime | None:
             raise ParseError(f"time {value!r} has no offset and the source's time zone is unknown")
         parsed = parsed.replace(tzinfo=assume)
     return parsed.astimezone(UTC)
-
-
-def e164(value: Any, region: str = "US") -> str | None:
-    """E.164 from any format the provider stores; None for withheld or unparseable numbers.
-
-    `region` applies to national formats only ("(470) 555-0183", "4705550183"); a number with a
-    leading + or 00 keeps its own country. Digits of an 11-digit NANP number without + are
-    read as +1.
-    """
-    raw = text(value)
-    if raw is None:
-        return None
-    if raw.lower().startswith(("client:", "sip:")):
-        return None
-    digits = re.sub(r"\D", "", raw)
-    if not digits:
-        return None
-    candidate = raw
-    if not raw.startswith("+"):
-        if raw.startswith("00"):
-            candidate = "+" + digits[2:]
-        elif region == "US" and len(digits) == 11 and digits.startswith("1"):
-            candidate = "+" + digits
-    parsed = _possible(candidate, region)
-    if parsed is None and not candidate.startswith("+") and len(digits) >= 11:
-        # International digits without their "+" (Ringba's Number-NoPlus for a UK caller).
-        parsed = _possible("+" + digits, region)
-    if parsed is None:
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _possible(candidate: str, region: str) -> phonenumbers.PhoneNumber | None:
-    try:
-        parsed = phonenumbers.parse(candidate, region)
-    except phonenumbers.NumberParseException:
-        return None
-    return parsed if phonenumbers.is_possible_number(parsed) else None
 
 
 def country_code(value: Any) -> str | None:
@@ -340,11 +309,96 @@ _CNAM_PLACEHOLDERS = frozenset(
 )
 
 
-def caller_name(value: Any) -> str | None:
-    """A caller's name, None for caller-ID placeholders ("WIRELESS CALLER", "UNAVAILABLE")."""
+# US states, DC and Canadian provinces: caller ID of a mobile often shows "<CITY> <ST>".
+_REGION_CODES = frozenset(
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "PR",
+        "AB",
+        "BC",
+        "MB",
+        "NB",
+        "NL",
+        "NS",
+        "NT",
+        "NU",
+        "ON",
+        "PE",
+        "QC",
+        "SK",
+        "YT",
+    ]
+)
+
+
+def caller_name(value: Any, *, city: str | None = None, region: str | None = None) -> str | None:
+    """A caller's name, None for caller-ID placeholders ("WIRELESS CALLER", "UNAVAILABLE").
+
+    With the caller's city or region known, a caller ID that only names the place the number
+    belongs to ("LAGUNA BEACH CA", "Laguna Beach Ca") is a placeholder too.
+    """
     raw = text(value)
-    if raw is None or " ".join(raw.upper().split()) in _CNAM_PLACEHOLDERS:
+    if raw is None:
         return None
+    words = raw.upper().replace(",", " ").split()
+    if " ".join(words) in _CNAM_PLACEHOLDERS:
+        return None
+    if len(words) >= 2 and words[-1] in _REGION_CODES:
+        place = " ".join(words[:-1])
+        same_city = city is not None and place == " ".join(city.upper().split())
+        same_region = region is not None and words[-1] == region.strip().upper()
+        if same_city or same_region:
+            return None
     return raw
 
 
@@ -372,18 +426,6 @@ def utmz(value: Any) -> dict[str, str]:
         if separator and key and cleaned and cleaned != "(not set)":
             found[key] = cleaned
     return found
-
-
-def phone_country(number: str | None) -> str | None:
-    """ISO alpha-2 country of an E.164 number (`+44...` -> GB); None when unknown or shared."""
-    if not number:
-        return None
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return None
-    region = phonenumbers.region_code_for_number(parsed)
-    return region if region and region != "001" else None
 
 
 def marketing_params(*sources: Mapping[str, Any]) -> dict[str, str]:

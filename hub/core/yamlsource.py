@@ -1,13 +1,20 @@
-"""A YAML loader that remembers where things were written, so every problem can name its line.
+"""The YAML loader: it remembers where things were written, so every problem can name its line.
 
-PyYAML forgets positions once nodes become Python objects. hub.yaml and the mapping files need
-them (every error names file and line) and need the source spelling of booleans (YAML 1.1 reads a
-bare `no`, `on`, `yes` or `off` as a boolean, the classic trap), so mappings and lists are built as
-dict and list subclasses carrying the line of each key or item and the raw text of each scalar.
+PyYAML forgets positions once nodes become Python objects. Two readings keep them:
+
+- `load_yaml` / `load_file` (hub.yaml and the mapping files) build dict and list subclasses
+  carrying the line of each key or item and the raw text of each scalar, so a YAML 1.1 trap
+  (a bare `no`, `on`, `yes` or `off` read as a boolean) can be named where it was written;
+- `load_located` (YAML-defined provider definitions) resolves only the YAML 1.2 core scalars
+  (null, true/false, decimal numbers) and leaves the rest as text: there `on`, `2024-03-12` and
+  `1:30` are status words, dates and times. It returns plain values beside the line of every key
+  and list item.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +171,88 @@ def non_text_keys(value: Any) -> list[tuple[int, str]]:
         for item in value:
             found.extend(non_text_keys(item))
     return found
+
+
+# --- YAML 1.2 core schema, for provider definitions --------------------------------------------
+
+#: Where a value sits in a document: the keys and list indexes leading to it.
+KeyPath = tuple[str | int, ...]
+
+
+class _CoreLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core scalar resolution."""
+
+
+_CoreLoader.yaml_implicit_resolvers = {}
+_CORE_RESOLVERS = [
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("tag:yaml.org,2002:int", r"^[-+]?[0-9]+$", list("-+0123456789")),
+    (
+        "tag:yaml.org,2002:float",
+        r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$",
+        list("-+0123456789."),
+    ),
+]
+for _tag, _pattern, _first in _CORE_RESOLVERS:
+    _CoreLoader.add_implicit_resolver(_tag, re.compile(_pattern), _first)
+
+
+class YamlProblem(Exception):
+    """A document `load_located` cannot read, with the line to fix."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+@dataclass
+class Located:
+    """A plain Python value plus the 1-based line of every key and list item in it."""
+
+    value: Any
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+
+    def line(self, path: KeyPath) -> int:
+        """Line of the deepest known step of `path` (a missing key reports its parent's line)."""
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return 1
+
+
+def load_located(text: str) -> Located:
+    """Parse one YAML 1.2 core-schema document; YamlProblem names a syntax error's or duplicate's line."""
+    loader = _CoreLoader(text)
+    try:
+        node = loader.get_single_node()
+        located = Located(None, {(): 1})
+        if node is not None:
+            located.value = _located(loader, node, (), located.lines)
+        return located
+    except yaml.MarkedYAMLError as exc:
+        raise YamlProblem(error_line(exc), str(exc.problem or exc)) from exc
+    except yaml.YAMLError as exc:
+        raise YamlProblem(1, str(exc)) from exc
+    finally:
+        loader.dispose()
+
+
+def _located(loader: _CoreLoader, node: Node, path: KeyPath, lines: dict[KeyPath, int]) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, MappingNode):
+        loader.flatten_mapping(node)
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            # Keys are names: `200:` or `true:` in a value map mean the text the provider sends.
+            name = key_node.value if isinstance(key_node, ScalarNode) else str(key)
+            if name in result:
+                raise YamlProblem(key_node.start_mark.line + 1, f"duplicate key {name!r}")
+            lines[(*path, name)] = key_node.start_mark.line + 1
+            result[name] = _located(loader, value_node, (*path, name), lines)
+        return result
+    if isinstance(node, SequenceNode):
+        return [_located(loader, item, (*path, index), lines) for index, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)

@@ -8,7 +8,7 @@ from hub.runtime import Runtime
 
 
 def create_app(runtime: Runtime) -> Flask:
-    from hub.http import admin, health, webhooks
+    from hub.http import admin, health, receiver
 
     app = Flask("hub")
     app.config["HUB_RUNTIME"] = runtime
@@ -20,7 +20,7 @@ def create_app(runtime: Runtime) -> Flask:
     ]
     app.config["MAX_CONTENT_LENGTH"] = max(limits)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(receiver.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(health.blueprint)
     from hub.console.app import register as register_console

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from connectors import registry as connector_registry
+from connectors.hooks import AdminReport
 from hub import queries
+from hub.connector_services import StoreRecords
 from hub.http.context import runtime
 from hub.http.openapi import spec
 from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
@@ -182,7 +186,7 @@ def replay_receipt(receipt_id: int) -> tuple[Response, int]:
     ids = replay_receipts(runtime().db, ids=(receipt_id,))
     if not ids:
         return jsonify(
-            error="not_replayable", message="only receipts that failed to parse are re-parsed"
+            error="not_replayable", message="only receipts that failed to parse or were ignored are re-parsed"
         ), 409
     return jsonify(replayed=len(ids), ids=ids), 202
 
@@ -236,21 +240,29 @@ def destinations() -> Response:
     )
 
 
-@blueprint.get("/destinations/<destination_id>/coverage")
-def ga4_coverage(destination_id: str) -> Response:
-    """GA4 attribution coverage by source: calls that reached GA4 with the visitor's client id."""
-    from datetime import UTC, timedelta
-
-    from hub.ga4_commands import coverage
-
+def _destination_report(type_name: str, report: AdminReport, destination_id: str) -> Response:
+    """A connector's report on one of its destinations (see connectors.hooks.AdminReport)."""
     hub = runtime()
     destination = hub.config.destinations.get(destination_id)
-    if destination is None or destination.type != "ga4":
-        abort(404, f"no GA4 destination {destination_id}")
-    since = _time("since") or datetime.now(UTC) - timedelta(days=30)
-    return jsonify(
-        destination=destination_id, since=since.isoformat(), sources=coverage(hub.db, destination_id, since)
-    )
+    if destination is None or destination.type != type_name:
+        abort(404, f"no {report.destination_label} destination {destination_id}")
+    since = _time("since") or datetime.now(UTC) - timedelta(days=report.default_days)
+    body = report.build(StoreRecords(hub.db), destination_id, since)
+    return jsonify(destination=destination_id, since=since.isoformat(), **body)
+
+
+def _add_report_routes() -> None:
+    """One route per report the connectors offer: `/api/destinations/<id>/<report name>`."""
+    for name, (type_name, report) in connector_registry.admin_reports().items():
+        blueprint.add_url_rule(
+            f"/destinations/<destination_id>/{name}",
+            endpoint=f"report_{name}",
+            view_func=functools.partial(_destination_report, type_name, report),
+            methods=["GET"],
+        )
+
+
+_add_report_routes()
 
 
 @blueprint.get("/stats")

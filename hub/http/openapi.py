@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors import registry as connector_registry
 from hub import __version__
 
 
@@ -37,6 +38,24 @@ def _ok(description: str) -> dict[str, Any]:
 
 
 _ERRORS = {"401": {"description": "Missing or wrong bearer token"}}
+
+
+def _report_paths(id_param: dict[str, Any]) -> dict[str, Any]:
+    """The reports connectors offer on their destinations (connectors.hooks.AdminReport)."""
+    return {
+        f"/api/destinations/{{destination_id}}/{name}": {
+            "get": {
+                "summary": report.summary,
+                "parameters": [{"name": "destination_id", **id_param}, *_list_params("since")],
+                "responses": {
+                    "200": _ok(report.response),
+                    "404": {"description": f"Not a {report.destination_label} destination"},
+                    **_ERRORS,
+                },
+            }
+        }
+        for name, (_, report) in connector_registry.admin_reports().items()
+    }
 
 
 def spec() -> dict[str, Any]:
@@ -148,7 +167,8 @@ def spec() -> dict[str, Any]:
             },
             "/api/receipts": {
                 "get": {
-                    "summary": "Raw deliveries (status=failed lists payloads that could not be parsed)",
+                    "summary": "Raw deliveries (status=failed: payloads that could not be parsed; status=ignored: "
+                    "payloads that are not calls, with the reason in error_reason and error)",
                     "parameters": [
                         {"name": "status", "in": "query", "schema": {"type": "string"}},
                         *_list_params("source", "limit", "offset"),
@@ -169,11 +189,11 @@ def spec() -> dict[str, Any]:
             },
             "/api/receipts/{receipt_id}/replay": {
                 "post": {
-                    "summary": "Parse a failed raw delivery again (after a fix)",
+                    "summary": "Parse a failed or ignored raw delivery again (after a fix)",
                     "parameters": [{"name": "receipt_id", **id_param}],
                     "responses": {
                         "202": _ok("Queued"),
-                        "409": {"description": "Not a failed receipt"},
+                        "409": {"description": "Neither failed nor ignored"},
                         **_ERRORS,
                     },
                 }
@@ -193,17 +213,7 @@ def spec() -> dict[str, Any]:
                     "responses": {"200": _ok("Destinations"), **_ERRORS},
                 }
             },
-            "/api/destinations/{destination_id}/coverage": {
-                "get": {
-                    "summary": "GA4 attribution coverage by source (calls that reached GA4 with a GA client id)",
-                    "parameters": [{"name": "destination_id", **id_param}, *_list_params("since")],
-                    "responses": {
-                        "200": _ok("Coverage per source"),
-                        "404": {"description": "Not a GA4 destination"},
-                        **_ERRORS,
-                    },
-                }
-            },
+            **_report_paths(id_param),
             "/api/stats": {
                 "get": {"summary": "Counts by status", "responses": {"200": _ok("Counts"), **_ERRORS}}
             },

@@ -37,6 +37,7 @@ DESCRIPTIONS: Final[dict[str, str]] = {
     "source": "The hub.yaml source the webhook arrived on.",
     "tracking_number": "The tracking number the caller dialled (E.164).",
     "business_number": "The number the call was forwarded to (E.164).",
+    "warnings": "What the provider sent that could not be read (a list of text), e.g. an unreadable time.",
     "account.id": "The provider account or company id.",
     "account.name": "The provider account or company name.",
     "call.started_at": "When the call started ringing (UTC).",

@@ -17,17 +17,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
-import phonenumbers
-
+from hub.core import phones
 from hub.mapping.paths import Kind
 
 Argument = Literal["none", "length", "separator", "vocabulary", "zone"]
 
 #: The key inside a `map` vocabulary naming the value for anything not listed.
 MAP_DEFAULT: Final = "default"
-# National numbers (no + or 00 prefix) are read as North American: the providers the hub
-# supports send US numbers without a country code.
-_DEFAULT_REGION: Final = "US"
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _TRUE_WORDS: Final = frozenset({"true", "yes", "y", "1", "on"})
 _FALSE_WORDS: Final = frozenset({"false", "no", "n", "0", "off"})
@@ -56,27 +52,12 @@ def _text(value: Any) -> str:
     raise TransformError(f"expects text, got {type(value).__name__}")
 
 
-def _phone(value: Any) -> phonenumbers.PhoneNumber | None:
-    raw = _text(value).strip()
-    if raw.startswith("00"):
-        raw = "+" + raw[2:]
-    try:
-        parsed = phonenumbers.parse(raw, _DEFAULT_REGION)
-    except phonenumbers.NumberParseException:
-        return None
-    return parsed if phonenumbers.is_possible_number(parsed) else None
-
-
 def _e164(value: Any, _: Any) -> str | None:
-    parsed = _phone(value)
-    return None if parsed is None else phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return phones.e164(_text(value))
 
 
 def _national(value: Any, _: Any) -> str | None:
-    parsed = _phone(value)
-    if parsed is None:
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phones.national(_text(value))
 
 
 def _sha256_e164(value: Any, _: Any) -> str | None:
@@ -191,7 +172,13 @@ def _t(
 
 
 _ALL: Final = (
-    _t("e164", _TEXT, "text", "Phone number in E.164 (`+14155550100`); national numbers read as US.", _e164),
+    _t(
+        "e164",
+        _TEXT,
+        "text",
+        "Phone number in E.164 (`+14155550100`); national numbers read as US, international digits without + as international.",
+        _e164,
+    ),
     _t("national", _TEXT, "text", "Phone number in national format (`(415) 555-0100`).", _national),
     _t("lower", _TEXT, "text", "Lower-cased text.", lambda value, _: _text(value).lower()),
     _t("upper", _TEXT, "text", "Upper-cased text.", lambda value, _: _text(value).upper()),

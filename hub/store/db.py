@@ -210,3 +210,12 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+def migrate_schema(url: str) -> None:
+    """Bring the database at `url` to the newest schema, then close its connections."""
+    db = Database(url)
+    try:
+        db.migrate()
+    finally:
+        db.dispose()

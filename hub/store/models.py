@@ -52,7 +52,8 @@ class Receipt(Base):
     headers: Mapped[dict[str, Any]] = mapped_column(JSON)
     body: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime]
-    #: received -> parsed | failed (parse error, kept for replay)
+    #: received -> parsed | failed (parse error, kept for replay) | ignored (not a call; reason in
+    #: error_reason/error)
     status: Mapped[str] = mapped_column(String(16), default="received")
     error_reason: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)

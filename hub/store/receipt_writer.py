@@ -52,6 +52,9 @@ class ReceiptWriter:
         }
         self.sqlite = dialect.name == "sqlite"
         self._local = threading.local()
+        # Every thread's kept connection, so `close` can close them all (a thread-local cannot).
+        self._kept: set[Any] = set()
+        self._kept_lock = threading.Lock()
         dbapi = dialect.loaded_dbapi
         #: A duplicate (source, receipt key): the same delivery again.
         self.duplicate_errors: tuple[type[BaseException], ...] = (dbapi.IntegrityError, IntegrityError)
@@ -67,14 +70,29 @@ class ReceiptWriter:
             connection = self.db.engine.raw_connection()
             connection.detach()
             self._local.connection = connection
+            with self._kept_lock:
+                self._kept.add(connection)
         return connection
 
     def _discard(self) -> None:
         connection = getattr(self._local, "connection", None)
         self._local.connection = None
         if connection is not None:
-            with contextlib.suppress(Exception):
-                connection.close()
+            self._close(connection)
+
+    def _close(self, connection: Any) -> None:
+        with self._kept_lock:
+            self._kept.discard(connection)
+        # Closing a connection the database already dropped raises; it is gone either way.
+        with contextlib.suppress(Exception):
+            connection.close()
+
+    def close(self) -> None:
+        """Close the connections kept for inserts (the pool's dispose does not reach them)."""
+        with self._kept_lock:
+            kept = list(self._kept)
+        for connection in kept:
+            self._close(connection)
 
     #: A webhook waits at most this long for SQLite's write lock, then answers 503.
     LOCK_TIMEOUT_S = 5.0

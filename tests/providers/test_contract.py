@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.core.errors import SignatureError
+from hub.core.errors import NotACall, SignatureError
 from hub.receive import masked_url, stored_headers
 from tests.providers.support import (
     RECEIVED_AT,
@@ -24,7 +24,8 @@ from tests.providers.support import (
     fixture_request,
     fixture_slugs,
     make_provider,
-    normalized,
+    matches,
+    outcome,
     payloads,
     provider_slugs,
 )
@@ -161,14 +162,14 @@ def test_normalized_output_matches_expected(case: Case) -> None:
         f"no {snapshot.name}: run `.venv/bin/python -m tests.providers.support {slug}`, then read it"
     )
     expected = json.loads(snapshot.read_text(encoding="utf-8"))
-    assert normalized(slug, request) == expected
+    assert matches(outcome(slug, request), expected)
 
 
 @pytest.mark.parametrize("case", _cases(), indirect=True)
 def test_signature_does_not_change_the_events(case: Case) -> None:
     # A token in the URL or a signature header must not make the same delivery a new one.
     slug, _, provider, request = case
-    assert normalized(slug, provider.sign(request, SECRET, NOW)) == normalized(slug, request)
+    assert outcome(slug, provider.sign(request, SECRET, NOW)) == outcome(slug, request)
 
 
 # --- providers that sign the payload -------------------------------------------------------
@@ -232,5 +233,10 @@ def test_stored_delivery_keeps_no_secret_and_replays_the_same(case: Case) -> Non
     )
     assert SECRET not in stored.url
     assert all(SECRET not in value for value in stored.headers.values())
-    replayed = provider.normalize(stored, receipt_key=provider.receipt_key(signed))
+    try:
+        replayed = provider.normalize(stored, receipt_key=provider.receipt_key(signed))
+    except NotACall:
+        with pytest.raises(NotACall):
+            provider.normalize(signed)
+        return
     assert replayed == provider.normalize(signed)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.core.errors import ConfigError, ParseError, SignatureError
+from hub.core.errors import ConfigError, NotACall, ParseError, SignatureError
+from webhooks.auth import BasicAuth, HmacAuth, NoAuth, TokenAuth
 from webhooks.base import FORM_CONTENT_TYPE, Headers, InboundRequest, SourceSettings
 from webhooks.generic import GenericProvider, load_definition
-from webhooks.generic.auth import BasicAuth, HmacAuth, NoAuth, TokenAuth
 from webhooks.registry import create
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
@@ -257,7 +257,9 @@ def test_missing_events_or_call_id_is_a_parse_error(tmp_path: Path) -> None:
         provider.normalize(post_json({"data": {}}))
     with pytest.raises(ParseError, match="no call id"):
         provider.normalize(post_json({"data": {"calls": [{"stage": "end"}]}}))
-    assert provider.normalize(post_json({"data": {"calls": []}})) == []
+    # An empty batch is not dropped silently: it is recorded as ignored, with why.
+    with pytest.raises(NotACall, match="holds no call"):
+        provider.normalize(post_json({"data": {"calls": []}}))
 
 
 def test_delivery_id_makes_a_redelivery_the_same_receipt(tmp_path: Path) -> None:

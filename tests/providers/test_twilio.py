@@ -23,7 +23,7 @@ SAMPLE_SIGNATURES = {
     "dial_leg_completed.form": "J442mqK5q6E4tdeLhpZSJS/cNg0=",
     "dial_leg_no_answer.form": "YCRFaF2iBaFCy0MObpNj/A6iFRw=",
 }
-FORMS = [path.name for path in payloads("twilio")]
+FORMS = [path.name for path in payloads("twilio") if path.parent.name == "twilio"]
 
 
 def _request(name: str, url: str = SAMPLE_URL) -> InboundRequest:

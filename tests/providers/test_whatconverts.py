@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hub.core.errors import SignatureError
+from hub.core.errors import NotACall, SignatureError
 from tests.providers.support import FIXTURES, fixture_request, make_provider
 from webhooks.base import Headers, InboundRequest
 
@@ -24,8 +24,35 @@ def lead(**changes: Any) -> InboundRequest:
     return InboundRequest("POST", "https://hub.example.com/webhooks/wc", Headers(), body, NOW)
 
 
-def test_leads_that_are_not_calls_yield_no_event() -> None:
-    assert make_provider("whatconverts").normalize(lead(lead_type="Web Form")) == []
+@pytest.mark.parametrize("lead_type", ["Web Form", "Chat", "Text Message", "web_form"])
+def test_leads_that_are_not_calls_are_ignored_with_their_type(lead_type: str) -> None:
+    with pytest.raises(NotACall) as caught:
+        make_provider("whatconverts").normalize(lead(lead_type=lead_type))
+    assert lead_type in caught.value.message
+    assert caught.value.reason == "not_a_call"
+
+
+@pytest.mark.parametrize("lead_type", ["Phone Call", "phone_call", "PHONE CALL", "phone-call"])
+def test_every_spelling_of_a_phone_call_lead_is_a_call(lead_type: str) -> None:
+    (event,) = make_provider("whatconverts").normalize(lead(lead_type=lead_type))
+    assert event.caller.number is not None
+    assert event.call.duration_s is not None
+    assert event.tracking_number is not None
+
+
+def test_documented_ga_client_id_and_facebook_click_id_are_kept() -> None:
+    (event,) = make_provider("whatconverts").normalize(
+        lead(google_analytics_client_id="GA1.2.1234567890.1700000000", facebook_click_id="fb.1.abc")
+    )
+    assert event.attribution.ga_client_id == "1234567890.1700000000"
+    assert event.attribution.fbclid == "fb.1.abc"
+
+
+def test_unreadable_date_falls_back_to_receipt_time_with_a_warning() -> None:
+    (event,) = make_provider("whatconverts").normalize(lead(date_created="yesterday-ish", last_updated=None))
+    assert event.occurred_at == NOW
+    assert event.call.started_at is None
+    assert any(w.startswith("date_created:") for w in event.warnings)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from hub.core import fields
-from webhooks.generic.yamlsource import Located
+from hub.core.yamlsource import Located
 
 Where = tuple[str | int, ...]
 TIME_KEYWORDS: Final = ("iso", "epoch_s", "epoch_ms")

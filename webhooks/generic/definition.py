@@ -14,10 +14,10 @@ from typing import Any, Final
 import phonenumbers
 
 from hub.core.errors import ConfigError
-from webhooks.generic import auth
+from hub.core.yamlsource import YamlProblem, load_located
+from webhooks import auth
 from webhooks.generic.checker import Checker, kind_of
 from webhooks.generic.rules import FieldRule, field_rules
-from webhooks.generic.yamlsource import YamlProblem, load
 
 BODY_FORMATS: Final = ("json", "form", "query")
 TOP_KEYS: Final = (
@@ -67,7 +67,7 @@ class Definition:
 def load_definition(path: Path) -> Definition:
     """Read and validate a definition file; ConfigError lists every problem with its line."""
     try:
-        doc = load(path.read_text(encoding="utf-8"))
+        doc = load_located(path.read_text(encoding="utf-8"))
     except YamlProblem as exc:
         raise ConfigError([f"{path}:{exc.line}: {exc.message}"]) from exc
     except (OSError, UnicodeDecodeError) as exc:

@@ -11,9 +11,10 @@ from typing import Any, ClassVar
 from hub.core import fields
 from hub.core.errors import ParseError
 from hub.core.events import CallEvent
+from webhooks import auth
+from webhooks.assemble import assemble
 from webhooks.base import InboundRequest, Provider, SourceSettings
-from webhooks.generic import auth, targets
-from webhooks.generic.assemble import assemble
+from webhooks.generic import targets
 from webhooks.generic.definition import Definition, load_definition
 from webhooks.generic.rules import FieldRule
 
@@ -112,7 +113,14 @@ class GenericProvider(Provider):
             time_formats=rule.time_formats or self.definition.time_formats,
         )
 
-    def _value(self, rule: FieldRule, item: Mapping[str, Any], body: Any, request: InboundRequest) -> Any:
+    def _value(
+        self,
+        rule: FieldRule,
+        item: Mapping[str, Any],
+        body: Any,
+        request: InboundRequest,
+        warnings: list[str],
+    ) -> Any:
         coerce = targets.coercion(rule.target)
         context = self._context(rule)
         raw: Any = rule.value
@@ -129,7 +137,19 @@ class GenericProvider(Provider):
                 candidate = rule.vocabulary[key]
             raw = candidate
             break
-        value = coerce(raw, context) if raw is not None else None
+        try:
+            value = coerce(raw, context) if raw is not None else None
+        except ParseError as exc:
+            if rule.target in ("provider_call_id", "kind"):
+                raise
+            # One unreadable field loses that field, not the call (a time falls back to receipt).
+            warnings.append(f"{rule.target}: {exc.message}")
+            value = None
+        else:
+            if value is None and raw is not None and rule.target in targets.PHONE_PATHS:
+                digits = sum(char.isdigit() for char in str(raw))
+                if digits:
+                    warnings.append(f"{rule.target}: not a usable phone number ({digits} digits)")
         if value is None and rule.default is not None:
             value = coerce(rule.default, context)
         if rule.negate and isinstance(value, bool):
@@ -137,11 +157,14 @@ class GenericProvider(Provider):
         return value
 
     def _event(self, item: Mapping[str, Any], body: Any, request: InboundRequest) -> CallEvent:
-        values = {rule.target: self._value(rule, item, body, request) for rule in self.definition.rules}
+        warnings: list[str] = []
+        values = {
+            rule.target: self._value(rule, item, body, request, warnings) for rule in self.definition.rules
+        }
         call_id = values.get("provider_call_id")
         if not call_id:
             raise ParseError("no call id in the event (fields.provider_call_id found nothing)")
-        return assemble(self.slug, values, received_at=request.received_at)
+        return assemble(self.slug, values, received_at=request.received_at, warnings=warnings)
 
 
 def _flat(params: Mapping[str, list[str]]) -> dict[str, str]:

@@ -39,7 +39,7 @@ class Context:
 
 def writable_paths() -> list[str]:
     """Every normalized path a definition may fill (plus open-ended `custom.<key>`)."""
-    return [path for path in events.known_paths() if path not in ("id", "source", "provider")]
+    return [path for path in events.known_paths() if path not in ("id", "source", "provider", "warnings")]
 
 
 def _hint(path: str) -> Any:

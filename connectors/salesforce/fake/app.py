@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import flask
@@ -17,37 +18,66 @@ import flask
 from connectors.salesforce.fake import control, login
 from connectors.salesforce.fake.errors import FakeError
 from connectors.salesforce.fake.org import Credentials, Org
+from connectors.salesforce.fake.persist import StoreFile
 from connectors.salesforce.fake.rest import RestApi
+from connectors.salesforce.fake.schema import OBJECTS, FieldSpec, custom_field
 from connectors.salesforce.fake.store import Store
 
 
-def create_app(**options: Any) -> flask.Flask:
+def create_app(state_path: str | None = None, **options: Any) -> flask.Flask:
     """Options: username, password, security_token, consumer_key, consumer_secret, jwt_public_key
-    (each None = accept anything), daily_limit, api_used, users [{Email, LastName}], campaigns [names]."""
+    (each None = accept anything), daily_limit, api_used, users [{Email, LastName}], campaigns [names];
+    the org's shape: soap_login (default off, as in new orgs), picklists (State and Country/Territory
+    picklists), duplicate_key (duplicateResult or the misspelled duplicateResut), custom_fields
+    ({Lead: {Score__c: {type: double}}}); state_path: a file that keeps the org across restarts.
+
+    Raises ValueError for a malformed `custom_fields` (hub.yaml's `sandbox:` key)."""
     credential_names = Credentials.__dataclass_fields__
+    custom = _custom_fields(options.get("custom_fields") or {})
+    picklists = bool(options.get("picklists", False))
     org = Org(
         credentials=Credentials(**{k: v for k, v in options.items() if k in credential_names}),
         daily_limit=int(options.get("daily_limit", 100_000)),
         api_used=int(options.get("api_used", 0)),
         seed=lambda store: _seed(store, options),
+        soap_login=bool(options.get("soap_login", False)),
+        picklists=picklists,
+        custom=custom,
+        store=Store(picklists=picklists, custom=custom),
     )
-    _seed(org.store, options)
+    org.store.duplicate_key = _duplicate_key(options.get("duplicate_key", "duplicateResult"))
+    saved = StoreFile(Path(state_path)) if state_path else None
+    if saved is not None and saved.path.exists():
+        saved.load(org.store)
+    else:
+        _seed(org.store, options)
     _redact_access_log()
     api = RestApi(org)
     app = flask.Flask("salesforce_fake")
     app.config["FAKE_ORG"] = org
     app.register_blueprint(control.blueprint(org))
 
+    if saved is not None:
+
+        @app.after_request
+        def keep(response: flask.Response) -> flask.Response:
+            if flask.request.method != "GET" and response.status_code < 500:
+                saved.save(org.store)
+            return response
+
     @app.post("/services/oauth2/token")
     def oauth_token() -> flask.Response:
         status, body, content_type = login.token(
-            org, flask.request.form, flask.request.headers.get("Authorization")
+            org,
+            flask.request.form,
+            flask.request.headers.get("Authorization"),
+            flask.request.headers.get("X-Forwarded-Host", ""),
         )
         return flask.Response(json.dumps(body), status=status, content_type=content_type)
 
     @app.post("/services/Soap/u/<version>")
     def soap(version: str) -> flask.Response:
-        status, body, content_type = login.soap_login(org, flask.request.get_data(as_text=True))
+        status, body, content_type = login.soap_login(org, flask.request.get_data(as_text=True), version)
         return flask.Response(body, status=status, content_type=content_type)
 
     @app.route(
@@ -103,6 +133,26 @@ def _raw_path(request: flask.Request, version: str, decoded: str) -> str:
     prefix = f"/services/data/v{version}/"
     path = raw.split("?", 1)[0]
     return path[len(prefix) :] if path.startswith(prefix) else decoded
+
+
+def _custom_fields(raw: Any) -> dict[str, tuple[FieldSpec, ...]]:
+    if not isinstance(raw, dict):
+        raise ValueError("custom_fields maps objects (Lead, Contact, Task) to {Field__c: {type: ...}}")
+    fields: dict[str, tuple[FieldSpec, ...]] = {}
+    for sobject, declared in raw.items():
+        if sobject not in OBJECTS or not isinstance(declared, dict):
+            raise ValueError(f"custom_fields: {sobject!r} is not an object of the fake org, or not a mapping")
+        fields[sobject] = tuple(
+            custom_field(sobject, str(name), spec if isinstance(spec, dict) else {"type": spec})
+            for name, spec in declared.items()
+        )
+    return fields
+
+
+def _duplicate_key(key: Any) -> str:
+    if key not in ("duplicateResult", "duplicateResut"):
+        raise ValueError("duplicate_key is duplicateResult or duplicateResut")
+    return str(key)
 
 
 def _seed(store: Store, options: dict[str, Any]) -> None:

@@ -62,7 +62,26 @@ def blueprint(org: Org) -> flask.Blueprint:
         with org.store.lock:
             for sobject, active in payload().items():
                 (org.store.duplicate_rules.add if active else org.store.duplicate_rules.discard)(sobject)
+                name = f"Standard_{sobject}_Duplicate_Rule"
+                for rule in org.store.find_by("DuplicateRule", "DeveloperName", name):
+                    org.store.delete("DuplicateRule", rule["Id"])
+                org.store.create("DuplicateRule", {"DeveloperName": name, "MasterLabel": name,
+                                 "SobjectType": sobject, "IsActive": bool(active)}, trusted=True)  # fmt: skip
         return {"active": sorted(org.store.duplicate_rules)}
+
+    @control.post("/org")
+    def org_settings() -> Any:
+        """`{"soap_login": true, "picklists": true, "duplicate_key": "duplicateResut"}`: Setup switches."""
+        data = payload()
+        if "soap_login" in data:
+            org.soap_login = bool(data["soap_login"])
+        if "picklists" in data:
+            org.picklists = bool(data["picklists"])
+            org.store.set_picklists(org.picklists)
+        if data.get("duplicate_key") in ("duplicateResult", "duplicateResut"):
+            org.store.duplicate_key = str(data["duplicate_key"])
+        return {"soap_login": org.soap_login, "picklists": org.picklists,
+                "duplicate_key": org.store.duplicate_key}  # fmt: skip
 
     @control.post("/search_lag")
     def search_lag() -> Any:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jwt
+from cryptography import x509
 
 from connectors.salesforce.fake.org import ORG_ID, Org
 
@@ -19,7 +20,11 @@ _JSON = "application/json"
 _XML = "text/xml; charset=utf-8"
 
 
-def token(org: Org, form: Mapping[str, str], authorization: str | None) -> Response:
+#: Hosts that serve every org's login, where the client credentials flow is refused.
+LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
+
+
+def token(org: Org, form: Mapping[str, str], authorization: str | None, host: str = "") -> Response:
     """POST /services/oauth2/token: 200 with a session, or Salesforce's OAuth error body."""
     grant = form.get("grant_type", "")
     creds = org.credentials
@@ -32,6 +37,10 @@ def token(org: Org, form: Mapping[str, str], authorization: str | None) -> Respo
             return _oauth_error("invalid_grant", "authentication failure")
         return _session(org)
     if grant == "client_credentials":
+        # "The client credentials flow ... requires your My Domain URL" (help:
+        # xcloud.remoteaccess_oauth_client_credentials_flow.htm); the shared login hosts refuse it.
+        if host in LOGIN_HOSTS:
+            return _oauth_error("invalid_grant", "request not supported on this domain")
         key, secret = _basic(authorization) or (form.get("client_id"), form.get("client_secret"))
         if not (_same(creds.consumer_key, key) and _same(creds.consumer_secret, secret)):
             return _oauth_error("invalid_client", "invalid client credentials")
@@ -41,12 +50,23 @@ def token(org: Org, form: Mapping[str, str], authorization: str | None) -> Respo
     return _oauth_error("unsupported_grant_type", "grant type not supported")
 
 
+#: The JWT's `aud`: Salesforce's login server (production or sandbox), never a My Domain.
+#: https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_jwt_flow.htm
+AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
+#: "exp ... within 3 minutes" of now (same article); a few seconds of clock skew allowed.
+MAX_LIFETIME_S = 180 + 5
+
+
 def _jwt_bearer(org: Org, assertion: str) -> Response:
+    """Verify the assertion as Salesforce does: signature against the connected app's certificate,
+    issuer = consumer key, subject = a user approved for the app, audience, expiry."""
     creds = org.credentials
     try:
+        # Audience and expiry are checked below, each with Salesforce's own error.
+        options: Any = {"verify_aud": False, "verify_exp": False}
         if creds.jwt_public_key:
             claims = jwt.decode(
-                assertion, creds.jwt_public_key, algorithms=["RS256"], options={"verify_aud": False}
+                assertion, _public_key(creds.jwt_public_key), algorithms=["RS256"], options=options
             )
         else:
             claims = jwt.decode(assertion, options={"verify_signature": False})
@@ -54,15 +74,45 @@ def _jwt_bearer(org: Org, assertion: str) -> Response:
         return _oauth_error("invalid_grant", "invalid assertion")
     if not _same(creds.consumer_key, claims.get("iss")):
         return _oauth_error("invalid_client_id", "client identifier invalid")
+    if claims.get("aud") not in AUDIENCES:
+        return _oauth_error("invalid_grant", "audience is invalid")
     if not _same(creds.username, claims.get("sub")):
         return _oauth_error("invalid_grant", "user hasn't approved this consumer")
-    if float(claims.get("exp", 0)) < time.time():
+    try:
+        expires = float(claims.get("exp", 0))
+    except (TypeError, ValueError):
+        return _oauth_error("invalid_grant", "invalid assertion")
+    now = time.time()
+    if expires < now:
         return _oauth_error("invalid_grant", "expired authorization code")
+    if expires > now + MAX_LIFETIME_S:
+        return _oauth_error("invalid_grant", "invalid assertion")
     return _session(org)
 
 
-def soap_login(org: Org, body: str) -> Response:
-    """POST /services/Soap/u/<version>: the partner API login that username + password + token uses."""
+def _public_key(pem: str) -> Any:
+    """A connected app holds an X.509 certificate; tests may give the bare public key."""
+    if "BEGIN CERTIFICATE" in pem:
+        return x509.load_pem_x509_certificate(pem.encode()).public_key()
+    return pem
+
+
+def soap_login(org: Org, body: str, version: str) -> Response:
+    """POST /services/Soap/u/<version>: the partner API login that username + password + token uses.
+
+    Article 005132110: login() is not available from API 65.0, and is disabled by default in new
+    orgs until an admin enables it. The exact fault for a disabled login() is not published; the
+    fake answers a LoginFault INVALID_OPERATION saying so (the stricter reading: not retryable).
+    """
+    if _major(version) >= 65:
+        return _soap_fault(
+            "UNSUPPORTED_API_VERSION", f"SOAP API login() is not available in API version {version}"
+        )
+    if not org.soap_login:
+        return _soap_fault(
+            "INVALID_OPERATION",
+            "SOAP API login() is disabled in this org. Use OAuth 2.0 through a connected or external client app.",
+        )
     username = _element(body, "username")
     password = _element(body, "password")
     creds = org.credentials
@@ -110,6 +160,13 @@ def _password_ok(org: Org, given: str, *, token_required: bool = False) -> bool:
     if not token_required:
         accepted.add(creds.password)
     return given in accepted
+
+
+def _major(version: str) -> int:
+    try:
+        return int(float(version))
+    except ValueError:
+        return 0
 
 
 def _same(expected: str | None, given: Any) -> bool:

@@ -46,7 +46,8 @@ class Credentials:
     security_token: str | None = None
     consumer_key: str | None = None
     consumer_secret: str | None = None
-    #: PEM public key the JWT bearer assertion must verify against; None skips the signature check.
+    #: PEM public key (or X.509 certificate, as uploaded to a connected app) the JWT bearer
+    #: assertion must verify against; None skips the signature check (sandbox mode).
     jwt_public_key: str | None = None
 
 
@@ -54,7 +55,13 @@ class Credentials:
 class Org:
     credentials: Credentials = field(default_factory=Credentials)
     instance_host: str = "callhub-fake.my.salesforce.com"
-    version: str = "59.0"
+    version: str = "64.0"
+    #: SOAP API login() is disabled by default in orgs created since its retirement was announced
+    #: (help article 005132110); an admin may enable it (API 31.0-64.0, until Summer '27).
+    soap_login: bool = False
+    #: State and Country/Territory picklists on, and the admin's custom fields (sandbox: key).
+    picklists: bool = False
+    custom: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     daily_limit: int = 100_000
     api_used: int = 0
     store: Store = field(default_factory=Store)
@@ -107,8 +114,12 @@ class Org:
         with self.lock:
             self.log.append({"method": method, "path": path, "status": status})
 
+    def new_store(self) -> Store:
+        return Store(picklists=self.picklists, custom=self.custom)
+
     def reset(self) -> None:
-        store = Store()
+        store = self.new_store()
+        store.duplicate_key = self.store.duplicate_key
         if self.seed is not None:
             self.seed(store)
         with self.lock:

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 from connectors.salesforce.fake.errors import FakeError, not_found
 from connectors.salesforce.fake.org import Org
-from connectors.salesforce.fake.schema import OBJECTS, describe
+from connectors.salesforce.fake.schema import KEY_PREFIXES, OBJECTS, describe
 from connectors.salesforce.fake.soql import parse_query
 from connectors.salesforce.fake.sosl import parse_search, run_search
 from connectors.salesforce.fake.store import Record, Store
@@ -63,7 +63,7 @@ class RestApi:
 
     def _sobjects(self, method: str, parts: list[str], body: Any) -> Response:
         if not parts:
-            return 200, {"sobjects": [{"name": name, "keyPrefix": describe(name, self.org.version)["keyPrefix"]}
+            return 200, {"sobjects": [{"name": name, "keyPrefix": KEY_PREFIXES[name]}
                                       for name in OBJECTS]}  # fmt: skip
         sobject = parts[0]
         if sobject not in OBJECTS:
@@ -76,7 +76,7 @@ class RestApi:
                 return 201, {"id": record_id, "success": True, "errors": []}
             return 200, {"objectDescribe": {"name": sobject}, "recentItems": []}
         if parts[1] == "describe" and method == "GET":
-            return 200, describe(sobject, self.org.version)
+            return 200, describe(sobject, self.org.version, self.store.fields[sobject])
         if len(parts) == 2:
             record_id = parts[1]
             if method == "GET":

@@ -6,8 +6,11 @@ validation the store applies and the describe the connector reads can never disa
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+
+from connectors.salesforce.fake.addresses import ADDRESSES, STATES, countries, valid_for
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,11 @@ class FieldSpec:
     unique: bool = False
     reference_to: tuple[str, ...] = ()
     custom: bool = False
+    #: Picklist labels beside `picklist` values (State/Country codes: the names), same order.
+    labels: tuple[str, ...] = ()
+    #: Dependent picklists: the controlling field and each value's `validFor` bitmap (base64).
+    controller: str | None = None
+    valid_for: tuple[str, ...] = ()
 
     @property
     def nillable(self) -> bool:
@@ -132,6 +140,7 @@ OBJECTS: Final[dict[str, tuple[FieldSpec, ...]]] = {
         _ref("AccountId", "Account"),
         _text("MailingCity", 40),
         _text("MailingState", 80),
+        _text("MailingCountry", 80),
         *_ATTRIBUTION,
         *_OUTCOME,
     ),
@@ -194,6 +203,14 @@ OBJECTS: Final[dict[str, tuple[FieldSpec, ...]]] = {
     ),
     "Account": (*_SYSTEM, _text("Name", 255, required=True), _ref("OwnerId", "User")),
     "Group": (*_SYSTEM, _text("Name", 40, required=True), _text("Type", 40)),
+    # Setup metadata readable through SOQL (needs View Setup): the active rules the org enforces.
+    "DuplicateRule": (
+        *_SYSTEM,
+        _text("DeveloperName", 80, required=True),
+        _text("MasterLabel", 80),
+        _text("SobjectType", 40),
+        FieldSpec("IsActive", "boolean", default=True),
+    ),
 }
 
 KEY_PREFIXES: Final = {
@@ -205,16 +222,66 @@ KEY_PREFIXES: Final = {
     "User": "005",
     "Account": "001",
     "Group": "00G",
+    "DuplicateRule": "0Bm",
 }
 
 
-def field_map(sobject: str) -> dict[str, FieldSpec]:
-    return {spec.name: spec for spec in OBJECTS[sobject]}
+def field_map(
+    sobject: str, picklists: bool = False, custom: Sequence[FieldSpec] = ()
+) -> dict[str, FieldSpec]:
+    """One object's fields in an org: standard ones, address code fields when State and
+    Country/Territory picklists are on, and the admin's custom fields."""
+    specs = {spec.name: spec for spec in OBJECTS[sobject]}
+    if picklists:
+        for prefix in ADDRESSES.get(sobject, ()):
+            specs.update({spec.name: spec for spec in _address_codes(prefix)})
+    specs.update({spec.name: spec for spec in custom})
+    return specs
 
 
-def describe(sobject: str, version: str) -> dict[str, Any]:
+def _address_codes(prefix: str) -> tuple[FieldSpec, FieldSpec]:
+    names = countries()
+    states = [(country, code, name) for country, codes in STATES.items() for code, name in codes.items()]
+    country = FieldSpec(
+        f"{prefix}CountryCode", "picklist", 10, picklist=tuple(names), labels=tuple(names.values()),
+        restricted=True,
+    )  # fmt: skip
+    state = FieldSpec(
+        f"{prefix}StateCode", "picklist", 10, picklist=tuple(code for _, code, _ in states),
+        labels=tuple(name for _, _, name in states), restricted=True, controller=f"{prefix}CountryCode",
+        valid_for=tuple(valid_for(country) for country, _, _ in states),
+    )  # fmt: skip
+    return country, state
+
+
+def custom_field(sobject: str, name: str, raw: Mapping[str, Any]) -> FieldSpec:
+    """A custom field an admin declares for the sandbox (hub.yaml `sandbox: custom_fields:`)."""
+    type_ = str(raw.get("type", "string"))
+    type_ = "string" if type_ == "text" else type_
+    if not name.endswith("__c") or type_ not in CUSTOM_TYPES:
+        raise ValueError(
+            f"{sobject}.{name}: a custom field's name ends in __c and its type is one of "
+            f"{', '.join(sorted(CUSTOM_TYPES))}"
+        )
+    values = tuple(str(v) for v in raw.get("values") or ())
+    return FieldSpec(
+        name, type_, int(raw.get("length", CUSTOM_TYPES[type_])), custom=True, picklist=values,
+        restricted=bool(raw.get("restricted", False)), external_id=bool(raw.get("external_id", False)),
+        unique=bool(raw.get("unique", False)), required=bool(raw.get("required", False)),
+        default=False if type_ == "boolean" else None,
+    )  # fmt: skip
+
+
+#: Custom field types the sandbox org takes, with their default length (the fake's own copy).
+CUSTOM_TYPES: Final = {
+    "string": 255, "textarea": 32768, "email": 80, "phone": 40, "url": 255, "picklist": 255,
+    "boolean": 0, "int": 0, "double": 0, "currency": 0, "percent": 0, "date": 0, "datetime": 0,
+}  # fmt: skip
+
+
+def describe(sobject: str, version: str, specs: Mapping[str, FieldSpec] | None = None) -> dict[str, Any]:
     """The sObject describe body Salesforce returns for GET .../sobjects/<Object>/describe."""
-    fields = [_describe_field(spec) for spec in OBJECTS[sobject]]
+    fields = [_describe_field(spec) for spec in (specs or field_map(sobject)).values()]
     base = f"/services/data/v{version}/sobjects/{sobject}"
     return {
         "name": sobject,
@@ -254,12 +321,14 @@ def _describe_field(spec: FieldSpec) -> dict[str, Any]:
             {
                 "active": True,
                 "defaultValue": value == spec.default,
-                "label": value,
-                "validFor": None,
+                "label": spec.labels[index] if spec.labels else value,
+                "validFor": spec.valid_for[index] if spec.valid_for else None,
                 "value": value,
             }
-            for value in spec.picklist
+            for index, value in enumerate(spec.picklist)
         ],
+        "controllerName": spec.controller,
+        "dependentPicklist": spec.controller is not None,
         "referenceTo": list(spec.reference_to),
         "relationshipName": spec.name.removesuffix("Id") if spec.reference_to else None,
         "calculated": spec.name == "Name" and not spec.createable,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import itertools
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from connectors.salesforce.fake import addresses
 from connectors.salesforce.fake.errors import FakeError, not_found
 from connectors.salesforce.fake.schema import KEY_PREFIXES, OBJECTS, FieldSpec, field_map
 from connectors.salesforce.fake.validation import check_fields
@@ -31,15 +31,27 @@ def sf_datetime(moment: datetime) -> str:
 class Store:
     """Records by object and id. Every public method takes the one lock: saves are serialised."""
 
-    def __init__(self, api_user_id: str = "005000000000000AAA") -> None:
+    def __init__(
+        self,
+        api_user_id: str = "005000000000000AAA",
+        *,
+        picklists: bool = False,
+        custom: Mapping[str, Sequence[FieldSpec]] | None = None,
+    ) -> None:
         self.lock = threading.RLock()
         self.records: dict[str, dict[str, Record]] = {name: {} for name in OBJECTS}
-        self.fields = {name: field_map(name) for name in OBJECTS}
-        self._ids = itertools.count(1)
-        self._ticks = itertools.count(1)
+        #: State and Country/Territory picklists on: address code fields, values checked (addresses.py).
+        self.picklists = picklists
+        self.custom = {name: tuple(specs) for name, specs in (custom or {}).items()}
+        self.fields = {name: field_map(name, picklists, self.custom.get(name, ())) for name in OBJECTS}
+        self._ids = 0
+        self._ticks = 0
         self.api_user_id = api_user_id
         #: Objects whose duplicate rule blocks a save matching an existing record's phone.
         self.duplicate_rules: set[str] = set()
+        #: The key a blocked save's DuplicateResult comes under: real orgs have been reported to
+        #: answer with the misspelled `duplicateResut` (integrations read both spellings).
+        self.duplicate_key = "duplicateResult"
         #: When on, new records stay out of search results until `reindex` (Salesforce's index lags).
         self.search_lag = False
         self.unindexed: set[str] = set()
@@ -91,6 +103,8 @@ class Store:
             if not trusted:
                 self._next_fault()
                 check_fields(sobject, fields, data, creating=True)
+                if self.picklists:
+                    addresses.sync(sobject, fields, {}, data)
             else:
                 unknown = [key for key in data if key not in fields]
                 if unknown:
@@ -122,6 +136,8 @@ class Store:
             data = {key: value for key, value in values.items() if key not in ("attributes", "Id", "id")}
             self._next_fault()
             check_fields(sobject, fields, data, creating=False)
+            if self.picklists:
+                addresses.sync(sobject, fields, record, data)
             if sobject == "Lead" and record.get("IsConverted"):
                 raise FakeError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
             self._check_references(fields, data)
@@ -186,6 +202,27 @@ class Store:
                 self.records, self.unindexed = snapshot, unindexed
                 raise
 
+    def set_picklists(self, enabled: bool) -> None:
+        """Turn State and Country/Territory picklists on or off, as an admin would in Setup."""
+        with self.lock:
+            self.picklists = enabled
+            self.fields = {name: field_map(name, enabled, self.custom.get(name, ())) for name in OBJECTS}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a restarted fake needs to be the same org (records and id counters)."""
+        with self.lock:
+            return {"records": copy.deepcopy(self.records), "ids": self._ids, "ticks": self._ticks,
+                    "duplicate_rules": sorted(self.duplicate_rules)}  # fmt: skip
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        with self.lock:
+            for sobject, table in dict(snapshot.get("records") or {}).items():
+                if sobject in self.records:
+                    self.records[sobject] = {str(k): dict(v) for k, v in table.items()}
+            self._ids = max(self._ids, int(snapshot.get("ids", 0)))
+            self._ticks = max(self._ticks, int(snapshot.get("ticks", 0)))
+            self.duplicate_rules = set(snapshot.get("duplicate_rules") or ())
+
     def reindex(self) -> None:
         with self.lock:
             self.unindexed.clear()
@@ -204,11 +241,13 @@ class Store:
         return self.fields[sobject]
 
     def _new_id(self, sobject: str) -> str:
-        return f"{KEY_PREFIXES[sobject]}{next(self._ids):012d}AAA"
+        self._ids += 1
+        return f"{KEY_PREFIXES[sobject]}{self._ids:012d}AAA"
 
     def _stamp(self, sobject: str, record_id: str, record: Record, *, keep_modified: bool = False) -> Record:
         # A logical clock keeps LastModifiedDate strictly increasing, so "most recent" is deterministic.
-        moment = sf_datetime(_EPOCH + timedelta(seconds=next(self._ticks)))
+        self._ticks += 1
+        moment = sf_datetime(_EPOCH + timedelta(seconds=self._ticks))
         record["Id"] = record_id
         record.setdefault("CreatedDate", moment)
         record.setdefault("CreatedById", self.api_user_id)
@@ -262,7 +301,7 @@ class Store:
                 continue
             stored = {digits(record.get(key))[-10:] for key in ("Phone", "MobilePhone")} - {""}
             if wanted & stored:
-                raise _duplicates_detected(sobject, rid)
+                raise _duplicates_detected(sobject, rid, self.duplicate_key)
 
 
 _FAULT_MESSAGES = {
@@ -272,7 +311,7 @@ _FAULT_MESSAGES = {
 }
 
 
-def _duplicates_detected(sobject: str, match_id: str) -> FakeError:
+def _duplicates_detected(sobject: str, match_id: str, key: str) -> FakeError:
     message = "You're creating a duplicate record. We recommend you use an existing record instead."
     result = {
         "allowSave": False,
@@ -298,4 +337,4 @@ def _duplicates_detected(sobject: str, match_id: str) -> FakeError:
             }
         ],
     }
-    return FakeError("DUPLICATES_DETECTED", message, [], extra={"duplicateResult": result})
+    return FakeError("DUPLICATES_DETECTED", message, [], extra={key: result})

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connectors.base import Delivered, MemoryContext, PermanentError
-from connectors.ga4 import GA4Connector, rules
+from connectors.ga4 import GA4Connector, limits
 from connectors.ga4.fake.state import SandboxState
 from connectors.ga4.payload import EventRef, draft_event, pack_requests
 from tests.connectors.ga4.calls import NOW, callrail_call, clock, item, micros, record, settings
@@ -118,11 +118,11 @@ def test_more_than_25_events_of_one_visitor_are_split_into_requests(
 def test_requests_are_split_under_130_kb() -> None:
     bulky = record("phone_call", {"params.items": [{"item_id": "x" * 100}] * 300})
     draft = draft_event(bulky)
-    assert rules.body_size({**draft.envelope, "events": [draft.event]}) > 30_000
+    assert limits.body_size({**draft.envelope, "events": [draft.event]}) > 30_000
     packed = pack_requests([(EventRef(f"d{n}", f"call:{n}", "phone_call"), draft) for n in range(10)])
 
     assert len(packed) > 1
-    assert all(rules.body_size(request.body) < rules.MAX_BODY_BYTES for request in packed)
+    assert all(limits.body_size(request.body) < limits.MAX_BODY_BYTES for request in packed)
     assert sum(len(request.refs) for request in packed) == 10
 
 

@@ -14,7 +14,7 @@ from hub.http import create_app as hub_app
 from hub.local_server import LocalServer
 from hub.runtime import Runtime
 from hub.settings import Settings
-from hub.store.db import Database
+from hub.store.db import migrate_schema
 from tests.hubkit import ADMIN_TOKEN, PROJECT, SECRET, Hub, default_config
 
 ANSWERED = "callrail/post_call_answered_web_session.json"
@@ -54,7 +54,7 @@ def hub_and_portal(
             "HUB_MAPPINGS_DIR": str(PROJECT / "mappings"),
         }
     )
-    Database(settings.database_url).migrate()
+    migrate_schema(settings.database_url)
     app = create_app()
     with LocalServer(app) as fake_server:
         runtime = Runtime.from_settings(settings, sandbox_urls={"hubspot": fake_server.url})

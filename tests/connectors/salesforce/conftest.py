@@ -42,6 +42,10 @@ class FakeOrg:
     def duplicate_rules(self, **active: bool) -> None:
         self._post("duplicate_rules", dict(active))
 
+    def org(self, **switches: Any) -> dict[str, Any]:
+        """Setup switches: soap_login, picklists, duplicate_key."""
+        return dict(self._post("org", switches))
+
     def search_lag(self, enabled: bool = True) -> None:
         self._post("search_lag", {"enabled": enabled})
 
@@ -66,5 +70,6 @@ def fake_server() -> Iterator[LocalServer]:
 def fake(fake_server: LocalServer) -> Iterator[FakeOrg]:
     org = FakeOrg(fake_server.url)
     org.reset()
+    org.org(picklists=False, soap_login=False, duplicate_key="duplicateResult")
     yield org
     org.http.close()

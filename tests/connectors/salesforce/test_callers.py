@@ -262,7 +262,7 @@ def test_every_exchange_is_recorded_without_secrets(fake: FakeOrg, redis_url: st
 
     paths = [exchange.url.split("/services/")[1].split("?")[0] for exchange in result.exchanges]
     assert paths[0] == "oauth2/token"
-    assert "data/v59.0/composite/sobjects" in paths
+    assert "data/v64.0/composite/sobjects" in paths
     login = result.exchanges[0]
     assert login.request_body == "[credentials omitted]"
     assert login.response_body == "[session omitted]"

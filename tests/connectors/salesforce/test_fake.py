@@ -26,8 +26,8 @@ def sf(fake: FakeOrg) -> Iterator[Any]:
     session = requests.Session()
     session.trust_env = False
     session.mount("https://", ToLocalHTTP(fake.url.removeprefix("http://")))
-    # Username + password + security token: simple-salesforce logs in (SOAP) and re-logs in itself.
-    yield Salesforce(username="u@example.com", password="pw", security_token="tok", session=session)
+    # Client credentials at a My Domain (the fake accepts any client when none is configured).
+    yield Salesforce(consumer_key="ck", consumer_secret="cs", domain="acme.my", session=session)
     session.close()
 
 
@@ -199,7 +199,8 @@ def test_soap_login_failure(fake_server: object) -> None:
     from connectors.salesforce.fake import create_app
     from hub.local_server import LocalServer
 
-    with LocalServer(create_app(username="u", password="p", security_token="t")) as server:
+    app = create_app(username="u", password="p", security_token="t", soap_login=True)
+    with LocalServer(app) as server:
         session = requests.Session()
         session.trust_env = False
         session.mount("https://", ToLocalHTTP(server.url.removeprefix("http://")))
@@ -208,7 +209,46 @@ def test_soap_login_failure(fake_server: object) -> None:
     assert exc.value.code == "INVALID_LOGIN"
 
 
+def test_soap_login_is_disabled_by_default_like_a_new_org(fake_server: object) -> None:
+    from connectors.salesforce.fake import create_app
+    from hub.local_server import LocalServer
+
+    with LocalServer(create_app(username="u", password="p", security_token="t")) as server:
+        session = requests.Session()
+        session.trust_env = False
+        session.mount("https://", ToLocalHTTP(server.url.removeprefix("http://")))
+        with pytest.raises(SalesforceAuthenticationFailed) as exc:
+            Salesforce(username="u", password="p", security_token="t", session=session, version="64.0")
+        assert exc.value.code == "INVALID_OPERATION"
+        assert "disabled" in str(exc.value)
+        # API 65.0 and later have no login() at all, enabled or not.
+        with pytest.raises(SalesforceAuthenticationFailed) as exc:
+            Salesforce(username="u", password="p", security_token="t", session=session, version="65.0")
+        assert exc.value.code == "UNSUPPORTED_API_VERSION"
+
+
 def test_the_registry_finds_the_fake() -> None:
     app = registry.sandbox_app("salesforce")
     assert app is not None
     assert app.test_client().get("/__fake__/requests").json["api_requests"] == 0
+
+
+def test_client_credentials_are_refused_at_the_shared_login_host(fake: FakeOrg) -> None:
+    session = requests.Session()
+    session.trust_env = False
+    session.mount("https://", ToLocalHTTP(fake.url.removeprefix("http://")))
+
+    refused = session.post(
+        "https://login.salesforce.com/services/oauth2/token", data={"grant_type": "client_credentials"},
+        auth=("ck", "cs"),
+    )  # fmt: skip
+    accepted = session.post(
+        "https://acme.my.salesforce.com/services/oauth2/token", data={"grant_type": "client_credentials"},
+        auth=("ck", "cs"),
+    )  # fmt: skip
+
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {"error": "invalid_grant", "error_description": "request not supported on this domain"},
+    )
+    assert accepted.status_code == 200

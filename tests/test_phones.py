@@ -1,0 +1,64 @@
+"""The one phone reader: every spelling of a number providers, CRMs and mappings hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.core import phones
+
+
+@pytest.mark.parametrize(
+    ("value", "region", "expected"),
+    [
+        ("(470) 555-0183", "US", "+14705550183"),
+        ("4705550183", "US", "+14705550183"),
+        ("14705550183", "US", "+14705550183"),
+        ("470-555-0183", "US", "+14705550183"),
+        ("+44 20 7946 0958", "US", "+442079460958"),
+        ("0044 20 7946 0958", "US", "+442079460958"),
+        ("020 7946 0958", "GB", "+442079460958"),
+        ("client:agent42", "US", None),
+        ("anonymous", "US", None),
+        ("123", "US", None),
+    ],
+)
+def test_e164(value: str, region: str, expected: str | None) -> None:
+    assert phones.e164(value, region) == expected
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [("+442079460958", "GB"), ("+14045550147", "US"), ("+800 1234 5678", None), (None, None)],
+)
+def test_country(number: str | None, expected: str | None) -> None:
+    assert phones.country(number) == expected
+
+
+def test_international_digits_without_plus_keep_their_country() -> None:
+    assert phones.e164("447700900123", "US") == "+447700900123"
+    assert phones.e164("14705550183", "US") == "+14705550183"
+    assert phones.e164("4705550183", "US") == "+14705550183"
+
+
+def test_the_region_reads_national_formats_only() -> None:
+    assert phones.e164("020 7946 0958", "GB") == "+442079460958"
+    assert phones.e164("020 7946 0958", "US") is None
+    assert phones.e164("+1 470 555 0183", "GB") == "+14705550183"
+
+
+def test_national_is_written_as_the_numbers_own_country_writes_it() -> None:
+    assert phones.national("+14155550100") == "(415) 555-0100"
+    assert phones.national("+442079460958") == "020 7946 0958"
+    assert phones.national("12") is None
+
+
+@pytest.mark.parametrize("value", [None, "", "   ", True, "sip:alice@example.com", "withheld"])
+def test_nothing_usable_is_none(value: object) -> None:
+    assert phones.parse(value) is None
+
+
+@pytest.mark.parametrize(
+    "value", ["+11111111111", "+10000000000", "+266696687", "+15551234567", "(415) 155-0100"]
+)
+def test_placeholders_are_no_number(value: str) -> None:
+    assert phones.e164(value) is None
