@@ -47,15 +47,23 @@ def overview() -> str:
     return render_template("console/overview.html", data=data, ranges=list(RANGES), range_name=range_name)
 
 
+#: The connector report the overview shows as "attribution level per source" (GA4 offers it).
+COVERAGE_REPORT = "coverage"
+
+
 def _overview_data(session: Any, range_name: str) -> dict[str, Any]:
-    from hub.ga4_commands import coverage
+    from connectors import registry as connector_registry
+    from hub.connector_services import StoreRecords
 
     data = overview_figures(session, range_name)
     hub = runtime()
     since = datetime.now(UTC) - RANGES[range_name]
-    data["ga4"] = {
-        d.id: coverage(hub.db, d.id, since) for d in hub.config.destinations.values() if d.type == "ga4"
-    }
+    data["ga4"] = {}
+    for destination in hub.config.destinations.values():
+        for report in connector_registry.connector_class(destination.type).admin_reports:
+            if report.name == COVERAGE_REPORT:
+                built = report.build(StoreRecords(hub.db), destination.id, since)
+                data["ga4"][destination.id] = built.get("sources", {})
     return data
 
 

@@ -40,10 +40,11 @@ def test_every_console_route_refuses_an_anonymous_visitor(hub: Hub) -> None:
 
 
 def test_static_assets_are_public_and_hold_no_data(hub: Hub) -> None:
-    chart = hub.client.get("/console/static/vendor/chart.umd.min.js")
-    assert chart.status_code == 200
-    assert b"Chart.js v4.6.1" in chart.data
-    assert hub.client.get("/console/static/console.css").status_code == 200
+    with hub.client.get("/console/static/vendor/chart.umd.min.js") as chart:
+        assert chart.status_code == 200
+        assert b"Chart.js v4.6.1" in chart.data
+    with hub.client.get("/console/static/console.css") as css:
+        assert css.status_code == 200
 
 
 def test_login_sets_a_session_and_a_wrong_password_does_not(hub: Hub) -> None:
