@@ -265,6 +265,8 @@ class Connector(ABC):
     batch_window_s: ClassVar[float] = 0.0
     #: Credential names the connector reads (all `${ENV}` references in hub.yaml).
     credential_names: ClassVar[tuple[str, ...]] = ()
+    #: Those it cannot log in without (the rest are optional).
+    required_credentials: ClassVar[tuple[str, ...]] = ()
     #: The destination's own published limits, used when hub.yaml sets none:
     #: bucket -> (requests, window seconds); "default" covers every request.
     default_rate_limits: ClassVar[dict[str, tuple[int, float]]] = {}
@@ -274,6 +276,11 @@ class Connector(ABC):
     def __init__(self, settings: DestinationSettings, context: ConnectorContext) -> None:
         self.settings = settings
         self.context = context
+
+    @classmethod
+    def missing_credentials(cls, present: frozenset[str]) -> list[str]:
+        """Credential names still needed when only `present` are set (half a set is an error)."""
+        return [name for name in cls.required_credentials if name not in present]
 
     @classmethod
     def option_problems(cls, options: Mapping[str, Any]) -> list[str]:

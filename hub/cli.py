@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +34,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hub.runtime import read_sandbox_urls
     from hub.supervisor import RunOptions, Supervisor, banner
 
+    # `hub run` is the workstation command: development (sandboxes, generated secrets) unless
+    # the environment says otherwise (HUB_ENV=production, or HUB_REQUIRE_LIVE=1).
+    os.environ.setdefault("HUB_ENV", "development")
     settings = _settings()
     configure("text" if sys.stderr.isatty() else settings.log_format, settings.log_level)
     options = RunOptions(args.host, args.port, args.web_workers, args.workers)
@@ -47,19 +51,28 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from hub import metrics_dir
     from hub.logs import configure
-    from hub.worker import run_worker
 
     settings = _settings()
+    # Before prometheus_client is imported: its samples go where /metrics reads them.
+    metrics_dir.configure(settings.data_dir, clean=True)
+    from hub.worker import run_worker
+
     configure(settings.log_format, settings.log_level)
-    run_worker(settings, burst=args.burst, dispatch=not args.no_dispatch)
+    run_worker(
+        settings,
+        burst=args.burst,
+        dispatch=not args.no_dispatch,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+    )
     return 0
 
 
 def cmd_web(args: argparse.Namespace) -> int:
     """Replace this process with gunicorn serving the hub (container and service-unit entry)."""
-    import os
-
+    from hub.runtime import load_hub_config
     from hub.supervisor import web_command
 
     if not Path("wsgi.py").is_file():
@@ -67,6 +80,9 @@ def cmd_web(args: argparse.Namespace) -> int:
             "hub web: run it from the directory holding wsgi.py (the project or image root)", file=sys.stderr
         )
         return EXIT_PROBLEMS
+    # Refuse here, in one line, what every gunicorn worker would otherwise refuse with a traceback.
+    settings = _settings()
+    load_hub_config(settings, generate_secrets=False)
     command = web_command(args.host, args.port, args.web_workers, "wsgi:create()")
     os.execv(command[0], command)  # noqa: S606 - the command is built from our own settings
 
@@ -81,6 +97,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             print(f"current revision: {current or 'none (empty database)'}")
             print(f"newest revision:  {head}")
             print(f"pending: {', '.join(pending) if pending else 'none'}")
+            return 0
+        if args.downgrade_to:
+            before, after = db.downgrade(args.downgrade_to)
+            print(f"downgraded from {before} to {after or 'an empty schema'}")
             return 0
         applied = db.migrate()
     finally:
@@ -286,13 +306,75 @@ def _known(name: str | None, known: Any, what: str) -> None:
 
 
 def cmd_send_samples(args: argparse.Namespace) -> int:
-    from hub.send_samples import send_samples
+    from hub.send_samples import NoHubFound, hub_url, send_samples
 
     settings = _settings()
-    results = send_samples(settings, args.url.rstrip("/"), sources=args.source)
+    try:
+        url = hub_url(settings, args.url)
+    except NoHubFound as exc:
+        print(f"hub send-samples: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    results = send_samples(settings, url, sources=args.source)
     for line in results.lines:
         print(line)
     return 0 if results.ok else 1
+
+
+# --- prune / forget / backup ------------------------------------------------------------------
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from hub.audit import cli_actor
+    from hub.prune import prune
+    from hub.runtime import load_hub_config
+    from hub.store.db import Database
+
+    settings = _settings()
+    retention = load_hub_config(settings, generate_secrets=False).retention
+    db = Database(settings.database_url)
+    try:
+        report = prune(db, retention, actor=cli_actor())
+    finally:
+        db.dispose()
+    print("removed (per hub.yaml retention):")
+    for line in report.lines():
+        print(f"  {line}")
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    from hub.audit import cli_actor
+    from hub.erasure import NotAPhoneNumber, forget
+    from hub.store.db import Database
+
+    db = Database(_settings().database_url)
+    try:
+        report = forget(db, args.phone, actor=cli_actor(), region=args.region)
+    except NotAPhoneNumber as exc:
+        print(f"hub forget: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    finally:
+        db.dispose()
+    print(f"forgot the caller (tombstone {report.number_hash[:12]}...); removed:")
+    for line in report.lines():
+        print(f"  {line}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from hub.backup import BackupRefused, backup
+
+    try:
+        result = backup(_settings(), Path(args.directory))
+    except BackupRefused as exc:
+        print(f"hub backup: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"database: {result.database}")
+    if result.secrets is not None:
+        print(
+            f"generated secrets: {result.secrets}  (keep it secret: it holds the admin token and source secrets)"
+        )
+    return 0
 
 
 # --- parser ----------------------------------------------------------------------------------
@@ -322,10 +404,21 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run one worker process (needs REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="drain the queues, then exit")
     worker.add_argument("--no-dispatch", action="store_true", help="never act as the dispatcher")
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve /metrics on this port (this machine's workers and the database gauges)",
+    )
+    worker.add_argument("--metrics-host", default="0.0.0.0", help="address for --metrics-port")
     worker.set_defaults(func=cmd_worker)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--status", action="store_true", help="show current and pending revisions only")
+    migrate.add_argument(
+        "--downgrade-to",
+        metavar="REVISION",
+        help="undo newer revisions (run with the newer version, before installing the older one)",
+    )
     migrate.set_defaults(func=cmd_migrate)
 
     check = commands.add_parser("check", help="validate hub.yaml, provider definitions and mappings")
@@ -388,13 +481,32 @@ def build_parser() -> argparse.ArgumentParser:
     samples = commands.add_parser(
         "send-samples", help="post the bundled sample calls, re-dated and signed, to a hub"
     )
-    samples.add_argument("--url", default="http://127.0.0.1:8000")
+    samples.add_argument(
+        "--url", help="the hub's base URL (default: the `hub run` serving from this data directory)"
+    )
     samples.add_argument("--source", action="append", help="only these source ids (repeatable)")
     samples.set_defaults(func=cmd_send_samples)
+
+    prune = commands.add_parser("prune", help="delete stored data older than hub.yaml's retention allows")
+    prune.set_defaults(func=cmd_prune)
+
+    forget = commands.add_parser(
+        "forget", help="erase a caller's calls, versions, deliveries and attempts (any phone format)"
+    )
+    forget.add_argument("phone", help="the caller's number, e.g. +14705550183 or (470) 555-0183")
+    forget.add_argument("--region", default="US", help="country for numbers without a country code")
+    forget.set_defaults(func=cmd_forget)
+
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database (online) and generated secrets into DIRECTORY"
+    )
+    backup.add_argument("directory")
+    backup.set_defaults(func=cmd_backup)
 
     from hub.console.cli import register as register_console_commands
 
     register_console_commands(commands)
+
     _register_connector_commands(commands)
     return parser
 

@@ -1,8 +1,10 @@
 """hub.yaml: sources, destinations and routes, validated at once with every problem listed.
 
-Secrets are `${ENV}` references resolved here (`${NAME:-default}` gives a default). A source
-whose secrets are all unset gets a generated one, kept under the data directory; a destination
-whose credentials are all unset runs in sandbox mode against a local fake of its API.
+Secrets are `${ENV}` references resolved here (`${NAME:-default}` gives a default). Sandbox mode
+is only where it is said: a destination with `sandbox: true`, or one without credentials while
+the hub runs in development (`hub run` on a workstation). In development a source whose secrets
+are all unset gets a generated one, kept under the data directory. Anything else missing (a
+misspelled variable, half a set of credentials) is a configuration error naming the variables.
 """
 
 from __future__ import annotations
@@ -51,7 +53,28 @@ DESTINATION_KEYS = {
     "max_in_flight",
 }
 ROUTE_KEYS = {"from", "to"}
-TOP_KEYS = {"version", "sources", "destinations", "routes", "public_url", "alerts", "console"}
+TOP_KEYS = {"version", "sources", "destinations", "routes", "public_url", "retention", "alerts", "console"}
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """How many days each kind of stored data is kept (`hub prune`, run daily by the dispatcher)."""
+
+    #: Requests and answers kept with attempts and batches (they repeat callers' numbers and names).
+    exchanges_days: int = 30
+    #: The attempts themselves (outcome, reason, timing).
+    attempts_days: int = 90
+    #: Calls with their versions, deliveries and the webhook deliveries they came from, counted
+    #: from when the hub last stored a version of the call (not the provider's call time);
+    #: calls with work still pending are kept.
+    calls_days: int = 365
+    #: Webhook deliveries that never produced a call (parse failures, refused or empty ones).
+    unparsed_receipts_days: int = 90
+    #: Audit entries (who erased or pruned what).
+    audit_days: int = 730
+
+
+RETENTION_KEYS = {name for name in RetentionConfig.__dataclass_fields__}
 
 
 @dataclass(frozen=True)
@@ -84,16 +107,14 @@ class DestinationConfig:
     rate_limits: Mapping[str, tuple[int, float]] = field(default_factory=dict)
     retry_base_s: float = 5.0
     retry_max_s: float = 3600.0
+    #: Runs against the connector's local fake: `sandbox: true`, or no credentials in development.
+    sandbox: bool = False
     #: How the local fake is shaped in sandbox mode (the connector's `sandbox_problems` checks it).
     sandbox_options: Mapping[str, Any] = field(default_factory=dict)
     #: Longest wait for a fuller batch once a call is due; None = the connector's own default.
     batch_window_s: float | None = None
     #: Batches that may be queued or sending at once; None = one per worker, plus one.
     max_in_flight: int | None = None
-
-    @property
-    def sandbox(self) -> bool:
-        return not any(secret for secret in self.credentials.values())
 
 
 @dataclass(frozen=True)
@@ -109,6 +130,7 @@ class HubConfig:
     destinations: Mapping[str, DestinationConfig]
     routes: tuple[Route, ...]
     public_url: str | None = None
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     #: hub.yaml's `alerts:` and `console:` sections (hub.console.settings).
     alerts: Any = None
     console: Any = None
@@ -193,6 +215,7 @@ def load_config(
     generate_secrets: bool = True,
     known_providers: list[str] | None = None,
     known_destination_types: list[str] | None = None,
+    missing_credentials: MissingCredentials | None = None,
 ) -> HubConfig:
     """Read and validate hub.yaml; raise ConfigError listing every problem with file and line."""
     environment = os.environ if env is None else env
@@ -209,12 +232,16 @@ def load_config(
     if data.get("version", 1) != 1:
         problems.add(data, "version", f"version must be 1, got {data.get('version')!r}")
     generated = GeneratedSecrets(settings.data_dir) if generate_secrets else None
+    mode = _Mode(settings.development, settings.require_live, missing_credentials)
 
-    sources = _sources(data.get("sources") or [], problems, environment, generated, known_providers, data)
+    sources = _sources(
+        data.get("sources") or [], problems, environment, generated, known_providers, data, mode
+    )
     destinations = _destinations(
-        data.get("destinations") or [], problems, environment, known_destination_types, data
+        data.get("destinations") or [], problems, environment, known_destination_types, data, mode
     )
     routes = _routes(data.get("routes") or [], problems, sources, destinations, data)
+    retention = _retention(data, problems)
     public_url = data.get("public_url")
     if public_url is not None and not isinstance(public_url, str):
         problems.add(data, "public_url", "public_url must be a string")
@@ -230,7 +257,14 @@ def load_config(
         resolve_env(public_url, environment).rstrip("/") if public_url else None
     )
     return HubConfig(
-        settings.config_path, sources, destinations, tuple(routes), resolved_url or None, alerts, console
+        settings.config_path,
+        sources,
+        destinations,
+        tuple(routes),
+        resolved_url or None,
+        retention,
+        alerts,
+        console,
     )
 
 
@@ -241,6 +275,49 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def _retention(data: YamlMap, problems: _Problems) -> RetentionConfig:
+    node = data.get("retention")
+    if node is None:
+        return RetentionConfig()
+    if not isinstance(node, YamlMap):
+        problems.add(data, "retention", "retention maps kinds of data to days, e.g. {calls_days: 365}")
+        return RetentionConfig()
+    problems.unknown_keys(node, RETENTION_KEYS, "retention")
+    defaults = RetentionConfig()
+    days = {
+        key: _setting(
+            node,
+            key,
+            getattr(defaults, key),
+            _whole(1),
+            "retention",
+            "must be a whole number of days >= 1",
+            problems,
+        )
+        for key in RETENTION_KEYS
+    }
+    retention = RetentionConfig(**days)
+    if retention.exchanges_days > retention.attempts_days:
+        problems.add(node, "exchanges_days", "retention: exchanges_days cannot exceed attempts_days")
+    if retention.attempts_days > retention.calls_days:
+        problems.add(node, "attempts_days", "retention: attempts_days cannot exceed calls_days")
+    return retention
+
+
+#: (destination type, credential names that are set) -> the names still needed to log in.
+MissingCredentials = Callable[[str, frozenset[str]], list[str]]
+
+
+@dataclass(frozen=True)
+class _Mode:
+    development: bool
+    require_live: bool
+    missing_credentials: MissingCredentials | None
+
+
+_DEVELOPMENT_HINT = "only in development: `hub run`, or HUB_ENV=development"
 
 
 def _flag(value: Any) -> bool:
@@ -311,6 +388,7 @@ def _sources(
     generated: GeneratedSecrets | None,
     known_providers: list[str] | None,
     parent: YamlMap,
+    mode: _Mode,
 ) -> dict[str, SourceConfig]:
     result: dict[str, SourceConfig] = {}
     seen: set[str] = set()
@@ -347,7 +425,15 @@ def _sources(
         label = f"source {source_id!r}"
         insecure = _setting(node, "insecure", False, _flag, label, "must be true or false", problems)
         secret_generated = False
-        if not resolved and not insecure and generated is not None and source_id:
+        if not resolved and not insecure and source_id and not mode.development:
+            names = ", ".join(n for literal in raw_secrets for n in env_names(literal)) or "none referenced"
+            problems.add(
+                node,
+                "secrets",
+                f"source {source_id!r}: no signing secret is set ({names}); set one or mark the "
+                f"source insecure: true (generated secrets: {_DEVELOPMENT_HINT})",
+            )
+        elif not resolved and not insecure and generated is not None and source_id:
             value, _ = generated.get_or_create(f"source:{source_id}")
             resolved = (Secret(value),)
             secret_generated = True
@@ -380,7 +466,12 @@ def _sources(
 
 
 def _destinations(
-    raw: Any, problems: _Problems, env: Mapping[str, str], known_types: list[str] | None, parent: YamlMap
+    raw: Any,
+    problems: _Problems,
+    env: Mapping[str, str],
+    known_types: list[str] | None,
+    parent: YamlMap,
+    mode: _Mode,
 ) -> dict[str, DestinationConfig]:
     result: dict[str, DestinationConfig] = {}
     seen: set[str] = set()
@@ -398,6 +489,7 @@ def _destinations(
                 f"destination {destination_id!r}: unknown type {type_name!r}; known: {', '.join(known_types)}",
             )
         credentials: dict[str, Secret] = {}
+        variables: dict[str, list[str]] = {}
         raw_credentials = node.get("credentials", {})
         if not isinstance(raw_credentials, dict):
             problems.add(
@@ -413,6 +505,7 @@ def _destinations(
                 )
                 continue
             credentials[name] = Secret(resolve_env(value, env))
+            variables[name] = env_names(value)
         mappings = node.get("mappings", [])
         if not isinstance(mappings, list) or not all(isinstance(m, str) for m in mappings):
             problems.add(
@@ -421,7 +514,7 @@ def _destinations(
             mappings = []
         label = f"destination {destination_id!r}"
         options = _setting(node, "options", {}, _mapping, label, "must be a mapping", problems)
-        sandbox = _setting(node, "sandbox", {}, _mapping, label, "must be a mapping", problems)
+        explicit, sandbox_options = _sandbox_setting(node, label, problems)
         rate_limit, window = _rate_limit(node.get("rate_limit"), node, "rate_limit", destination_id, problems)
         buckets: dict[str, tuple[int, float]] = {}
         raw_buckets = node.get("rate_limits")
@@ -442,6 +535,13 @@ def _destinations(
             node, "timeout_s", 15, _seconds(0, 300, open_low=True), label, "must be in (0, 300]", problems
         )
         enabled = _setting(node, "enabled", True, _flag, label, "must be true or false", problems)
+        sandbox = explicit
+        if not sandbox and destination_id:
+            sandbox = _credential_mode(node, label, type_name, credentials, variables, mode, problems)
+        if sandbox and mode.require_live and enabled:
+            problems.add(
+                node, "sandbox", f"{label} would run in sandbox mode, which HUB_REQUIRE_LIVE forbids"
+            )
         window_s = _setting(
             node, "batch_window_s", None, _seconds(0, 60), label, "must be seconds between 0 and 60", problems
         )
@@ -461,11 +561,57 @@ def _destinations(
                 rate_limits=buckets,
                 retry_base_s=retry_base,
                 retry_max_s=retry_max,
-                sandbox_options=dict(sandbox),
+                sandbox=sandbox,
+                sandbox_options=sandbox_options,
                 batch_window_s=None if window_s is None else float(window_s),
                 max_in_flight=in_flight,
             )
     return result
+
+
+def _sandbox_setting(node: YamlMap, label: str, problems: _Problems) -> tuple[bool, dict[str, Any]]:
+    """`sandbox: true` asks for the fake anywhere; a mapping only shapes the fake for when the
+    destination runs in sandbox mode anyway (development without credentials), so options left
+    in hub.yaml never keep a destination with credentials away from its real API."""
+    value = node.get("sandbox")
+    if value is None or isinstance(value, bool):
+        return bool(value), {}
+    if isinstance(value, dict):
+        return False, dict(value)
+    problems.add(node, "sandbox", f"{label}: sandbox is true, false, or a mapping of options for the fake")
+    return False, {}
+
+
+def _credential_mode(
+    node: YamlMap,
+    label: str,
+    type_name: str,
+    credentials: Mapping[str, Secret],
+    variables: Mapping[str, list[str]],
+    mode: _Mode,
+    problems: _Problems,
+) -> bool:
+    """True for sandbox mode (development, no credentials); adds a problem for anything half set."""
+    present = frozenset(name for name, secret in credentials.items() if secret)
+    if not present:
+        if mode.development:
+            return True
+        names = ", ".join(v for name in credentials for v in variables.get(name, ())) or "none referenced"
+        problems.add(
+            node,
+            "credentials",
+            f"{label}: no credentials are set ({names}); set them or mark it sandbox: true "
+            f"(sandbox without saying so: {_DEVELOPMENT_HINT})",
+        )
+        return False
+    missing = mode.missing_credentials(type_name, present) if mode.missing_credentials else []
+    if missing:
+        wanted = ", ".join(
+            f"{name} ({'/'.join(variables[name])})" if variables.get(name) else f"{name} (not in hub.yaml)"
+            for name in missing
+        )
+        problems.add(node, "credentials", f"{label}: some credentials are set but not all; missing: {wanted}")
+    return False
 
 
 def _rate_limit(

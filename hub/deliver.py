@@ -63,6 +63,7 @@ def stored_record(record: RenderedRecord) -> dict[str, Any]:
         "target": record.target,
         "fields": history_fields(record.fields),
         "match": list(record.match),
+        "options": dict(record.options),
     }
 
 
@@ -83,6 +84,8 @@ class _Claimed:
     retry_base: int
     created_at: datetime
     records: list[dict[str, Any]] | None = None
+    #: Content hash of the mapping files that rendered `records`.
+    mapping_version: str | None = None
 
 
 def deliver(
@@ -166,6 +169,7 @@ def _prepare(
             (_Claimed(r.id, r.call_id, r.attempts, r.retry_base, r.created_at), r.call_id, r.event_id)
             for r in rows
         ]
+    cache = runtime.mappings  # one version for the whole batch, even if a reload swaps it
     for snapshot, call_id, event_id in loaded:
         claimed[snapshot.id] = snapshot
         state, payload = calls.get(call_id), versions.get(event_id)
@@ -176,7 +180,8 @@ def _prepare(
             call = load_event(state)
             trigger = load_event(payload)
             kinds = [trigger.kind, *(k for k in folded[snapshot.id] if k != trigger.kind)]
-            rendered = render_covering(runtime.mappings.get(destination), call, kinds)
+            snapshot = claimed[snapshot.id] = replace(snapshot, mapping_version=cache.version(destination))
+            rendered = render_covering(cache.get(destination), call, kinds)
         except RenderFailed as exc:
             early[snapshot.id] = PermanentError(exc.message, reason="mapping")
             continue
@@ -228,6 +233,7 @@ def _start_sending(
                     lease_until=lease,
                     updated_at=now,
                     records=rows[item.delivery_id].records,
+                    mapping_version=rows[item.delivery_id].mapping_version,
                 )
             )
             if getattr(done, "rowcount", 0):
@@ -309,6 +315,7 @@ def _record(
                 hold_for_credentials(session, destination.id, values, message or "", finished)
             if expected == "queued":
                 values["records"] = row.records
+                values["mapping_version"] = row.mapping_version
             if not getattr(session.execute(fence.values(**values)), "rowcount", 0):
                 log.warning(
                     "outcome not recorded: the claim was handed to another worker",
@@ -327,6 +334,7 @@ def _record(
                     message=message,
                     retry_after_s=retry_after,
                     exchanges=own.get(delivery_id, []),
+                    mapping_version=row.mapping_version,
                 )
             )
             statuses[delivery_id] = status
@@ -384,6 +392,7 @@ def _observe(
             "delivery_id": row.id,
             "call_id": row.call_id,
             "attempt": number,
+            "mapping_version": row.mapping_version,
             "outcome": status,
             "reason": reason,
         },

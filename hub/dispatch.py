@@ -35,6 +35,7 @@ from connectors import registry as connector_registry
 from hub.claims import CLAIMED, deliver_job_id, ingest_job_id, new_token, waiting_jobs
 from hub.config import DestinationConfig, HubConfig
 from hub.pauses import paused_destinations
+from hub.prune import prune_if_due
 from hub.runtime import Runtime
 from hub.store.models import Attempt, Delivery, Receipt
 
@@ -454,6 +455,7 @@ class Dispatcher:
                     summary = dispatch_once(self.runtime)
                     self.check_alerts()
                     busy = bool(summary.receipts or summary.deliveries)
+                    prune_if_due(self.runtime.db, self.runtime.config.retention, self.runtime.redis)
                 self.failures = 0
             except redis.RedisError as exc:
                 log.warning("redis unavailable; stored work waits", extra={"detail": str(exc)})

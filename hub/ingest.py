@@ -24,6 +24,7 @@ from hub import metrics
 from hub.config import SourceConfig
 from hub.core.errors import NotACall, ParseError
 from hub.core.events import KIND_COMPLETED, CallEvent, dump_event, load_event
+from hub.erasure import is_forgotten
 from hub.merge import call_id, merge
 from hub.runtime import Runtime
 from hub.store.models import Call, Delivery, Event, Receipt
@@ -114,6 +115,15 @@ def ingest_one(
     except NotACall as exc:
         _ignore(receipt, exc, summary)
         return
+    kept = [event for event in events if not is_forgotten(session, event.caller.number)]
+    if events and not kept:
+        # A late redelivery of an erased caller's call: nothing of it is kept.
+        receipt.status, receipt.body, receipt.headers = "forgotten", b"", {}
+        log.info(
+            "dropped delivery of a forgotten caller", extra={"source": source.id, "receipt_id": receipt.id}
+        )
+        return
+    events = kept
     for event in events:
         summary.deliveries += store_version(runtime, session, source, event, receipt.id)
         metrics.EVENTS.labels(source=source.id, kind=event.kind).inc()

@@ -34,8 +34,15 @@ def use_runtime(value: Runtime | None) -> None:
         _runtime = value
 
 
+def current_runtime() -> Runtime:
+    """The runtime, with hub.yaml and mapping changes picked up since the previous job."""
+    value = runtime()
+    value.reloader.check()
+    return value
+
+
 def ingest(receipt_ids: Sequence[int], token: str | None = None) -> dict[str, int]:
-    hub = runtime()
+    hub = current_runtime()
     lease_s = hub.settings.lease_s
     with Heartbeat(lambda: renew_receipts(hub.db, token or "", lease_s), heartbeat_period(lease_s)):
         summary = ingest_receipts(hub, receipt_ids, token)
@@ -48,7 +55,7 @@ def ingest(receipt_ids: Sequence[int], token: str | None = None) -> dict[str, in
 
 
 def deliver(destination_id: str, delivery_ids: Sequence[str], token: str | None = None) -> dict[str, str]:
-    hub = runtime()
+    hub = current_runtime()
     lease_s = hub.settings.lease_s
 
     def renew() -> None:

@@ -161,8 +161,20 @@ def _with_candidate(current: list[Mapping], candidate: Mapping) -> list[Mapping]
 
 def _sent_records(stored: list[Any] | None) -> list[RenderedRecord | Skip]:
     return [
-        RenderedRecord(r["mapping"], r["target"], r.get("fields", {}), tuple(r.get("match", ())))
+        RenderedRecord(
+            r["mapping"], r["target"], r.get("fields", {}), tuple(r.get("match", ())), r.get("options", {})
+        )
         for r in stored or []
+    ]
+
+
+def _comparable(stored: list[Any] | None, rendered: list[RenderedRecord]) -> list[RenderedRecord]:
+    """The candidate's records as history stored them: hashed fields masked, and options left
+    out when the stored records predate keeping them (else every call would show a change)."""
+    with_options = all("options" in r for r in stored or [])
+    return [
+        dataclasses.replace(r, fields=history_fields(r.fields), options=r.options if with_options else {})
+        for r in rendered
     ]
 
 
@@ -208,11 +220,7 @@ def preview_candidate(
                     )
                     continue
                 old = _sent_records(delivery.records)
-                rendered = [
-                    dataclasses.replace(r, fields=history_fields(r.fields))
-                    for r in new
-                    if isinstance(r, RenderedRecord)
-                ]
+                rendered = _comparable(delivery.records, [r for r in new if isinstance(r, RenderedRecord)])
                 lines = diff_records(old, rendered)
                 if lines:
                     changes.append(

@@ -152,6 +152,7 @@ def attempts_for(session: Session, delivery_ids: list[str]) -> dict[str, list[di
                 "reason": a.reason,
                 "message": a.message,
                 "retry_after_s": a.retry_after_s,
+                "mapping_version": a.mapping_version,
                 "exchanges": a.exchanges,
                 "batch": {"id": batch.id, "size": batch.size, "exchanges": batch.exchanges}
                 if batch
@@ -194,6 +195,7 @@ def delivery_detail(delivery: Delivery, attempts: list[dict[str, Any]] | None = 
         "due_at": iso(delivery.due_at),
         "external_ids": delivery.external_ids,
         "records": delivery.records,
+        "mapping_version": delivery.mapping_version,
         "superseded_by": delivery.superseded_by,
         "created_at": iso(delivery.created_at),
         "finished_at": iso(delivery.finished_at),

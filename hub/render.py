@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -74,14 +75,46 @@ def render_covering(
     return results
 
 
+def mapping_files_version(config: HubConfig, destination: DestinationConfig) -> str:
+    """A short content hash of a destination's mapping files: which version rendered a delivery."""
+    digest = hashlib.sha256()
+    for relative in destination.mappings:
+        digest.update(relative.encode() + b"\0")
+        try:
+            digest.update(mapping_path(config, relative).read_bytes())
+        except OSError:
+            digest.update(b"<unreadable>")
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
 class MappingCache:
-    """Mappings are read once per process; `hub check` validates them before anything starts."""
+    """Mappings loaded once per configuration; workers swap in a new cache when files change."""
 
     def __init__(self, config: HubConfig) -> None:
         self.config = config
         self._loaded: dict[str, list[Mapping]] = {}
+        self._versions: dict[str, str] = {}
 
     def get(self, destination: DestinationConfig) -> list[Mapping]:
         if destination.id not in self._loaded:
+            version = mapping_files_version(self.config, destination)
             self._loaded[destination.id] = load_destination_mappings(self.config, destination)
+            self._versions[destination.id] = version
         return self._loaded[destination.id]
+
+    def version(self, destination: DestinationConfig) -> str:
+        """The content hash of the mapping files `get` returned for this destination."""
+        self.get(destination)
+        return self._versions[destination.id]
+
+    def load_all(self) -> None:
+        """Load every destination's mappings now; raises ConfigError listing every problem."""
+        problems: list[str] = []
+        for destination in self.config.destinations.values():
+            try:
+                self.get(destination)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise ConfigError(problems)

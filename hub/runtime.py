@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -25,13 +26,17 @@ from hub.config import DestinationConfig, HubConfig, SourceConfig, admin_token, 
 from hub.coordination import SharedContext
 from hub.core.errors import ConfigError
 from hub.core.secrets import Secret
+from hub.reload import Reloader
 from hub.render import MappingCache
+from hub.run_info import alive
 from hub.settings import Settings
 from hub.store.db import Database
 from hub.store.receipt_writer import ReceiptWriter
 from hub.store.state import DatabaseStateStore
 from webhooks import registry as provider_registry
 from webhooks.base import Provider, SourceSettings
+
+log = logging.getLogger("hub.runtime")
 
 #: Where `hub run` publishes the sandbox fakes' URLs for its child processes.
 SANDBOX_URLS_FILE = "sandbox-urls.json"
@@ -68,7 +73,12 @@ def load_hub_config(settings: Settings, *, generate_secrets: bool = True) -> Hub
         generate_secrets=generate_secrets,
         known_providers=provider_registry.available(settings.mappings_dir),
         known_destination_types=connector_registry.types(),
+        missing_credentials=_missing_credentials,
     )
+
+
+def _missing_credentials(type_name: str, present: frozenset[str]) -> list[str]:
+    return connector_registry.connector_class(type_name).missing_credentials(present)
 
 
 @dataclass
@@ -111,6 +121,23 @@ class Runtime:
     @functools.cached_property
     def mappings(self) -> MappingCache:
         return MappingCache(self.config)
+
+    @functools.cached_property
+    def reloader(self) -> Reloader:
+        """Checked between jobs: changed hub.yaml or mapping files replace these once valid."""
+        return Reloader(lambda: load_hub_config(self.settings), self._install, self.config)
+
+    def _install(self, config: HubConfig, mappings: MappingCache) -> None:
+        if set(config.destinations) != set(self.config.destinations):
+            # A worker listens to the queues of the destinations it started with.
+            log.warning(
+                "destinations were added or removed: restart the workers so they serve every queue",
+                extra={"destinations": sorted(config.destinations)},
+            )
+        # Connectors and providers were built from the previous configuration.
+        self.config, self.mappings = config, mappings
+        self._connectors.clear()
+        self._providers.clear()
 
     @functools.cached_property
     def state_store(self) -> DatabaseStateStore:
@@ -191,16 +218,6 @@ def read_sandbox_urls(data_dir: Path) -> dict[str, str]:
         return {}
     data: Any = json.loads(path.read_text())
     pid = data.get("pid") if isinstance(data, dict) else None
-    if not isinstance(pid, int) or not _alive(pid):
+    if not isinstance(pid, int) or not alive(pid):
         return {}
     return {str(k): str(v) for k, v in dict(data.get("urls", {})).items()}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

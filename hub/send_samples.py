@@ -1,4 +1,8 @@
-"""`hub send-samples`: post the bundled sample calls, re-dated and signed, to a running hub."""
+"""`hub send-samples`: post the bundled sample calls, re-dated and signed, to a running hub.
+
+Without --url it finds the `hub run` serving from this data directory (its URL is published
+there) and signs with the same secrets, generated ones included.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 
 import requests
 
+from hub import run_info
 from hub.config import HubConfig
 from hub.redate import redate
 from hub.runtime import load_hub_config
@@ -17,6 +22,41 @@ from webhooks import registry
 from webhooks.base import SourceSettings
 
 SAMPLES = Path(__file__).resolve().parent / "sample_calls"
+
+
+class NoHubFound(Exception):
+    """No URL given and no `hub run` is serving from this data directory."""
+
+
+def hub_url(settings: Settings, given: str | None) -> str:
+    """The URL to post to: --url, else the one the running `hub run` published."""
+    if given:
+        return given.rstrip("/")
+    info = run_info.running(settings.data_dir)
+    if info is None or not info.url:
+        raise NoHubFound(
+            f"no `hub run` is serving from {settings.data_dir}; start one, or pass --url http://HOST:PORT "
+            "with HUB_DATA_DIR (generated secrets) or HUB_SECRET_<SOURCE> matching that hub"
+        )
+    return info.url.rstrip("/")
+
+
+def _answer(response: requests.Response, settings: Settings, source_id: str) -> str:
+    """The hub's answer in full when it refused; with what to do about a signature refusal."""
+    if response.status_code < 300:
+        return f"HTTP {response.status_code}"
+    try:
+        body = response.json()
+        detail = f"{body.get('error', '')}: {body.get('message', '')}".strip(": ")
+    except ValueError:
+        detail = response.text.strip()
+    line = f"HTTP {response.status_code} {detail}"
+    if response.status_code == 401:
+        line += (
+            f"\n    the hub does not accept this source's secret: run send-samples with the hub's "
+            f"HUB_DATA_DIR (now {settings.data_dir}) or set HUB_SECRET_{source_id.upper()} as the hub has it"
+        )
+    return line
 
 
 @dataclass
@@ -54,9 +94,7 @@ def send_samples(settings: Settings, hub_url: str, sources: list[str] | None = N
                 results.lines.append(f"{source.id:<14} {path.name:<48} cannot reach {hub_url}: {exc}")
                 return results
             results.ok &= response.status_code < 300
-            results.lines.append(
-                f"{source.id:<14} {path.name:<48} HTTP {response.status_code} {response.text.strip()[:80]}"
-            )
+            results.lines.append(f"{source.id:<14} {path.name:<48} {_answer(response, settings, source.id)}")
     if not results.lines:
         results.lines.append("no sample calls for the configured sources")
     return results

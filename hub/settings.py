@@ -33,6 +33,15 @@ class Settings:
     #: Refuse to start while any destination would run in sandbox mode (production deployments:
     #: a forgotten credential must stop the hub, not send calls to a local fake).
     require_live: bool = False
+    #: "development" allows sandboxed destinations without credentials and generated source
+    #: secrets; anything else ("production", the default outside `hub run`) refuses both.
+    environment: str = "production"
+
+    @property
+    def development(self) -> bool:
+        """Sandboxes and generated secrets are allowed (`hub run` on a workstation)."""
+        return self.environment == "development" and not self.require_live
+
     #: Seconds a claimed receipt or delivery stays claimed without a heartbeat from its worker:
     #: how soon the work of a worker that died is handed out again.
     lease_s: float = DEFAULT_LEASE_S
@@ -54,8 +63,19 @@ class Settings:
             public_url=(values.get("HUB_PUBLIC_URL") or "").rstrip("/") or None,
             mappings_dir=Path(values.get("HUB_MAPPINGS_DIR", "mappings")),
             require_live=values.get("HUB_REQUIRE_LIVE", "").lower() in ("1", "true", "yes"),
+            environment=_environment(values.get("HUB_ENV"), data_dir),
             lease_s=_lease(values.get("HUB_LEASE_S")),
         )
+
+
+def _environment(declared: str | None, data_dir: Path) -> str:
+    """HUB_ENV when set; else that of a `hub run` alive on this data directory; else production."""
+    if declared:
+        return declared.strip().lower()
+    from hub.run_info import running
+
+    info = running(data_dir)
+    return info.environment if info is not None else "production"
 
 
 def _lease(value: str | None) -> float:

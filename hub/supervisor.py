@@ -8,16 +8,15 @@ of which dispatches). On Ctrl-C or SIGTERM every process it started is stopped.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from hub import metrics_dir, run_info
 from hub.check import check_offline
 from hub.config import HubConfig, admin_token
 from hub.local_server import LocalServer, start_sandboxes
@@ -54,8 +53,8 @@ class Supervisor:
         self.env["HUB_DATA_DIR"] = str(self.settings.data_dir)
         if sys.stderr.isatty() and "HUB_LOG_FORMAT" not in self.env:
             self.env["HUB_LOG_FORMAT"] = "text"
-        self.metrics_dir = Path(tempfile.mkdtemp(prefix="hub-metrics-", dir=self.settings.data_dir))
-        self.env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
+        self.metrics_dir = metrics_dir.configure(self.settings.data_dir, clean=True)
+        self.env[metrics_dir.ENV] = str(self.metrics_dir)
         migrate_schema(self.settings.database_url)
         config, report = check_offline(self.settings)
         if config is None or not report.ok:
@@ -64,6 +63,11 @@ class Supervisor:
         self._spawn_web()
         for _ in range(self.options.workers):
             self.children.append(subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=self.env))
+        run_info.publish(
+            self.settings.data_dir,
+            f"http://{_client_host(self.options.host)}:{self.options.port}",
+            self.settings.environment,
+        )
         return config
 
     def _start_fakes(self, config: HubConfig) -> None:
@@ -107,13 +111,19 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+        run_info.withdraw(self.settings.data_dir)
         for fake in self.fakes:
             fake.stop()
         if self.redis is not None:
             self.redis.stop()
         if self.metrics_dir is not None:
-            # Per-run counters of processes that no longer exist.
-            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+            # Per-run samples of processes that no longer exist.
+            metrics_dir.remove_dead(self.metrics_dir)
+
+
+def _client_host(host: str) -> str:
+    """Where a client on this machine reaches a server bound to `host`."""
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
 
 def web_command(host: str, port: int, workers: int, app: str, access_log: str | None = None) -> list[str]:
@@ -134,6 +144,9 @@ def web_command(host: str, port: int, workers: int, app: str, access_log: str | 
         "2048",
         "--log-level",
         "warning",
+        # Sets up the metrics directory and marks exited workers dead (hub/gunicorn_conf.py).
+        "--config",
+        "python:hub.gunicorn_conf",
         *(["--access-logfile", access_log] if access_log else []),
         app,
     ]
@@ -155,6 +168,11 @@ def banner(settings: Settings, config: HubConfig, options: RunOptions, sandbox_u
         else:
             auth = f"{len(source.secrets)} secret(s) from the environment"
         lines.append(f"  {source.id:<14} {base}/webhooks/{source.id:<14} {auth}")
+    if settings.development:
+        lines.insert(
+            1,
+            "Development mode: destinations without credentials use local fakes (HUB_ENV=production refuses them)",
+        )
     lines += ["", "Destinations:"]
     for destination in config.destinations.values():
         if not destination.enabled:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import threading
+from types import FrameType
 from typing import Any
 
 import redis
@@ -13,6 +15,7 @@ from rq.worker import DequeueStrategy
 from hub import jobs
 from hub.core.errors import Interrupted
 from hub.dispatch import Dispatcher, queue_names
+from hub.local_server import LocalServer, start_sandboxes
 from hub.runtime import Runtime
 from hub.settings import Settings
 
@@ -56,9 +59,22 @@ def work(worker: HubWorker, *, burst: bool) -> None:
     )
 
 
-def run_worker(settings: Settings, *, burst: bool = False, dispatch: bool = True) -> None:
+def run_worker(
+    settings: Settings,
+    *,
+    burst: bool = False,
+    dispatch: bool = True,
+    metrics_port: int | None = None,
+    metrics_host: str = "0.0.0.0",
+) -> None:
     runtime = Runtime.from_settings(settings)
+    fakes = _start_missing_fakes(runtime)
+    if metrics_port is not None:
+        from hub.metrics_export import serve
+
+        serve(runtime, metrics_port, metrics_host)
     jobs.use_runtime(runtime)
+    _reload_on_sighup(runtime)
     dispatcher = Dispatcher(runtime)
     thread = threading.Thread(target=dispatcher.run, name="dispatcher", daemon=True)
     if dispatch and not burst:
@@ -71,3 +87,26 @@ def run_worker(settings: Settings, *, burst: bool = False, dispatch: bool = True
     finally:
         dispatcher.stop()
         runtime.close()
+        for fake in fakes:
+            fake.stop()
+
+
+def _reload_on_sighup(runtime: Runtime) -> None:
+    """SIGHUP reloads hub.yaml and mappings now (validated first), not only at the next job."""
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        runtime.reloader.request()
+        threading.Thread(target=runtime.reloader.check, name="reload", daemon=True).start()
+
+    signal.signal(signal.SIGHUP, handle)
+
+
+def _start_missing_fakes(runtime: Runtime) -> list[LocalServer]:
+    """Fakes for `sandbox: true` destinations when no `hub run` on this data directory serves them
+    (a worker outside `hub run`, e.g. a staging deployment)."""
+    missing = [
+        d for d in runtime.config.destinations.values() if d.sandbox and d.id not in runtime.sandbox_urls
+    ]
+    fakes, urls = start_sandboxes(missing)
+    runtime.sandbox_urls = {**runtime.sandbox_urls, **urls}
+    return fakes

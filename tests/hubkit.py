@@ -51,6 +51,7 @@ def default_config(webhook: bool = True) -> dict[str, Any]:
                 "id": "webhook",
                 "type": "webhook",
                 "credentials": {"url": "${TEST_UNSET_URL}"},
+                "sandbox": True,
                 "max_attempts": 3,
                 "retry": {"base_s": 1, "max_s": 2},
             }

@@ -243,6 +243,7 @@ def test_a_timed_out_delivery_job_stops_and_records_nothing(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     config = default_config()
     config["destinations"][0]["credentials"] = {"url": "${TEST_SLOW_URL}"}
+    config["destinations"][0]["sandbox"] = False
     import os
 
     os.environ["TEST_SLOW_URL"] = f"http://127.0.0.1:{server.server_address[1]}/hook"

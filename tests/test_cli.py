@@ -16,9 +16,12 @@ PROJECT = Path(__file__).resolve().parent.parent
 FIXTURES = PROJECT / "tests" / "fixtures" / "providers"
 
 
-def hub(*args: str, tmp_path: Path, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+def hub(
+    *args: str, tmp_path: Path, config: Path | None = None, environment: str = "development"
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env["HUB_DATA_DIR"] = str(tmp_path / "var")
+    env["HUB_ENV"] = environment
     if config:
         env["HUB_CONFIG"] = str(config)
     return subprocess.run(
@@ -163,6 +166,24 @@ def test_operator_mistakes_get_one_line_and_exit_2(
     assert result.returncode == 2
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_send_samples_without_a_running_hub_says_what_to_pass(tmp_path: Path) -> None:
+    result = hub("send-samples", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "no `hub run` is serving from" in result.stderr
+    assert "pass --url http://HOST:PORT" in result.stderr
+
+
+def test_migrate_downgrades_to_a_revision_and_back(tmp_path: Path) -> None:
+    assert hub("migrate", tmp_path=tmp_path).returncode == 0
+    down = hub("migrate", "--downgrade-to", "0003", tmp_path=tmp_path)
+    assert down.returncode == 0, down.stderr
+    assert "to 0003" in down.stdout
+    status = hub("migrate", "--status", tmp_path=tmp_path)
+    assert "current revision: 0003" in status.stdout
+    again = hub("migrate", tmp_path=tmp_path)
+    assert "0007_ops" in again.stdout
 
 
 def test_normalize_says_why_a_payload_is_ignored(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,10 +13,12 @@ from hub.settings import Settings
 from webhooks import registry as provider_registry
 
 
-def settings_for(tmp_path: Path, text: str) -> Settings:
+def settings_for(tmp_path: Path, text: str, environment: str = "development") -> Settings:
     path = tmp_path / "hub.yaml"
     path.write_text(text)
-    return Settings.from_env({"HUB_CONFIG": str(path), "HUB_DATA_DIR": str(tmp_path / "var")})
+    return Settings.from_env(
+        {"HUB_CONFIG": str(path), "HUB_DATA_DIR": str(tmp_path / "var"), "HUB_ENV": environment}
+    )
 
 
 def problems_of(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> list[str]:
@@ -113,6 +115,7 @@ def test_shipped_config_is_valid(tmp_path: Path) -> None:
             "HUB_CONFIG": str(project / "hub.yaml"),
             "HUB_DATA_DIR": str(tmp_path),
             "HUB_MAPPINGS_DIR": str(project / "mappings"),
+            "HUB_ENV": "development",
         }
     )
     config, report = check_offline(settings)

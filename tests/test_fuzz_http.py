@@ -54,7 +54,9 @@ def test_random_payloads_never_5xx_and_failures_are_explained(tmp_path: Path, re
             # Every provider the registry knows, YAML-defined ones included.
             for slug in PROVIDERS
         ],
-        "destinations": [{"id": "webhook", "type": "webhook", "credentials": {"url": "${TEST_UNSET_URL}"}}],
+        "destinations": [
+            {"id": "webhook", "type": "webhook", "credentials": {"url": "${TEST_UNSET_URL}"}, "sandbox": True}
+        ],
         "routes": [{"from": "*", "to": ["webhook"]}],
     }
     with make_hub(tmp_path, redis_url, f"sqlite:///{tmp_path / 'hub.db'}", config) as hub:

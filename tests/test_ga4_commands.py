@@ -24,6 +24,7 @@ def test_report_compares_what_ga4_counted_with_what_the_hub_sent(
                 "id": "ga4",
                 "type": "ga4",
                 "credentials": {"measurement_id": "${TEST_UNSET_GA4}"},
+                "sandbox": True,
                 "mappings": [
                     str(PROJECT / "mappings" / "ga4" / name)
                     for name in ("phone_call.yaml", "qualified_call.yaml")

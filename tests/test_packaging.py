@@ -102,6 +102,7 @@ def test_the_image_entry_point_serves_the_hub(tmp_path: Path, redis_url: str) ->
     """`hub web` (the image's CMD) starts gunicorn serving the hub from the image's layout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env |= {"HUB_DATA_DIR": str(tmp_path / "var"), "REDIS_URL": redis_url, "HUB_LOG_FORMAT": "json"}
+    env["HUB_ENV"] = "development"  # the shipped hub.yaml without any credential set
     hub = Path(sys.executable).with_name("hub")
     subprocess.run([hub, "migrate"], cwd=PROJECT, env=env, check=True, capture_output=True, timeout=60)
     port = free_port()

@@ -261,6 +261,7 @@ def test_a_completed_only_mapping_still_fires_when_an_update_was_folded_in(tmp_p
                 "id": "webhook",
                 "type": "webhook",
                 "credentials": {"url": "${TEST_UNSET_URL}"},
+                "sandbox": True,
                 "mappings": [str(mapping)],
             }
         ],

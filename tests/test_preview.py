@@ -22,6 +22,7 @@ def shipped_settings(tmp_path: Path) -> Settings:
             "HUB_CONFIG": str(PROJECT / "hub.yaml"),
             "HUB_DATA_DIR": str(tmp_path / "var"),
             "HUB_MAPPINGS_DIR": str(PROJECT / "mappings"),
+            "HUB_ENV": "development",
         }
     )
 
@@ -70,6 +71,7 @@ def test_candidate_mapping_is_compared_with_what_was_sent(tmp_path: Path, redis_
                 "id": "webhook",
                 "type": "webhook",
                 "credentials": {"url": "${TEST_UNSET_URL}"},
+                "sandbox": True,
                 "mappings": [str(mappings / "lead.yaml")],
             }
         ],
@@ -95,3 +97,50 @@ def test_candidate_mapping_is_compared_with_what_was_sent(tmp_path: Path, redis_
     assert "campaign" in text
     assert "emergency-atl" in text
     assert "Phone" in text
+
+
+def test_options_compare_like_with_like_so_only_real_changes_show(tmp_path: Path, redis_url: str) -> None:
+    from sqlalchemy import select, update
+
+    from hub.store.models import Delivery
+
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    lead = (PROJECT / "tests" / "fixtures" / "mappings" / "webhook_lead.yaml").read_text()
+    (mappings / "lead.yaml").write_text(
+        lead.replace("match: [phone]", "match: [phone]\noptions: {tier: gold}")
+    )
+    config = {
+        "version": 1,
+        "sources": [{"id": "callrail", "provider": "callrail", "secrets": ["${TEST_SECRET}"]}],
+        "destinations": [
+            {
+                "id": "webhook",
+                "type": "webhook",
+                "credentials": {"url": "${TEST_UNSET_URL}"},
+                "sandbox": True,
+                "mappings": [str(mappings / "lead.yaml")],
+            }
+        ],
+        "routes": [{"from": "*", "to": ["webhook"]}],
+    }
+    hub: Hub
+    with make_hub(tmp_path, redis_url, f"sqlite:///{tmp_path / 'hub.db'}", config) as hub:
+        hub.post_fixture("callrail", "callrail/post_call_answered_web_session.json")
+        hub.drain()
+        same = preview_candidate(hub.settings, "webhook", mappings / "lead.yaml", since_time("1d"))
+        assert (same["calls_compared"], same["calls_changed"]) == (1, 0)
+        # History written before options were kept: they are left out of the comparison.
+        with hub.runtime.db.session() as session:
+            [records] = session.scalars(select(Delivery.records)).all()
+            legacy = [{k: v for k, v in r.items() if k != "options"} for r in records]
+            session.execute(update(Delivery).values(records=legacy))
+        legacy_report = preview_candidate(hub.settings, "webhook", mappings / "lead.yaml", since_time("1d"))
+        assert legacy_report["calls_changed"] == 0
+        candidate = tmp_path / "lead.yaml"
+        candidate.write_text(
+            (mappings / "lead.yaml").read_text().replace("{from: caller.name}", "{value: x}")
+        )
+        changed = preview_candidate(hub.settings, "webhook", candidate, since_time("1d"))
+    assert changed["calls_changed"] == 1
+    assert changed["changes"][0]["lines"][1:] == ['    ~ name: "Vega Marisol" -> "x"']

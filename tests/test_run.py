@@ -52,7 +52,8 @@ def test_hub_run_end_to_end_and_clean_shutdown(tmp_path: Path) -> None:
             lambda: requests.get(f"{base}/readyz", timeout=2).status_code == 200, 60, "the hub to be ready"
         )
         sent = subprocess.run(
-            [sys.executable, "-m", "hub.cli", "send-samples", "--url", base],
+            # No --url: it finds the running hub (and its generated secrets) from the data directory.
+            [sys.executable, "-m", "hub.cli", "send-samples"],
             cwd=PROJECT,
             env=env,
             capture_output=True,
@@ -61,6 +62,17 @@ def test_hub_run_end_to_end_and_clean_shutdown(tmp_path: Path) -> None:
         )
         assert sent.returncode == 0, sent.stdout + sent.stderr
         assert "HTTP 401" not in sent.stdout
+        wrong = subprocess.run(
+            [sys.executable, "-m", "hub.cli", "send-samples", "--source", "callrail", "--url", base],
+            cwd=PROJECT,
+            env=env | {"HUB_SECRET_CALLRAIL": "not-the-hubs"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert wrong.returncode == 1
+        assert "HTTP 401 bad_signature" in wrong.stdout, wrong.stdout
+        assert "set HUB_SECRET_CALLRAIL as the hub has it" in wrong.stdout
         import json
 
         token = json.loads((tmp_path / "var" / "generated-secrets.json").read_text())["admin_token"]
@@ -81,7 +93,9 @@ def test_hub_run_end_to_end_and_clean_shutdown(tmp_path: Path) -> None:
         output = hub.communicate(timeout=60)[0].decode(errors="replace")
     assert "SANDBOX" in output, output
     assert f"{base}/webhooks/callrail" in output
-    assert not list((tmp_path / "var").glob("hub-metrics-*")), "per-run metrics files are removed"
+    assert "Development mode" in output, "the banner says the fakes are in use"
+    assert not list((tmp_path / "var" / "metrics").glob("*/*.db")), "per-run metrics files are removed"
+    assert not (tmp_path / "var" / "hub-run.json").exists(), "the published URL is withdrawn"
     time.sleep(0.5)
     try:
         os.killpg(hub.pid, 0)

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 from sqlalchemy import select
 
@@ -117,12 +118,14 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def test_sigkill_mid_batch_every_call_delivered_once(
-    tmp_path: Path, redis_url: str, database_url: str
+    tmp_path: Path, redis_url: str, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = default_config()
     config["destinations"][0]["credentials"] = {"url": "${KILL_TEST_HOOK_URL}"}
+    config["destinations"][0]["sandbox"] = False
     config["destinations"][0]["max_attempts"] = 5
     receiver = Receiver()
+    monkeypatch.setenv("KILL_TEST_HOOK_URL", receiver.url)  # the hub in this process reads it too
     with receiver.running(), make_hub(tmp_path, redis_url, database_url, config) as hub:
         for fixture in CALLS:
             assert hub.post_fixture("callrail", fixture).status_code == 202

@@ -52,6 +52,8 @@ class GA4Connector(Connector):
         "service_account_json",
         "client_id_salt",
     )
+    #: The Data API ones (property_id, service_account_json) serve `hub ga4 report` only.
+    required_credentials: ClassVar[tuple[str, ...]] = ("measurement_id", "api_secret")
     admin_reports: ClassVar[tuple[AdminReport, ...]] = (COVERAGE_REPORT,)
 
     def __init__(

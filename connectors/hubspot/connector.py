@@ -51,6 +51,7 @@ class HubSpotConnector(Connector):
     #: against the 100-per-10-s quota.
     batch_window_s: ClassVar[float] = 2.0
     credential_names = ("access_token",)
+    required_credentials = ("access_token",)
     #: HubSpot's own limits (Free/Starter burst, search): what hub.yaml should configure at least.
     default_rate_limits: ClassVar[dict[str, tuple[int, float]]] = {"default": (100, 10.0), "search": (5, 1.0)}
 

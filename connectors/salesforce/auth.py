@@ -48,6 +48,24 @@ class Session:
     instance: str
 
 
+#: The credentials each login flow needs (JWT takes the key inline or as a file).
+_LOGIN_NEEDS: Final[tuple[frozenset[str], ...]] = (
+    frozenset({"username", "consumer_key", "private_key"}),
+    frozenset({"username", "consumer_key", "private_key_file"}),
+    frozenset({"consumer_key", "consumer_secret"}),
+    frozenset({"username", "password", "consumer_key", "consumer_secret"}),
+    frozenset({"username", "password", "security_token"}),
+)
+
+
+def missing_for_nearest_flow(present: frozenset[str]) -> list[str]:
+    """Nothing when some flow is complete, else what the flow sharing most names with `present` lacks."""
+    if any(needed <= present for needed in _LOGIN_NEEDS):
+        return []
+    nearest = max(_LOGIN_NEEDS, key=lambda needed: (len(needed & present), -len(needed)))
+    return sorted(nearest - present)
+
+
 def flow(settings: DestinationSettings) -> str:
     """The login flow in use: the `auth` option, else what the credentials allow; "" when none."""
     has = {name for name in CREDENTIAL_NAMES if settings.secret(name)}

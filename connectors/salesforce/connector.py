@@ -41,6 +41,11 @@ class SalesforceConnector(Connector):
     batch_window_s: ClassVar[float] = 2.0
     credential_names: ClassVar[tuple[str, ...]] = auth.CREDENTIAL_NAMES
 
+    @classmethod
+    def missing_credentials(cls, present: frozenset[str]) -> list[str]:
+        """What the login flow nearest to the set credentials still needs (none when one is complete)."""
+        return auth.missing_for_nearest_flow(present)
+
     def __init__(self, settings: DestinationSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
         self.options = options.Options.parse(settings.options)

@@ -44,6 +44,8 @@ class WebhookConnector(Connector):
     type = "webhook"
     max_batch = 50
     credential_names = ("url", "secret")
+    #: The signing secret is optional: some receivers (Zapier, n8n) carry theirs in the URL.
+    required_credentials = ("url",)
 
     def __init__(self, settings: DestinationSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)

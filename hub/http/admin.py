@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import functools
 import hmac
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from connectors import registry as connector_registry
 from connectors.hooks import AdminReport
 from hub import queries
 from hub.connector_services import StoreRecords
+from hub.erasure import NotAPhoneNumber, forget
 from hub.http.context import runtime
 from hub.http.openapi import spec
+from hub.prune import prune
 from hub.replay import DeliveryFilter, ReplayRefused, replay_deliveries, replay_receipts
-from hub.store.models import Delivery, Receipt
+from hub.store.models import AuditEntry, Delivery, Receipt
 from hub.time_filters import TimeFilterError, parse_optional, parse_time
 
 blueprint = Blueprint("admin", __name__, url_prefix="/api")
@@ -196,6 +200,43 @@ def replay_receipts_bulk() -> tuple[Response, int]:
     body: dict[str, Any] = request.get_json(silent=True) or {}
     ids = replay_receipts(runtime().db, source=body.get("source"))
     return jsonify(replayed=len(ids), ids=ids), 202
+
+
+@blueprint.post("/prune")
+def prune_now() -> Response:
+    hub = runtime()
+    report = prune(hub.db, hub.config.retention, actor=f"api:{request.remote_addr or 'unknown'}")
+    return jsonify(asdict(report))
+
+
+@blueprint.post("/forget")
+def forget_caller() -> Response:
+    body = request.get_json(silent=True)
+    phone = body.get("phone") if isinstance(body, dict) else None
+    if not isinstance(phone, str) or not phone.strip():
+        abort(400, 'send {"phone": "<the caller\'s number>"} (any format; "region" for numbers without +)')
+    region = body.get("region", "US") if isinstance(body, dict) else "US"
+    try:
+        report = forget(
+            runtime().db, phone, actor=f"api:{request.remote_addr or 'unknown'}", region=str(region)
+        )
+    except NotAPhoneNumber as exc:
+        abort(400, str(exc))
+    return jsonify(asdict(report))
+
+
+@blueprint.get("/audit")
+def audit_log() -> Response:
+    limit = max(1, min(_int("limit", 50), queries.MAX_LIMIT))
+    with runtime().db.read_session() as session:
+        entries = session.scalars(
+            select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit).offset(_int("offset", 0))
+        ).all()
+        items = [
+            {"at": queries.iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
+            for e in entries
+        ]
+    return jsonify(items=items, limit=limit)
 
 
 @blueprint.get("/sources")

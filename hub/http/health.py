@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 import redis
-from flask import Blueprint, Response, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from flask import Blueprint, Response, current_app, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.http.context import runtime
+from hub.metrics_export import registry_for
 
 blueprint = Blueprint("health", __name__)
 
@@ -41,12 +40,7 @@ def readyz() -> tuple[Response, int]:
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        data = generate_latest(registry)
-    else:
-        data = generate_latest()
-    return Response(data, mimetype=CONTENT_TYPE_LATEST)
+    registry = current_app.config.get("HUB_METRICS_REGISTRY")
+    if registry is None:
+        registry = current_app.config["HUB_METRICS_REGISTRY"] = registry_for(runtime())
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

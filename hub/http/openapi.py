@@ -204,6 +204,47 @@ def spec() -> dict[str, Any]:
                     "responses": {"202": _ok("Queued"), **_ERRORS},
                 }
             },
+            "/api/prune": {
+                "post": {
+                    "summary": "Delete stored data older than hub.yaml's retention allows (audited)",
+                    "responses": {"200": _ok("Counts of what was removed, per kind"), **_ERRORS},
+                }
+            },
+            "/api/forget": {
+                "post": {
+                    "summary": "Erase a caller's calls, versions, deliveries and attempts; keep a tombstone (audited)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["phone"],
+                                    "properties": {
+                                        "phone": {"type": "string", "description": "Any format"},
+                                        "region": {
+                                            "type": "string",
+                                            "description": "Country for numbers without a country code (default US)",
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _ok("Counts of what was removed, and the tombstone's hash"),
+                        "400": {"description": "Not a phone number"},
+                        **_ERRORS,
+                    },
+                }
+            },
+            "/api/audit": {
+                "get": {
+                    "summary": "Who erased or pruned what, and when (newest first)",
+                    "parameters": _list_params("limit", "offset"),
+                    "responses": {"200": _ok("Audit entries"), **_ERRORS},
+                }
+            },
             "/api/sources": {
                 "get": {"summary": "Configured sources", "responses": {"200": _ok("Sources"), **_ERRORS}}
             },

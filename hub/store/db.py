@@ -189,6 +189,16 @@ class Database:
             command.upgrade(config, "head")
         return applied
 
+    def downgrade(self, revision: str) -> tuple[str | None, str | None]:
+        """Undo revisions down to `revision` (before installing an older version); (before, after)."""
+        config = self._alembic()
+        with self.engine.begin() as connection:
+            before = MigrationContext.configure(connection).get_current_revision()
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+        with self.engine.connect() as connection:
+            return before, MigrationContext.configure(connection).get_current_revision()
+
     def schema_status(self) -> tuple[str | None, str | None, list[str]]:
         """(current revision, newest revision, revisions still to apply, oldest first)."""
         head = ScriptDirectory.from_config(self._alembic()).get_current_head()

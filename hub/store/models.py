@@ -139,6 +139,8 @@ class Delivery(Base):
     #: `hub preview --mapping` comparisons ("what was actually sent").
     records: Mapped[list[Any] | None] = mapped_column(JSON)
     superseded_by: Mapped[str | None] = mapped_column(String(40))
+    #: Content hash of the destination's mapping files that rendered `records` (see hub.render).
+    mapping_version: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
@@ -176,6 +178,8 @@ class Attempt(Base):
     message: Mapped[str | None] = mapped_column(Text)
     retry_after_s: Mapped[float | None]
     exchanges: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: The mapping files' content hash this attempt rendered with.
+    mapping_version: Mapped[str | None] = mapped_column(String(64))
 
 
 class ConnectorState(Base):
@@ -189,7 +193,31 @@ class ConnectorState(Base):
     updated_at: Mapped[datetime]
 
 
-# --- Console: people, what they did, and the switches they hold -------------------------------
+class ForgottenCaller(Base):
+    """A caller erased by `hub forget`: a late redelivery of their calls is not stored again."""
+
+    __tablename__ = "forgotten_callers"
+
+    #: SHA-256 of the E.164 number (hub.erasure.number_hash), never the number itself.
+    number_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    forgotten_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who did what, and when: erasure and pruning, and the console's admin actions (logins,
+    replays, pauses and resumes, issue states, user changes). Never edited."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    #: "cli:<user>", "api:<remote address>", "dispatcher", a console user name, or "hub".
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    #: What it acted on (a destination, a delivery, a replay job, a user), when one thing.
+    target: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class ConsoleUser(Base):
@@ -215,20 +243,6 @@ class LoginFailure(Base):
     #: "name|address"
     key: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime]
-
-
-class AuditEntry(Base):
-    """One admin action (login, replay, pause, issue state, user change), never edited."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime]
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str | None] = mapped_column(String(255))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class DestinationPause(Base):

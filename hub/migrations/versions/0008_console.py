@@ -1,7 +1,7 @@
-"""console: users, login failures, audit log, destination pauses, issue states, replay jobs, alerts
+"""console: users, login failures, audit targets, destination pauses, issue states, replay jobs, alerts
 
 Revision ID: 0008_console
-Revises: 0004_claims
+Revises: 0007_ops
 Create Date: 2026-12-02 05:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_console"
-down_revision = "0004_claims"
+down_revision = "0007_ops"
 branch_labels = None
 depends_on = None
 
@@ -38,17 +38,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_console_login_failures_key_at", "console_login_failures", ["key", "at"])
-    op.create_table(
-        "audit_log",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        _at("at"),
-        sa.Column("actor", sa.String(length=64), nullable=False),
-        sa.Column("action", sa.String(length=64), nullable=False),
-        sa.Column("target", sa.String(length=255), nullable=True),
-        sa.Column("detail", sa.JSON(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    # The audit log (revision 0007) also records console actions, each on one target.
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("target", sa.String(length=255), nullable=True))
     op.create_table(
         "destination_pauses",
         sa.Column("destination", sa.String(length=64), nullable=False),
@@ -91,8 +83,8 @@ def downgrade() -> None:
     op.drop_table("replay_jobs")
     op.drop_table("issue_states")
     op.drop_table("destination_pauses")
-    op.drop_index("ix_audit_log_at", table_name="audit_log")
-    op.drop_table("audit_log")
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_column("target")
     op.drop_index("ix_console_login_failures_key_at", table_name="console_login_failures")
     op.drop_table("console_login_failures")
     op.drop_table("console_users")

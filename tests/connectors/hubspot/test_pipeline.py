@@ -31,6 +31,7 @@ def hub_and_portal(
             "id": "hubspot",
             "type": "hubspot",
             "credentials": {"access_token": "${TEST_UNSET_HUBSPOT_TOKEN}"},
+            "sandbox": True,
             "mappings": [str(PROJECT / "mappings" / "hubspot" / n) for n in ("contact.yaml", "call.yaml")],
             "rate_limit": {"requests": 100, "per_s": 10},
             "rate_limits": {"search": {"requests": 5, "per_s": 1}},

@@ -47,7 +47,9 @@ def test_declared_custom_fields_work_end_to_end_and_the_org_survives_a_restart(
     tmp_path: Path, redis_url: str
 ) -> None:
     (tmp_path / "hub.yaml").write_text(HUB_YAML)
-    settings = Settings.from_env({"HUB_CONFIG": str(tmp_path / "hub.yaml"), "HUB_DATA_DIR": str(tmp_path)})
+    settings = Settings.from_env(
+        {"HUB_CONFIG": str(tmp_path / "hub.yaml"), "HUB_DATA_DIR": str(tmp_path), "HUB_ENV": "development"}
+    )
     config = load_config(settings, {}, known_providers=["callrail"], known_destination_types=["salesforce"])
     state = MemoryStateStore()
 
@@ -104,7 +106,9 @@ def test_hub_check_reports_sandbox_problems_and_warns_about_soap(tmp_path: Path)
         "    sandbox:\n", "    options: {auth: soap}\n    sandbox:\n"
     )
     (tmp_path / "hub.yaml").write_text(text)
-    settings = Settings.from_env({"HUB_CONFIG": str(tmp_path / "hub.yaml"), "HUB_DATA_DIR": str(tmp_path)})
+    settings = Settings.from_env(
+        {"HUB_CONFIG": str(tmp_path / "hub.yaml"), "HUB_DATA_DIR": str(tmp_path), "HUB_ENV": "development"}
+    )
 
     _, report = check_offline(settings, generate_secrets=False)
 
