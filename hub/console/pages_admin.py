@@ -204,11 +204,10 @@ def mappings() -> str:
                     .limit(1)
                 ).first()
                 if sent is not None:
-                    # Compared as stored: hashed fields masked, and without per-mapping options,
-                    # which deliveries do not keep with what they sent.
+                    # Compared as stored: hashed fields masked (as `hub preview --mapping` does).
                     try:
                         rendered = [
-                            dataclasses.replace(r, fields=history_fields(r.fields), options={})
+                            dataclasses.replace(r, fields=history_fields(r.fields))
                             for r in render_all(load_destination_mappings(hub.config, destination), event)
                             if isinstance(r, RenderedRecord)
                         ]

@@ -43,6 +43,7 @@ def browser_config() -> dict[str, Any]:
             {
                 "id": "salesforce",
                 "type": "salesforce",
+                "sandbox": True,
                 "credentials": {"username": "${TEST_UNSET_SF}"},
                 "mappings": [
                     str(PROJECT / "mappings/salesforce/lead.yaml"),
@@ -52,6 +53,7 @@ def browser_config() -> dict[str, Any]:
             {
                 "id": "hubspot",
                 "type": "hubspot",
+                "sandbox": True,
                 "credentials": {"access_token": "${TEST_UNSET_HS}"},
                 "mappings": [
                     str(PROJECT / "mappings/hubspot/contact.yaml"),
@@ -61,6 +63,7 @@ def browser_config() -> dict[str, Any]:
             {
                 "id": "webhook",
                 "type": "webhook",
+                "sandbox": True,
                 "credentials": {"url": "${TEST_UNSET_URL}"},
                 "max_attempts": 2,
                 "retry": {"base_s": 1, "max_s": 1},
