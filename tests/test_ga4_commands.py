@@ -58,16 +58,22 @@ def test_report_compares_what_ga4_counted_with_what_the_hub_sent(
         code = main(["ga4", "report", "--days", "5", "--lag-days", "0"])
         served = hub.api("/destinations/ga4/coverage").json
     output = capsys.readouterr().out
+    # CallRail passes the visitor's client id but no GA4 session id: user-only, not session-attributed.
     assert served["sources"]["callrail"] == {
         "calls": 1,
-        "attributed": 1,
-        "pseudonymous": 0,
+        "session_attributed": 0,
+        "user_only": 1,
         "unattributed": 0,
-        "share": 1.0,
+        "unattributed_pseudonymous": 0,
+        "unattributed_not_sent": 0,
+        "session_share": 0.0,
+        "user_share": 1.0,
     }
+    assert delivery["external_ids"]["attribution"] == "user"
+    assert delivery["message"].startswith("user-only"), delivery
     assert "Attribution coverage" in output
     coverage_line = next(line for line in output.splitlines() if line.startswith("callrail ") and "%" in line)
-    assert coverage_line.split()[-1] == "100%"
+    assert coverage_line.split()[-2:] == ["0%", "100%"]
     assert code == 0, output
     line = next(line for line in output.splitlines() if "phone_call" in line and "callrail" in line)
     assert line.split()[-3:] == ["1", "1", "ok"]

@@ -84,22 +84,25 @@ class GA4Connector(Connector):
             group, _, name = field.partition(".")
             if group == "params":
                 limit, names, what = limits.MAX_PARAM_NAME_CHARS, limits.RESERVED_PARAM_NAMES, "parameter"
+                prefixes: tuple[str, ...] = limits.RESERVED_PREFIXES
             elif group == "user_properties":
                 limit, names, what = (
                     limits.MAX_USER_PROPERTY_NAME_CHARS,
                     limits.RESERVED_USER_PROPERTY_NAMES,
                     "user property",
                 )
+                prefixes = limits.RESERVED_USER_PROPERTY_PREFIXES
             else:
                 continue
             verdict = limits.name_problem(name, limit)
             if verdict is not None:
                 problems.append((field, f"GA4 {what} name {name!r} {verdict[1]}"))
-            elif limits.reserved(name, names):
+            elif limits.reserved(name, names, prefixes):
                 problems.append(
                     (
                         field,
-                        f"GA4 reserves the {what} name {name!r} (reserved names and the prefixes {', '.join(limits.RESERVED_PREFIXES)})",
+                        f"GA4 reserves the {what} name {name!r} (reserved names and the prefixes "
+                        f"{', '.join(prefixes)}: {limits.RESERVED_URL})",
                     )
                 )
         return problems
@@ -111,7 +114,9 @@ class GA4Connector(Connector):
         if verdict is not None:
             problems.append(f"event {record_target!r}: a GA4 event name {verdict[1]}")
         elif limits.reserved(record_target, limits.RESERVED_EVENT_NAMES):
-            problems.append(f"event {record_target!r}: reserved by GA4; choose another name")
+            problems.append(
+                f"event {record_target!r}: reserved by GA4 ({limits.RESERVED_URL}); choose another name"
+            )
         return problems
 
     # --- sending -----------------------------------------------------------------------------

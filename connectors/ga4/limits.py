@@ -1,9 +1,8 @@
 """GA4 Measurement Protocol limits, checked on a request body.
 
-One implementation serves both sides: the connector refuses what breaks them before sending,
-and the sandbox's `/debug/mp/collect` reports them in GA's `validationMessages` shape. The
-collect endpoint itself never reports anything, so these checks are the only place a broken
-event becomes visible.
+The connector refuses what breaks them before sending (the fake keeps its own copy for its
+`/debug/mp/collect`, connectors/ga4/fake/validation.py). The collect endpoint itself never
+reports anything, so these checks are the only place a broken event becomes visible.
 """
 
 from __future__ import annotations
@@ -32,23 +31,36 @@ MAX_EVENT_AGE: Final = timedelta(hours=72)
 FUTURE_TOLERANCE: Final = timedelta(minutes=15)
 
 NAME_PATTERN: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+#: Google's reserved names for the Measurement Protocol, as its reference publishes them:
+#: https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference#reserved_names
+#: Events GA4 collects automatically on the web (page_view, click, scroll, form_start,
+#: file_download, video_*...) are not on it: sending them is allowed, if rarely wise.
+RESERVED_URL: Final = (
+    "https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference#reserved_names"
+)
+#: Param names may not begin with these (the reference's list); event names neither, except `gtag.`
+#: which the name pattern already refuses.
 RESERVED_PREFIXES: Final = ("_", "firebase_", "ga_", "google_", "gtag.")
+#: User property names may not begin with these (`gtag.` is a param-only prefix).
+RESERVED_USER_PROPERTY_PREFIXES: Final = ("_", "firebase_", "ga_", "google_")
 # fmt: off
 RESERVED_EVENT_NAMES: Final = frozenset({
-    "ad_activeview", "ad_click", "ad_exposure", "ad_impression", "ad_query", "adunit_exposure",
-    "app_clear_data", "app_install", "app_remove", "app_store_refund", "app_store_subscription_cancel",
-    "app_store_subscription_convert", "app_store_subscription_renew", "app_update", "app_upgrade", "click",
-    "error", "file_download", "first_open", "first_visit", "form_start", "form_submit", "in_app_purchase",
-    "notification_dismiss", "notification_foreground", "notification_open", "notification_receive",
-    "os_update", "page_view", "screen_view", "scroll", "session_start", "user_engagement", "video_complete",
-    "video_progress", "video_start", "view_complete", "view_search_results",
+    "ad_activeview", "ad_click", "ad_exposure", "ad_query", "ad_reward", "adunit_exposure",
+    "app_clear_data", "app_exception", "app_install", "app_remove", "app_store_refund", "app_update",
+    "app_upgrade", "dynamic_link_app_open", "dynamic_link_app_update", "dynamic_link_first_open", "error",
+    "firebase_campaign", "firebase_in_app_message_action", "firebase_in_app_message_dismiss",
+    "firebase_in_app_message_impression", "first_open", "first_visit", "notification_dismiss",
+    "notification_foreground", "notification_open", "notification_receive", "notification_send",
+    "os_update", "session_start", "user_engagement",
 })
-# `session_id` and `engagement_time_msec` are on Google's reserved list for custom dimensions but
-# are exactly what the Measurement Protocol needs in params, so they are not refused here.
-RESERVED_PARAM_NAMES: Final = frozenset({"gclid", "dclid", "srsltid", "session_number", "user_id"})
+#: Reserved for app streams only (the hub sends web-stream events, so they are not refused).
+APP_STREAM_RESERVED_EVENT_NAMES: Final = frozenset({"ad_impression", "in_app_purchase", "screen_view"})
+# `session_id`, `engagement_time_msec`, `gclid`... are reserved for custom *dimensions* in the GA
+# UI (support.google.com/analytics/answer/13316687), not as Measurement Protocol params: the
+# protocol needs `session_id` and `engagement_time_msec` in params to join the web session.
+RESERVED_PARAM_NAMES: Final = frozenset({"firebase_conversion"})
 RESERVED_USER_PROPERTY_NAMES: Final = frozenset({
     "first_open_time", "first_visit_time", "last_deep_link_referrer", "user_id", "first_open_after_install",
-    "non_personalized_ads", "session_id", "session_number", "last_gclid",
 })
 # fmt: on
 USER_DATA_KEYS: Final = frozenset({"sha256_email_address", "sha256_phone_number", "address"})
@@ -108,8 +120,7 @@ def check_body(body: Mapping[str, Any], now: datetime | None = None) -> list[Pro
     problems: list[Problem] = []
     if not isinstance(body.get("client_id"), str) or not body.get("client_id"):
         problems.append(Problem("client_id", "client_id is required for a web stream.", VALUE_REQUIRED))
-    if "user_id" in body and not isinstance(body["user_id"], str):
-        problems.append(Problem("user_id", "user_id must be a string.", VALUE_INVALID))
+    problems += _user_id_problems(body)
     problems += _timestamp_problems(body.get("timestamp_micros"), "timestamp_micros", None, now)
     problems += _consent_problems(body.get("consent"))
     problems += _user_data_problems(body.get("user_data"))
@@ -241,6 +252,33 @@ def _consent_problems(consent: Any) -> list[Problem]:
     return problems
 
 
+#: Google's User-ID guidance: at most 256 characters, and never personal data such as an email
+#: address or a phone number (https://support.google.com/analytics/answer/9213390).
+MAX_USER_ID_CHARS: Final = 256
+_LOOKS_PERSONAL: Final = re.compile(r"@|^\+?[\d\s().-]{7,}$")
+
+
+def _user_id_problems(body: Mapping[str, Any]) -> list[Problem]:
+    if "user_id" not in body:
+        return []
+    user_id = body["user_id"]
+    if not isinstance(user_id, str) or not user_id:
+        return [Problem("user_id", "user_id must be a non-empty string.", VALUE_INVALID)]
+    if len(user_id) > MAX_USER_ID_CHARS:
+        return [
+            Problem("user_id", f"user_id is longer than {MAX_USER_ID_CHARS} characters.", VALUE_OUT_OF_BOUNDS)
+        ]
+    if _LOOKS_PERSONAL.search(user_id):
+        return [
+            Problem(
+                "user_id",
+                "user_id looks like an email address or a phone number; GA4 forbids personal data in it.",
+                VALUE_INVALID,
+            )
+        ]
+    return []
+
+
 def _user_data_problems(user_data: Any) -> list[Problem]:
     if user_data is None:
         return []
@@ -280,7 +318,7 @@ def _user_property_problems(properties: Any) -> list[Problem]:
                 Problem(path, f"User property [{name}] has an invalid name: it {verdict[1]}.", verdict[0])
             )
             continue
-        if reserved(name, RESERVED_USER_PROPERTY_NAMES, RESERVED_PREFIXES[:4]):
+        if reserved(name, RESERVED_USER_PROPERTY_NAMES, RESERVED_USER_PROPERTY_PREFIXES):
             problems.append(Problem(path, f"User property [{name}] has a reserved name.", NAME_RESERVED))
             continue
         value = holder.get("value") if isinstance(holder, Mapping) else None

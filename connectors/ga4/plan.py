@@ -27,6 +27,15 @@ IN_DOUBT: Final = "in_doubt"
 # How the client id of a delivered item was obtained (Delivered.external_ids["client_id"]).
 CLIENT_ID_GA: Final = "ga"
 CLIENT_ID_PSEUDONYMOUS: Final = "pseudonymous"
+# What GA4 can join a delivered call to (Delivered.external_ids["attribution"]).
+SESSION_ATTRIBUTED: Final = "session"
+USER_ONLY: Final = "user"
+PSEUDONYMOUS: Final = "pseudonymous"
+LEVEL_NOTES: Final = {
+    SESSION_ATTRIBUTED: "session-attributed: the visitor's client id and session id, sent in time",
+    USER_ONLY: "user-only: the visitor's client id without a usable session id (no session campaign)",
+    PSEUDONYMOUS: "unattributed: a client id derived from the caller (no web visitor, no session)",
+}
 
 #: GA4 joins an MP event to the web session only when sent within 24 h of the session start.
 SESSION_WINDOW: Final = timedelta(hours=24)
@@ -122,6 +131,18 @@ def refusal(drafts: Sequence[EventDraft], now: datetime) -> DeliveryError | None
             f"outside the 72-hour backdating window: {message}", reason="too_old", details=details
         )
     return PermanentError(message, reason="mapping", details=details)
+
+
+def attribution_level(kind: str, drafts: Sequence[EventDraft], now: datetime) -> str:
+    """What GA4 can join these events to: the web session, the visitor only, or no visitor."""
+    if kind != CLIENT_ID_GA:
+        return PSEUDONYMOUS
+    joined = all(
+        draft.event.get("params", {}).get("session_id") not in (None, "")
+        and now - datetime.fromtimestamp(draft.event["timestamp_micros"] / 1_000_000, UTC) <= SESSION_WINDOW
+        for draft in drafts
+    )
+    return SESSION_ATTRIBUTED if drafts and joined else USER_ONLY
 
 
 def session_note(drafts: Sequence[EventDraft], now: datetime) -> str | None:

@@ -33,7 +33,15 @@ from connectors.base import (
 from connectors.ga4 import ledger as marks
 from connectors.ga4.ledger import Ledger
 from connectors.ga4.payload import EventDraft, EventRef, PackedRequest, pack_requests
-from connectors.ga4.plan import ALREADY_SENT, IN_DOUBT, CallPlan, refusal, session_note
+from connectors.ga4.plan import (
+    ALREADY_SENT,
+    IN_DOUBT,
+    LEVEL_NOTES,
+    CallPlan,
+    attribution_level,
+    refusal,
+    session_note,
+)
 from connectors.ga4.transport import COLLECT_PATH, DEBUG_PATH, MpTransport, MpTransportError
 
 #: A `pending` mark younger than this belongs to a send still under way in another worker.
@@ -284,7 +292,12 @@ class BatchSender:
         if claim.error is not None:
             return claim.error
         if claim.sent:
-            return Delivered(
-                {"ga4_events": ",".join(claim.sent), "client_id_source": claim.plan.client_id_kind}, note
-            )
+            sent = [draft for draft in claim.plan.drafts if draft.name in claim.sent]
+            level = attribution_level(claim.plan.client_id_kind, sent, self.now)
+            ids = {
+                "ga4_events": ",".join(claim.sent),
+                "client_id_source": claim.plan.client_id_kind,
+                "attribution": level,
+            }
+            return Delivered(ids, "; ".join([LEVEL_NOTES[level], *claim.notes]))
         return Skipped(IN_DOUBT if claim.doubtful else ALREADY_SENT, note)

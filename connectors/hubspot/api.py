@@ -1,16 +1,12 @@
 """The HubSpot calls the connector makes, through hubspot-api-client, returning plain data.
 
-Batch writes answer per input: a record, or the error HubSpot gave for it (207), or - when a 2xx
-left the input out - an error saying so. Inputs carry `objectWriteTraceId` so answers (which
-HubSpot does not promise to keep in order) are tied back to them.
+Batch writes answer per input (batches.py): a record, or the error HubSpot gave for it, or - when
+a 2xx left the input out - an error saying so.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from hubspot import HubSpot
@@ -19,70 +15,20 @@ from hubspot.crm.associations import v4 as associations_api
 from hubspot.crm.objects import calls as calls_api
 
 from connectors.base import DeliveryError
+from connectors.hubspot.batches import (
+    CALL_SEARCH_VALUES,
+    BatchAnswer,
+    Isolation,
+    batch_json,
+    chunks_of,
+    collect,
+    plain,
+    trace_id,
+)
 from connectors.hubspot.errors import record_error
 from connectors.hubspot.lookup import SEARCH_PAGE
 
-BATCH_LIMIT = 100
-
-
-@dataclass
-class BatchAnswer:
-    """Per input key: the record written, or why not."""
-
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
-    errors: dict[str, DeliveryError] = field(default_factory=dict)
-
-
-def plain(model: Any) -> dict[str, Any]:
-    """A SimplePublicObject-like model as {"id", "properties", "updatedAt", "new"?, "trace"?}."""
-    updated = getattr(model, "updated_at", None)
-    return {
-        "id": str(model.id),
-        "properties": dict(model.properties or {}),
-        "updatedAt": updated.isoformat() if isinstance(updated, datetime) else str(updated or ""),
-        "new": bool(getattr(model, "new", False)),
-        "trace": getattr(model, "object_write_trace_id", None),
-    }
-
-
-def trace_id(key: str) -> str:
-    """What an input's `objectWriteTraceId` carries: its key by digest (keys may be phone numbers)."""
-    return hashlib.sha256(key.encode()).hexdigest()[:20]
-
-
-def _chunks(keys: Sequence[str]) -> list[Sequence[str]]:
-    return [keys[i : i + BATCH_LIMIT] for i in range(0, len(keys), BATCH_LIMIT)]
-
-
-def _collect(answer: BatchAnswer, response: Any, keys: Sequence[str], key_of: Any) -> None:
-    """Tie results and errors back to input keys; an input nobody mentions failed silently."""
-    by_trace = {trace_id(key): key for key in keys}
-    for model in response.results or []:
-        record = plain(model)
-        key = by_trace.get(record["trace"] or "") or key_of(record)
-        if key in keys:
-            answer.records[key] = record
-    unplaced: list[DeliveryError] = []
-    for error in getattr(response, "errors", None) or []:
-        context: Mapping[str, Sequence[str]] = error.context or {}
-        failure = record_error(str(error.category or ""), str(error.message or ""))
-        named = [by_trace.get(t, "") for t in context.get("objectWriteTraceId", [])] + list(
-            context.get("ids", [])
-        )
-        targets = [k for k in dict.fromkeys(named) if k in keys]
-        for key in targets:
-            answer.errors.setdefault(key, failure)
-        if not targets:
-            unplaced.append(failure)
-    for key in keys:
-        if key not in answer.records and key not in answer.errors:
-            answer.errors[key] = (
-                unplaced[0]
-                if unplaced
-                else record_error(
-                    "NO_RECORD", "the write answered success but returned no record for this input"
-                )
-            )
+__all__ = ["BatchAnswer", "HubSpotApi"]
 
 
 class HubSpotApi:
@@ -124,23 +70,26 @@ class HubSpotApi:
     ) -> BatchAnswer:
         """Contacts by id, or by a unique property's value (`id_property`); answers keyed by the input."""
         answer = BatchAnswer()
-        for keys in _chunks(list(ids)):
+        for keys in chunks_of(list(ids)):
             body = contacts_api.BatchReadInputSimplePublicObjectId(
                 inputs=[contacts_api.SimplePublicObjectId(id=key) for key in keys],
                 properties=properties,
                 properties_with_history=[],
                 id_property=id_property,
             )
-            response = self.client.crm.contacts.batch_api.read(batch_read_input_simple_public_object_id=body)
+            response = batch_json(
+                self.client.crm.contacts.batch_api.read(
+                    batch_read_input_simple_public_object_id=body, _preload_content=False
+                )
+            )
             if id_property is None:
-                _collect(answer, response, keys, lambda record: record["id"])
+                collect(answer, response, keys, lambda record: record["id"])
             else:
-                _collect(answer, response, keys, lambda record: record["properties"].get(id_property))
+                collect(answer, response, keys, lambda record: record["properties"].get(id_property))
         return answer
 
     def update_contacts(self, properties_by_id: Mapping[str, Mapping[str, str]]) -> BatchAnswer:
-        answer = BatchAnswer()
-        for keys in _chunks(list(properties_by_id)):
+        def request(keys: Sequence[str]) -> Any:
             body = contacts_api.BatchInputSimplePublicObjectBatchInput(
                 inputs=[
                     contacts_api.SimplePublicObjectBatchInput(
@@ -149,19 +98,22 @@ class HubSpotApi:
                     for key in keys
                 ]
             )
-            response = self.client.crm.contacts.batch_api.update(
-                batch_input_simple_public_object_batch_input=body
+            return batch_json(
+                self.client.crm.contacts.batch_api.update(
+                    batch_input_simple_public_object_batch_input=body,
+                    _preload_content=False,
+                )
             )
-            _collect(answer, response, keys, lambda record: record["id"])
-        return answer
+
+        return Isolation(request, lambda record: record["id"]).run(list(properties_by_id))
 
     def create_contacts(
         self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
     ) -> BatchAnswer:
         """Batch create, each contact carrying its key in `id_property` (a unique property): a key
         some contact already holds fails that input with CONFLICT instead of overwriting it."""
-        answer = BatchAnswer()
-        for keys in _chunks(list(properties_by_key)):
+
+        def request(keys: Sequence[str]) -> Any:
             body = contacts_api.BatchInputSimplePublicObjectBatchInputForCreate(
                 inputs=[
                     contacts_api.SimplePublicObjectBatchInputForCreate(
@@ -172,17 +124,21 @@ class HubSpotApi:
                     for key in keys
                 ]
             )
-            response = self.client.crm.contacts.batch_api.create(
-                batch_input_simple_public_object_batch_input_for_create=body
+            return batch_json(
+                self.client.crm.contacts.batch_api.create(
+                    batch_input_simple_public_object_batch_input_for_create=body,
+                    _preload_content=False,
+                )
             )
-            _collect(answer, response, keys, lambda record: record["properties"].get(id_property))
-        return answer
+
+        return Isolation(request, lambda record: record["properties"].get(id_property)).run(
+            list(properties_by_key)
+        )
 
     def upsert_contacts(
         self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
     ) -> BatchAnswer:
-        answer = BatchAnswer()
-        for keys in _chunks(list(properties_by_key)):
+        def request(keys: Sequence[str]) -> Any:
             body = contacts_api.BatchInputSimplePublicObjectBatchInputUpsert(
                 inputs=[
                     contacts_api.SimplePublicObjectBatchInputUpsert(
@@ -194,19 +150,23 @@ class HubSpotApi:
                     for key in keys
                 ]
             )
-            response = self.client.crm.contacts.batch_api.upsert(
-                batch_input_simple_public_object_batch_input_upsert=body
+            return batch_json(
+                self.client.crm.contacts.batch_api.upsert(
+                    batch_input_simple_public_object_batch_input_upsert=body,
+                    _preload_content=False,
+                )
             )
-            _collect(answer, response, keys, lambda record: record["properties"].get(id_property))
-        return answer
+
+        return Isolation(request, lambda record: record["properties"].get(id_property)).run(
+            list(properties_by_key)
+        )
 
     # --- calls -------------------------------------------------------------------------------
 
     def upsert_calls(
         self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
     ) -> BatchAnswer:
-        answer = BatchAnswer()
-        for keys in _chunks(list(properties_by_key)):
+        def request(keys: Sequence[str]) -> Any:
             body = calls_api.BatchInputSimplePublicObjectBatchInputUpsert(
                 inputs=[
                     calls_api.SimplePublicObjectBatchInputUpsert(
@@ -218,16 +178,100 @@ class HubSpotApi:
                     for key in keys
                 ]
             )
-            response = self.client.crm.objects.calls.batch_api.upsert(
-                batch_input_simple_public_object_batch_input_upsert=body
+            return batch_json(
+                self.client.crm.objects.calls.batch_api.upsert(
+                    batch_input_simple_public_object_batch_input_upsert=body,
+                    _preload_content=False,
+                )
             )
-            _collect(answer, response, keys, lambda record: record["properties"].get(id_property))
-        return answer
+
+        return Isolation(request, lambda record: record["properties"].get(id_property)).run(
+            list(properties_by_key)
+        )
+
+    def create_calls(
+        self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
+    ) -> BatchAnswer:
+        """Batch create of call engagements, each carrying its call key in `id_property` (a plain
+        property: nothing in HubSpot stops a second create, the caller must have looked first)."""
+
+        def request(keys: Sequence[str]) -> Any:
+            body = calls_api.BatchInputSimplePublicObjectBatchInputForCreate(
+                inputs=[
+                    calls_api.SimplePublicObjectBatchInputForCreate(
+                        associations=[],
+                        object_write_trace_id=trace_id(key),
+                        properties={**properties_by_key[key], id_property: key},
+                    )
+                    for key in keys
+                ]
+            )
+            return batch_json(
+                self.client.crm.objects.calls.batch_api.create(
+                    batch_input_simple_public_object_batch_input_for_create=body,
+                    _preload_content=False,
+                )
+            )
+
+        return Isolation(request, lambda record: record["properties"].get(id_property)).run(
+            list(properties_by_key)
+        )
+
+    def update_calls(self, properties_by_id: Mapping[str, Mapping[str, str]]) -> BatchAnswer:
+        def request(keys: Sequence[str]) -> Any:
+            body = calls_api.BatchInputSimplePublicObjectBatchInput(
+                inputs=[
+                    calls_api.SimplePublicObjectBatchInput(
+                        id=key, object_write_trace_id=trace_id(key), properties=dict(properties_by_id[key])
+                    )
+                    for key in keys
+                ]
+            )
+            return batch_json(
+                self.client.crm.objects.calls.batch_api.update(
+                    batch_input_simple_public_object_batch_input=body,
+                    _preload_content=False,
+                )
+            )
+
+        return Isolation(request, lambda record: record["id"]).run(list(properties_by_id))
+
+    def search_calls(self, id_property: str, keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Call engagements holding these keys in `id_property` (a plain property), by key."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for start in range(0, len(keys), CALL_SEARCH_VALUES):
+            values = list(keys[start : start + CALL_SEARCH_VALUES])
+            after: str | None = None
+            while True:
+                request = calls_api.PublicObjectSearchRequest(
+                    filter_groups=[
+                        calls_api.FilterGroup(
+                            filters=[
+                                calls_api.Filter(property_name=id_property, operator="IN", values=values)
+                            ]
+                        )
+                    ],
+                    properties=[id_property],
+                    limit=SEARCH_PAGE,
+                    after=after,
+                )
+                page = self.client.crm.objects.calls.search_api.do_search(
+                    public_object_search_request=request
+                )
+                for model in page.results or []:
+                    record = plain(model)
+                    key = record["properties"].get(id_property)
+                    if key in values:
+                        found.setdefault(str(key), []).append(record)
+                after = page.paging.next.after if page.paging and page.paging.next else None
+                if not after:
+                    break
+        return found
 
     def associate_calls(self, contact_by_call: Mapping[str, str]) -> dict[str, DeliveryError]:
         """Default call->contact associations; the calls that failed, with why."""
         failed: dict[str, DeliveryError] = {}
-        for keys in _chunks(list(contact_by_call)):
+        for keys in chunks_of(list(contact_by_call)):
             body = associations_api.BatchInputPublicDefaultAssociationMultiPost(
                 inputs=[
                     associations_api.PublicDefaultAssociationMultiPost(

@@ -1,18 +1,24 @@
-"""One call engagement per call: upserted on a unique call-id property (so `call.updated` and replays
-change the same engagement), then associated to the caller's contact once."""
+"""One call engagement per call, then associated to the caller's contact once.
+
+Where the portal lets the call key property have unique values, calls are upserted on it (so
+`call.updated` and replays change the same engagement); where it does not, they are found by
+remembered id or search and created only when absent (`call_search`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import partial
 
-from connectors.base import Delivered
+from connectors.base import Delivered, DeliveryError, PermanentError, RetryableError
+from connectors.hubspot.api import BatchAnswer
+from connectors.hubspot.call_search import SearchedCalls, call_state_key
+from connectors.hubspot.capabilities import SEARCH, call_key_mode
+from connectors.hubspot.capabilities import STATE_KEY as CAPABILITY_STATE_KEY
+from connectors.hubspot.errors import is_non_unique_key
 from connectors.hubspot.plan import CallPlan, Ledger, Sync, chunks, group_by
 from connectors.hubspot.properties import call_properties
 
-
-def call_state_key(call_key: str) -> str:
-    return f"call:{call_key}"
+__all__ = ["CallSync", "call_state_key"]
 
 
 def properties_for(plans: Sequence[CallPlan]) -> dict[str, str]:
@@ -29,7 +35,7 @@ class CallSync(Sync):
         self._associate(calls, written, ledger)
         for plan in ledger.open(plans):
             ids = {"contacts": plan.contact_id, "calls": plan.call_id}
-            notes = [plan.contact_note] if plan.contact_note else []
+            notes = [note for note in (plan.contact_note, plan.call_note) if note]
             if plan.contact is not None and plan.caller is None:
                 notes.append("no usable caller number: no contact written")
             ledger.settle([plan], Delivered({k: v for k, v in ids.items() if v}, note="; ".join(notes)))
@@ -39,6 +45,15 @@ class CallSync(Sync):
 
     def _upsert(self, calls: Mapping[str, list[CallPlan]], ledger: Ledger) -> dict[str, str]:
         """Call key -> engagement id, for the calls written."""
+        if not calls:
+            return {}
+        try:
+            mode = call_key_mode(self.api, self.context, self.options)
+        except DeliveryError as error:
+            ledger.settle([w for group in calls.values() for w in group], error)
+            return {}
+        if mode == SEARCH:
+            return self._write_searched(calls, ledger)
         written: dict[str, str] = {}
         key_property = self.options.call_key_property
         for keys in chunks(sorted(calls)):
@@ -51,7 +66,7 @@ class CallSync(Sync):
                 continue
             group = [w for key in properties for w in calls[key]]
             answer = ledger.guarded(
-                group, partial(self.api.upsert_calls, key_property, properties), self.classify
+                group, partial(self._upsert_batch, key_property, properties), self.classify
             )
             if answer is None:
                 continue
@@ -63,6 +78,41 @@ class CallSync(Sync):
                 written[key] = record["id"]
                 for plan in calls[key]:
                     plan.call_id = record["id"]
+        return written
+
+    def _upsert_batch(self, key_property: str, properties: Mapping[str, dict[str, str]]) -> BatchAnswer:
+        try:
+            return self.api.upsert_calls(key_property, properties)
+        except Exception as exc:
+            if not is_non_unique_key(exc):
+                raise
+            if self.options.call_idempotency == "unique_property":
+                raise PermanentError(
+                    f"HubSpot refused to upsert calls on {key_property!r}: it has no unique values on this "
+                    "portal; set call_idempotency: auto (or search) and replay",
+                    reason="config",
+                ) from exc
+            # The portal took unique values off the property (or never had them on calls):
+            # forget the remembered mode; the retry asks the portal again and switches to search.
+            self.context.put_state(CAPABILITY_STATE_KEY, {})
+            raise RetryableError(
+                f"HubSpot refused to upsert calls on {key_property!r}: it has no unique values on this "
+                "portal; calls are written in search mode from the next attempt",
+                reason="portal_changed",
+                retry_after=1.0,
+            ) from exc
+
+    def _write_searched(self, calls: Mapping[str, list[CallPlan]], ledger: Ledger) -> dict[str, str]:
+        properties: dict[str, dict[str, str]] = {}
+        for key in sorted(calls):
+            values = ledger.guarded(calls[key], partial(self._properties, calls[key]), self.classify)
+            if values is not None:
+                properties[key] = values
+        searched = SearchedCalls(self.api, self.context, self.options, self.classify, self.resolve_owner)
+        written = searched.write(calls, properties, ledger)
+        for key, engagement in written.items():
+            for plan in calls[key]:
+                plan.call_id = engagement
         return written
 
     def _associate(

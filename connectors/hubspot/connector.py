@@ -29,12 +29,14 @@ from connectors.base import (
 from connectors.exchanges import ExchangeRecorder
 from connectors.hubspot.api import HubSpotApi
 from connectors.hubspot.calls import CallSync
-from connectors.hubspot.contacts import ContactSync
-from connectors.hubspot.errors import CREDENTIAL_HINT, classify, is_api_exception
+from connectors.hubspot.capabilities import portal_capabilities, property_facts
+from connectors.hubspot.contacts import LAST_CALL_PROPERTY, ContactSync
+from connectors.hubspot.errors import CREDENTIAL_HINT, classify, error_body, is_api_exception
 from connectors.hubspot.options import HubSpotOptions, destination_problems
 from connectors.hubspot.options import mapping_problems as check_mapping
 from connectors.hubspot.plan import CallPlan, Ledger, number_key
 from connectors.hubspot.preview import planned_requests
+from connectors.hubspot.sandbox_options import sandbox_problems
 from connectors.hubspot.transport import build_client, matching, recorder
 from hub.core import phones
 
@@ -95,6 +97,11 @@ class HubSpotConnector(Connector):
         return destination_problems(options)
 
     @classmethod
+    def sandbox_problems(cls, options: Mapping[str, Any]) -> list[str]:
+        """Problems with hub.yaml's `sandbox:` settings for the local HubSpot (sandbox_options.py)."""
+        return sandbox_problems(options)
+
+    @classmethod
     def mapping_problems(cls, record_target: str, options: Mapping[str, Any]) -> list[str]:
         return check_mapping(record_target, options)
 
@@ -131,26 +138,18 @@ class HubSpotConnector(Connector):
         return planned
 
     def check(self) -> CheckResult:
-        problems: list[str] = []
-        for object_type, name in (
-            ("contacts", self.options.contact_key_property),
-            ("calls", self.options.call_key_property),
-        ):
-            try:
-                definition = self.metadata_api.property(object_type, name)
-            except Exception as exc:  # noqa: BLE001
-                if is_api_exception(exc) and getattr(exc, "status", None) == 404:
-                    problems.append(
-                        f"create the {object_type} property {name!r} (single-line text, unique values)"
-                    )
-                    continue
-                return CheckResult(False, self.classify(exc).message)
-            if not definition.has_unique_value:
-                problems.append(f"{object_type} property {name!r} must be created with unique values")
-        detail = "HubSpot accepted the access token"
-        return CheckResult(
-            not problems, detail if not problems else f"{detail}, but the portal is not set up", problems
-        )
+        """Proves the token and reports the portal capabilities the connector relies on."""
+        try:
+            contact_key = property_facts(self.metadata_api, "contacts", self.options.contact_key_property)
+            call_key = property_facts(self.metadata_api, "calls", self.options.call_key_property)
+            last_call = property_facts(self.metadata_api, "contacts", LAST_CALL_PROPERTY)
+        except Exception as exc:  # noqa: BLE001
+            return CheckResult(False, self.classify(exc).message, _scope_problems(exc))
+        capabilities = portal_capabilities(self.options, contact_key, call_key, last_call)
+        detail = "HubSpot accepted the access token; " + "; ".join(capabilities.notes)
+        if capabilities.problems:
+            detail += " - but the portal is not set up"
+        return CheckResult(not capabilities.problems, detail, capabilities.problems)
 
     def describe(self, target: str) -> TargetSchema | None:
         if target not in ("contacts", "calls"):
@@ -230,3 +229,20 @@ class HubSpotConnector(Connector):
             # An agent without a HubSpot seat: the record is still worth writing, unowned.
             del resolved["hubspot_owner_id"]
         return resolved
+
+
+def _scope_problems(exc: BaseException) -> list[str]:
+    """The scopes HubSpot said the token lacks (a 403 MISSING_SCOPES names them), if any."""
+    if not is_api_exception(exc) or getattr(exc, "status", None) != 403:
+        return []
+    body = error_body(exc)
+    scopes = [
+        scope
+        for error in body.get("errors") or []
+        if isinstance(error, dict)
+        for scope in (error.get("context") or {}).get("requiredGranularScopes") or []
+    ]
+    named = f": {', '.join(sorted(set(scopes)))}" if scopes else ""
+    return [
+        f"the private app token lacks the scopes the connector needs{named} (docs/destinations/hubspot.md)"
+    ]

@@ -102,6 +102,31 @@ def classify(exc: BaseException) -> DeliveryError:
     return classify_common(exc if isinstance(exc, Exception) else Exception(str(exc)))
 
 
+#: Categories HubSpot refuses a whole batch with because of one input: worth isolating.
+WHOLE_BATCH_CATEGORIES = frozenset({"VALIDATION_ERROR", "CONFLICT"})
+
+
+def whole_batch_refusal(exc: BaseException) -> DeliveryError | None:
+    """A 400 VALIDATION_ERROR or 409 CONFLICT answering a whole batch, as one input's rejection
+    (HubSpot's own message); None for any other failure."""
+    if not is_api_exception(exc) or int(getattr(exc, "status", 0) or 0) not in (400, 409):
+        return None
+    body = error_body(exc)
+    category = str(body.get("category") or "")
+    if category not in WHOLE_BATCH_CATEGORIES or is_non_unique_key(exc):
+        return None
+    return record_error(category, str(body.get("message") or getattr(exc, "reason", "") or "no message"))
+
+
+def is_non_unique_key(exc: BaseException) -> bool:
+    """HubSpot refusing an update/upsert keyed by a property without unique values: a fact about the
+    portal, not about one input ("Unable to perform update/upsert by non-unique ... property",
+    https://github.com/HubSpot/hubspot-api-nodejs/issues/548)."""
+    if not is_api_exception(exc) or int(getattr(exc, "status", 0) or 0) != 400:
+        return False
+    return "by non-unique" in str(error_body(exc).get("message") or "")
+
+
 def record_error(category: str, message: str) -> DeliveryError:
     """One failed input of a batch (a 207 `errors[]` entry, or a 2xx that left the input out)."""
     message = scrub_numbers(message)

@@ -11,11 +11,14 @@ import phonenumbers
 from connectors.hubspot.properties import disposition_problems
 
 DUPLICATE_POLICIES = ("most_recent", "hold")
+CALL_IDEMPOTENCY_MODES = ("auto", "unique_property", "search")
 DESTINATION_KEYS = {
     "duplicates": "what to do when several contacts hold the caller's number: most_recent | hold",
     "default_region": "region for numbers written without a country code (ISO 3166, e.g. US)",
     "contact_key_property": "unique contact property keyed by the caller's E.164 number",
-    "call_key_property": "unique call property keyed by the hub's call id",
+    "call_key_property": "call property keyed by the hub's call id (unique values when the portal allows)",
+    "call_idempotency": "auto (default: ask the portal) | unique_property (upsert) | search (look, then create)",
+    "search_lag_s": "seconds HubSpot's search index may lag behind a create (search mode; default 60)",
     "max_in_values": "most values one search IN filter may carry",
 }
 CONTACT_MAPPING_KEYS = {"duplicates", "create_only"}
@@ -30,6 +33,8 @@ class HubSpotOptions:
     contact_key_property: str = "callhub_caller_e164"
     call_key_property: str = "callhub_call_id"
     max_in_values: int = 100
+    call_idempotency: str = "auto"
+    search_lag_s: float = 60.0
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> HubSpotOptions:
@@ -52,6 +57,11 @@ def destination_problems(options: Mapping[str, Any]) -> list[str]:
         value = options.get(key, "x")
         if not isinstance(value, str) or not value:
             problems.append(f"{key} must be a property name")
+    if options.get("call_idempotency", "auto") not in CALL_IDEMPOTENCY_MODES:
+        problems.append(f"call_idempotency must be one of {', '.join(CALL_IDEMPOTENCY_MODES)}")
+    lag = options.get("search_lag_s", 60.0)
+    if not isinstance(lag, (int, float)) or isinstance(lag, bool) or not 0 <= lag <= 3600:
+        problems.append("search_lag_s must be a number of seconds from 0 to 3600")
     max_in = options.get("max_in_values", 100)
     if not isinstance(max_in, int) or isinstance(max_in, bool) or not 2 <= max_in <= 100:
         problems.append("max_in_values must be an integer from 2 to 100")

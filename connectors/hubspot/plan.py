@@ -32,6 +32,7 @@ class CallPlan:
     contact_id: str | None = None
     contact_note: str = ""
     call_id: str | None = None
+    call_note: str = ""
 
     @property
     def delivery_id(self) -> str:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from connectors.base import ConnectorContext, PlannedRequest
+from connectors.hubspot.call_search import call_state_key
 from connectors.hubspot.calls import properties_for
+from connectors.hubspot.capabilities import SEARCH
+from connectors.hubspot.capabilities import STATE_KEY as CAPABILITY_STATE_KEY
 from connectors.hubspot.contacts import contact_state_key, merged_properties
 from connectors.hubspot.lookup import plan_searches, search_properties
 from connectors.hubspot.options import HubSpotOptions
@@ -16,19 +19,7 @@ def planned_requests(
     planned = _contact_requests(plan, options, context)
     if plan.call is None:
         return planned
-    upsert = {
-        "id": plan.call_key,
-        "idProperty": options.call_key_property,
-        "properties": properties_for([plan]),
-    }
-    planned.append(
-        PlannedRequest(
-            "POST",
-            "/crm/v3/objects/calls/batch/upsert",
-            {"inputs": [upsert]},
-            note="one engagement per call: the same call id updates it",
-        )
-    )
+    planned += _call_requests(plan, options, context)
     if planned[0].url.startswith("/crm/v3/objects/contacts"):
         planned.append(
             PlannedRequest(
@@ -39,6 +30,52 @@ def planned_requests(
             )
         )
     return planned
+
+
+def _call_requests(
+    plan: CallPlan, options: HubSpotOptions, context: ConnectorContext
+) -> list[PlannedRequest]:
+    properties = properties_for([plan])
+    remembered_mode = (context.get_state(CAPABILITY_STATE_KEY) or {}).get("mode")
+    mode = options.call_idempotency if options.call_idempotency != "auto" else remembered_mode
+    if mode != SEARCH:
+        upsert = {"id": plan.call_key, "idProperty": options.call_key_property, "properties": properties}
+        note = "one engagement per call: the same call id updates it"
+        if mode is None:
+            note += " (where the portal gives unique values on calls; else found by search, then created)"
+        return [PlannedRequest("POST", "/crm/v3/objects/calls/batch/upsert", {"inputs": [upsert]}, note=note)]
+    state = context.get_state(call_state_key(plan.call_key)) or {}
+    if state.get("id"):
+        return [
+            PlannedRequest(
+                "POST",
+                "/crm/v3/objects/calls/batch/update",
+                {"inputs": [{"id": state["id"], "properties": properties}]},
+                note="the engagement the hub wrote for this call before",
+            )
+        ]
+    search = {
+        "filterGroups": [
+            {
+                "filters": [
+                    {"propertyName": options.call_key_property, "operator": "IN", "values": [plan.call_key]}
+                ]
+            }
+        ],
+        "properties": [options.call_key_property],
+    }
+    create = {"properties": {**properties, options.call_key_property: plan.call_key}}
+    return [
+        PlannedRequest(
+            "POST", "/crm/v3/objects/calls/search", search, note="search mode: an engagement for this call?"
+        ),
+        PlannedRequest(
+            "POST",
+            "/crm/v3/objects/calls/batch/create",
+            {"inputs": [create]},
+            note="only when none was found (else a batch update of the oldest found)",
+        ),
+    ]
 
 
 def _contact_requests(

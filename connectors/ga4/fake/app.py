@@ -15,6 +15,7 @@ Control API (not GA's), for tests and people trying the hub:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
@@ -32,11 +33,13 @@ def create_app(
     timezone: str = "UTC",
     property_id: str | None = None,
     key_events: Sequence[str] = ("phone_call", "qualified_call"),
+    state_path: str | None = None,
     **_: Any,
 ) -> Flask:
-    """The fake; `clock` fixes "now" (backdating checks, relative report dates)."""
+    """The fake; `clock` fixes "now" (backdating checks, relative report dates); `state_path`
+    keeps what it received in a file across restarts."""
     app = Flask("ga4_fake")
-    app.extensions["ga4_fake"] = SandboxState(clock)
+    app.extensions["ga4_fake"] = SandboxState(clock, Path(state_path) if state_path else None)
     app.config.update(GA4_TIMEZONE=timezone, GA4_PROPERTY_ID=property_id, GA4_KEY_EVENTS=tuple(key_events))
     app.register_blueprint(mp.blueprint)
     app.register_blueprint(data_api.blueprint)

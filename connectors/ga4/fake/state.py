@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 from connectors.ga4.fake import validation as rules
@@ -55,15 +58,39 @@ class Fault:
 class SandboxState:
     """Thread-safe: the fake serves requests from several threads."""
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, state_path: Path | None = None) -> None:
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._hits: list[Hit] = []
         self._faults: dict[str, list[Fault]] = {endpoint: [] for endpoint in ENDPOINTS}
+        #: Where `hub run` keeps what the sandbox received across restarts (None: memory only), so
+        #: `hub ga4 report` still finds the events the hub remembers sending.
+        self.state_path = state_path
+        if state_path is not None and state_path.exists():
+            for kept in json.loads(state_path.read_text()):
+                received = datetime.fromisoformat(kept["received_at"])
+                self._hits.append(Hit(kept["measurement_id"], received, kept["body"]))
 
     def record(self, measurement_id: str, body: Mapping[str, Any]) -> None:
         with self._lock:
             self._hits.append(Hit(measurement_id, self.clock(), body))
+            self._save()
+
+    def _save(self) -> None:
+        if self.state_path is None:
+            return
+        kept = [
+            {
+                "measurement_id": hit.measurement_id,
+                "received_at": hit.received_at.isoformat(),
+                "body": hit.body,
+            }
+            for hit in self._hits
+        ]
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(kept))
+        os.replace(temporary, self.state_path)
 
     def hits(self) -> list[Hit]:
         with self._lock:
@@ -117,6 +144,7 @@ class SandboxState:
             self._hits.clear()
             for queue in self._faults.values():
                 queue.clear()
+            self._save()
 
 
 def _dropped(event: Any, index: int, received_at: datetime) -> bool:

@@ -49,25 +49,32 @@ MAX_EVENT_AGE: Final = timedelta(hours=72)
 #: is refused, so a sender whose clock runs slightly ahead is not dropped.
 FUTURE_TOLERANCE: Final = timedelta(minutes=15)
 
-#: Reserved prefixes and names: https://support.google.com/analytics/answer/13316687
 NAME_PATTERN: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+#: Google's reserved names for the Measurement Protocol (the validation server refuses them):
+#: https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference#reserved_names
+#: Param names may not begin with these (the reference's list); event names neither, except `gtag.`
+#: which the name pattern already refuses.
 RESERVED_PREFIXES: Final = ("_", "firebase_", "ga_", "google_", "gtag.")
+#: User property names may not begin with these (`gtag.` is a param-only prefix).
+RESERVED_USER_PROPERTY_PREFIXES: Final = ("_", "firebase_", "ga_", "google_")
 # fmt: off
 RESERVED_EVENT_NAMES: Final = frozenset({
-    "ad_activeview", "ad_click", "ad_exposure", "ad_impression", "ad_query", "adunit_exposure",
-    "app_clear_data", "app_install", "app_remove", "app_store_refund", "app_store_subscription_cancel",
-    "app_store_subscription_convert", "app_store_subscription_renew", "app_update", "app_upgrade", "click",
-    "error", "file_download", "first_open", "first_visit", "form_start", "form_submit", "in_app_purchase",
-    "notification_dismiss", "notification_foreground", "notification_open", "notification_receive",
-    "os_update", "page_view", "screen_view", "scroll", "session_start", "user_engagement", "video_complete",
-    "video_progress", "video_start", "view_complete", "view_search_results",
+    "ad_activeview", "ad_click", "ad_exposure", "ad_query", "ad_reward", "adunit_exposure",
+    "app_clear_data", "app_exception", "app_install", "app_remove", "app_store_refund", "app_update",
+    "app_upgrade", "dynamic_link_app_open", "dynamic_link_app_update", "dynamic_link_first_open", "error",
+    "firebase_campaign", "firebase_in_app_message_action", "firebase_in_app_message_dismiss",
+    "firebase_in_app_message_impression", "first_open", "first_visit", "notification_dismiss",
+    "notification_foreground", "notification_open", "notification_receive", "notification_send",
+    "os_update", "session_start", "user_engagement",
 })
-# `session_id` and `engagement_time_msec` are on Google's reserved list for custom dimensions but
-# are exactly what the Measurement Protocol needs in params, so they are not refused here.
-RESERVED_PARAM_NAMES: Final = frozenset({"gclid", "dclid", "srsltid", "session_number", "user_id"})
+#: Reserved for app streams only (the hub sends web-stream events, so they are not refused).
+APP_STREAM_RESERVED_EVENT_NAMES: Final = frozenset({"ad_impression", "in_app_purchase", "screen_view"})
+# `session_id`, `engagement_time_msec`, `gclid`... are reserved for custom *dimensions* in the GA
+# UI (support.google.com/analytics/answer/13316687), not as Measurement Protocol params: the
+# protocol needs `session_id` and `engagement_time_msec` in params to join the web session.
+RESERVED_PARAM_NAMES: Final = frozenset({"firebase_conversion"})
 RESERVED_USER_PROPERTY_NAMES: Final = frozenset({
     "first_open_time", "first_visit_time", "last_deep_link_referrer", "user_id", "first_open_after_install",
-    "non_personalized_ads", "session_id", "session_number", "last_gclid",
 })
 # fmt: on
 #: https://developers.google.com/analytics/devguides/collection/ga4/uid-data
@@ -302,7 +309,7 @@ def _user_property_problems(properties: Any) -> list[Problem]:
                 Problem(path, f"User property [{name}] has an invalid name: it {verdict[1]}.", verdict[0])
             )
             continue
-        if reserved(name, RESERVED_USER_PROPERTY_NAMES, RESERVED_PREFIXES[:4]):
+        if reserved(name, RESERVED_USER_PROPERTY_NAMES, RESERVED_USER_PROPERTY_PREFIXES):
             problems.append(Problem(path, f"User property [{name}] has a reserved name.", NAME_RESERVED))
             continue
         value = holder.get("value") if isinstance(holder, Mapping) else None

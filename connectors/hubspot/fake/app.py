@@ -12,15 +12,20 @@ Control API for tests and the bench (no auth, not counted, not rate limited):
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from connectors.base import FAKE_CONTROL_PREFIX
+from connectors.hubspot.fake.batch import BATCH_ERROR_MODES, WHOLE_BATCH
+from connectors.hubspot.fake.declared import declared_properties
 from connectors.hubspot.fake.errors import FakeApiError
 from connectors.hubspot.fake.faults import Fault, Faults
 from connectors.hubspot.fake.limits import RateLimits
@@ -61,6 +66,23 @@ class FakeHubSpot:
     counts: Counter[str] = field(default_factory=Counter)
     log: list[RequestLog] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: How batches with bad inputs are answered: `whole_batch` (HubSpot) or `per_record` (207).
+    batch_errors: str = WHOLE_BATCH
+    #: Where `hub run` keeps the portal's records across restarts (None: memory only).
+    state_path: Path | None = None
+
+    def save(self) -> None:
+        """Keep the records where `hub run` finds them after a restart (written whole, then renamed)."""
+        if self.state_path is None:
+            return
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.store.to_json()))
+        os.replace(temporary, self.state_path)
+
+    def load(self) -> None:
+        if self.state_path is not None and self.state_path.exists():
+            self.store.load_json(json.loads(self.state_path.read_text()))
 
     def record(self, method: str, path: str, status: int, body: Any) -> None:
         route = path.rsplit("/", 1)[0] if path.rsplit("/", 1)[-1].isdigit() else path
@@ -84,13 +106,7 @@ class FakeHubSpot:
         """An empty portal with the same settings: no records, counters, faults or spent limits."""
         store = self.store
         with self.lock:
-            self.store = CrmStore(
-                custom_properties="callhub_call_id" in store.catalogue["calls"],
-                search_lag_s=store.search_lag_s,
-                max_in_values=store.max_in_values,
-                default_region=store.default_region,
-                owners=store.owners,
-            )
+            self.store = CrmStore(**store.settings)
             self.counts.clear()
             self.log.clear()
             self.limits.reset()
@@ -147,7 +163,10 @@ def _after(response: Response) -> Response:
         return response
     for name, value in g.get("rate_limit_headers", {}).items():
         response.headers.setdefault(name, value)
-    _fake().record(request.method, request.path, response.status_code, request.get_json(silent=True))
+    fake = _fake()
+    fake.record(request.method, request.path, response.status_code, request.get_json(silent=True))
+    if request.method != "GET" and not request.path.endswith("/search") and response.status_code < 300:
+        fake.save()
     return response
 
 
@@ -198,22 +217,38 @@ def create_app(
     custom_properties: bool = True,
     owners: Sequence[Mapping[str, Any]] = SANDBOX_OWNERS,
     default_region: str = "US",
+    unique_calls: bool = True,
+    batch_errors: str = WHOLE_BATCH,
+    properties: Mapping[str, Any] | None = None,
+    state_path: str | None = None,
 ) -> Flask:
     """The fake portal. `access_token=None` accepts any bearer token (sandbox mode); limits default
     to HubSpot's (100 per 10 s, search 5 per s); `custom_properties=False` is a portal without the
-    callhub properties docs/destinations/hubspot.md asks for."""
+    callhub properties docs/destinations/hubspot.md asks for; `unique_calls=False` one without
+    unique values on calls; `batch_errors="per_record"` answers 207 per input where HubSpot
+    refuses the whole batch; `properties` adds custom properties ({contacts: [{name, type,
+    options, unique}], calls: [...]}, hub.yaml's `sandbox: properties:`); `state_path` keeps the
+    records in a file across restarts."""
+    if batch_errors not in BATCH_ERROR_MODES:
+        raise ValueError(f"batch_errors must be one of {', '.join(BATCH_ERROR_MODES)}")
     app = Flask("hubspot_fake")
-    app.extensions["hubspot_fake"] = FakeHubSpot(
+    fake = FakeHubSpot(
         store=CrmStore(
             custom_properties=custom_properties,
             search_lag_s=search_lag_s,
             max_in_values=max_in_values,
             default_region=default_region,
             owners=owners,
+            unique_calls=unique_calls,
+            declared=declared_properties(properties),
         ),
         limits=RateLimits(rate_limit, rate_window_s, search_rate_limit, search_window_s),
         access_token=access_token,
+        batch_errors=batch_errors,
+        state_path=Path(state_path) if state_path else None,
     )
+    fake.load()
+    app.extensions["hubspot_fake"] = fake
     app.register_error_handler(FakeApiError, _error_response)
     app.before_request(_before)
     app.after_request(_after)

@@ -1,4 +1,13 @@
-"""Batch endpoints of the fake: at most 100 inputs, per-input outcomes, 207 multi-status answers."""
+"""Batch endpoints of the fake: at most 100 inputs, per-input outcomes, and the two ways HubSpot
+answers a batch with bad inputs.
+
+HubSpot documents per-input answers (207 multi-status) only for batch *create* with an
+`objectWriteTraceId` on each input (https://developers.hubspot.com/docs/api-reference/error-handling#multi-status-errors).
+Batch update and upsert fail as a whole on one invalid input (400 VALIDATION_ERROR) or one
+conflict (409 CONFLICT), and a batch create holding duplicates answers one 409 naming only the
+first (https://github.com/HubSpot/hubspot-api-python/issues/51); nothing of such a batch is
+written. That is the default (`WHOLE_BATCH`); `PER_RECORD` answers 207 per input everywhere.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +20,11 @@ from connectors.hubspot.fake.faults import Fault
 from connectors.hubspot.fake.store import iso
 
 MAX_INPUTS = 100
+WHOLE_BATCH = "whole_batch"
+PER_RECORD = "per_record"
+BATCH_ERROR_MODES = (WHOLE_BATCH, PER_RECORD)
+#: What refuses a whole batch; other per-input failures (a record not found) stay per input.
+WHOLE_BATCH_CATEGORIES = frozenset({"VALIDATION_ERROR", "CONFLICT"})
 
 #: One input -> its result JSON; raises RecordError when that input fails.
 InputHandler = Callable[[Mapping[str, Any]], dict[str, Any]]
@@ -86,3 +100,29 @@ def _body(started: str, results: list[dict[str, Any]], errors: list[dict[str, An
         body["numErrors"] = len(errors)
         body["errors"] = errors
     return body
+
+
+def whole_batch_refusal(
+    operation: str, inputs: Sequence[Mapping[str, Any]], answer: Mapping[str, Any], mode: str
+) -> FakeApiError | None:
+    """The single error HubSpot answers instead of this batch's per-input errors, if it does."""
+    errors = [e for e in answer.get("errors") or [] if e.get("category") in WHOLE_BATCH_CATEGORIES]
+    if mode != WHOLE_BATCH or not errors or operation == "read":
+        return None
+    if operation == "create":
+        conflicts = [error for error in errors if error.get("category") == "CONFLICT"]
+        if conflicts:
+            return _as_request_error(conflicts[0])
+        if all(item.get("objectWriteTraceId") for item in inputs):
+            return None  # multi-status enabled: 207 per input, as documented
+    return _as_request_error(errors[0])
+
+
+def _as_request_error(error: Mapping[str, Any]) -> FakeApiError:
+    category = str(error.get("category") or "VALIDATION_ERROR")
+    return FakeApiError(
+        409 if category == "CONFLICT" else 400,
+        category,
+        str(error.get("message") or ""),
+        errors=list(error.get("errors") or []),
+    )

@@ -3,8 +3,8 @@ every write is validated against (unknown names, read-only values, enumeration o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 #: Default call outcomes of every portal (label -> GUID), as `GET /calling/v1/dispositions` lists them.
@@ -179,10 +179,22 @@ def _custom(names: dict[str, str]) -> list[PropertyDef]:
     ]
 
 
-def catalogue(with_custom: bool = True) -> dict[str, dict[str, PropertyDef]]:
-    """Object type -> property name -> definition; `with_custom=False` is a portal nobody set up."""
+def catalogue(
+    with_custom: bool = True,
+    *,
+    unique_calls: bool = True,
+    declared: Mapping[str, Sequence[PropertyDef]] | None = None,
+) -> dict[str, dict[str, PropertyDef]]:
+    """Object type -> property name -> definition; `with_custom=False` is a portal nobody set up,
+    `unique_calls=False` one that gives no unique values on calls (HubSpot documents unique
+    properties for contacts, companies, deals, tickets and custom objects, not calls), and
+    `declared` adds the properties an admin declared for the sandbox."""
     contacts = _contacts() + (_custom(CALLHUB_CONTACT_PROPERTIES) if with_custom else [])
     calls = _calls() + (_custom(CALLHUB_CALL_PROPERTIES) if with_custom else [])
+    if not unique_calls:
+        calls = [replace(p, unique=False) for p in calls]
+    contacts += list((declared or {}).get("contacts", ()))
+    calls += list((declared or {}).get("calls", ()))
     return {
         "contacts": {p.name: p for p in contacts},
         "calls": {p.name: p for p in calls},

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from connectors.hubspot.fake.batch import batch_inputs, run_batch
+from connectors.hubspot.fake.batch import batch_inputs, run_batch, whole_batch_refusal
 from connectors.hubspot.fake.catalogue import DEFAULT_DISPOSITIONS
 from connectors.hubspot.fake.errors import FakeApiError, RecordError
 from connectors.hubspot.fake.faults import Fault
@@ -123,18 +123,34 @@ def batch(object_type: str, operation: str) -> Response:
     store = _store()
     body = _json()
     inputs = batch_inputs(body, keyed=operation in ("update", "upsert", "read"))
+    fault = _fault()
+    with store.transaction():
+        status, answer = _run(name, operation, inputs, body, fault)
+        if fault is None or fault.kind not in ("ok_with_errors", "no_record"):
+            refusal = whole_batch_refusal(
+                operation, inputs, answer, current_app.extensions["hubspot_fake"].batch_errors
+            )
+            if refusal is not None:
+                raise refusal  # nothing of the batch is written
+    return _answer(status, answer)
+
+
+def _run(
+    name: str, operation: str, inputs: list[Mapping[str, Any]], body: Any, fault: Fault | None
+) -> tuple[int, dict[str, Any]]:
+    store = _store()
     if operation == "create":
-        status, answer = run_batch(inputs, lambda item: _create_one(name, item), _fault(), 201)
-    elif operation == "update":
-        status, answer = run_batch(
+        return run_batch(inputs, lambda item: _create_one(name, item), fault, 201)
+    if operation == "update":
+        return run_batch(
             inputs,
             lambda item: store.update(
                 name, str(item.get("id")), item.get("properties") or {}, item.get("idProperty")
             ).as_json(),
-            _fault(),
+            fault,
             200,
         )
-    elif operation == "upsert":
+    if operation == "upsert":
 
         def upsert_one(item: Mapping[str, Any]) -> dict[str, Any]:
             stored, new = store.upsert(
@@ -142,16 +158,14 @@ def batch(object_type: str, operation: str) -> Response:
             )
             return {**stored.as_json(), "new": new}
 
-        status, answer = run_batch(inputs, upsert_one, _fault(), 200)
-    elif operation == "read":
+        return run_batch(inputs, upsert_one, fault, 200)
+    if operation == "read":
         wanted = body.get("properties") or None
         id_property = body.get("idProperty")
-        status, answer = run_batch(
+        return run_batch(
             inputs, lambda item: store.get(name, str(item.get("id")), id_property).as_json(wanted), None, 200
         )
-    else:
-        raise FakeApiError(404, "OBJECT_NOT_FOUND", f"Unknown batch operation {operation}.")
-    return _answer(status, answer)
+    raise FakeApiError(404, "OBJECT_NOT_FOUND", f"Unknown batch operation {operation}.")
 
 
 @crm.put("/crm/v4/objects/<from_type>/<from_id>/associations/default/<to_type>/<to_id>")

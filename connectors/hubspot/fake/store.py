@@ -5,10 +5,11 @@ Thread-safe: the fake serves requests on several threads, and tests read the sto
 
 from __future__ import annotations
 
-import itertools
+import contextlib
+import copy
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -65,6 +66,14 @@ class StoredObject:
         }
 
 
+def _parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+#: HubSpot's object type ids (https://developers.hubspot.com/docs/guides/api/crm/understanding-the-crm).
+OBJECT_TYPE_IDS = {"contacts": "0-1", "calls": "0-48"}
+
+
 def _national_digits(raw: str, region: str) -> str:
     try:
         parsed = phonenumbers.parse(raw, region)
@@ -90,10 +99,24 @@ class CrmStore:
         max_in_values: int = 100,
         default_region: str = "US",
         owners: Sequence[Mapping[str, Any]] = (),
+        unique_calls: bool = True,
+        declared: Mapping[str, Sequence[PropertyDef]] | None = None,
     ) -> None:
         self._lock = threading.RLock()
-        self._ids = itertools.count(1001)
-        self.catalogue: dict[str, dict[str, PropertyDef]] = catalogue(custom_properties)
+        #: What this store was made with, so a reset makes the same portal again.
+        self.settings: dict[str, Any] = {
+            "custom_properties": custom_properties,
+            "search_lag_s": search_lag_s,
+            "max_in_values": max_in_values,
+            "default_region": default_region,
+            "owners": owners,
+            "unique_calls": unique_calls,
+            "declared": declared,
+        }
+        self._next_id = 1001
+        self.catalogue: dict[str, dict[str, PropertyDef]] = catalogue(
+            custom_properties, unique_calls=unique_calls, declared=declared
+        )
         self.search_lag_s = search_lag_s
         self.max_in_values = max_in_values
         self.default_region = default_region
@@ -207,7 +230,8 @@ class CrmStore:
         with self._lock:
             self._check_unique(object_type, values, None)
             now = datetime.now(UTC)
-            object_id = str(next(self._ids))
+            object_id = str(self._next_id)
+            self._next_id += 1
             created = "createdate" if object_type == "contacts" else "hs_createdate"
             stored = StoredObject(
                 object_id,
@@ -236,9 +260,10 @@ class CrmStore:
     ) -> tuple[StoredObject, bool]:
         definition = self.catalogue[object_type].get(id_property)
         if definition is None or not (definition.unique or id_property in ("email", "hs_object_id")):
+            # HubSpot's words, as users report them (https://github.com/HubSpot/hubspot-api-nodejs/issues/548).
             raise RecordError(
                 "VALIDATION_ERROR",
-                f"{id_property} is not a unique property and cannot be used as idProperty.",
+                f"Unable to perform update/upsert by non-unique {OBJECT_TYPE_IDS[object_type]} property",
             )
         with self._lock:
             existing = self.find(object_type, key, id_property)
@@ -284,6 +309,56 @@ class CrmStore:
                 for (a_type, a_id, b_type, b_id) in self.associations
                 if (a_type, a_id, b_type) == (object_type, object_id, to_type)
             )
+
+    # --- all or nothing, and across restarts -------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes inside take effect together or not at all (a batch HubSpot refuses as a whole)."""
+        with self._lock:
+            saved = (copy.deepcopy(self.objects), dict(self.associations), self._next_id)
+            try:
+                yield
+            except BaseException:
+                self.objects, self.associations, self._next_id = saved
+                raise
+
+    def to_json(self) -> dict[str, Any]:
+        """Records, associations and the id counter, for `hub run` to keep across restarts."""
+        with self._lock:
+            return {
+                "next_id": self._next_id,
+                "objects": {
+                    object_type: [
+                        {
+                            "id": stored.id,
+                            "properties": stored.properties,
+                            "createdAt": iso(stored.created_at),
+                            "updatedAt": iso(stored.updated_at),
+                        }
+                        for stored in bucket.values()
+                    ]
+                    for object_type, bucket in self.objects.items()
+                },
+                "associations": [[*key, type_id] for key, type_id in self.associations.items()],
+            }
+
+    def load_json(self, data: Mapping[str, Any]) -> None:
+        """What `to_json` kept; every record is searchable at once (the index caught up meanwhile)."""
+        with self._lock:
+            self._next_id = int(data.get("next_id", 1001))
+            for object_type, records in (data.get("objects") or {}).items():
+                bucket = self.objects.setdefault(object_type, {})
+                for record in records:
+                    bucket[str(record["id"])] = StoredObject(
+                        str(record["id"]),
+                        object_type,
+                        {str(k): str(v) for k, v in record["properties"].items()},
+                        _parse_iso(record["createdAt"]),
+                        _parse_iso(record["updatedAt"]),
+                    )
+            for from_type, from_id, to_type, to_id, type_id in data.get("associations") or []:
+                self.associations[(from_type, from_id, to_type, to_id)] = int(type_id)
 
     # --- for tests and the bench -------------------------------------------------------------
 

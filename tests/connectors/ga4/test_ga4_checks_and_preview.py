@@ -10,7 +10,7 @@ import pytest
 from google.api_core import exceptions as google_errors
 
 from connectors.base import MemoryContext, PermanentError, RetryableError
-from connectors.ga4 import GA4Connector
+from connectors.ga4 import GA4Connector, limits
 from connectors.ga4.fake.state import SandboxState
 from hub.core.errors import ConfigError
 from hub.mapping import load_mapping
@@ -49,7 +49,7 @@ def test_option_problems_name_each_bad_option() -> None:
 
 def test_mapping_problems_refuse_bad_event_names_and_options() -> None:
     assert GA4Connector.mapping_problems("phone_call", {}) == []
-    assert GA4Connector.mapping_problems("page_view", {}) != []
+    assert GA4Connector.mapping_problems("first_visit", {}) != []
     assert GA4Connector.mapping_problems("x" * 41, {}) != []
     assert GA4Connector.mapping_problems("phone call", {}) != []
     assert GA4Connector.mapping_problems("phone_call", {"dedupe": False}) != []
@@ -154,3 +154,23 @@ def test_classify_data_api_errors_by_status() -> None:
     assert limited.reason == "rate_limited"
     assert isinstance(denied, PermanentError)
     assert denied.reason == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    "name", ["page_view", "click", "scroll", "form_start", "file_download", "video_start", "video_progress"]
+)
+def test_automatically_collected_web_events_are_not_reserved(name: str) -> None:
+    """Google's reserved list for the Measurement Protocol does not include them (limits.RESERVED_URL)."""
+    assert GA4Connector.mapping_problems(name, {}) == []
+
+
+def test_reserved_user_property_and_param_names_follow_googles_list() -> None:
+    problems = GA4Connector.field_problems(
+        "phone_call",
+        ["user_properties.first_open_time", "user_properties.gtag_like", "params.firebase_conversion"],
+    )
+    assert [field for field, _ in problems] == [
+        "user_properties.first_open_time",
+        "params.firebase_conversion",
+    ]
+    assert all(limits.RESERVED_URL in message for _, message in problems)

@@ -101,7 +101,7 @@ def test_validate_prints_local_refusals_and_the_validation_servers_messages(
 ) -> None:
     path = write_events(tmp_path, recent(callrail_call()), with_attribution(ctm_call(), ga_client_id=None))
     fresh = int(datetime.now(UTC).timestamp() * 1_000_000)
-    gclid = record("phone_call_with_gclid", {"params.gclid": "Cj0", "timestamp_micros": fresh})
+    gclid = record("phone_call_with_gclid", {"params.firebase_conversion": "Cj0", "timestamp_micros": fresh})
     env = Environment(settings(live_ga4_url), [gclid])
     out = io.StringIO()
 
@@ -111,7 +111,7 @@ def test_validate_prints_local_refusals_and_the_validation_servers_messages(
     text = out.getvalue()
     assert "callrail:CAL3f1e6c0a9b2d47e8a1c5d9f07b64e2a1: would be refused before sending (mapping)" in text
     assert "ctm:2394857712: nothing to send (no_ga_client_id" in text
-    assert "NAME_RESERVED events.params.gclid" in text
+    assert "NAME_RESERVED events.params.firebase_conversion" in text
 
 
 def test_validate_reports_an_unreadable_file(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.base import MemoryContext
+from connectors.base import Delivered, MemoryContext
 from connectors.ga4 import CoverageRow, GA4Connector, attribution_coverage
 from connectors.ga4.coverage import attribution_of, stored_attribution
 from tests.connectors.ga4.calls import (
@@ -36,21 +36,48 @@ def test_coverage_counts_each_call_once_by_its_best_outcome(ga4_url: str) -> Non
 
     coverage = attribution_coverage(rows)
 
-    assert coverage["callrail"].attributed == 1
+    # CallRail sends the visitor's client id but no session id: user-only, never session-attributed.
+    assert (coverage["callrail"].session, coverage["callrail"].user_only) == (0, 1)
     assert coverage["callrail"].unattributed == 1
-    assert coverage["callrail"].share == 0.5
-    assert coverage["ctm"].calls == 2
+    assert (coverage["callrail"].session_share, coverage["callrail"].user_share) == (0.0, 0.5)
+    assert (coverage["ctm"].calls, coverage["ctm"].session) == (2, 1)
+
+
+def test_a_client_id_without_a_session_id_is_user_only_and_says_so(ga4_url: str) -> None:
+    ga4 = GA4Connector(settings(ga4_url), MemoryContext(), clock=clock)
+    with_session = ga4.deliver([item(ctm_call(), "d1")]).outcomes["d1"]
+    no_session = ga4.deliver(
+        [item(without(ctm_call(provider_call_id="no-session"), ga_session_id=None), "d2")]
+    ).outcomes["d2"]
+
+    assert isinstance(with_session, Delivered)
+    assert isinstance(no_session, Delivered)
+    assert with_session.external_ids["attribution"] == "session"
+    assert with_session.note.startswith("session-attributed")
+    assert no_session.external_ids["attribution"] == "user"
+    assert no_session.note.startswith("user-only")
+    coverage = attribution_coverage(
+        [
+            CoverageRow("ctm", "1", attribution_of(with_session) or "none"),
+            CoverageRow("ctm", "2", attribution_of(no_session) or "none"),
+        ]
+    )["ctm"]
+    assert (coverage.session, coverage.user_only, coverage.unattributed) == (1, 1, 0)
+    assert (coverage.session_share, coverage.user_share) == (0.5, 1.0)
 
 
 def test_pseudonymous_calls_count_apart_and_later_attribution_wins() -> None:
     rows = [
         CoverageRow("invoca", "1", "none"),
-        CoverageRow("invoca", "1", "ga"),
+        CoverageRow("invoca", "1", "session"),
         CoverageRow("invoca", "2", "pseudonymous"),
+        CoverageRow("invoca", "3", "user"),
+        CoverageRow("invoca", "3", "none"),
     ]
     coverage = attribution_coverage(rows)["invoca"]
-    assert (coverage.attributed, coverage.pseudonymous, coverage.unattributed) == (1, 1, 0)
-    assert coverage.share == 0.5
+    assert (coverage.session, coverage.user_only, coverage.pseudonymous, coverage.not_sent) == (1, 1, 1, 0)
+    assert coverage.unattributed == 1
+    assert coverage.session_share == 1 / 3
 
 
 def test_stored_rows_map_like_outcomes(ga4_url: str) -> None:
@@ -61,7 +88,12 @@ def test_stored_rows_map_like_outcomes(ga4_url: str) -> None:
     outcome = ga4.deliver([item(without(callrail_call(), ga_client_id=None))]).outcomes["d1"]
 
     assert attribution_of(outcome) == "pseudonymous"
-    assert stored_attribution("delivered", None, {"client_id_source": "ga"}) == "ga"
+    assert (
+        stored_attribution("delivered", None, {"client_id_source": "ga", "attribution": "session"})
+        == "session"
+    )
+    # Rows from before levels were recorded: a GA client id proves the visitor, not the session.
+    assert stored_attribution("delivered", None, {"client_id_source": "ga"}) == "user"
     assert stored_attribution("skipped", "no_ga_client_id", {}) == "none"
     assert stored_attribution("skipped", "already_sent", {}) is None
     assert stored_attribution("failed", "too_old", {}) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 
@@ -38,7 +39,11 @@ def test_callrail_call_with_ga_cookie_becomes_one_phone_call(ga4_url: str, recor
 
     outcome = result.outcomes["d1"]
     assert isinstance(outcome, Delivered)
-    assert outcome.external_ids == {"ga4_events": "phone_call", "client_id_source": "ga"}
+    assert outcome.external_ids == {
+        "ga4_events": "phone_call",
+        "client_id_source": "ga",
+        "attribution": "user",
+    }
     [event] = recorded.events()
     assert event.name == "phone_call"
     assert event.measurement_id == MEASUREMENT_ID
@@ -228,3 +233,25 @@ def test_exchanges_are_recorded_without_the_api_secret(ga4_url: str) -> None:
     assert API_SECRET not in exchange.url + exchange.request_body + exchange.response_body
     assert "phone_call" in exchange.request_body
     assert "+14705550183" not in exchange.request_body
+
+
+def test_a_stable_user_id_from_the_mapping_is_sent_beside_user_data(
+    ga4_url: str, recorded: SandboxState
+) -> None:
+    call = dataclasses.replace(callrail_call(), custom={"ga_user_id": "crm-501"})
+    outcome = connector(ga4_url, user_data=True).deliver([item(call, "d1")]).outcomes["d1"]
+
+    assert isinstance(outcome, Delivered), outcome
+    [hit] = recorded.hits()
+    assert hit.body["user_id"] == "crm-501"
+    assert set(hit.body["user_data"]) == {"sha256_phone_number"}
+
+
+def test_a_user_id_holding_personal_data_is_refused(ga4_url: str, recorded: SandboxState) -> None:
+    call = dataclasses.replace(callrail_call(), custom={"ga_user_id": "ann@example.com"})
+    outcome = connector(ga4_url).deliver([item(call, "d1")]).outcomes["d1"]
+
+    assert isinstance(outcome, PermanentError)
+    assert outcome.reason == "mapping"
+    assert "personal data" in outcome.message
+    assert recorded.hits() == []

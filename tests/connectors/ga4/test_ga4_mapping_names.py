@@ -18,7 +18,7 @@ def test_reserved_and_malformed_param_names_are_load_errors(tmp_path: Path) -> N
         "event: phone_call\n"
         "fields:\n"
         "  client_id: {from: attribution.ga_client_id}\n"
-        "  params.gclid: {from: attribution.gclid}\n"
+        "  params.firebase_conversion: {from: attribution.gclid}\n"
         "  params.ga_campaign: {from: attribution.campaign}\n"
         "  params.call-source: {from: attribution.source}\n"
         "  user_properties.first_open_time: {value: x}\n"
@@ -27,7 +27,9 @@ def test_reserved_and_malformed_param_names_are_load_errors(tmp_path: Path) -> N
     with pytest.raises(ConfigError) as caught:
         load_mapping(path, connector=GA4Connector)
     problems = caught.value.problems
-    assert any(f"{path}:5: fields.params.gclid" in p and "reserves" in p for p in problems), problems
+    assert any(f"{path}:5: fields.params.firebase_conversion" in p and "reserves" in p for p in problems), (
+        problems
+    )
     assert any(f"{path}:6: fields.params.ga_campaign" in p for p in problems), problems
     assert any(
         f"{path}:7: fields.params.call-source" in p and "letters, digits and underscores" in p

@@ -41,7 +41,7 @@ def test_debug_endpoint_returns_validation_messages_and_records_nothing(
         params=PARAMS,
         json={
             "events": [
-                {"name": "_badEventName", "params": {"gclid": "x", "campaign": "c" * 101}},
+                {"name": "_badEventName", "params": {"firebase_conversion": "x", "campaign": "c" * 101}},
                 {"name": "phone_call", "timestamp_micros": micros(NOW - timedelta(hours=80))},
             ]
         },
@@ -53,7 +53,7 @@ def test_debug_endpoint_returns_validation_messages_and_records_nothing(
     assert codes == [
         ("client_id", "VALUE_REQUIRED"),
         ("events", "NAME_INVALID"),
-        ("events.params.gclid", "NAME_RESERVED"),
+        ("events.params.firebase_conversion", "NAME_RESERVED"),
         ("events.params.campaign", "VALUE_OUT_OF_BOUNDS"),
         ("events.timestamp_micros", "VALUE_OUT_OF_BOUNDS"),
     ]
@@ -99,3 +99,18 @@ def test_unknown_fault_endpoint_is_a_400(ga4_url: str, http: requests.Session) -
     answer = http.post(f"{ga4_url}/__fake__/faults", json={"endpoint": "nowhere"}, timeout=5)
     assert answer.status_code == 400
     assert answer.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_the_sandbox_keeps_what_it_received_across_restarts(tmp_path) -> None:
+    from connectors.ga4.fake import create_app as ga4_app
+    from connectors.ga4.fake import sandbox_state
+
+    state = tmp_path / "sandbox" / "ga4.json"
+    first = sandbox_state(ga4_app(state_path=str(state)))
+    first.record("G-TEST", {"client_id": "1.2", "events": [{"name": "phone_call", "params": {}}]})
+
+    again = sandbox_state(ga4_app(state_path=str(state)))
+
+    [hit] = again.hits()
+    assert hit.measurement_id == "G-TEST"
+    assert hit.body["events"][0]["name"] == "phone_call"

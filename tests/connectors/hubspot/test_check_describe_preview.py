@@ -80,7 +80,7 @@ def test_option_problems():
     assert len(problems) == 3
     # Rate limits are hub.yaml's own `rate_limit` / `rate_limits` keys, not connector options.
     assert HubSpotConnector.option_problems({"rate_limits": {"search": {"requests": 5}}}) == [
-        "unknown HubSpot option 'rate_limits'; known: call_key_property, contact_key_property, default_region, duplicates, max_in_values"
+        "unknown HubSpot option 'rate_limits'; known: call_idempotency, call_key_property, contact_key_property, default_region, duplicates, max_in_values, search_lag_s"
     ]
 
 

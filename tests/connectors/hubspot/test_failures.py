@@ -20,7 +20,11 @@ def _items(count: int) -> list[DeliveryItem]:
     return [item_for(call_event(f"+1415555{index:04d}", f"call-{index}")) for index in range(count)]
 
 
-def test_207_partial_failure_rejects_only_the_invalid_record_and_retries_the_failed_one(portal, redis_url):
+def test_207_partial_failure_rejects_only_the_invalid_record_and_retries_the_failed_one(
+    portal_factory, redis_url
+):
+    # A portal answering per record (207), the form HubSpot documents for batch create.
+    portal = portal_factory(batch_errors="per_record", rate_limit=100_000, search_rate_limit=100_000)
     connector = make_connector(portal.url, shared_context(redis_url))
     portal.fake.faults.add(
         Fault(
@@ -189,7 +193,8 @@ def test_429_honours_retry_after(portal, redis_url):
 
 def test_429_from_the_portals_own_limit_is_retried_after_its_window(portal_factory, redis_url):
     # No shared limiter on the hub's side: the portal's (scaled-down) limit answers 429.
-    portal = portal_factory(rate_limit=3, rate_window_s=0.5)
+    # Room for one batch's requests per window (the first also asks how calls are keyed).
+    portal = portal_factory(rate_limit=5, rate_window_s=0.5)
     connector = make_connector(portal.url, shared_context(redis_url))
 
     outcomes, retried = deliver_until_settled(connector, _items(10), batch_size=5)
