@@ -539,6 +539,10 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("directory")
     backup.set_defaults(func=cmd_backup)
 
+    from hub.console.cli import register as register_console_commands
+
+    register_console_commands(commands)
+
     _register_connector_commands(commands)
     return parser
 

@@ -53,7 +53,7 @@ DESTINATION_KEYS = {
     "max_in_flight",
 }
 ROUTE_KEYS = {"from", "to"}
-TOP_KEYS = {"version", "sources", "destinations", "routes", "public_url", "retention"}
+TOP_KEYS = {"version", "sources", "destinations", "routes", "public_url", "retention", "alerts", "console"}
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,9 @@ class HubConfig:
     routes: tuple[Route, ...]
     public_url: str | None = None
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    #: hub.yaml's `alerts:` and `console:` sections (hub.console.settings).
+    alerts: Any = None
+    console: Any = None
 
     def destinations_for(self, source_id: str) -> list[str]:
         found: dict[str, None] = {}
@@ -242,14 +245,36 @@ def load_config(
     public_url = data.get("public_url")
     if public_url is not None and not isinstance(public_url, str):
         problems.add(data, "public_url", "public_url must be a string")
+    from hub.console.settings import parse as parse_console
+
+    alerts, console, console_problems = parse_console(
+        _plain(data.get("alerts")), _plain(data.get("console")), lambda v: resolve_env(v, environment)
+    )
+    problems.items.extend(f"{settings.config_path}: {p}" for p in console_problems)
     if problems.items:
         raise ConfigError(problems.items)
     resolved_url = settings.public_url or (
         resolve_env(public_url, environment).rstrip("/") if public_url else None
     )
     return HubConfig(
-        settings.config_path, sources, destinations, tuple(routes), resolved_url or None, retention
+        settings.config_path,
+        sources,
+        destinations,
+        tuple(routes),
+        resolved_url or None,
+        retention,
+        alerts,
+        console,
     )
+
+
+def _plain(value: Any) -> Any:
+    """A loaded YAML node as plain dicts and lists (for sections parsed outside this module)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _retention(data: YamlMap, problems: _Problems) -> RetentionConfig:

@@ -37,6 +37,7 @@ from hub.config import DestinationConfig
 from hub.core.errors import ConfigError
 from hub.core.events import load_event
 from hub.core.records import RenderedRecord, Skip
+from hub.pauses import PAUSING_REASONS, hold_for_credentials
 from hub.render import RenderFailed, render_covering
 from hub.runtime import Runtime
 from hub.store.models import Attempt, Batch, Call, Delivery, Event
@@ -312,6 +313,8 @@ def _record(
                 continue
             number = row.attempts + 1
             values, reason, message, retry_after = _apply(row, number, outcome, destination, finished)
+            if values["status"] == "rejected" and reason in PAUSING_REASONS:
+                hold_for_credentials(session, destination.id, values, message or "", finished)
             if expected == "queued":
                 values["records"] = row.records
                 values["mapping_version"] = row.mapping_version

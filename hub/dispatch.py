@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session, aliased
 from connectors import registry as connector_registry
 from hub.claims import CLAIMED, deliver_job_id, ingest_job_id, new_token, waiting_jobs
 from hub.config import DestinationConfig, HubConfig
+from hub.pauses import paused_destinations
 from hub.prune import prune_if_due
 from hub.runtime import Runtime
 from hub.store.models import Attempt, Delivery, Receipt
@@ -299,10 +301,19 @@ def in_flight_batches(runtime: Runtime, destination: DestinationConfig) -> int:
 
 def dispatch_deliveries(runtime: Runtime, now: datetime) -> int:
     _fail_unknown_destinations(runtime, now)
+    paused = _paused(runtime)
     return sum(
         _dispatch_destination(runtime, destination, now)
         for destination in runtime.config.destinations.values()
+        if destination.id not in paused
     )
+
+
+def _paused(runtime: Runtime) -> set[str]:
+    """Destinations paused from the console, or by themselves when their credentials were
+    refused: their deliveries stay pending, unclaimed, until they are resumed."""
+    with runtime.db.read_session() as session:
+        return paused_destinations(session)
 
 
 def _fail_unknown_destinations(runtime: Runtime, now: datetime) -> None:
@@ -432,6 +443,7 @@ class Dispatcher:
         self.interval_s = interval_s
         self.stopping = threading.Event()
         self.failures = 0
+        self.next_alerts = 0.0
 
     def run(self) -> None:
         lock = self.runtime.redis.lock(LEADER_KEY, timeout=15, blocking=False)
@@ -441,6 +453,7 @@ class Dispatcher:
                 if lock.owned() or lock.acquire(blocking=False):
                     lock.extend(15, replace_ttl=True)
                     summary = dispatch_once(self.runtime)
+                    self.check_alerts()
                     busy = bool(summary.receipts or summary.deliveries)
                     prune_if_due(self.runtime.db, self.runtime.config.retention, self.runtime.redis)
                 self.failures = 0
@@ -458,6 +471,17 @@ class Dispatcher:
         with contextlib.suppress(redis.RedisError):
             if lock.owned():
                 lock.release()
+
+    def check_alerts(self) -> None:
+        """Alert rules (hub.yaml `alerts:`) are checked by the elected dispatcher only: one
+        evaluator, so one digest per rule and window."""
+        from hub.console.alerts import EVALUATE_EVERY_S, evaluate
+
+        settings = self.runtime.config.alerts
+        if settings is None or not settings.rules or time.monotonic() < self.next_alerts:
+            return
+        self.next_alerts = time.monotonic() + EVALUATE_EVERY_S
+        evaluate(self.runtime.db, settings)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import MetaData, Table, func, inspect, select
+from sqlalchemy import func, select
 
 from hub.config import HubConfig
+from hub.pauses import paused_destinations
 from hub.store.db import Database
 from hub.store.models import Delivery, Receipt
 
@@ -27,7 +28,6 @@ class DatabaseCollector(Collector):
     def __init__(self, db: Database, config: HubConfig) -> None:
         self.db = db
         self.config = config
-        self._paused_table: Table | bool | None = False  # False: not looked for yet
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = datetime.now(UTC)
@@ -44,9 +44,10 @@ class DatabaseCollector(Collector):
             "hub_receipts_waiting", "Stored webhook deliveries not parsed yet", labels=["source"]
         )
         paused = GaugeMetricFamily(
-            "hub_destination_paused", "1 while a destination is paused by an operator", labels=["destination"]
+            "hub_destination_paused",
+            "1 while a destination is paused (by an operator, or by itself when its credentials were refused)",
+            labels=["destination"],
         )
-        paused_table = self._paused_table_once()
         with self.db.read_session() as session:
             counts = {
                 (str(d), str(s)): int(n)
@@ -70,12 +71,7 @@ class DatabaseCollector(Collector):
                     .group_by(Receipt.source)
                 ).all()
             )
-            paused_now: set[str] = set()
-            if paused_table is not None:
-                rows = session.execute(
-                    select(paused_table.c.destination).where(paused_table.c.paused.is_(True))
-                )
-                paused_now = {str(row[0]) for row in rows}
+            paused_now = paused_destinations(session)
         for destination in sorted({*destinations, *(d for d, _ in counts)}):
             for status in sorted({*STATUSES, *(s for d, s in counts if d == destination)}):
                 by_status.add_metric([destination, status], counts.get((destination, status), 0))
@@ -86,20 +82,6 @@ class DatabaseCollector(Collector):
         for source in sorted({*self.config.sources, *unparsed}):
             waiting.add_metric([source], int(unparsed.get(source, 0)))
         yield from (by_status, oldest, waiting, paused)
-
-    def _paused_table_once(self) -> Table | None:
-        """Where operators' pauses are kept: a table with `destination` and `paused` columns when
-        the schema has one (the console adds it), else none; looked up at the first scrape."""
-        if self._paused_table is False:
-            self._paused_table = None
-            engine = self.db.read_engine
-            inspector = inspect(engine)
-            for name in inspector.get_table_names():
-                columns = {c["name"] for c in inspector.get_columns(name)}
-                if {"destination", "paused"} <= columns:
-                    self._paused_table = Table(name, MetaData(), autoload_with=engine)
-                    break
-        return self._paused_table if isinstance(self._paused_table, Table) else None
 
 
 def _aware(moment: datetime) -> datetime:

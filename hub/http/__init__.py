@@ -32,4 +32,7 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(receiver.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(health.blueprint)
+    from hub.console.app import register as register_console
+
+    register_console(app)
     return app

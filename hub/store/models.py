@@ -210,14 +210,92 @@ class ForgottenCaller(Base):
 
 
 class AuditEntry(Base):
-    """Who did what to stored data, and when (erasure, pruning)."""
+    """Who did what, and when: erasure and pruning, and the console's admin actions (logins,
+    replays, pauses and resumes, issue states, user changes). Never edited."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_at", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime]
-    #: "cli:<user>", "api:<remote address>" or "dispatcher".
+    #: "cli:<user>", "api:<remote address>", "dispatcher", a console user name, or "hub".
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(64))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: What it acted on (a destination, a delivery, a replay job, a user), when one thing.
+    target: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ConsoleUser(Base):
+    """Someone who may log in to the console: an admin (everything) or a viewer (read only)."""
+
+    __tablename__ = "console_users"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    #: "scrypt$n$r$p$salt$hash" (hashlib.scrypt, memory-hard).
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class LoginFailure(Base):
+    """A refused login, counted per user name and address to throttle guessing."""
+
+    __tablename__ = "console_login_failures"
+    __table_args__ = (Index("ix_console_login_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: "name|address"
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+
+
+class DestinationPause(Base):
+    """A paused destination: its deliveries stay pending until it is resumed."""
+
+    __tablename__ = "destination_pauses"
+
+    destination: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: A user name, or "hub" when the destination paused itself (credentials refused).
+    paused_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    paused_at: Mapped[datetime]
+
+
+class IssueState(Base):
+    """What people decided about one group of failures (destination + reason)."""
+
+    __tablename__ = "issue_states"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: open | acknowledged | resolved
+    state: Mapped[str] = mapped_column(String(16))
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime]
+
+
+class ReplayJob(Base):
+    """ "Retry all N matching": a background replay with its progress, cancellable."""
+
+    __tablename__ = "replay_jobs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    selection: Mapped[dict[str, Any]] = mapped_column(JSON)
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    #: queued | running | finished | cancelled
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AlertSent(Base):
+    """When each alert rule last sent a message: at most one per rule per window (the digest)."""
+
+    __tablename__ = "alerts_sent"
+
+    rule: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sent_at: Mapped[datetime]
+    summary: Mapped[str] = mapped_column(Text)
