@@ -25,7 +25,9 @@ def claimed_item(claim: str) -> DeliveryItem:
 def left_behind(phase: str, claim: str = KILLED) -> dict[str, Any]:
     """The mark a worker leaves when it dies in `phase`, one minute ago (well inside any window)."""
     at = (NOW - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
-    return {STATE_KEY: {"events": {"phone_call": {"status": PENDING, "at": at, "phase": phase, "claim": claim}}}}
+    return {
+        STATE_KEY: {"events": {"phone_call": {"status": PENDING, "at": at, "phase": phase, "claim": claim}}}
+    }
 
 
 def deliver(context: MemoryContext, ga4_url: str, claim: str = REDRIVEN) -> Any:
