@@ -29,7 +29,7 @@ lint: install
 	$(BIN)/python scripts/check_fake_imports.py
 
 bench: install
-	$(BIN)/python -m bench
+	bash scripts/bench.sh
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

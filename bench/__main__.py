@@ -1,17 +1,22 @@
-"""Entry point of `make bench`."""
+"""Entry point of `make bench`: `python -m bench [section ...]`, every section when none is named.
+
+Sections: steady (latency, backlog, API requests per call, sustained rate, a 200 ms CRM, memory
+after 10,000 calls), drain (1, 2 and 4 workers on SQLite and PostgreSQL), ingest (the webhook
+path against a bare Flask endpoint), bursts (the CRM connectors on 1,000 calls).
+"""
 
 from __future__ import annotations
 
 import importlib
 import sys
+import time
+from collections.abc import Callable
 
-from bench import ingest
+from bench import drain, ingest, steady
 
 
-def main() -> int:
-    print("callhub bench: figures vary by machine and load; compare the ratios, measured in one run.\n")
-    for line in ingest.run():
-        print(line)
+def bursts() -> list[str]:
+    lines: list[str] = []
     for name in ("salesforce_burst", "hubspot_burst", "ga4_burst"):
         try:
             module = importlib.import_module(f"bench.{name}")
@@ -19,15 +24,35 @@ def main() -> int:
             if exc.name != f"bench.{name}":
                 raise
             continue
-        print()
         rows = module.run()
         if not rows:
             continue
         columns = list(rows[0])
-        print(f"{name.replace('_', ' ')}:")
-        print("  " + "  ".join(f"{c:>16}" for c in columns))
-        for row in rows:
-            print("  " + "  ".join(f"{_fmt(row[c]):>16}" for c in columns))
+        lines += ["", f"{name.replace('_', ' ')}:", "  " + "  ".join(f"{c:>16}" for c in columns)]
+        lines += ["  " + "  ".join(f"{_fmt(row[c]):>16}" for c in columns) for row in rows]
+    return lines
+
+
+SECTIONS: dict[str, Callable[[], list[str]]] = {
+    "steady": steady.run,
+    "drain": drain.run,
+    "ingest": ingest.run,
+    "bursts": bursts,
+}
+
+
+def main(argv: list[str]) -> int:
+    unknown = [name for name in argv if name not in SECTIONS]
+    if unknown:
+        print(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}", file=sys.stderr)
+        return 2
+    print("callhub bench: figures vary by machine and load; compare the ratios, measured in one run.\n")
+    for name in argv or list(SECTIONS):
+        started = time.monotonic()
+        print(f"== {name}", flush=True)
+        for line in SECTIONS[name]():
+            print(line, flush=True)
+        print(f"({name}: {time.monotonic() - started:.0f} s)\n", flush=True)
     return 0
 
 
@@ -36,4 +61,4 @@ def _fmt(value: object) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

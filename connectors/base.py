@@ -23,6 +23,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from flask import Blueprint, jsonify, request
+
 from hub.core.errors import HubError
 from hub.core.events import CallEvent
 from hub.core.records import RenderedRecord
@@ -34,6 +36,39 @@ if TYPE_CHECKING:
 EXCERPT_CHARS = 2000
 #: Where every local fake (`connectors/<type>/fake/`) serves its control API: faults, recordings, reset.
 FAKE_CONTROL_PREFIX = "/__fake__"
+#: How many recent requests a fake keeps for inspection (counters cover the rest): a sandbox in a
+#: long-running `hub run` stays bounded in memory.
+FAKE_HISTORY_LIMIT = 1000
+
+
+def add_fake_latency(app: Any, seconds: float = 0.0) -> None:
+    """Make a fake answer its API requests after `seconds` (a real vendor's response time).
+
+    `POST /__fake__/latency {"seconds": 0.2}` changes it, `GET /__fake__/latency` reads it; the
+    control API itself is never delayed.
+    """
+    setting = {"seconds": float(seconds)}
+
+    def delay() -> None:
+        if setting["seconds"] > 0 and not request.path.startswith(FAKE_CONTROL_PREFIX):
+            time.sleep(setting["seconds"])
+
+    control = Blueprint(f"{app.name}_latency", __name__, url_prefix=f"{FAKE_CONTROL_PREFIX}/latency")
+
+    @control.get("")
+    def read() -> Any:
+        return jsonify(seconds=setting["seconds"])
+
+    @control.post("")
+    def change() -> Any:
+        value = (request.get_json(silent=True) or {}).get("seconds")
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 60:
+            return jsonify(error="seconds must be a number from 0 to 60"), 400
+        setting["seconds"] = float(value)
+        return jsonify(seconds=setting["seconds"])
+
+    app.before_request(delay)
+    app.register_blueprint(control)
 
 
 def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:

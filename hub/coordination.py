@@ -31,6 +31,9 @@ class StateStore(Protocol):
 
     def put(self, destination_id: str, key: str, value: Mapping[str, Any]) -> None: ...
 
+    def put_many(self, destination_id: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        """Write several keys in one transaction."""
+
 
 class MemoryStateStore:
     def __init__(self) -> None:
@@ -42,6 +45,10 @@ class MemoryStateStore:
 
     def put(self, destination_id: str, key: str, value: Mapping[str, Any]) -> None:
         self.values[(destination_id, key)] = dict(value)
+
+    def put_many(self, destination_id: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        for key, value in values.items():
+            self.put(destination_id, key, value)
 
 
 # Sliding-window log in a sorted set: exact "at most N requests in any window" across workers.
@@ -142,6 +149,9 @@ class SharedContext:
         }
         self._held: dict[int, Any] = {}
         self._held_guard = threading.Lock()
+        # State written during a batch, not yet stored (None: writes go straight to the store).
+        self._unwritten: dict[str, dict[str, Any]] | None = None
+        self._unwritten_guard = threading.RLock()
 
     def wait_s(self, bucket: str = "default") -> float:
         """Seconds until the bucket admits one request (0.0 when it does now or has no limit)."""
@@ -161,10 +171,49 @@ class SharedContext:
         return renewed
 
     def get_state(self, key: str) -> dict[str, Any] | None:
+        with self._unwritten_guard:
+            if self._unwritten is not None and key in self._unwritten:
+                return dict(self._unwritten[key])
         return self.state.get(self.destination_id, key)
 
     def put_state(self, key: str, value: Mapping[str, Any]) -> None:
+        with self._unwritten_guard:
+            if self._unwritten is not None:
+                self._unwritten[key] = dict(value)
+                return
         self.state.put(self.destination_id, key, value)
+
+    @contextlib.contextmanager
+    def batched_state(self) -> Iterator[None]:
+        """State written inside the block is stored in one transaction per batch, not one per key.
+
+        Stored when the block ends (also when it raises: what the destination already holds must
+        be remembered) and before any lock of this context is released, so a worker that takes
+        the lock next always reads what the holder wrote under it.
+        """
+        with self._unwritten_guard:
+            outer = self._unwritten is not None
+            if not outer:
+                self._unwritten = {}
+        try:
+            yield
+        finally:
+            if not outer:
+                try:
+                    self.flush_state()
+                finally:
+                    with self._unwritten_guard:
+                        self._unwritten = None
+
+    def flush_state(self) -> int:
+        """Store the state written since the last flush; returns how many keys."""
+        with self._unwritten_guard:
+            if not self._unwritten:
+                return 0
+            pending = dict(self._unwritten)
+            self.state.put_many(self.destination_id, pending)
+            self._unwritten.clear()
+            return len(pending)
 
     @contextlib.contextmanager
     def lock(self, key: str, timeout_s: float = 30.0) -> Iterator[None]:
@@ -188,11 +237,15 @@ class SharedContext:
         try:
             yield
         finally:
-            with self._held_guard:
-                self._held.pop(id(lock), None)
-            with contextlib.suppress(redis.exceptions.LockError):
-                # The lock expired under a stalled holder: the other holder's work stands.
-                lock.release()
+            try:
+                # What was written under the lock is stored before another worker can take it.
+                self.flush_state()
+            finally:
+                with self._held_guard:
+                    self._held.pop(id(lock), None)
+                with contextlib.suppress(redis.exceptions.LockError):
+                    # The lock expired under a stalled holder: the other holder's work stands.
+                    lock.release()
 
     def claim_alive(self, claim: str) -> bool | None:
         return None if self._claim_alive is None else self._claim_alive(claim)

@@ -129,7 +129,9 @@ def deliver(
                 live = [item for item in items if item.delivery_id in sending]
                 if live:
                     clock = time.monotonic()
-                    result = connector.deliver(live)
+                    # Connector state (record ids it wrote) is stored once for the batch.
+                    with runtime.shared_context(destination).batched_state():
+                        result = connector.deliver(live)
                     metrics.SEND_LATENCY.labels(destination=destination_id).observe(time.monotonic() - clock)
         result.outcomes.update(early)
         return _record(runtime, destination, token, result, started, rows, sending)

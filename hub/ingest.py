@@ -41,6 +41,48 @@ class IngestSummary:
     events: int = 0
     deliveries: int = 0
     skipped_receipts: list[int] = field(default_factory=list)
+    #: What to report (metrics, logs) once the transaction that did it has committed.
+    notes: list[tuple[str, str, int, Any]] = field(default_factory=list, repr=False)
+
+    def absorb(self, other: IngestSummary) -> None:
+        """Add a committed chunk's counts and report what it did."""
+        self.parsed += other.parsed
+        self.failed += other.failed
+        self.ignored += other.ignored
+        self.events += other.events
+        self.deliveries += other.deliveries
+        self.skipped_receipts.extend(other.skipped_receipts)
+        for outcome, source_id, receipt_id, detail in other.notes:
+            if outcome == "parsed":
+                for _event_id, kind in detail:
+                    metrics.EVENTS.labels(source=source_id, kind=kind).inc()
+                metrics.PARSED.labels(source=source_id, outcome="parsed").inc()
+                log.info(
+                    "parsed delivery",
+                    extra={"source": source_id, "receipt_id": receipt_id, "events": [e for e, _ in detail]},
+                )
+            elif outcome == "ignored":
+                metrics.PARSED.labels(source=source_id, outcome="ignored").inc()
+                log.info(
+                    "ignored delivery",
+                    extra={"source": source_id, "receipt_id": receipt_id, "reason": detail},
+                )
+            else:
+                metrics.PARSED.labels(source=source_id, outcome="failed").inc()
+                log.warning(
+                    "cannot parse delivery",
+                    extra={"source": source_id, "receipt_id": receipt_id, "reason": detail},
+                )
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A receipt's versions, or why it has none, worked out before its write transaction."""
+
+    events: list[CallEvent] | None = None
+    error: ParseError | None = None
+    ignored: NotACall | None = None
+    crash: Exception | None = None
 
 
 def new_delivery_id() -> str:
@@ -54,27 +96,75 @@ def request_of(receipt: Receipt) -> InboundRequest:
 
 
 def ingest(runtime: Runtime, receipt_ids: Sequence[int], token: str | None = None) -> IngestSummary:
-    """Parse stored deliveries a few per transaction: one commit per chunk, not per receipt.
+    """Parse a job's receipts, then store them in one transaction per chunk.
 
-    Only receipts still held by the claim `token` are parsed (None: receipts nobody claimed); a
+    Parsing runs before the write transaction, so on SQLite the write lock is held only for the
+    writes. A chunk is written without a savepoint per receipt; when its transaction fails, each
+    receipt is written again alone, so only the one that fails is marked failed (with its cause,
+    replayable) and the others are stored.
+
+    Only receipts still held by the claim `token` are written (None: receipts nobody claimed); a
     receipt whose claim lapsed and was handed to another job is left to that job.
-
-    On SQLite a transaction holds the only write lock, which webhook requests wait for, so its
-    chunks stay small; PostgreSQL takes a whole job's batch at once.
     """
     summary = IngestSummary()
-    chunk = 10 if runtime.db.url.startswith("sqlite") else 100
+    chunk = 25 if runtime.db.url.startswith("sqlite") else 100
     for start in range(0, len(receipt_ids), chunk):
-        with runtime.db.session() as session:
-            for receipt_id in receipt_ids[start : start + chunk]:
-                try:
-                    with session.begin_nested():
-                        ingest_one(runtime, session, receipt_id, summary, token)
-                except Exception as exc:  # noqa: BLE001
-                    # Stored with its cause and replayable, so one bad receipt neither blocks the
-                    # others of its chunk nor disappears.
-                    _fail_stored(session, receipt_id, exc, summary, token)
+        ids = list(receipt_ids[start : start + chunk])
+        parsed = parse_ahead(runtime, ids, token)
+        done = IngestSummary()
+        try:
+            with runtime.db.session() as session:
+                for receipt_id in ids:
+                    ingest_one(runtime, session, receipt_id, done, token, parsed.get(receipt_id))
+        except Exception:  # noqa: BLE001
+            # Which receipt broke the chunk is not known: each is written alone.
+            for receipt_id in ids:
+                summary.absorb(_ingest_alone(runtime, receipt_id, token, parsed.get(receipt_id)))
+            continue
+        summary.absorb(done)
     return summary
+
+
+def _ingest_alone(
+    runtime: Runtime, receipt_id: int, token: str | None, parsed: Parsed | None
+) -> IngestSummary:
+    done = IngestSummary()
+    try:
+        with runtime.db.session() as session:
+            ingest_one(runtime, session, receipt_id, done, token, parsed)
+    except Exception as exc:  # noqa: BLE001
+        # Stored with its cause and replayable, so one bad receipt neither blocks the others of
+        # its chunk nor disappears.
+        done = IngestSummary()
+        with runtime.db.session() as session:
+            _fail_stored(session, receipt_id, exc, done, token)
+    return done
+
+
+def parse_ahead(runtime: Runtime, receipt_ids: Sequence[int], token: str | None) -> dict[int, Parsed]:
+    """Normalize the receipts this claim holds, reading without any write lock."""
+    parsed: dict[int, Parsed] = {}
+    with runtime.db.read_session() as session:
+        receipts = session.scalars(
+            select(Receipt).where(
+                Receipt.id.in_(receipt_ids), Receipt.status == "received", Receipt.claim_token == token
+            )
+        ).all()
+        requests = [(r.id, r.source, r.receipt_key, request_of(r)) for r in receipts]
+    for receipt_id, source_id, key, request in requests:
+        source = runtime.source(source_id)
+        if source is None:
+            continue
+        try:
+            parsed[receipt_id] = Parsed(events=runtime.provider(source).normalize(request, key))
+        except ParseError as exc:
+            parsed[receipt_id] = Parsed(error=exc)
+        except NotACall as exc:
+            parsed[receipt_id] = Parsed(ignored=exc)
+        except Exception as exc:  # noqa: BLE001
+            # A parser bug: recorded on the receipt (ingest_error), replayable after the fix.
+            parsed[receipt_id] = Parsed(crash=exc)
+    return parsed
 
 
 def _fail_stored(
@@ -92,8 +182,14 @@ def _fail_stored(
 
 
 def ingest_one(
-    runtime: Runtime, session: Session, receipt_id: int, summary: IngestSummary, token: str | None = None
+    runtime: Runtime,
+    session: Session,
+    receipt_id: int,
+    summary: IngestSummary,
+    token: str | None = None,
+    parsed: Parsed | None = None,
 ) -> None:
+    """Store one receipt's versions in `session`; `parsed` is its normalization when done ahead."""
     # Locked until the commit: a dispatcher re-claiming it (its lease lapsed) waits, then finds
     # it parsed. On SQLite the write transaction already excludes every other writer.
     receipt = session.get(Receipt, receipt_id, with_for_update=True, populate_existing=True)
@@ -107,14 +203,25 @@ def ingest_one(
     if source is None:
         _fail(receipt, "unknown_source", f"source {receipt.source!r} is no longer in hub.yaml", summary)
         return
-    try:
-        events = runtime.provider(source).normalize(request_of(receipt), receipt.receipt_key)
-    except ParseError as exc:
-        _fail(receipt, exc.reason, exc.message, summary)
+    if parsed is None:
+        try:
+            parsed = Parsed(
+                events=runtime.provider(source).normalize(request_of(receipt), receipt.receipt_key)
+            )
+        except ParseError as exc:
+            parsed = Parsed(error=exc)
+        except NotACall as exc:
+            parsed = Parsed(ignored=exc)
+    if parsed.crash is not None:
+        _fail(receipt, "ingest_error", f"{type(parsed.crash).__name__}: {parsed.crash}", summary)
         return
-    except NotACall as exc:
-        _ignore(receipt, exc, summary)
+    if parsed.error is not None:
+        _fail(receipt, parsed.error.reason, parsed.error.message, summary)
         return
+    if parsed.ignored is not None:
+        _ignore(receipt, parsed.ignored, summary)
+        return
+    events = parsed.events or []
     kept = [event for event in events if not is_forgotten(session, event.caller.number)]
     if events and not kept:
         # A late redelivery of an erased caller's call: nothing of it is kept.
@@ -126,17 +233,12 @@ def ingest_one(
     events = kept
     for event in events:
         summary.deliveries += store_version(runtime, session, source, event, receipt.id)
-        metrics.EVENTS.labels(source=source.id, kind=event.kind).inc()
     receipt.status = "parsed"
     receipt.error = receipt.error_reason = None
     receipt.events_count = len(events)
     summary.parsed += 1
     summary.events += len(events)
-    metrics.PARSED.labels(source=source.id, outcome="parsed").inc()
-    log.info(
-        "parsed delivery",
-        extra={"source": source.id, "receipt_id": receipt.id, "events": [e.id for e in events]},
-    )
+    summary.notes.append(("parsed", source.id, receipt.id, [(e.id, e.kind) for e in events]))
 
 
 def _ignore(receipt: Receipt, exc: NotACall, summary: IngestSummary) -> None:
@@ -146,10 +248,7 @@ def _ignore(receipt: Receipt, exc: NotACall, summary: IngestSummary) -> None:
     receipt.error = exc.message
     receipt.events_count = 0
     summary.ignored += 1
-    metrics.PARSED.labels(source=receipt.source, outcome="ignored").inc()
-    log.info(
-        "ignored delivery", extra={"source": receipt.source, "receipt_id": receipt.id, "reason": exc.reason}
-    )
+    summary.notes.append(("ignored", receipt.source, receipt.id, exc.reason))
 
 
 def _fail(receipt: Receipt, reason: str, message: str, summary: IngestSummary) -> None:
@@ -157,10 +256,7 @@ def _fail(receipt: Receipt, reason: str, message: str, summary: IngestSummary) -
     receipt.error_reason = reason
     receipt.error = message
     summary.failed += 1
-    metrics.PARSED.labels(source=receipt.source, outcome="failed").inc()
-    log.warning(
-        "cannot parse delivery", extra={"source": receipt.source, "receipt_id": receipt.id, "reason": reason}
-    )
+    summary.notes.append(("failed", receipt.source, receipt.id, reason))
 
 
 def store_version(

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.store.db import Database
 from hub.store.models import ConnectorState
@@ -18,21 +20,35 @@ class DatabaseStateStore:
 
     def get(self, destination_id: str, key: str) -> dict[str, Any] | None:
         with self.db.read_session() as session:
-            row = session.scalar(
-                select(ConnectorState).where(
+            value = session.scalar(
+                select(ConnectorState.value).where(
                     ConnectorState.destination == destination_id, ConnectorState.key == key
                 )
             )
-            return dict(row.value) if row is not None else None
+            return dict(value) if value is not None else None
 
     def put(self, destination_id: str, key: str, value: Mapping[str, Any]) -> None:
+        self.put_many(destination_id, {key: value})
+
+    def put_many(self, destination_id: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        """Upsert every key in one statement and one transaction."""
+        if not values:
+            return
+        table = ConnectorState.__table__
+        assert isinstance(table, Table)
+        now = datetime.now(UTC)
+        rows = [
+            {"destination": destination_id, "key": key, "value": dict(value), "updated_at": now}
+            for key, value in sorted(values.items())
+        ]
         with self.db.session() as session:
-            row = session.get(ConnectorState, (destination_id, key))
-            now = datetime.now(UTC)
-            if row is None:
-                session.add(
-                    ConnectorState(destination=destination_id, key=key, value=dict(value), updated_at=now)
-                )
-            else:
-                row.value = dict(value)
-                row.updated_at = now
+            dialect = session.get_bind().dialect.name
+            insert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+            # Sorted keys: two workers upserting overlapping keys lock them in the same order.
+            session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[table.c.destination, table.c.key],
+                    set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
+                ),
+                rows,
+            )

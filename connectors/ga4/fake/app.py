@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from connectors.base import FAKE_CONTROL_PREFIX
+from connectors.base import FAKE_CONTROL_PREFIX, add_fake_latency
 from connectors.ga4.fake import data_api, mp
 from connectors.ga4.fake.state import Clock, SandboxState
 
@@ -34,16 +34,19 @@ def create_app(
     property_id: str | None = None,
     key_events: Sequence[str] = ("phone_call", "qualified_call"),
     state_path: str | None = None,
+    latency_s: float = 0.0,
     **_: Any,
 ) -> Flask:
     """The fake; `clock` fixes "now" (backdating checks, relative report dates); `state_path`
-    keeps what it received in a file across restarts."""
+    keeps what it received in a file across restarts; `latency_s` delays every answer (see
+    `add_fake_latency`)."""
     app = Flask("ga4_fake")
     app.extensions["ga4_fake"] = SandboxState(clock, Path(state_path) if state_path else None)
     app.config.update(GA4_TIMEZONE=timezone, GA4_PROPERTY_ID=property_id, GA4_KEY_EVENTS=tuple(key_events))
     app.register_blueprint(mp.blueprint)
     app.register_blueprint(data_api.blueprint)
     app.register_blueprint(control)
+    add_fake_latency(app, latency_s)
     return app
 
 

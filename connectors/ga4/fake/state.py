@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,11 +18,17 @@ Clock = Callable[[], datetime]
 
 @dataclass(frozen=True)
 class Hit:
-    """One body POSTed to /mp/collect."""
+    """One body POSTed to /mp/collect, kept as compact JSON: a sandbox in a long `hub run` holds
+    every hit (they are what the Data API reports from), so each costs its bytes, not a dict tree."""
 
     measurement_id: str
     received_at: datetime
-    body: Mapping[str, Any]
+    encoded: bytes
+
+    @property
+    def body(self) -> Mapping[str, Any]:
+        value: Mapping[str, Any] = json.loads(self.encoded)
+        return value
 
 
 @dataclass(frozen=True)
@@ -67,30 +72,35 @@ class SandboxState:
         #: `hub ga4 report` still finds the events the hub remembers sending.
         self.state_path = state_path
         if state_path is not None and state_path.exists():
-            for kept in json.loads(state_path.read_text()):
-                received = datetime.fromisoformat(kept["received_at"])
-                self._hits.append(Hit(kept["measurement_id"], received, kept["body"]))
+            # One JSON line per hit, appended as it arrives: rewriting the whole history on every
+            # hit would cost time growing with every call a long `hub run` has sent.
+            for line in state_path.read_text().splitlines():
+                if line.strip():
+                    kept = json.loads(line)
+                    received = datetime.fromisoformat(kept["received_at"])
+                    self._hits.append(Hit(kept["measurement_id"], received, _compact(kept["body"])))
 
     def record(self, measurement_id: str, body: Mapping[str, Any]) -> None:
         with self._lock:
-            self._hits.append(Hit(measurement_id, self.clock(), body))
-            self._save()
+            hit = Hit(measurement_id, self.clock(), _compact(body))
+            self._hits.append(hit)
+            self._append(hit)
 
-    def _save(self) -> None:
+    def _append(self, hit: Hit) -> None:
         if self.state_path is None:
             return
-        kept = [
-            {
-                "measurement_id": hit.measurement_id,
-                "received_at": hit.received_at.isoformat(),
-                "body": hit.body,
-            }
-            for hit in self._hits
-        ]
+        line = {
+            "measurement_id": hit.measurement_id,
+            "received_at": hit.received_at.isoformat(),
+            "body": hit.body,
+        }
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(kept))
-        os.replace(temporary, self.state_path)
+        with self.state_path.open("a", encoding="utf-8") as kept:
+            kept.write(json.dumps(line, separators=(",", ":")) + "\n")
+
+    def _truncate(self) -> None:
+        if self.state_path is not None and self.state_path.exists():
+            self.state_path.write_text("")
 
     def hits(self) -> list[Hit]:
         with self._lock:
@@ -144,7 +154,11 @@ class SandboxState:
             self._hits.clear()
             for queue in self._faults.values():
                 queue.clear()
-            self._save()
+            self._truncate()
+
+
+def _compact(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _dropped(event: Any, index: int, received_at: datetime) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from connectors.base import FAKE_CONTROL_PREFIX
+from connectors.base import FAKE_CONTROL_PREFIX, FAKE_HISTORY_LIMIT, add_fake_latency
 from connectors.hubspot.fake.batch import BATCH_ERROR_MODES, WHOLE_BATCH
 from connectors.hubspot.fake.declared import declared_properties
 from connectors.hubspot.fake.errors import FakeApiError
@@ -64,7 +64,8 @@ class FakeHubSpot:
     access_token: str | None
     faults: Faults = field(default_factory=Faults)
     counts: Counter[str] = field(default_factory=Counter)
-    log: list[RequestLog] = field(default_factory=list)
+    #: The most recent requests (the counters cover every one).
+    log: deque[RequestLog] = field(default_factory=lambda: deque(maxlen=FAKE_HISTORY_LIMIT))
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: How batches with bad inputs are answered: `whole_batch` (HubSpot) or `per_record` (207).
     batch_errors: str = WHOLE_BATCH
@@ -221,6 +222,7 @@ def create_app(
     batch_errors: str = WHOLE_BATCH,
     properties: Mapping[str, Any] | None = None,
     state_path: str | None = None,
+    latency_s: float = 0.0,
 ) -> Flask:
     """The fake portal. `access_token=None` accepts any bearer token (sandbox mode); limits default
     to HubSpot's (100 per 10 s, search 5 per s); `custom_properties=False` is a portal without the
@@ -228,7 +230,7 @@ def create_app(
     unique values on calls; `batch_errors="per_record"` answers 207 per input where HubSpot
     refuses the whole batch; `properties` adds custom properties ({contacts: [{name, type,
     options, unique}], calls: [...]}, hub.yaml's `sandbox: properties:`); `state_path` keeps the
-    records in a file across restarts."""
+    records in a file across restarts; `latency_s` delays every answer."""
     if batch_errors not in BATCH_ERROR_MODES:
         raise ValueError(f"batch_errors must be one of {', '.join(BATCH_ERROR_MODES)}")
     app = Flask("hubspot_fake")
@@ -251,6 +253,7 @@ def create_app(
     app.extensions["hubspot_fake"] = fake
     app.register_error_handler(FakeApiError, _error_response)
     app.before_request(_before)
+    add_fake_latency(app, latency_s)
     app.after_request(_after)
     app.register_blueprint(crm)
     app.register_blueprint(control)

@@ -10,7 +10,7 @@ import copy
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +50,6 @@ class StoredObject:
     updated_at: datetime
     #: Monotonic time at which it joins the search index (HubSpot's index lags a few seconds).
     searchable_at: float = 0.0
-    history: list[dict[str, str]] = field(default_factory=list)
 
     def as_json(self, wanted: Iterable[str] | None = None) -> dict[str, Any]:
         properties = dict(self.properties)
@@ -208,7 +207,6 @@ class CrmStore:
         stored.properties[modified] = iso(stored.updated_at)
         if stored.object_type == "contacts":
             self._calculate_phones(stored.properties)
-        stored.history.append(dict(values))
 
     def _calculate_phones(self, properties: dict[str, str]) -> None:
         region = self.default_region

@@ -15,6 +15,7 @@ from typing import Any
 
 import flask
 
+from connectors.base import add_fake_latency
 from connectors.salesforce.fake import control, login
 from connectors.salesforce.fake.errors import FakeError
 from connectors.salesforce.fake.org import Credentials, Org
@@ -56,6 +57,7 @@ def create_app(state_path: str | None = None, **options: Any) -> flask.Flask:
     app = flask.Flask("salesforce_fake")
     app.config["FAKE_ORG"] = org
     app.register_blueprint(control.blueprint(org))
+    add_fake_latency(app, float(options.get("latency_s", 0.0)))
 
     if saved is not None:
 

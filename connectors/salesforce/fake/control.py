@@ -21,8 +21,8 @@ def blueprint(org: Org) -> flask.Blueprint:
     @control.get("/requests")
     def requests_made() -> Any:
         with org.lock:
-            log = list(org.log)
-        return {"api_requests": len(log), "logins": org.logins, "api_usage": org.api_used, "log": log}
+            log, made = list(org.log), org.requests
+        return {"api_requests": made, "logins": org.logins, "api_usage": org.api_used, "log": log}
 
     @control.post("/reset")
     def reset() -> Any:

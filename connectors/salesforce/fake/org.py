@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.base import FAKE_HISTORY_LIMIT
 from connectors.salesforce.fake.errors import FakeError
 from connectors.salesforce.fake.store import Store
 
@@ -68,7 +70,9 @@ class Org:
     lock: threading.Lock = field(default_factory=threading.Lock)
     sessions: set[str] = field(default_factory=set)
     faults: list[Fault] = field(default_factory=list)
-    log: list[dict[str, Any]] = field(default_factory=list)
+    #: The most recent requests; `requests` counts every one.
+    log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=FAKE_HISTORY_LIMIT))
+    requests: int = 0
     logins: int = 0
     #: Puts the org's standing data (users, campaigns) into a fresh store, at start and on reset.
     seed: Callable[[Store], None] | None = None
@@ -112,6 +116,7 @@ class Org:
 
     def record(self, method: str, path: str, status: int) -> None:
         with self.lock:
+            self.requests += 1
             self.log.append({"method": method, "path": path, "status": status})
 
     def new_store(self) -> Store:
@@ -126,5 +131,6 @@ class Org:
             self.store = store
             self.faults.clear()
             self.log.clear()
+            self.requests = 0
             self.api_used = 0
             self.logins = 0

@@ -15,12 +15,13 @@ import hashlib
 import hmac
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from connectors.base import FAKE_CONTROL_PREFIX
+from connectors.base import FAKE_CONTROL_PREFIX, FAKE_HISTORY_LIMIT, add_fake_latency
 
 RECEIVE_PATH = "/receive"
 #: The secret `hub run` signs sandbox deliveries with (docs/destinations/webhook.md, sandbox mode).
@@ -35,7 +36,9 @@ class Receiver:
     """Everything one fake receiver holds; reachable as `app.extensions["webhook_fake"]`."""
 
     secret: str
-    received: list[dict[str, Any]] = field(default_factory=list)
+    #: The most recent deliveries; `total` counts every one.
+    received: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=FAKE_HISTORY_LIMIT))
+    total: int = 0
     faults: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -80,6 +83,7 @@ def receive() -> tuple[Response, int]:
     if not signed_by(receiver.secret, request.headers.get(SIGNATURE_HEADER, ""), body):
         return jsonify(error="bad signature"), 401
     with receiver.lock:
+        receiver.total += 1
         receiver.received.append(
             {
                 "delivery_id": request.headers.get("X-Callhub-Delivery"),
@@ -97,7 +101,7 @@ control = Blueprint("webhook_fake_control", __name__, url_prefix=FAKE_CONTROL_PR
 def listing() -> Response:
     receiver = _receiver()
     with receiver.lock:
-        return jsonify(items=list(receiver.received))
+        return jsonify(items=list(receiver.received), total=receiver.total)
 
 
 @control.post("/faults")
@@ -120,14 +124,16 @@ def reset() -> Response:
     receiver = _receiver()
     with receiver.lock:
         receiver.received.clear()
+        receiver.total = 0
         receiver.faults.clear()
     return jsonify(status="ok")
 
 
-def create_app(secret: str = DEFAULT_SECRET, **_: Any) -> Flask:
-    """The receiver; deliveries must be signed with `secret`."""
+def create_app(secret: str = DEFAULT_SECRET, latency_s: float = 0.0, **_: Any) -> Flask:
+    """The receiver; deliveries must be signed with `secret`; `latency_s` delays every answer."""
     app = Flask("webhook_fake")
     app.extensions["webhook_fake"] = Receiver(secret)
     app.add_url_rule(RECEIVE_PATH, "receive", receive, methods=["POST"])
     app.register_blueprint(control)
+    add_fake_latency(app, latency_s)
     return app

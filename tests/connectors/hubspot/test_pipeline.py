@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import event, func, select
 
 from connectors.hubspot.fake import FakeHubSpot, create_app, fake_of
 from hub import jobs
@@ -15,6 +16,7 @@ from hub.local_server import LocalServer
 from hub.runtime import Runtime
 from hub.settings import Settings
 from hub.store.db import migrate_schema
+from hub.store.models import ConnectorState
 from tests.hubkit import ADMIN_TOKEN, PROJECT, SECRET, Hub, default_config
 
 ANSWERED = "callrail/post_call_answered_web_session.json"
@@ -87,3 +89,37 @@ def test_webhook_to_hubspot_contact_and_call_then_update_in_place(hub_and_portal
     assert call["properties"]["callhub_call_id"].endswith("CAL3f1e6c0a9b2d47e8a1c5d9f07b64e2a1")
     events = hub.api("/events").json
     assert {item["destinations"]["hubspot"] for item in events["items"]} == {"delivered"}
+
+
+def test_connector_state_is_stored_per_batch_not_per_record(hub_and_portal):
+    """Five new callers in one batch: their contact and call ids are remembered, in two writes
+    (one as the callers' locks are released, one when the batch ends), not one per record."""
+    hub, portal = hub_and_portal
+    writes: list[int] = []
+
+    def count(_conn, _cursor, statement, parameters, _context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("INSERT INTO CONNECTOR_STATE"):
+            writes.append(len(parameters) if executemany else 1)
+
+    for index in range(5):
+
+        def edit(body: bytes, index: int = index) -> bytes:
+            text = body.decode().replace("CAL3f1e6c0a9b2d47e8a1c5d9f07b64e2a1", f"CALbatch{index:04d}")
+            return text.replace("+14705550183", f"+1470555{index:04d}").encode()
+
+        assert hub.post_fixture("callrail", ANSWERED, edit=edit).status_code == 202
+    event.listen(hub.runtime.db.engine, "before_cursor_execute", count)
+    try:
+        hub.drain()
+    finally:
+        event.remove(hub.runtime.db.engine, "before_cursor_execute", count)
+
+    assert len(portal.store.records("contacts")) == 5
+    assert len(portal.store.records("calls")) == 5
+    assert len(writes) == 2, writes
+    # A contact id and a call id per caller.
+    assert sum(writes) >= 10
+    with hub.runtime.db.read_session() as session:
+        stored = session.scalar(select(func.count()).select_from(ConnectorState))
+    assert stored is not None
+    assert stored >= 10

@@ -1,0 +1,47 @@
+"""Every fake stays bounded in memory in a long `hub run` and has a latency setting for the bench."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+
+from connectors import registry
+from connectors.base import FAKE_HISTORY_LIMIT
+from connectors.webhook.fake import create_app as webhook_receiver
+from connectors.webhook.fake.app import DEFAULT_SECRET, SIGNATURE_HEADER
+
+
+@pytest.mark.parametrize("type_name", ["webhook", "hubspot", "salesforce", "ga4"])
+def test_latency_is_read_and_changed_through_the_control_api(type_name: str) -> None:
+    app = registry.sandbox_app(type_name)
+    assert app is not None
+    client = app.test_client()
+    assert client.get("/__fake__/latency").json == {"seconds": 0.0}
+    assert client.post("/__fake__/latency", json={"seconds": 0.2}).json == {"seconds": 0.2}
+    assert client.get("/__fake__/latency").json == {"seconds": 0.2}
+    for wrong in ({"seconds": -1}, {"seconds": "slow"}, {"seconds": True}, {}):
+        assert client.post("/__fake__/latency", json=wrong).status_code == 400
+    assert client.get("/__fake__/latency").json == {"seconds": 0.2}
+
+
+def test_the_webhook_receiver_keeps_the_latest_deliveries_and_counts_all() -> None:
+    client = webhook_receiver().test_client()
+    extra = 5
+    for index in range(FAKE_HISTORY_LIMIT + extra):
+        body = json.dumps({"n": index}).encode()
+        stamp = int(time.time())
+        digest = hmac.new(DEFAULT_SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        answer = client.post(
+            "/receive",
+            data=body,
+            headers={SIGNATURE_HEADER: f"t={stamp},v1={digest}", "Content-Type": "application/json"},
+        )
+        assert answer.status_code == 200
+    listing = client.get("/__fake__/requests").json
+    assert listing["total"] == FAKE_HISTORY_LIMIT + extra
+    assert len(listing["items"]) == FAKE_HISTORY_LIMIT
+    assert [item["json"]["n"] for item in listing["items"][:2]] == [extra, extra + 1]
