@@ -133,6 +133,9 @@ class DeliveryItem:
     #: What the destination's mappings rendered for `call` (already filtered by events / when).
     records: Sequence[RenderedRecord]
     attempt: int = 1
+    #: The hub's claim this send runs under (see `ConnectorContext.claim_alive`); None outside
+    #: the hub's delivery jobs (previews, checks, tests).
+    claim: str | None = None
 
 
 @dataclass(frozen=True)
@@ -267,12 +270,23 @@ class ConnectorContext(Protocol):
         RetryableError(reason="throttled", retry_after=...): the hub reschedules the delivery for
         when the quota allows, without spending an attempt, instead of holding the worker."""
 
+    def claim_alive(self, claim: str) -> bool | None:
+        """Whether the hub's claim `claim` still holds its work: its lease is being renewed and
+        the work was not handed to another claim. None where the context cannot tell."""
+
 
 class MemoryContext:
-    """A process-local context for previews and checks: state reads come from a snapshot."""
+    """A process-local context for previews and checks: state reads come from a snapshot.
 
-    def __init__(self, state: Mapping[str, dict[str, Any]] | None = None) -> None:
+    `live_claims`, when given, are the claims it knows to be alive (every other one is not);
+    without it, it cannot tell.
+    """
+
+    def __init__(
+        self, state: Mapping[str, dict[str, Any]] | None = None, live_claims: set[str] | None = None
+    ) -> None:
         self.state: dict[str, dict[str, Any]] = dict(state or {})
+        self.live_claims = live_claims
 
     def get_state(self, key: str) -> dict[str, Any] | None:
         return self.state.get(key)
@@ -286,6 +300,9 @@ class MemoryContext:
 
     def throttle(self, bucket: str = "default", cost: int = 1) -> None:
         return None
+
+    def claim_alive(self, claim: str) -> bool | None:
+        return None if self.live_claims is None else claim in self.live_claims
 
 
 # --- The contract ----------------------------------------------------------------------------

@@ -83,6 +83,26 @@ def renew_receipts(db: Database, token: str, lease_s: float, now: datetime | Non
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+def delivery_claim_alive(db: Database, token: str, now: datetime | None = None) -> bool:
+    """Whether claim `token` still holds a delivery under a lease that has not lapsed.
+
+    False once its worker stopped renewing (even before the dispatcher re-drives its work), once
+    its work was handed to another claim, and once its outcome was recorded.
+    """
+    moment = now or datetime.now(UTC)
+    with db.read_session() as session:
+        held = session.scalar(
+            select(Delivery.id)
+            .where(
+                Delivery.claim_token == token,
+                Delivery.status.in_(CLAIMED),
+                Delivery.lease_until >= moment,
+            )
+            .limit(1)
+        )
+    return held is not None
+
+
 def waiting_jobs(client: redis.Redis, job_ids: Iterable[str]) -> set[str]:
     """The ids among `job_ids` whose RQ job still waits in its queue (no worker has taken it).
 

@@ -11,7 +11,7 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 import redis
@@ -134,8 +134,11 @@ class SharedContext:
         state: StateStore,
         limits: Mapping[str, tuple[int, float]] | None = None,
         lock_ttl_s: float = LOCK_TTL_S,
+        claim_alive: Callable[[str], bool] | None = None,
     ) -> None:
-        """`limits` maps a bucket name to (requests, window seconds); buckets not named are free."""
+        """`limits` maps a bucket name to (requests, window seconds); buckets not named are free;
+        `claim_alive` answers whether a delivery claim still holds its work (None: cannot tell)."""
+        self._claim_alive = claim_alive
         self.client = client
         self.destination_id = destination_id
         self.state = state
@@ -243,6 +246,9 @@ class SharedContext:
                 with contextlib.suppress(redis.exceptions.LockError):
                     # The lock expired under a stalled holder: the other holder's work stands.
                     lock.release()
+
+    def claim_alive(self, claim: str) -> bool | None:
+        return None if self._claim_alive is None else self._claim_alive(claim)
 
     def throttle(self, bucket: str = "default", cost: int = 1) -> None:
         limiter = self.limiters.get(bucket)

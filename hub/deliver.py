@@ -205,6 +205,7 @@ def _prepare(
                 trigger=trigger,
                 records=records,
                 attempt=snapshot.attempts + 1,
+                claim=token,
             )
         )
     return items, early, claimed

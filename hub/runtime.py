@@ -22,6 +22,7 @@ from redis.retry import Retry
 
 from connectors import registry as connector_registry
 from connectors.base import Connector, ConnectorContext, DestinationSettings
+from hub.claims import delivery_claim_alive
 from hub.config import DestinationConfig, HubConfig, SourceConfig, admin_token, load_config
 from hub.coordination import SharedContext
 from hub.core.errors import ConfigError
@@ -178,7 +179,12 @@ class Runtime:
                 limits["default"] = (destination.rate_limit, destination.rate_window_s)
             limits.update(destination.rate_limits)
             self._contexts[destination.id] = SharedContext(
-                self.redis, destination.id, self.state_store, limits, lock_ttl_s=self.settings.lease_s
+                self.redis,
+                destination.id,
+                self.state_store,
+                limits,
+                lock_ttl_s=self.settings.lease_s,
+                claim_alive=functools.partial(delivery_claim_alive, self.db),
             )
         return self._contexts[destination.id]
 

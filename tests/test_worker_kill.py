@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,7 +20,8 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from hub.store.models import Attempt, Delivery
+from hub.runtime import write_sandbox_urls
+from hub.store.models import Attempt, Call, Delivery
 from tests.hubkit import PROJECT, SECRET, default_config, make_hub
 
 CALLS = (
@@ -37,6 +39,8 @@ class Receiver:
     def __init__(self) -> None:
         self.posts: Counter[str] = Counter()
         self.stored: dict[str, bytes] = {}
+        #: Every body received, in order (GA4 requests carry no delivery id).
+        self.bodies: list[bytes] = []
         self.holding = threading.Event()
         self.holding.set()
         self.release = threading.Event()
@@ -50,6 +54,7 @@ class Receiver:
                 with receiver.lock:
                     receiver.posts[delivery_id] += 1
                     receiver.stored.setdefault(delivery_id, body)
+                    receiver.bodies.append(body)
                     held = receiver.holding.is_set()
                 if held:
                     receiver.release.wait(60)
@@ -69,8 +74,18 @@ class Receiver:
         self.server = Server(("127.0.0.1", 0), Handler)
 
     @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        return f"{self.base_url}/hook"
+
+    def sources_sent(self) -> list[str]:
+        """The hub source of every GA4 event received (what `params.hub_source` names)."""
+        with self.lock:
+            bodies = list(self.bodies)
+        return [str(event["params"]["hub_source"]) for body in bodies for event in json.loads(body)["events"]]
 
     def seen(self) -> int:
         with self.lock:
@@ -105,6 +120,21 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def worker_env(hub: Any, tmp_path: Path, redis_url: str, database_url: str, **extra: str) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "PROMETHEUS"))},
+        "HUB_DATA_DIR": str(tmp_path / "var"),
+        "HUB_CONFIG": str(hub.settings.config_path),
+        "HUB_MAPPINGS_DIR": str(hub.settings.mappings_dir),
+        "HUB_LOG_FORMAT": "text",
+        "HUB_LEASE_S": str(LEASE_S),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "TEST_SECRET": SECRET,
+        **extra,
+    }
+
+
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     # The worker writes to its own copy of the file descriptor; ours is closed once it started.
     with log.open("ab") as output:
@@ -130,18 +160,7 @@ def test_sigkill_mid_batch_every_call_delivered_once(
         for fixture in CALLS:
             assert hub.post_fixture("callrail", fixture).status_code == 202
         assert hub.post_fixture("ctm", "ctm/call_end_answered_web_session.json").status_code == 202
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "PROMETHEUS"))},
-            "HUB_DATA_DIR": str(tmp_path / "var"),
-            "HUB_CONFIG": str(hub.settings.config_path),
-            "HUB_MAPPINGS_DIR": str(hub.settings.mappings_dir),
-            "HUB_LOG_FORMAT": "text",
-            "HUB_LEASE_S": str(LEASE_S),
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "TEST_SECRET": SECRET,
-            "KILL_TEST_HOOK_URL": receiver.url,
-        }
+        env = worker_env(hub, tmp_path, redis_url, database_url, KILL_TEST_HOOK_URL=receiver.url)
         log = tmp_path / "workers.log"
         first = start_worker(env, log)
         try:
@@ -196,3 +215,87 @@ def test_sigkill_mid_batch_every_call_delivered_once(
         # keeps one copy per delivery id.
         assert receiver.posts[delivery_id] == (2 if delivery_id in in_flight_at_kill else 1)
         assert rows[delivery_id][0] <= 2
+
+
+def test_sigkill_mid_ga4_batch_settles_at_once_and_sends_nothing_twice(
+    tmp_path: Path, redis_url: str, database_url: str
+) -> None:
+    """GA4 cannot deduplicate: what the killed worker may have sent ends `in_doubt`, what it had
+    not sent yet goes out under the new claim, both as soon as the lease lapses (not after the
+    10-minute window a mark without a claim would need)."""
+    config = default_config(webhook=False)
+    config["destinations"] = [
+        {
+            "id": "ga4",
+            "type": "ga4",
+            "credentials": {"measurement_id": "${TEST_UNSET_GA4}"},
+            "sandbox": True,
+            "max_attempts": 5,
+            "mappings": [str(PROJECT / "mappings" / "ga4" / "phone_call.yaml")],
+        }
+    ]
+    config["routes"] = [{"from": "*", "to": ["ga4"]}]
+    receiver = Receiver()  # stands in for /mp/collect, holding requests like the webhook test
+    with receiver.running(), make_hub(tmp_path, redis_url, database_url, config) as hub:
+        hub.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        write_sandbox_urls(hub.settings.data_dir, {"ga4": receiver.base_url})
+        hub.restart(sandbox_urls={"ga4": receiver.base_url})
+        assert hub.post_fixture("callrail", CALLS[0], recent=True).status_code == 202
+        assert (
+            hub.post_fixture("ctm", "ctm/call_end_answered_web_session.json", recent=True).status_code == 202
+        )
+        env = worker_env(hub, tmp_path, redis_url, database_url)
+        log = tmp_path / "workers.log"
+        first = start_worker(env, log)
+        try:
+            wait_until(lambda: receiver.seen() >= 1, 60, "the first GA4 request")
+            time.sleep(0.3)
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+        with receiver.lock:
+            receiver.holding.clear()
+        receiver.release.set()
+        sent_before_kill = receiver.sources_sent()
+        assert sent_before_kill, "the killed worker's request reached the endpoint"
+        killed_at = time.monotonic()
+        second = start_worker(env, log)
+        try:
+
+            def settled() -> bool:
+                with hub.runtime.db.read_session() as session:
+                    statuses = set(session.scalars(select(Delivery.status)))
+                return bool(statuses) and statuses <= {"delivered", "skipped"}
+
+            # The old 10-minute window would keep them `in_flight` far past this bound.
+            wait_until(settled, 60, f"every GA4 delivery to settle (see {log})")
+            recovery_s = time.monotonic() - killed_at
+        finally:
+            second.send_signal(signal.SIGTERM)
+            try:
+                second.wait(20)
+            except subprocess.TimeoutExpired:
+                second.kill()
+                second.wait()
+        with hub.runtime.db.read_session() as session:
+            outcomes = {
+                source: (status, reason)
+                for source, status, reason in session.execute(
+                    select(Call.source, Delivery.status, Delivery.reason).join(
+                        Call, Call.id == Delivery.call_id
+                    )
+                )
+            }
+    print(f"GA4 recovery after SIGKILL: {recovery_s:.1f} s (lease {LEASE_S} s)")
+    sent = Counter(receiver.sources_sent())
+    assert set(outcomes) == {"callrail", "ctm"}
+    assert all(count == 1 for count in sent.values()), f"an event was sent twice: {sent}"
+    for source, outcome in outcomes.items():
+        if source in sent_before_kill:
+            assert outcome == ("skipped", "in_doubt"), (source, outcome)
+        else:
+            assert outcome[0] == "delivered", (source, outcome)
+            assert sent[source] == 1

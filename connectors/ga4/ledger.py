@@ -3,17 +3,26 @@
 State per call (`call:<source>:<provider_call_id>` in the destination's durable state):
 `{"events": {"phone_call": {"status": "sent", "at": "2024-03-12T18:31:00Z",
 "event_time": "2024-03-12T18:22:07Z"}}}` (`at`: when sent; `event_time`: the event's own
-timestamp, which GA4 reports it under and `hub ga4 report` counts it by).
+timestamp, which GA4 reports it under and `hub ga4 report` counts it by). A `pending` mark also
+names the hub claim that wrote it (`claim`) and how far its send got (`phase`).
 
 The write order makes delivery at most once, as Google asks of MP senders:
-1. under the call's lock, events about to be sent are written `pending`;
-2. the request is POSTed;
-3. a 2xx turns them `sent`; a request that provably never reached Google (connection refused,
+1. under the call's lock, events about to be sent are written `pending`, phase `prepared`, with
+   the sender's claim: nothing has left the hub yet;
+2. right before the request, under the lock again, the sender turns its own `prepared` marks to
+   phase `sending` (a mark another claim took over meanwhile is not sent);
+3. the request is POSTed;
+4. a 2xx turns them `sent`; a request that provably never reached Google (connection refused,
    connect timeout, non-2xx answer, rate limiter) clears them so a retry sends them.
-If the process dies between 1 and 3, or the answer is lost (read timeout, reset after sending),
-the events stay `pending`: nobody knows whether GA4 counted them, and sending again could count
-a conversion twice. They are reported as `in_doubt` rather than resent, unless the destination
-sets `resend_in_doubt: true` (at least once instead of at most once).
+A `pending` mark whose claim is still alive (its lease renewed, see `ConnectorContext.claim_alive`)
+is a send under way: others wait (`in_flight`). Once its claim is dead (the worker was killed and
+its lease lapsed, or its delivery was handed to a new claim) it is decided at once: `prepared`
+was never sent and is sent now; `sending` may have reached GA4 (the process died mid-request, or
+the answer was lost): nobody knows whether GA4 counted it, and sending again could count a
+conversion twice. Such events are reported as `in_doubt` rather than resent, unless the
+destination sets `resend_in_doubt: true` (at least once instead of at most once). A mark whose
+claim nobody can judge (none recorded, or a context that cannot tell) is in flight for
+`IN_FLIGHT_WINDOW` (see sending.py), then in doubt.
 """
 
 from __future__ import annotations
@@ -30,6 +39,10 @@ CALL_KEY_PREFIX: Final = "call:"
 SENT: Final = "sent"
 PENDING: Final = "pending"
 Status = Literal["sent", "pending"]
+#: Phases of a `pending` mark: written before the request (`prepared`: provably unsent), and
+#: right before its bytes go out (`sending`: GA4 may have it from here on).
+PREPARED: Final = "prepared"
+SENDING: Final = "sending"
 
 
 def call_key(call: CallEvent) -> str:
@@ -55,12 +68,38 @@ class Ledger:
         mark = self.marks(key).get(name)
         return None if mark is None else mark.get("status")
 
-    def claim(self, key: str, names: Iterable[str], now: datetime) -> None:
-        """Mark events pending; the caller holds the call's lock and read the marks under it."""
+    def claim(self, key: str, names: Iterable[str], now: datetime, claim: str | None = None) -> None:
+        """Mark events pending (`prepared`) under `claim`; the caller holds the call's lock and
+        read the marks under it."""
         marks = self.marks(key)
         for name in names:
-            marks[name] = {"status": PENDING, "at": _timestamp(now)}
+            marks[name] = {"status": PENDING, "at": _timestamp(now), "phase": PREPARED}
+            if claim is not None:
+                marks[name]["claim"] = claim
         self._write(key)
+
+    def start_sending(self, key: str, names: Iterable[str], claim: str | None) -> list[str]:
+        """Turn this claim's `prepared` marks to `sending`; returns the names it may send.
+
+        Under the call's lock, so a claim that took the events over (the sender's lease lapsed
+        before it got here) and this sender never both send them. Raises RetryableError when
+        the lock is busy; the marks then stay `prepared`, known unsent.
+        """
+        with self.context.lock(key):
+            self._cache.pop(key, None)
+            marks = self.marks(key)
+            mine = [
+                name
+                for name in names
+                if marks.get(name, {}).get("status") == PENDING
+                and marks[name].get("claim") == claim
+                and marks[name].get("phase") == PREPARED
+            ]
+            for name in mine:
+                marks[name]["phase"] = SENDING
+            if mine:
+                self._write(key)
+        return mine
 
     def settle(
         self,
@@ -70,8 +109,11 @@ class Ledger:
         sent: Iterable[str] = (),
         released: Iterable[str] = (),
         event_times: Mapping[str, datetime] | None = None,
+        claim: str | None = None,
     ) -> None:
         """After a POST: `sent` become sent, `released` pending marks go (the send provably failed).
+
+        Only marks `claim` wrote are released: one another claim took over is its own.
 
         Re-reads the state under the call's lock: another worker may have claimed other events
         of the call since this batch read it. Raises RetryableError when the lock is busy; the
@@ -85,7 +127,8 @@ class Ledger:
                 if event_times and name in event_times:
                     marks[name]["event_time"] = _timestamp(event_times[name])
             for name in released:
-                if marks.get(name, {}).get("status") == PENDING:
+                mark = marks.get(name, {})
+                if mark.get("status") == PENDING and mark.get("claim") == claim:
                     del marks[name]
             self._write(key)
 

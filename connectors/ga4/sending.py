@@ -1,9 +1,10 @@
 """Sending one batch: claim each call's new events, validate if asked, POST, settle the ledger.
 
-Claiming (read the call's marks, decide, write `pending`) happens under the call's lock and is
-short; POSTs happen after the locks are released. A second worker that meets a fresh `pending`
-mark is told to retry shortly (`in_flight`), and meets `sent` then; a `pending` mark older than
-`IN_FLIGHT_WINDOW` is a send whose fate nobody knows (`in_doubt`, see ledger.py).
+Claiming (read the call's marks, decide, write `pending`/`prepared`) happens under the call's
+lock and is short; POSTs happen after the locks are released, each preceded by turning its
+events' marks to `sending` (see ledger.py). A `pending` mark of another claim is judged by that
+claim's liveness: alive means its send is under way (`in_flight`, retry shortly); dead means it
+is decided at once: `prepared` is sent now, `sending` is `in_doubt`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from connectors.base import (
     BatchResult,
@@ -44,8 +45,12 @@ from connectors.ga4.plan import (
 )
 from connectors.ga4.transport import COLLECT_PATH, DEBUG_PATH, MpTransport, MpTransportError
 
-#: A `pending` mark younger than this belongs to a send still under way in another worker.
+#: A `pending` mark whose claim cannot be judged (written without one, or read where liveness is
+#: unknown) belongs to a send still under way while younger than this.
 IN_FLIGHT_WINDOW: Final = timedelta(minutes=10)
+#: When a delivery that met another claim's send under way tries again.
+IN_FLIGHT_RETRY_S: Final = 30.0
+Verdict = Literal["in_flight", "unsent", "in_doubt"]
 _EVENT_INDEX: Final = re.compile(r"index: \[(\d+)\]")
 
 
@@ -112,7 +117,7 @@ class BatchSender:
                     if claim.error is None and claim.new:
                         claimed.update(draft.name for draft in claim.new)
                 if claimed:
-                    self.ledger.claim(key, sorted(claimed), self.now)
+                    self.ledger.claim(key, sorted(claimed), self.now, plans[0].item.claim)
         except RetryableError as exc:
             for claim in claims:
                 claim.error = exc
@@ -130,15 +135,19 @@ class BatchSender:
             mark = self.ledger.marks(key).get(draft.name)
             if draft.name in claimed or (mark and mark.get("status") == marks.SENT):
                 done.append(draft.name)
-            elif mark and mark.get("status") == marks.PENDING and not self.resend_in_doubt:
-                if self.now - datetime.fromisoformat(str(mark["at"])) < IN_FLIGHT_WINDOW:
+            elif mark and mark.get("status") == marks.PENDING:
+                verdict = self._pending(mark)
+                if verdict == "in_flight":
                     claim.error = RetryableError(
                         f"{draft.name} of this call is being sent by another worker",
                         reason="in_flight",
-                        retry_after=60,
+                        retry_after=IN_FLIGHT_RETRY_S,
                     )
                     return
-                claim.doubtful.append(draft.name)
+                if verdict == "in_doubt" and not self.resend_in_doubt:
+                    claim.doubtful.append(draft.name)
+                else:
+                    claim.new.append(draft)
             else:
                 claim.new.append(draft)
         if done:
@@ -154,6 +163,20 @@ class BatchSender:
             note = session_note(claim.new, self.now)
             if note:
                 claim.notes.append(note)
+
+    def _pending(self, mark: dict[str, Any]) -> Verdict:
+        """What another sender's `pending` mark means now (see ledger.py)."""
+        writer = mark.get("claim")
+        alive = self.context.claim_alive(str(writer)) if writer else None
+        if alive:
+            return "in_flight"
+        if alive is False:
+            # Its worker is gone or its work was handed on: the mark's phase says whether the
+            # request could have left. A mark without a phase predates phases: in doubt.
+            return "unsent" if mark.get("phase") == marks.PREPARED else "in_doubt"
+        if self.now - datetime.fromisoformat(str(mark["at"])) < IN_FLIGHT_WINDOW:
+            return "in_flight"
+        return "in_doubt"
 
     @staticmethod
     def _refs(claims: Any) -> list[tuple[EventRef, EventDraft]]:
@@ -175,7 +198,7 @@ class BatchSender:
             ]
             # Best effort while already failing: a store that is down leaves them in doubt.
             with contextlib.suppress(Exception):
-                self.ledger.settle(claim.plan.key, self.now, released=unsent)
+                self.ledger.settle(claim.plan.key, self.now, released=unsent, claim=claim.plan.item.claim)
 
     # --- HTTP --------------------------------------------------------------------------------
 
@@ -208,6 +231,8 @@ class BatchSender:
     def _post(self, request: PackedRequest, ready: dict[str, _Claim], result: BatchResult) -> None:
         if all(ready[ref.delivery_id].error is not None for ref in request.refs):
             return
+        if not self._start_sending(request, ready):
+            return
         # Before the POST: from here on, GA4 may have the events, so they are never released.
         request.attempted = True
         if self._exchange(COLLECT_PATH, request, ready, result) is None:
@@ -230,6 +255,52 @@ class BatchSender:
                 for ref in request.refs:
                     if ref.call_key == key:
                         ready[ref.delivery_id].notes.append(f"{ref.name} sent, but its record stays pending")
+
+    def _start_sending(self, request: PackedRequest, ready: dict[str, _Claim]) -> bool:
+        """Turn the request's marks to `sending`; drop the events another claim took over.
+
+        Returns whether anything is left to POST.
+        """
+        by_key: dict[str, list[EventRef]] = defaultdict(list)
+        for ref in request.refs:
+            if ready[ref.delivery_id].error is None:
+                by_key[ref.call_key].append(ref)
+        keep: set[tuple[str, str]] = set()
+        for key, refs in by_key.items():
+            owner = ready[refs[0].delivery_id].plan.item.claim
+            try:
+                mine = self.ledger.start_sending(key, [ref.name for ref in refs], owner)
+            except RetryableError as exc:
+                for delivery_id in dict.fromkeys(ref.delivery_id for ref in refs):
+                    self._fail(ready[delivery_id], exc)
+                continue
+            except Exception as exc:  # noqa: BLE001
+                # The state store failed for this call: its events stay `prepared` (unsent).
+                error = classify_common(exc)
+                for delivery_id in dict.fromkeys(ref.delivery_id for ref in refs):
+                    self._fail(ready[delivery_id], error)
+                continue
+            keep.update((key, name) for name in mine)
+            for ref in refs:
+                if ref.name not in mine:
+                    # Taken over by a newer claim while this one lapsed: that claim sends it.
+                    self._fail(
+                        ready[ref.delivery_id],
+                        RetryableError(
+                            f"{ref.name} of this call was handed to another worker",
+                            reason="in_flight",
+                            retry_after=IN_FLIGHT_RETRY_S,
+                        ),
+                    )
+        events = request.body["events"]
+        kept = [
+            (ref, event)
+            for ref, event in zip(request.refs, events, strict=True)
+            if (ref.call_key, ref.name) in keep and ready[ref.delivery_id].error is None
+        ]
+        request.refs = [ref for ref, _ in kept]
+        request.body = {**request.body, "events": [event for _, event in kept]}
+        return bool(kept)
 
     def _exchange(
         self, path: str, request: PackedRequest, ready: dict[str, _Claim], result: BatchResult
@@ -283,7 +354,7 @@ class BatchSender:
             unsent = [draft.name for draft in claim.new if draft.name not in claim.sent]
             with contextlib.suppress(RetryableError):
                 # A busy lock leaves them pending: in doubt later, never sent twice.
-                self.ledger.settle(claim.plan.key, self.now, released=unsent)
+                self.ledger.settle(claim.plan.key, self.now, released=unsent, claim=claim.plan.item.claim)
 
     # --- outcome -----------------------------------------------------------------------------
 

@@ -230,8 +230,9 @@ def test_state_store_failure_after_a_post_never_resends_and_never_strands(
 ) -> None:
     first_call = callrail_call()
     other_visitor = with_attribution(callrail_call(provider_call_id="other"), ga_client_id="555.666")
-    # Writes: claim first, claim other, then "first sent" fails (the POST already happened).
-    context = FailingStateContext(fail_on_write=3)
+    # Writes: claim first, claim other, first's marks to `sending`, then "first sent" fails (the
+    # POST already happened).
+    context = FailingStateContext(fail_on_write=4)
     result = GA4Connector(settings(ga4_url), context, clock=clock).deliver(
         [item(first_call, "d1"), item(other_visitor, "d2")]
     )
