@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis
@@ -51,28 +52,63 @@ class MemoryStateStore:
             self.put(destination_id, key, value)
 
 
-# Sliding-window log in a sorted set: exact "at most N requests in any window" across workers.
-# Returns 0 when there is room (and, when `admit` is 1, takes it), else the milliseconds to wait
-# before the oldest entry leaves the window.
+#: How long a granted slot may stay unanswered before the limiter counts it from its grant
+#: again: a request outlasting every connector's timeout, or a worker that died mid-request.
+FLIGHT_HOLD_S = 60.0
+
+# Sliding-window log in a sorted set, scored by the moment each slot frees. A granted request
+# holds its slot until it is answered (placeholder: grant + window + FLIGHT_HOLD_S), then until
+# its answer + window (`_SETTLE`). The receiver counts a request when it arrives, somewhere
+# between its grant and its answer; holding the slot from grant to answer + window covers that
+# moment wherever a busy machine puts it, so no window the receiver can draw holds more than
+# `limit` requests. Times are Redis's own (TIME), the one clock every process shares.
+# Returns 0 when there is room (and, when `admit` is 1, takes it), else the milliseconds until
+# enough slots free.
 _ACQUIRE = """
-local key, now, window, limit, cost, member, admit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
-    tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6]
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local key, window, limit, cost, member, admit, hold = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
+    tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
 local used = redis.call('ZCARD', key)
 if used + cost <= limit then
   if admit == '1' then
-    for i = 1, cost do redis.call('ZADD', key, now, member .. ':' .. i) end
-    redis.call('PEXPIRE', key, window)
+    for i = 1, cost do redis.call('ZADD', key, now + window + hold, member .. ':' .. i) end
+    redis.call('PEXPIRE', key, window + hold)
   end
   return 0
 end
 local oldest = redis.call('ZRANGE', key, used + cost - limit - 1, used + cost - limit - 1, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now)
+return math.max(1, tonumber(oldest[2]) - now)
+"""
+
+# The request of `member` was answered: its slots free one window from now.
+_SETTLE = """
+local key, window, member, cost = KEYS[1], tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+for i = 1, cost do redis.call('ZADD', key, now + window, member .. ':' .. i) end
+if redis.call('PTTL', key) < window then redis.call('PEXPIRE', key, window) end
+return 0
 """
 
 
+@dataclass(frozen=True)
+class Grant:
+    """Slots a request holds until it is answered."""
+
+    limiter: RateLimiter
+    member: str
+    cost: int
+
+    def settle(self) -> None:
+        """The request was answered (or never left): its slots free one window from now."""
+        self.limiter.settle(self)
+
+
 class RateLimiter:
-    """At most `limit` requests per `window_s` for one bucket, shared by every process."""
+    """At most `limit` requests per `window_s` for one bucket, shared by every process, counted
+    as the receiver counts them (see `_ACQUIRE`)."""
 
     def __init__(
         self,
@@ -81,47 +117,54 @@ class RateLimiter:
         limit: int,
         window_s: float,
         max_wait_s: float = THROTTLE_WAIT_S,
+        flight_hold_s: float = FLIGHT_HOLD_S,
     ) -> None:
         self.client = client
         self.key = key
         self.limit = limit
         self.window_ms = int(window_s * 1000)
         self.max_wait_s = max_wait_s
+        self.hold_ms = int(flight_hold_s * 1000)
         self._script = client.register_script(_ACQUIRE)
+        self._settle = client.register_script(_SETTLE)
 
-    def try_acquire(self, cost: int = 1) -> float:
-        """0.0 when admitted, else seconds to wait before trying again."""
-        return self._run(cost, admit=True)
+    def try_acquire(self, cost: int = 1) -> Grant | float:
+        """A grant when admitted, else seconds to wait before trying again."""
+        member = uuid.uuid4().hex
+        wait_s = self._run(cost, member, admit=True)
+        return Grant(self, member, cost) if wait_s == 0.0 else wait_s
 
     def wait_s(self, cost: int = 1) -> float:
         """Seconds until `cost` requests would be admitted (0.0: now), taking nothing."""
-        return self._run(cost, admit=False)
+        return self._run(cost, uuid.uuid4().hex, admit=False)
 
-    def _run(self, cost: int, *, admit: bool) -> float:
-        now_ms = int(time.time() * 1000)
+    def settle(self, grant: Grant) -> None:
+        self._settle(keys=[self.key], args=[self.window_ms, grant.member, grant.cost])
+
+    def _run(self, cost: int, member: str, *, admit: bool) -> float:
         wait_ms = self._script(
             keys=[self.key],
-            args=[now_ms, self.window_ms, self.limit, cost, uuid.uuid4().hex, "1" if admit else "0"],
+            args=[self.window_ms, self.limit, cost, member, "1" if admit else "0", self.hold_ms],
         )
         return float(wait_ms) / 1000.0
 
-    def acquire(self, cost: int = 1) -> None:
+    def acquire(self, cost: int = 1) -> Grant:
         if cost > self.limit:
             raise ValueError(f"cost {cost} exceeds the limit {self.limit} of {self.key}")
         deadline = time.monotonic() + self.max_wait_s
         while True:
-            wait_s = self.try_acquire(cost)
-            if wait_s == 0.0:
-                return
-            if time.monotonic() + wait_s > deadline:
+            granted = self.try_acquire(cost)
+            if isinstance(granted, Grant):
+                return granted
+            if time.monotonic() + granted > deadline:
                 # Waiting longer would hold the worker while other destinations' work waits: the
                 # deliveries are rescheduled for when the quota allows, their budget untouched.
                 raise RetryableError(
                     f"rate limit {self.limit}/{self.window_ms / 1000:g}s of {self.key} is saturated",
                     reason="throttled",
-                    retry_after=wait_s,
+                    retry_after=granted,
                 )
-            time.sleep(wait_s)
+            time.sleep(granted)
 
 
 class SharedContext:
@@ -152,6 +195,10 @@ class SharedContext:
         # State written during a batch, not yet stored (None: writes go straight to the store).
         self._unwritten: dict[str, dict[str, Any]] | None = None
         self._unwritten_guard = threading.RLock()
+        #: Grants not answered yet, per thread: a connector sends one request at a time per thread,
+        #: so a thread asking again for a bucket has had its previous request of it answered.
+        self._unsettled: dict[int, list[Grant]] = {}
+        self._unsettled_guard = threading.Lock()
 
     def wait_s(self, bucket: str = "default") -> float:
         """Seconds until the bucket admits one request (0.0 when it does now or has no limit)."""
@@ -252,5 +299,25 @@ class SharedContext:
 
     def throttle(self, bucket: str = "default", cost: int = 1) -> None:
         limiter = self.limiters.get(bucket)
-        if limiter is not None:
-            limiter.acquire(cost)
+        if limiter is None:
+            return
+        thread = threading.get_ident()
+        with self._unsettled_guard:
+            pending = self._unsettled.get(thread, [])
+            answered = [grant for grant in pending if grant.limiter is limiter]
+            self._unsettled[thread] = [grant for grant in pending if grant.limiter is not limiter]
+        for grant in answered:
+            grant.settle()
+        grant = limiter.acquire(cost)
+        with self._unsettled_guard:
+            self._unsettled.setdefault(thread, []).append(grant)
+
+    def settle(self) -> int:
+        """Every request granted so far was answered (the hub calls this when a connector's
+        `deliver` returns): their slots free one window from now. Returns how many."""
+        with self._unsettled_guard:
+            grants = [grant for pending in self._unsettled.values() for grant in pending]
+            self._unsettled.clear()
+        for grant in grants:
+            grant.settle()
+        return len(grants)

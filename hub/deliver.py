@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -130,15 +131,30 @@ def deliver(
                 live = [item for item in items if item.delivery_id in sending]
                 if live:
                     clock = time.monotonic()
-                    # Connector state (record ids it wrote) is stored once for the batch.
-                    with runtime.shared_context(destination).batched_state():
-                        result = connector.deliver(live)
+                    try:
+                        # Connector state (record ids it wrote) is stored once for the batch.
+                        with runtime.shared_context(destination).batched_state():
+                            result = connector.deliver(live)
+                    finally:
+                        _settle_requests(runtime, destination)
                     metrics.SEND_LATENCY.labels(destination=destination_id).observe(time.monotonic() - clock)
         result.outcomes.update(early)
         return _record(runtime, destination, token, result, started, rows, sending)
     except BaseException:
         _release_unsent(runtime, token)
         raise
+
+
+def _settle_requests(runtime: Runtime, destination: DestinationConfig) -> None:
+    """The connector's requests are all answered: the rate limiter counts them from now."""
+    try:
+        runtime.shared_context(destination).settle()
+    except redis.RedisError as exc:
+        # Their slots lapse on their own (hub.coordination.FLIGHT_HOLD_S): later, never sooner.
+        log.warning(
+            "cannot release rate-limit slots; they lapse on their own",
+            extra={"destination": destination.id, "detail": type(exc).__name__},
+        )
 
 
 def _prepare(

@@ -209,11 +209,11 @@ def test_destination_down_for_minutes_then_back(tmp_path: Path) -> None:
 
 def test_429_storm_honours_retry_after_and_the_quota(tmp_path: Path) -> None:
     plans = plan_calls(size(60, 6))
-    # The receiver's quota is 10 a second; the hub is configured below it, as operators do: the
-    # limiter admits requests exactly, but they reach the wire a scheduling delay later, and a
-    # busy machine can bunch them by a few hundred milliseconds.
+    # The receiver's quota is 10 a second and the hub is configured at exactly that: a request
+    # holds its slot from its grant until one window after its answer, so however a busy machine
+    # bunches requests on the wire, no second the receiver can draw holds more than 10.
     quota = 10
-    with running(tmp_path, destinations=("webhook",), webhook_rate=8) as hub:
+    with running(tmp_path, destinations=("webhook",), webhook_rate=quota) as hub:
         fake = hub.fake("webhook")
         requests.post(
             f"{fake}/__fake__/faults", json={"status": 429, "count": size(60, 6), "retry_after": 2}, timeout=5
