@@ -139,7 +139,7 @@ def attribution_level(kind: str, drafts: Sequence[EventDraft], now: datetime) ->
         return PSEUDONYMOUS
     joined = all(
         draft.event.get("params", {}).get("session_id") not in (None, "")
-        and now - datetime.fromtimestamp(draft.event["timestamp_micros"] / 1_000_000, UTC) <= SESSION_WINDOW
+        and not _past_session_window(draft, now)
         for draft in drafts
     )
     return SESSION_ATTRIBUTED if drafts and joined else USER_ONLY
@@ -150,9 +150,13 @@ def session_note(drafts: Sequence[EventDraft], now: datetime) -> str | None:
     late = [
         draft.name
         for draft in drafts
-        if draft.event.get("params", {}).get("session_id") is not None
-        and now - datetime.fromtimestamp(draft.event["timestamp_micros"] / 1_000_000, UTC) > SESSION_WINDOW
+        if draft.event.get("params", {}).get("session_id") is not None and _past_session_window(draft, now)
     ]
     if not late:
         return None
     return f"{', '.join(late)} sent more than 24 h after the call: GA4 will not join it to the web session"
+
+
+def _past_session_window(draft: EventDraft, now: datetime) -> bool:
+    """Whether `now` is more than SESSION_WINDOW after the event's own timestamp."""
+    return now - datetime.fromtimestamp(draft.event["timestamp_micros"] / 1_000_000, UTC) > SESSION_WINDOW
