@@ -359,7 +359,6 @@ class BatchSender:
     # --- outcome -----------------------------------------------------------------------------
 
     def _outcome(self, claim: _Claim) -> Delivered | Skipped | DeliveryError:
-        note = "; ".join(claim.notes)
         if claim.error is not None:
             return claim.error
         if claim.sent:
@@ -371,4 +370,4 @@ class BatchSender:
                 "attribution": level,
             }
             return Delivered(ids, "; ".join([LEVEL_NOTES[level], *claim.notes]))
-        return Skipped(IN_DOUBT if claim.doubtful else ALREADY_SENT, note)
+        return Skipped(IN_DOUBT if claim.doubtful else ALREADY_SENT, "; ".join(claim.notes))
