@@ -207,10 +207,12 @@ class BatchSender:
             answer = self._exchange(DEBUG_PATH, request, ready, result)
             if answer is None:
                 continue
-            try:
-                messages = list(answer.get("validationMessages", []))
-            except AttributeError:
-                messages = []
+            listed = answer.get("validationMessages", [])
+            messages = (
+                [message for message in listed if isinstance(message, dict)]
+                if isinstance(listed, list)
+                else []
+            )
             blamed: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for message in messages:
                 index = _EVENT_INDEX.search(str(message.get("description", "")))
@@ -338,8 +340,21 @@ class BatchSender:
         try:
             parsed = json.loads(answer.text) if answer.text.strip() else {}
         except ValueError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
+            parsed = None
+        if isinstance(parsed, dict):
+            return parsed
+        if path == DEBUG_PATH:
+            # Google's validation server always answers a JSON object: anything else means the
+            # events were not checked, which must not pass as "no problems".
+            error = RetryableError(
+                f"GA4's validation server answered HTTP {answer.status} with no readable result: "
+                f"{excerpt(answer.text, 200)}",
+                reason="unavailable",
+            )
+            self._fail_request(request, ready, error, release=True)
+            return None
+        # /mp/collect answers 2xx with an empty or meaningless body (Measurement Protocol docs).
+        return {}
 
     def _fail_request(
         self, request: PackedRequest, ready: dict[str, _Claim], error: DeliveryError, *, release: bool
