@@ -89,152 +89,36 @@ class HubSpotApi:
         return answer
 
     def update_contacts(self, properties_by_id: Mapping[str, Mapping[str, str]]) -> BatchAnswer:
-        def request(keys: Sequence[str]) -> Any:
-            body = contacts_api.BatchInputSimplePublicObjectBatchInput(
-                inputs=[
-                    contacts_api.SimplePublicObjectBatchInput(
-                        id=key, object_write_trace_id=trace_id(key), properties=dict(properties_by_id[key])
-                    )
-                    for key in keys
-                ]
-            )
-            return batch_json(
-                self.client.crm.contacts.batch_api.update(
-                    batch_input_simple_public_object_batch_input=body,
-                    _preload_content=False,
-                )
-            )
-
-        return Isolation(request, lambda record: record["id"]).run(list(properties_by_id))
+        return _update(contacts_api, self.client.crm.contacts.batch_api, properties_by_id)
 
     def create_contacts(
         self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
     ) -> BatchAnswer:
         """Batch create, each contact carrying its key in `id_property` (a unique property): a key
         some contact already holds fails that input with CONFLICT instead of overwriting it."""
-
-        def request(keys: Sequence[str]) -> Any:
-            body = contacts_api.BatchInputSimplePublicObjectBatchInputForCreate(
-                inputs=[
-                    contacts_api.SimplePublicObjectBatchInputForCreate(
-                        associations=[],
-                        object_write_trace_id=trace_id(key),
-                        properties={**properties_by_key[key], id_property: key},
-                    )
-                    for key in keys
-                ]
-            )
-            return batch_json(
-                self.client.crm.contacts.batch_api.create(
-                    batch_input_simple_public_object_batch_input_for_create=body,
-                    _preload_content=False,
-                )
-            )
-
-        return Isolation(request, lambda record: record["properties"].get(id_property)).run(
-            list(properties_by_key)
-        )
+        return _create(contacts_api, self.client.crm.contacts.batch_api, id_property, properties_by_key)
 
     def upsert_contacts(
         self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
     ) -> BatchAnswer:
-        def request(keys: Sequence[str]) -> Any:
-            body = contacts_api.BatchInputSimplePublicObjectBatchInputUpsert(
-                inputs=[
-                    contacts_api.SimplePublicObjectBatchInputUpsert(
-                        id=key,
-                        id_property=id_property,
-                        object_write_trace_id=trace_id(key),
-                        properties=dict(properties_by_key[key]),
-                    )
-                    for key in keys
-                ]
-            )
-            return batch_json(
-                self.client.crm.contacts.batch_api.upsert(
-                    batch_input_simple_public_object_batch_input_upsert=body,
-                    _preload_content=False,
-                )
-            )
-
-        return Isolation(request, lambda record: record["properties"].get(id_property)).run(
-            list(properties_by_key)
-        )
+        return _upsert(contacts_api, self.client.crm.contacts.batch_api, id_property, properties_by_key)
 
     # --- calls -------------------------------------------------------------------------------
 
     def upsert_calls(
         self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
     ) -> BatchAnswer:
-        def request(keys: Sequence[str]) -> Any:
-            body = calls_api.BatchInputSimplePublicObjectBatchInputUpsert(
-                inputs=[
-                    calls_api.SimplePublicObjectBatchInputUpsert(
-                        id=key,
-                        id_property=id_property,
-                        object_write_trace_id=trace_id(key),
-                        properties=dict(properties_by_key[key]),
-                    )
-                    for key in keys
-                ]
-            )
-            return batch_json(
-                self.client.crm.objects.calls.batch_api.upsert(
-                    batch_input_simple_public_object_batch_input_upsert=body,
-                    _preload_content=False,
-                )
-            )
-
-        return Isolation(request, lambda record: record["properties"].get(id_property)).run(
-            list(properties_by_key)
-        )
+        return _upsert(calls_api, self.client.crm.objects.calls.batch_api, id_property, properties_by_key)
 
     def create_calls(
         self, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
     ) -> BatchAnswer:
         """Batch create of call engagements, each carrying its call key in `id_property` (a plain
         property: nothing in HubSpot stops a second create, the caller must have looked first)."""
-
-        def request(keys: Sequence[str]) -> Any:
-            body = calls_api.BatchInputSimplePublicObjectBatchInputForCreate(
-                inputs=[
-                    calls_api.SimplePublicObjectBatchInputForCreate(
-                        associations=[],
-                        object_write_trace_id=trace_id(key),
-                        properties={**properties_by_key[key], id_property: key},
-                    )
-                    for key in keys
-                ]
-            )
-            return batch_json(
-                self.client.crm.objects.calls.batch_api.create(
-                    batch_input_simple_public_object_batch_input_for_create=body,
-                    _preload_content=False,
-                )
-            )
-
-        return Isolation(request, lambda record: record["properties"].get(id_property)).run(
-            list(properties_by_key)
-        )
+        return _create(calls_api, self.client.crm.objects.calls.batch_api, id_property, properties_by_key)
 
     def update_calls(self, properties_by_id: Mapping[str, Mapping[str, str]]) -> BatchAnswer:
-        def request(keys: Sequence[str]) -> Any:
-            body = calls_api.BatchInputSimplePublicObjectBatchInput(
-                inputs=[
-                    calls_api.SimplePublicObjectBatchInput(
-                        id=key, object_write_trace_id=trace_id(key), properties=dict(properties_by_id[key])
-                    )
-                    for key in keys
-                ]
-            )
-            return batch_json(
-                self.client.crm.objects.calls.batch_api.update(
-                    batch_input_simple_public_object_batch_input=body,
-                    _preload_content=False,
-                )
-            )
-
-        return Isolation(request, lambda record: record["id"]).run(list(properties_by_id))
+        return _update(calls_api, self.client.crm.objects.calls.batch_api, properties_by_id)
 
     def search_calls(self, id_property: str, keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """Call engagements holding these keys in `id_property` (a plain property), by key."""
@@ -310,3 +194,73 @@ class HubSpotApi:
 
     def property(self, object_type: str, name: str) -> Any:
         return self.client.crm.properties.core_api.get_by_name(object_type=object_type, property_name=name)
+
+
+# The contacts and calls clients are generated apart but alike: `models` is the object type's
+# package (contacts_api or calls_api), `batch_api` its client's batch API.
+
+
+def _update(models: Any, batch_api: Any, properties_by_id: Mapping[str, Mapping[str, str]]) -> BatchAnswer:
+    def request(keys: Sequence[str]) -> Any:
+        body = models.BatchInputSimplePublicObjectBatchInput(
+            inputs=[
+                models.SimplePublicObjectBatchInput(
+                    id=key, object_write_trace_id=trace_id(key), properties=dict(properties_by_id[key])
+                )
+                for key in keys
+            ]
+        )
+        return batch_json(
+            batch_api.update(batch_input_simple_public_object_batch_input=body, _preload_content=False)
+        )
+
+    return Isolation(request, lambda record: record["id"]).run(list(properties_by_id))
+
+
+def _create(
+    models: Any, batch_api: Any, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
+) -> BatchAnswer:
+    def request(keys: Sequence[str]) -> Any:
+        body = models.BatchInputSimplePublicObjectBatchInputForCreate(
+            inputs=[
+                models.SimplePublicObjectBatchInputForCreate(
+                    associations=[],
+                    object_write_trace_id=trace_id(key),
+                    properties={**properties_by_key[key], id_property: key},
+                )
+                for key in keys
+            ]
+        )
+        return batch_json(
+            batch_api.create(
+                batch_input_simple_public_object_batch_input_for_create=body, _preload_content=False
+            )
+        )
+
+    return Isolation(request, lambda record: record["properties"].get(id_property)).run(
+        list(properties_by_key)
+    )
+
+
+def _upsert(
+    models: Any, batch_api: Any, id_property: str, properties_by_key: Mapping[str, Mapping[str, str]]
+) -> BatchAnswer:
+    def request(keys: Sequence[str]) -> Any:
+        body = models.BatchInputSimplePublicObjectBatchInputUpsert(
+            inputs=[
+                models.SimplePublicObjectBatchInputUpsert(
+                    id=key,
+                    id_property=id_property,
+                    object_write_trace_id=trace_id(key),
+                    properties=dict(properties_by_key[key]),
+                )
+                for key in keys
+            ]
+        )
+        return batch_json(
+            batch_api.upsert(batch_input_simple_public_object_batch_input_upsert=body, _preload_content=False)
+        )
+
+    return Isolation(request, lambda record: record["properties"].get(id_property)).run(
+        list(properties_by_key)
+    )

@@ -71,15 +71,26 @@ class FakeHubSpot:
     batch_errors: str = WHOLE_BATCH
     #: Where `hub run` keeps the portal's records across restarts (None: memory only).
     state_path: Path | None = None
+    #: One writer of the state file at a time (request threads share its temporary file).
+    save_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The store and its revision the state file holds, so a write that changed nothing writes nothing.
+    saved: tuple[CrmStore, int] | None = None
 
     def save(self) -> None:
         """Keep the records where `hub run` finds them after a restart (written whole, then renamed)."""
         if self.state_path is None:
             return
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.store.to_json()))
-        os.replace(temporary, self.state_path)
+        with self.save_lock:
+            store = self.store
+            # Read before the snapshot: a change racing it is written again by its own request.
+            revision = store.revision
+            if self.saved is not None and self.saved[0] is store and self.saved[1] == revision:
+                return
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.state_path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(store.to_json()))
+            os.replace(temporary, self.state_path)
+            self.saved = (store, revision)
 
     def load(self) -> None:
         if self.state_path is not None and self.state_path.exists():

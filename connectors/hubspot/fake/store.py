@@ -113,6 +113,8 @@ class CrmStore:
             "declared": declared,
         }
         self._next_id = 1001
+        #: Goes up with every change to records or associations, so a save can skip an unchanged store.
+        self.revision = 0
         self.catalogue: dict[str, dict[str, PropertyDef]] = catalogue(
             custom_properties, unique_calls=unique_calls, declared=declared
         )
@@ -202,6 +204,7 @@ class CrmStore:
             ):
                 continue
             stored.properties[name] = value
+        self.revision += 1
         stored.updated_at = datetime.now(UTC)
         modified = "lastmodifieddate" if stored.object_type == "contacts" else "hs_lastmodifieddate"
         stored.properties[modified] = iso(stored.updated_at)
@@ -271,7 +274,8 @@ class CrmStore:
 
     def archive(self, object_type: str, key: str) -> None:
         with self._lock:
-            self.objects[object_type].pop(key, None)
+            if self.objects[object_type].pop(key, None) is not None:
+                self.revision += 1
 
     # --- associations ------------------------------------------------------------------------
 
@@ -284,6 +288,7 @@ class CrmStore:
         with self._lock:
             self.get(from_type, from_id)
             self.get(to_type, to_id)
+            self.revision += 1
             self.associations[(from_type, from_id, to_type, to_id)] = type_id
             self.associations[(to_type, to_id, from_type, from_id)] = DEFAULT_ASSOCIATION_TYPES[
                 (to_type, from_type)
