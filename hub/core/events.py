@@ -318,7 +318,8 @@ def validate_event(event: CallEvent) -> CallEvent:
 
 # --- Paths into the event (used by mappings and routing) -------------------------------------
 
-_SECTIONS: Final[dict[str, type[Any]]] = {
+#: The event's sections by name: the first part of a dotted path such as `caller.number`.
+SECTIONS: Final[dict[str, type[Any]]] = {
     "account": Account,
     "call": Call,
     "caller": Caller,
@@ -329,8 +330,8 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
 
 def known_paths() -> list[str]:
     """Every dotted path a mapping may read, e.g. `caller.number`; `custom.<key>` is open-ended."""
-    paths = [f.name for f in dataclasses.fields(CallEvent) if f.name not in _SECTIONS and f.name != "custom"]
-    for section, model in _SECTIONS.items():
+    paths = [f.name for f in dataclasses.fields(CallEvent) if f.name not in SECTIONS and f.name != "custom"]
+    for section, model in SECTIONS.items():
         paths.extend(f"{section}.{f.name}" for f in dataclasses.fields(model))
     return paths
 
