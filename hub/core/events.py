@@ -185,8 +185,12 @@ class _Part(Schema):
         return self.model(**data)
 
 
+# Every part field may be absent: it loads as None.
+_OPTIONAL: Final[dict[str, Any]] = {"load_default": None, "allow_none": True}
+
+
 def _str() -> fields.String:
-    return fields.String(load_default=None, allow_none=True)
+    return fields.String(**_OPTIONAL)
 
 
 class AccountSchema(_Part):
@@ -197,15 +201,15 @@ class AccountSchema(_Part):
 
 class CallSchema(_Part):
     model = Call
-    started_at = UTCDateTime(load_default=None, allow_none=True)
-    answered_at = UTCDateTime(load_default=None, allow_none=True)
-    ended_at = UTCDateTime(load_default=None, allow_none=True)
-    duration_s = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
-    talk_time_s = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
-    direction = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(DIRECTIONS))
-    status = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(STATUSES))
-    first_call = fields.Boolean(load_default=None, allow_none=True)
-    spam = fields.Boolean(load_default=None, allow_none=True)
+    started_at = UTCDateTime(**_OPTIONAL)
+    answered_at = UTCDateTime(**_OPTIONAL)
+    ended_at = UTCDateTime(**_OPTIONAL)
+    duration_s = fields.Integer(**_OPTIONAL, validate=validate.Range(min=0))
+    talk_time_s = fields.Integer(**_OPTIONAL, validate=validate.Range(min=0))
+    direction = fields.String(**_OPTIONAL, validate=validate.OneOf(DIRECTIONS))
+    status = fields.String(**_OPTIONAL, validate=validate.OneOf(STATUSES))
+    first_call = fields.Boolean(**_OPTIONAL)
+    spam = fields.Boolean(**_OPTIONAL)
     recording_url = _str()
     transcript = _str()
 
@@ -217,13 +221,13 @@ class CallerSchema(_Part):
     email = _str()
     city = _str()
     region = _str()
-    country = fields.String(load_default=None, allow_none=True, validate=validate.Length(equal=2))
+    country = fields.String(**_OPTIONAL, validate=validate.Length(equal=2))
     postal_code = _str()
 
 
 class AttributionSchema(_Part):
     model = Attribution
-    dni_type = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(DNI_TYPES))
+    dni_type = fields.String(**_OPTIONAL, validate=validate.OneOf(DNI_TYPES))
     source = _str()
     medium = _str()
     campaign = _str()
@@ -249,10 +253,10 @@ class AttributionSchema(_Part):
 
 class OutcomeSchema(_Part):
     model = Outcome
-    qualified = fields.Boolean(load_default=None, allow_none=True)
+    qualified = fields.Boolean(**_OPTIONAL)
     lead_status = _str()
-    value = fields.Decimal(load_default=None, allow_none=True, as_string=True)
-    currency = fields.String(load_default=None, allow_none=True, validate=validate.Length(equal=3))
+    value = fields.Decimal(**_OPTIONAL, as_string=True)
+    currency = fields.String(**_OPTIONAL, validate=validate.Length(equal=3))
     tags = fields.List(fields.String(), load_default=None, allow_none=True)
     notes = _str()
     agent = _str()
