@@ -15,13 +15,6 @@ from typing import Any
 from hub.core import events, fields
 from hub.core.errors import ParseError
 
-_SECTIONS = {
-    "account": events.Account,
-    "call": events.Call,
-    "caller": events.Caller,
-    "attribution": events.Attribution,
-    "outcome": events.Outcome,
-}
 _FROM_URL = fields.UTM_KEYS + fields.CLICK_ID_KEYS
 
 
@@ -122,7 +115,7 @@ def assemble(
     provider says its numbers do not tell (`country_from_number=False`). A finished call's end
     is its start plus its duration (a duration of 0 too) when the provider sends no end.
     """
-    sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    sections: dict[str, dict[str, Any]] = {name: {} for name in events.SECTIONS}
     top: dict[str, Any] = {}
     custom: dict[str, Any] = {}
     for path, value in values.items():
@@ -153,7 +146,7 @@ def assemble(
         warnings=tuple(warnings),
         **{
             name: model(**{k: v for k, v in sections[name].items() if v is not None})
-            for name, model in _SECTIONS.items()
+            for name, model in events.SECTIONS.items()
         },
     )
 

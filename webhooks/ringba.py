@@ -129,11 +129,7 @@ class RingbaProvider(RecipeAuth, Provider):
             "provider_call_id": call_id,
             "kind": kind,
             "occurred_at": lifecycle_time(kind, started_at, ended_at),
-            "call.status": ("in_progress" if live else "answered")
-            if connected
-            else None
-            if live
-            else "missed",
+            "call.status": _row_status(connected=bool(connected), live=bool(live)),
             "call.direction": "inbound",
             "call.started_at": started_at,
             "call.answered_at": fields.shifted(started_at, to_connect) if connected else None,
@@ -157,6 +153,13 @@ class RingbaProvider(RecipeAuth, Provider):
 
 # Keys of a call-log row (Ringba's API and exports), which a pixel with our template never sends.
 _CALL_LOG_KEYS = ("inboundPhoneNumber", "callLengthInSeconds", "callDt", "hasConnected")
+
+
+def _row_status(*, connected: bool, live: bool) -> str | None:
+    """A call-log row's status: a live call not yet connected has none."""
+    if connected:
+        return "in_progress" if live else "answered"
+    return None if live else "missed"
 
 
 def _negated(value: bool | None) -> bool | None:

@@ -89,11 +89,8 @@ class WhatConvertsProvider(RecipeAuth, Provider):
         statuses = [_STATUS.get(fields.lower(word) or "") for word in status_words]
         return {
             "kind": kind,
-            "occurred_at": fields.first(
-                read.time(lead.get("last_updated"), "last_updated"),
-                read.time(lead.get("date_created"), "date_created"),
-            ),
-            "call.started_at": read.time(lead.get("date_created"), "date_created"),
+            "occurred_at": fields.first(updated, created),
+            "call.started_at": created,
             # WhatConverts tracks calls to its tracking numbers: phone-call leads are inbound.
             "call.direction": "inbound",
             "call.status": fields.first(*statuses),

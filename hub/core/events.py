@@ -185,8 +185,12 @@ class _Part(Schema):
         return self.model(**data)
 
 
+# Every part field may be absent: it loads as None.
+_OPTIONAL: Final[dict[str, Any]] = {"load_default": None, "allow_none": True}
+
+
 def _str() -> fields.String:
-    return fields.String(load_default=None, allow_none=True)
+    return fields.String(**_OPTIONAL)
 
 
 class AccountSchema(_Part):
@@ -197,15 +201,15 @@ class AccountSchema(_Part):
 
 class CallSchema(_Part):
     model = Call
-    started_at = UTCDateTime(load_default=None, allow_none=True)
-    answered_at = UTCDateTime(load_default=None, allow_none=True)
-    ended_at = UTCDateTime(load_default=None, allow_none=True)
-    duration_s = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
-    talk_time_s = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
-    direction = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(DIRECTIONS))
-    status = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(STATUSES))
-    first_call = fields.Boolean(load_default=None, allow_none=True)
-    spam = fields.Boolean(load_default=None, allow_none=True)
+    started_at = UTCDateTime(**_OPTIONAL)
+    answered_at = UTCDateTime(**_OPTIONAL)
+    ended_at = UTCDateTime(**_OPTIONAL)
+    duration_s = fields.Integer(**_OPTIONAL, validate=validate.Range(min=0))
+    talk_time_s = fields.Integer(**_OPTIONAL, validate=validate.Range(min=0))
+    direction = fields.String(**_OPTIONAL, validate=validate.OneOf(DIRECTIONS))
+    status = fields.String(**_OPTIONAL, validate=validate.OneOf(STATUSES))
+    first_call = fields.Boolean(**_OPTIONAL)
+    spam = fields.Boolean(**_OPTIONAL)
     recording_url = _str()
     transcript = _str()
 
@@ -217,13 +221,13 @@ class CallerSchema(_Part):
     email = _str()
     city = _str()
     region = _str()
-    country = fields.String(load_default=None, allow_none=True, validate=validate.Length(equal=2))
+    country = fields.String(**_OPTIONAL, validate=validate.Length(equal=2))
     postal_code = _str()
 
 
 class AttributionSchema(_Part):
     model = Attribution
-    dni_type = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(DNI_TYPES))
+    dni_type = fields.String(**_OPTIONAL, validate=validate.OneOf(DNI_TYPES))
     source = _str()
     medium = _str()
     campaign = _str()
@@ -249,10 +253,10 @@ class AttributionSchema(_Part):
 
 class OutcomeSchema(_Part):
     model = Outcome
-    qualified = fields.Boolean(load_default=None, allow_none=True)
+    qualified = fields.Boolean(**_OPTIONAL)
     lead_status = _str()
-    value = fields.Decimal(load_default=None, allow_none=True, as_string=True)
-    currency = fields.String(load_default=None, allow_none=True, validate=validate.Length(equal=3))
+    value = fields.Decimal(**_OPTIONAL, as_string=True)
+    currency = fields.String(**_OPTIONAL, validate=validate.Length(equal=3))
     tags = fields.List(fields.String(), load_default=None, allow_none=True)
     notes = _str()
     agent = _str()
@@ -318,7 +322,8 @@ def validate_event(event: CallEvent) -> CallEvent:
 
 # --- Paths into the event (used by mappings and routing) -------------------------------------
 
-_SECTIONS: Final[dict[str, type[Any]]] = {
+#: The event's sections by name: the first part of a dotted path such as `caller.number`.
+SECTIONS: Final[dict[str, type[Any]]] = {
     "account": Account,
     "call": Call,
     "caller": Caller,
@@ -329,8 +334,8 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
 
 def known_paths() -> list[str]:
     """Every dotted path a mapping may read, e.g. `caller.number`; `custom.<key>` is open-ended."""
-    paths = [f.name for f in dataclasses.fields(CallEvent) if f.name not in _SECTIONS and f.name != "custom"]
-    for section, model in _SECTIONS.items():
+    paths = [f.name for f in dataclasses.fields(CallEvent) if f.name not in SECTIONS and f.name != "custom"]
+    for section, model in SECTIONS.items():
         paths.extend(f"{section}.{f.name}" for f in dataclasses.fields(model))
     return paths
 
