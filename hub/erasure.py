@@ -20,7 +20,7 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from hub import audit
-from hub.core.fields import e164
+from hub.core.phones import e164
 from hub.store.db import Database
 from hub.store.models import (
     Attempt,
