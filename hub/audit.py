@@ -12,9 +12,25 @@ from sqlalchemy.orm import Session
 from hub.store.models import AuditEntry
 
 
-def record(session: Session, actor: str, action: str, detail: Mapping[str, Any]) -> None:
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    detail: Mapping[str, Any],
+    *,
+    target: str | None = None,
+    at: datetime | None = None,
+) -> None:
     """Add an entry in the caller's transaction, so it exists exactly when the change does."""
-    session.add(AuditEntry(at=datetime.now(UTC), actor=actor[:128], action=action, detail=dict(detail)))
+    session.add(
+        AuditEntry(
+            at=at or datetime.now(UTC),
+            actor=actor[:128],
+            action=action,
+            target=target,
+            detail=dict(detail),
+        )
+    )
 
 
 def cli_actor() -> str:

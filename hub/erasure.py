@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 import phonenumbers
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub import audit
-from hub.core.fields import e164
+from hub.core.phones import e164
 from hub.store.db import Database
 from hub.store.models import (
     Attempt,
@@ -115,9 +115,12 @@ def forget(db: Database, phone: str, *, actor: str, region: str = "US") -> Forge
             session.execute(delete(Receipt).where(Receipt.id.in_(receipt_ids - shared)))
         )
         report.unparsed_receipts = _forget_unparsed(session, number)
-        digits = number.lstrip("+")
         report.connector_state = _count(
-            session.execute(delete(ConnectorState).where(ConnectorState.key.contains(digits)))
+            session.execute(
+                delete(ConnectorState).where(
+                    or_(*(ConnectorState.key.contains(name) for name in _state_key_names(number)))
+                )
+            )
         )
         if session.get(ForgottenCaller, report.number_hash) is None:
             session.add(ForgottenCaller(number_hash=report.number_hash, forgotten_at=now))
@@ -149,6 +152,12 @@ def _number_pattern(number: str) -> re.Pattern[str]:
     separators = r"[\s().\-]*"
     national = separators.join(re.escape(d) for d in str(parsed.national_number))
     return re.compile(rf"(?<!\d)(?:\+?{parsed.country_code}{separators})?{national}(?!\d)")
+
+
+def _state_key_names(number: str) -> tuple[str, str]:
+    """How connector state keys may name a number: its digits, or the digest the Salesforce and
+    HubSpot connectors key callers by (sha256 of the E.164 number, first 24 hex digits)."""
+    return number.lstrip("+"), hashlib.sha256(number.encode()).hexdigest()[:24]
 
 
 def _count(result: object) -> int:

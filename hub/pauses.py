@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.store.models import AuditEntry, DestinationPause
+from hub.audit import record as record_audit
+from hub.store.models import DestinationPause
 
 #: Delivery reasons that mean "the destination refused who we are", not "this call is wrong".
 PAUSING_REASONS = frozenset({"unauthorized"})
@@ -29,7 +30,7 @@ def pause(session: Session, destination: str, by: str, reason: str, now: datetim
     if session.get(DestinationPause, destination) is not None:
         return False
     session.add(DestinationPause(destination=destination, paused_by=by, reason=reason, paused_at=now))
-    session.add(AuditEntry(at=now, actor=by, action="pause", target=destination, detail={"reason": reason}))
+    record_audit(session, by, "pause", {"reason": reason}, target=destination, at=now)
     return True
 
 
@@ -39,7 +40,7 @@ def resume(session: Session, destination: str, by: str, now: datetime) -> bool:
     if row is None:
         return False
     session.delete(row)
-    session.add(AuditEntry(at=now, actor=by, action="resume", target=destination, detail={}))
+    record_audit(session, by, "resume", {}, target=destination, at=now)
     return True
 
 

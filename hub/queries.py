@@ -55,7 +55,7 @@ def search_calls(session: Session, search: CallSearch) -> dict[str, Any]:
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     limit = max(1, min(search.limit, MAX_LIMIT))
     rows = session.scalars(query.order_by(Call.last_event_at.desc()).limit(limit).offset(search.offset)).all()
-    statuses = _delivery_statuses(session, [row.id for row in rows])
+    statuses = delivery_statuses(session, [row.id for row in rows])
     return {
         "total": total,
         "limit": limit,
@@ -64,7 +64,7 @@ def search_calls(session: Session, search: CallSearch) -> dict[str, Any]:
     }
 
 
-def _delivery_statuses(session: Session, call_ids: list[str]) -> dict[str, dict[str, str]]:
+def delivery_statuses(session: Session, call_ids: list[str]) -> dict[str, dict[str, str]]:
     """Per call, per destination: the status of the newest delivery."""
     result: dict[str, dict[str, str]] = {}
     if not call_ids:
@@ -111,7 +111,7 @@ def call_detail(session: Session, call_id: str) -> dict[str, Any] | None:
     ).all()
     attempts = attempts_for(session, [d.id for d in deliveries])
     return {
-        **call_summary(call, _delivery_statuses(session, [call.id])),
+        **call_summary(call, delivery_statuses(session, [call.id])),
         "state": call.state,
         "versions": [
             {

@@ -6,6 +6,7 @@ import json
 import shutil
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from hub.preview import preview_candidate, preview_file, since_time
 from hub.redate import redate
@@ -59,11 +60,9 @@ def test_preview_all_shows_every_destination_with_the_attribution(tmp_path: Path
     assert "api_secret" not in ga4_request["url"]
 
 
-def test_candidate_mapping_is_compared_with_what_was_sent(tmp_path: Path, redis_url: str) -> None:
-    mappings = tmp_path / "mappings" / "webhook"
-    mappings.mkdir(parents=True)
-    shutil.copy(PROJECT / "tests" / "fixtures" / "mappings" / "webhook_lead.yaml", mappings / "lead.yaml")
-    config = {
+def sandbox_webhook_config(mapping: Path) -> dict[str, Any]:
+    """One CallRail source routed to a sandboxed webhook destination using `mapping`."""
+    return {
         "version": 1,
         "sources": [{"id": "callrail", "provider": "callrail", "secrets": ["${TEST_SECRET}"]}],
         "destinations": [
@@ -72,11 +71,18 @@ def test_candidate_mapping_is_compared_with_what_was_sent(tmp_path: Path, redis_
                 "type": "webhook",
                 "credentials": {"url": "${TEST_UNSET_URL}"},
                 "sandbox": True,
-                "mappings": [str(mappings / "lead.yaml")],
+                "mappings": [str(mapping)],
             }
         ],
         "routes": [{"from": "*", "to": ["webhook"]}],
     }
+
+
+def test_candidate_mapping_is_compared_with_what_was_sent(tmp_path: Path, redis_url: str) -> None:
+    mappings = tmp_path / "mappings" / "webhook"
+    mappings.mkdir(parents=True)
+    shutil.copy(PROJECT / "tests" / "fixtures" / "mappings" / "webhook_lead.yaml", mappings / "lead.yaml")
+    config = sandbox_webhook_config(mappings / "lead.yaml")
     hub: Hub
     with make_hub(tmp_path, redis_url, f"sqlite:///{tmp_path / 'hub.db'}", config) as hub:
         hub.post_fixture("callrail", "callrail/post_call_answered_web_session.json")
@@ -110,20 +116,7 @@ def test_options_compare_like_with_like_so_only_real_changes_show(tmp_path: Path
     (mappings / "lead.yaml").write_text(
         lead.replace("match: [phone]", "match: [phone]\noptions: {tier: gold}")
     )
-    config = {
-        "version": 1,
-        "sources": [{"id": "callrail", "provider": "callrail", "secrets": ["${TEST_SECRET}"]}],
-        "destinations": [
-            {
-                "id": "webhook",
-                "type": "webhook",
-                "credentials": {"url": "${TEST_UNSET_URL}"},
-                "sandbox": True,
-                "mappings": [str(mappings / "lead.yaml")],
-            }
-        ],
-        "routes": [{"from": "*", "to": ["webhook"]}],
-    }
+    config = sandbox_webhook_config(mappings / "lead.yaml")
     hub: Hub
     with make_hub(tmp_path, redis_url, f"sqlite:///{tmp_path / 'hub.db'}", config) as hub:
         hub.post_fixture("callrail", "callrail/post_call_answered_web_session.json")

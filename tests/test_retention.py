@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,16 @@ from hub.cli import main
 from hub.config import RetentionConfig
 from hub.erasure import NotAPhoneNumber, forget
 from hub.prune import prune, prune_if_due
-from hub.store.models import Attempt, AuditEntry, Call, Delivery, Event, ForgottenCaller, Receipt
+from hub.store.models import (
+    Attempt,
+    AuditEntry,
+    Call,
+    ConnectorState,
+    Delivery,
+    Event,
+    ForgottenCaller,
+    Receipt,
+)
 from tests.hubkit import Hub
 
 ANSWERED = "callrail/post_call_answered_web_session.json"  # caller +1 470-555-0183
@@ -94,6 +104,22 @@ def test_forget_through_the_api_is_audited_and_refuses_a_non_number(hub: Hub) ->
         forget(hub.runtime.db, "12", actor="test")
     paths = hub.client.get("/api/openapi.json").json["paths"]
     assert {"/api/forget", "/api/prune"} <= set(paths)
+
+
+def test_forget_erases_connector_state_keyed_by_the_numbers_digest(hub: Hub) -> None:
+    def digest(number: str) -> str:
+        return hashlib.sha256(number.encode()).hexdigest()[:24]
+
+    now = datetime.now(UTC)
+    keys = [f"person:{digest('+14705550183')}", f"contact:{digest('+14705550183')}", "seen:14705550183"]
+    other = f"person:{digest('+16785550112')}"
+    with hub.runtime.db.session() as session:
+        for key in [*keys, other]:
+            session.add(ConnectorState(destination="crm", key=key, value={"id": "1"}, updated_at=now))
+    report = forget(hub.runtime.db, "(470) 555-0183", actor="test")
+    assert report.connector_state == 3
+    with hub.runtime.db.read_session() as session:
+        assert session.scalars(select(ConnectorState.key)).all() == [other]
 
 
 def test_prune_empties_exchanges_first_then_attempts_then_old_calls_but_keeps_pending_work(hub: Hub) -> None:

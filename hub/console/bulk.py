@@ -11,11 +11,12 @@ from typing import Any
 from rq import Queue
 from sqlalchemy import func, select, update
 
+from hub.audit import record as record_audit
 from hub.dispatch import INGEST_QUEUE, JOB_TIMEOUT_S
 from hub.replay import DeliveryFilter, _matching, replay_deliveries
 from hub.runtime import Runtime
 from hub.store.db import Database
-from hub.store.models import AuditEntry, ReplayJob
+from hub.store.models import ReplayJob
 
 CHUNK = 100
 
@@ -66,15 +67,8 @@ def start_job(runtime: Runtime, selection: DeliveryFilter, actor: str) -> str:
                 updated_at=now,
             )
         )
-        session.add(
-            AuditEntry(
-                at=now,
-                actor=actor,
-                action="replay",
-                target=job_id,
-                detail={"count": len(ids), "filter": selection_to_json(selection)},
-            )
-        )
+        detail = {"count": len(ids), "filter": selection_to_json(selection)}
+        record_audit(session, actor, "replay", detail, target=job_id, at=now)
     Queue(INGEST_QUEUE, connection=runtime.redis, default_timeout=JOB_TIMEOUT_S).enqueue(
         "hub.console.jobs.run_replay_job", job_id
     )
@@ -126,7 +120,7 @@ def cancel_job(db: Database, job_id: str, actor: str) -> bool:
             .returning(ReplayJob.id)
         ).first()
         if changed:
-            session.add(AuditEntry(at=now, actor=actor, action="replay_cancelled", target=job_id, detail={}))
+            record_audit(session, actor, "replay_cancelled", {}, target=job_id, at=now)
     return bool(changed)
 
 

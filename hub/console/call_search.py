@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from hub.core.fields import e164
-from hub.queries import call_summary
+from hub.core.phones import e164
+from hub.queries import call_summary, delivery_statuses
 from hub.store.models import Call, Delivery
 
 PAGE_SIZE = 50
@@ -90,12 +90,5 @@ def search(session: Session, query: CallQuery, sources: list[str]) -> tuple[int,
         .limit(PAGE_SIZE)
         .offset((max(query.page, 1) - 1) * PAGE_SIZE)
     ).all()
-    statuses: dict[str, dict[str, str]] = {}
-    if rows:
-        for call_id, destination, status in session.execute(
-            select(Delivery.call_id, Delivery.destination, Delivery.status)
-            .where(Delivery.call_id.in_([r.id for r in rows]))
-            .order_by(Delivery.created_at)
-        ):
-            statuses.setdefault(call_id, {})[destination] = status
+    statuses = delivery_statuses(session, [row.id for row in rows])
     return total, [call_summary(row, statuses) for row in rows]

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
+from hub.audit import record as record_audit
 from hub.console.passwords import hash_password, verify_password
 from hub.store.db import Database
-from hub.store.models import AuditEntry, ConsoleUser, LoginFailure
+from hub.store.models import ConsoleUser, LoginFailure
 
 ROLES = ("admin", "viewer")
 #: At most this many refused logins per user name and address within the window.
@@ -52,15 +53,8 @@ def save_user(db: Database, name: str, role: str, password: str, actor: str) -> 
             )
         else:
             row.role, row.password_hash, row.updated_at = role, hashed, now
-        session.add(
-            AuditEntry(
-                at=now,
-                actor=actor,
-                action="user_added" if created else "user_changed",
-                target=name,
-                detail={"role": role},
-            )
-        )
+        action = "user_added" if created else "user_changed"
+        record_audit(session, actor, action, {"role": role}, target=name, at=now)
     return created
 
 
@@ -95,5 +89,5 @@ def authenticate(db: Database, name: str, password: str, address: str) -> User |
             session.add(LoginFailure(key=key, at=now))
             return None
         session.execute(delete(LoginFailure).where(LoginFailure.key == key))
-        session.add(AuditEntry(at=now, actor=name, action="login", target=None, detail={"address": address}))
+        record_audit(session, name, "login", {"address": address}, at=now)
     return user

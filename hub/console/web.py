@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from hub.audit import record as record_audit
 from hub.config import GeneratedSecrets
 from hub.console.passwords import fingerprint
 from hub.console.users import User, get_user
 from hub.http.context import runtime
-from hub.store.models import AuditEntry
 
 blueprint = Blueprint(
     "console",
@@ -128,15 +128,7 @@ def _template_globals() -> dict[str, Any]:
 def audit(session_: Any, action: str, target: str | None, **detail: Any) -> None:
     """Record an admin action by the logged-in user in the same transaction as the action."""
     user = current_user()
-    session_.add(
-        AuditEntry(
-            at=datetime.now(UTC),
-            actor=user.name if user else "anonymous",
-            action=action,
-            target=target,
-            detail=detail,
-        )
-    )
+    record_audit(session_, user.name if user else "anonymous", action, detail, target=target)
 
 
 def safe_next(target: str | None) -> str:
