@@ -106,18 +106,22 @@ def parse_ahead(runtime: Runtime, receipt_ids: Sequence[int], token: str | None)
         requests = [(r.id, r.source, r.receipt_key, request_of(r)) for r in receipts]
     for receipt_id, source_id, key, request in requests:
         source = runtime.source(source_id)
-        if source is None:
-            continue
-        try:
-            parsed[receipt_id] = Parsed(events=runtime.provider(source).normalize(request, key))
-        except ParseError as exc:
-            parsed[receipt_id] = Parsed(error=exc)
-        except NotACall as exc:
-            parsed[receipt_id] = Parsed(ignored=exc)
-        except Exception as exc:  # noqa: BLE001
-            # A parser bug: recorded on the receipt (ingest_error), replayable after the fix.
-            parsed[receipt_id] = Parsed(crash=exc)
+        if source is not None:
+            parsed[receipt_id] = _normalize(runtime, source, request, key)
     return parsed
+
+
+def _normalize(runtime: Runtime, source: SourceConfig, request: InboundRequest, key: str) -> Parsed:
+    """One receipt's versions, or why it has none."""
+    try:
+        return Parsed(events=runtime.provider(source).normalize(request, key))
+    except ParseError as exc:
+        return Parsed(error=exc)
+    except NotACall as exc:
+        return Parsed(ignored=exc)
+    except Exception as exc:  # noqa: BLE001
+        # A parser bug: recorded on the receipt (ingest_error), replayable after the fix.
+        return Parsed(crash=exc)
 
 
 def _ingest_chunk(
@@ -274,7 +278,10 @@ def _ingest_in(
         if source is None:
             _fail(receipt, "unknown_source", f"source {receipt.source!r} is no longer in hub.yaml", outcome)
             continue
-        result = parsed.get(receipt_id) or _parse(runtime, source, receipt)
+        # Not parsed ahead when it became ours meanwhile.
+        result = parsed.get(receipt_id) or _normalize(
+            runtime, source, request_of(receipt), receipt.receipt_key
+        )
         if result.crash is not None:
             _fail(receipt, "ingest_error", f"{type(result.crash).__name__}: {result.crash}", outcome)
             continue
@@ -323,18 +330,6 @@ def _ingest_in(
             _fail_with(item.receipt, exc, outcome)
             continue
         _stored(item, count, outcome)
-
-
-def _parse(runtime: Runtime, source: SourceConfig, receipt: Receipt) -> Parsed:
-    """A receipt's normalization when it was not parsed ahead (it became ours meanwhile)."""
-    try:
-        return Parsed(events=runtime.provider(source).normalize(request_of(receipt), receipt.receipt_key))
-    except ParseError as exc:
-        return Parsed(error=exc)
-    except NotACall as exc:
-        return Parsed(ignored=exc)
-    except Exception as exc:  # noqa: BLE001 - a parser bug, kept on the receipt and replayable
-        return Parsed(crash=exc)
 
 
 def _store(runtime: Runtime, session: Session, item: _Parsed) -> int:
