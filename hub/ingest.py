@@ -41,7 +41,6 @@ class IngestSummary:
     failed: int = 0
     ignored: int = 0
     events: int = 0
-    deliveries: int = 0
     skipped_receipts: list[int] = field(default_factory=list)
     #: Handed back to the dispatcher after repeated transient storage errors.
     retried: list[int] = field(default_factory=list)
@@ -204,11 +203,9 @@ class _ChunkOutcome:
     ignored: list[tuple[str, int, str]] = field(default_factory=list)
     forgotten: list[tuple[str, int]] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
-    deliveries: int = 0
 
     def publish(self, summary: IngestSummary) -> None:
         summary.skipped_receipts.extend(self.skipped)
-        summary.deliveries += self.deliveries
         for item in self.parsed:
             summary.parsed += 1
             summary.events += len(item.events)
@@ -311,9 +308,10 @@ def _ingest_in(
         # The whole chunk in one savepoint; only when it fails is each receipt written in its
         # own, to find the one that fails and keep the others.
         with session.begin_nested():
-            created = [_store(runtime, session, item) for item in writable]
-        for item, count in zip(writable, created, strict=True):
-            _stored(item, count, outcome)
+            for item in writable:
+                _store(runtime, session, item)
+        for item in writable:
+            _stored(item, outcome)
         return
     except Exception as exc:
         if is_transient(exc):
@@ -321,7 +319,7 @@ def _ingest_in(
     for item in writable:
         try:
             with session.begin_nested():
-                count = _store(runtime, session, item)
+                _store(runtime, session, item)
         except Exception as exc:
             if is_transient(exc):
                 raise
@@ -329,18 +327,18 @@ def _ingest_in(
             # others of its chunk nor disappears.
             _fail_with(item.receipt, exc, outcome)
             continue
-        _stored(item, count, outcome)
+        _stored(item, outcome)
 
 
-def _store(runtime: Runtime, session: Session, item: _Parsed) -> int:
-    return sum(store_version(runtime, session, item.source, event, item.receipt.id) for event in item.events)
+def _store(runtime: Runtime, session: Session, item: _Parsed) -> None:
+    for event in item.events:
+        store_version(runtime, session, item.source, event, item.receipt.id)
 
 
-def _stored(item: _Parsed, created: int, outcome: _ChunkOutcome) -> None:
+def _stored(item: _Parsed, outcome: _ChunkOutcome) -> None:
     item.receipt.status = "parsed"
     item.receipt.error = item.receipt.error_reason = None
     item.receipt.events_count = len(item.events)
-    outcome.deliveries += created
     outcome.parsed.append(item)
 
 
