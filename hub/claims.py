@@ -21,6 +21,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
 
 from hub.core.errors import StorageUnavailable
 from hub.store.db import Database
@@ -51,33 +52,28 @@ def deliver_job_id(token: str) -> str:
 
 def renew_deliveries(db: Database, token: str, lease_s: float, now: datetime | None = None) -> int:
     """Extend the lease of the deliveries this claim still holds; returns how many."""
-    moment = now or datetime.now(UTC)
-    held = (
-        select(Delivery.id)
-        .where(Delivery.claim_token == token, Delivery.status.in_(CLAIMED))
-        .with_for_update(skip_locked=True)
-    )
-    with db.session() as session:
-        result = session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(held.scalar_subquery()))
-            .values(lease_until=moment + timedelta(seconds=lease_s))
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
+    return _renew(db, Delivery, Delivery.status.in_(CLAIMED), token, lease_s, now)
 
 
 def renew_receipts(db: Database, token: str, lease_s: float, now: datetime | None = None) -> int:
     """Extend the lease of the receipts this claim still holds (not yet parsed); returns how many."""
+    return _renew(db, Receipt, Receipt.status == "received", token, lease_s, now)
+
+
+def _renew(
+    db: Database,
+    model: type[Delivery] | type[Receipt],
+    unfinished: ColumnElement[bool],
+    token: str,
+    lease_s: float,
+    now: datetime | None,
+) -> int:
     moment = now or datetime.now(UTC)
-    held = (
-        select(Receipt.id)
-        .where(Receipt.claim_token == token, Receipt.status == "received")
-        .with_for_update(skip_locked=True)
-    )
+    held = select(model.id).where(model.claim_token == token, unfinished).with_for_update(skip_locked=True)
     with db.session() as session:
         result = session.execute(
-            update(Receipt)
-            .where(Receipt.id.in_(held.scalar_subquery()))
+            update(model)
+            .where(model.id.in_(held.scalar_subquery()))
             .values(lease_until=moment + timedelta(seconds=lease_s))
         )
         return int(getattr(result, "rowcount", 0) or 0)

@@ -41,7 +41,6 @@ class IngestSummary:
     failed: int = 0
     ignored: int = 0
     events: int = 0
-    deliveries: int = 0
     skipped_receipts: list[int] = field(default_factory=list)
     #: Handed back to the dispatcher after repeated transient storage errors.
     retried: list[int] = field(default_factory=list)
@@ -106,18 +105,22 @@ def parse_ahead(runtime: Runtime, receipt_ids: Sequence[int], token: str | None)
         requests = [(r.id, r.source, r.receipt_key, request_of(r)) for r in receipts]
     for receipt_id, source_id, key, request in requests:
         source = runtime.source(source_id)
-        if source is None:
-            continue
-        try:
-            parsed[receipt_id] = Parsed(events=runtime.provider(source).normalize(request, key))
-        except ParseError as exc:
-            parsed[receipt_id] = Parsed(error=exc)
-        except NotACall as exc:
-            parsed[receipt_id] = Parsed(ignored=exc)
-        except Exception as exc:  # noqa: BLE001
-            # A parser bug: recorded on the receipt (ingest_error), replayable after the fix.
-            parsed[receipt_id] = Parsed(crash=exc)
+        if source is not None:
+            parsed[receipt_id] = _normalize(runtime, source, request, key)
     return parsed
+
+
+def _normalize(runtime: Runtime, source: SourceConfig, request: InboundRequest, key: str) -> Parsed:
+    """One receipt's versions, or why it has none."""
+    try:
+        return Parsed(events=runtime.provider(source).normalize(request, key))
+    except ParseError as exc:
+        return Parsed(error=exc)
+    except NotACall as exc:
+        return Parsed(ignored=exc)
+    except Exception as exc:  # noqa: BLE001
+        # A parser bug: recorded on the receipt (ingest_error), replayable after the fix.
+        return Parsed(crash=exc)
 
 
 def _ingest_chunk(
@@ -200,11 +203,9 @@ class _ChunkOutcome:
     ignored: list[tuple[str, int, str]] = field(default_factory=list)
     forgotten: list[tuple[str, int]] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
-    deliveries: int = 0
 
     def publish(self, summary: IngestSummary) -> None:
         summary.skipped_receipts.extend(self.skipped)
-        summary.deliveries += self.deliveries
         for item in self.parsed:
             summary.parsed += 1
             summary.events += len(item.events)
@@ -274,7 +275,10 @@ def _ingest_in(
         if source is None:
             _fail(receipt, "unknown_source", f"source {receipt.source!r} is no longer in hub.yaml", outcome)
             continue
-        result = parsed.get(receipt_id) or _parse(runtime, source, receipt)
+        # Not parsed ahead when it became ours meanwhile.
+        result = parsed.get(receipt_id) or _normalize(
+            runtime, source, request_of(receipt), receipt.receipt_key
+        )
         if result.crash is not None:
             _fail(receipt, "ingest_error", f"{type(result.crash).__name__}: {result.crash}", outcome)
             continue
@@ -304,9 +308,10 @@ def _ingest_in(
         # The whole chunk in one savepoint; only when it fails is each receipt written in its
         # own, to find the one that fails and keep the others.
         with session.begin_nested():
-            created = [_store(runtime, session, item) for item in writable]
-        for item, count in zip(writable, created, strict=True):
-            _stored(item, count, outcome)
+            for item in writable:
+                _store(runtime, session, item)
+        for item in writable:
+            _stored(item, outcome)
         return
     except Exception as exc:
         if is_transient(exc):
@@ -314,7 +319,7 @@ def _ingest_in(
     for item in writable:
         try:
             with session.begin_nested():
-                count = _store(runtime, session, item)
+                _store(runtime, session, item)
         except Exception as exc:
             if is_transient(exc):
                 raise
@@ -322,30 +327,18 @@ def _ingest_in(
             # others of its chunk nor disappears.
             _fail_with(item.receipt, exc, outcome)
             continue
-        _stored(item, count, outcome)
+        _stored(item, outcome)
 
 
-def _parse(runtime: Runtime, source: SourceConfig, receipt: Receipt) -> Parsed:
-    """A receipt's normalization when it was not parsed ahead (it became ours meanwhile)."""
-    try:
-        return Parsed(events=runtime.provider(source).normalize(request_of(receipt), receipt.receipt_key))
-    except ParseError as exc:
-        return Parsed(error=exc)
-    except NotACall as exc:
-        return Parsed(ignored=exc)
-    except Exception as exc:  # noqa: BLE001 - a parser bug, kept on the receipt and replayable
-        return Parsed(crash=exc)
+def _store(runtime: Runtime, session: Session, item: _Parsed) -> None:
+    for event in item.events:
+        store_version(runtime, session, item.source, event, item.receipt.id)
 
 
-def _store(runtime: Runtime, session: Session, item: _Parsed) -> int:
-    return sum(store_version(runtime, session, item.source, event, item.receipt.id) for event in item.events)
-
-
-def _stored(item: _Parsed, created: int, outcome: _ChunkOutcome) -> None:
+def _stored(item: _Parsed, outcome: _ChunkOutcome) -> None:
     item.receipt.status = "parsed"
     item.receipt.error = item.receipt.error_reason = None
     item.receipt.events_count = len(item.events)
-    outcome.deliveries += created
     outcome.parsed.append(item)
 
 

@@ -29,6 +29,17 @@ def _public_url(base: str | None) -> str:
     return f"{base}{request.path}" + (f"?{query}" if query else "")
 
 
+def _inbound(body: bytes, public_url: str | None) -> InboundRequest:
+    """The current request as providers see it, received now."""
+    return InboundRequest(
+        method=request.method,
+        url=_public_url(public_url),
+        headers=Headers(request.headers.items()),
+        body=body,
+        received_at=datetime.now(UTC),
+    )
+
+
 @blueprint.route("/webhooks/<source_id>", methods=["POST", "GET", "PUT"])
 def receive_webhook(source_id: str) -> tuple[Response, int]:
     started = time.perf_counter()
@@ -42,13 +53,7 @@ def receive_webhook(source_id: str) -> tuple[Response, int]:
     body = request.get_data(cache=False)
     if len(body) > limit:
         return jsonify(error="too_large", message=f"body over {limit} bytes"), 413
-    inbound = InboundRequest(
-        method=request.method,
-        url=_public_url(hub.config.public_url),
-        headers=Headers(request.headers.items()),
-        body=body,
-        received_at=datetime.now(UTC),
-    )
+    inbound = _inbound(body, hub.config.public_url)
     result = receive(hub.receipt_writer, source, hub.provider(source), inbound, hub.refusals)
     metrics.REQUEST_LATENCY.labels(source=source_id).observe(time.perf_counter() - started)
     return jsonify(result.body), result.status
@@ -62,14 +67,7 @@ def _unknown_source(source_id: str) -> tuple[Response, int]:
     kept = None
     limit = min(hub.settings.max_body_bytes, hub.refusals.policy.max_body_bytes)
     if (request.content_length or 0) <= limit:
-        body = request.get_data(cache=False)
-        inbound = InboundRequest(
-            method=request.method,
-            url=_public_url(hub.config.public_url),
-            headers=Headers(request.headers.items()),
-            body=body,
-            received_at=datetime.now(UTC),
-        )
+        inbound = _inbound(request.get_data(cache=False), hub.config.public_url)
         kept = hub.refusals.keep(source_id, None, inbound, "unknown_source", message)
     log.warning(
         "refused delivery", extra={"source": "(unknown)", "reason": "unknown_source", "receipt_id": kept}
