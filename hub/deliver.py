@@ -4,6 +4,12 @@ The database decides: only deliveries this job's claim still holds are sent (`qu
 `sending` under its token, right before the send), every attempt is recorded with what was sent
 and answered, and the outcome sets what happens next (retry with backoff, rejected, failed,
 held, skipped or delivered), written only while the claim still holds.
+
+Both writes of a batch cost a few statements whatever its size: inside the write transaction,
+one SELECT finds the deliveries the claim still holds in the expected state (locked with
+FOR UPDATE on PostgreSQL; SQLite's write transaction, begun IMMEDIATE, already excludes other
+writers), then one executemany UPDATE per shape of new values changes exactly those, and one
+executemany INSERT stores their attempts.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import (
@@ -34,6 +40,7 @@ from connectors.base import (
     Skipped,
 )
 from hub import metrics
+from hub.claims import CLAIMED
 from hub.config import DestinationConfig
 from hub.core.errors import ConfigError
 from hub.core.events import load_event
@@ -44,6 +51,12 @@ from hub.runtime import Runtime
 from hub.store.models import Attempt, Batch, Call, Delivery, Event
 
 log = logging.getLogger("hub.deliver")
+
+# Core tables: the batched writes below skip the ORM's unit of work (its per-object bookkeeping
+# cost more than the rows).
+DELIVERIES = Delivery.__table__
+ATTEMPTS = Attempt.__table__
+BATCHES = Batch.__table__
 
 
 #: Stored history never keeps hashed personal data (a bare SHA-256 of a phone number can be
@@ -165,10 +178,15 @@ def _prepare(
     early: dict[str, ItemOutcome] = {}
     claimed: dict[str, _Claimed] = {}
     with runtime.db.read_session() as session:
-        rows = session.scalars(
-            select(Delivery).where(
-                Delivery.id.in_(delivery_ids), Delivery.claim_token == token, Delivery.status == "queued"
-            )
+        rows = session.execute(
+            select(
+                Delivery.id,
+                Delivery.call_id,
+                Delivery.event_id,
+                Delivery.attempts,
+                Delivery.retry_base,
+                Delivery.created_at,
+            ).where(Delivery.id.in_(delivery_ids), Delivery.claim_token == token, Delivery.status == "queued")
         ).all()
         calls: dict[str, dict[str, Any]] = {
             call_id: state
@@ -237,27 +255,69 @@ def _start_sending(
     """
     now = datetime.now(UTC)
     lease = now + timedelta(seconds=runtime.settings.lease_s)
-    started: set[str] = set()
     with runtime.db.session() as session:
-        for item in items:
-            done = session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.id == item.delivery_id,
-                    Delivery.claim_token == token,
-                    Delivery.status == "queued",
+        started = _held(session, token, dict.fromkeys((item.delivery_id for item in items), "queued"))
+        _update_held(
+            session,
+            token,
+            [
+                (
+                    delivery_id,
+                    "queued",
+                    {
+                        "status": "sending",
+                        "lease_until": lease,
+                        "updated_at": now,
+                        "records": rows[delivery_id].records,
+                        "mapping_version": rows[delivery_id].mapping_version,
+                    },
                 )
-                .values(
-                    status="sending",
-                    lease_until=lease,
-                    updated_at=now,
-                    records=rows[item.delivery_id].records,
-                    mapping_version=rows[item.delivery_id].mapping_version,
-                )
-            )
-            if getattr(done, "rowcount", 0):
-                started.add(item.delivery_id)
+                for delivery_id in sorted(started)
+            ],
+        )
     return started
+
+
+def _held(session: Session, token: str, expected: Mapping[str, str]) -> set[str]:
+    """The ids among `expected` that claim `token` still holds in the state named for each.
+
+    Must run inside the write transaction that then changes them: the rows are locked until it
+    ends (FOR UPDATE on PostgreSQL, in id order like every batched write here; on SQLite the
+    transaction holds the database's write lock from its BEGIN IMMEDIATE on), so nothing can take
+    them between this read and the writes.
+    """
+    if not expected:
+        return set()
+    found = session.execute(
+        select(Delivery.id, Delivery.status)
+        .where(Delivery.id.in_(sorted(expected)), Delivery.claim_token == token, Delivery.status.in_(CLAIMED))
+        .order_by(Delivery.id)
+        .with_for_update()
+    ).all()
+    return {delivery_id for delivery_id, status in found if expected[delivery_id] == status}
+
+
+def _update_held(session: Session, token: str, changes: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+    """Write each (id, expected status, new values): one executemany UPDATE per set of columns.
+
+    Only for rows `_held` returned in this transaction; the WHERE repeats the fence all the same.
+    """
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for delivery_id, expected, values in changes:
+        params = {"k_id": delivery_id, "k_expected": expected}
+        params.update({f"v_{column}": value for column, value in values.items()})
+        shapes.setdefault(tuple(sorted(values)), []).append(params)
+    for columns, params in shapes.items():
+        statement = (
+            update(DELIVERIES)
+            .where(
+                DELIVERIES.c.id == bindparam("k_id"),
+                DELIVERIES.c.claim_token == token,
+                DELIVERIES.c.status == bindparam("k_expected"),
+            )
+            .values({column: bindparam(f"v_{column}", type_=DELIVERIES.c[column].type) for column in columns})
+        )
+        session.execute(statement, params)
 
 
 def _release_unsent(runtime: Runtime, token: str) -> None:
@@ -313,56 +373,65 @@ def _record(
     for exchange in result.exchanges:
         for delivery_id in exchange.delivery_ids:
             own.setdefault(delivery_id, []).append(asdict(exchange))
+    expected = {
+        delivery_id: "sending" if delivery_id in sending else "queued"
+        for delivery_id in result.outcomes
+        if delivery_id in rows
+    }
     statuses: dict[str, str] = {}
-    attempts: list[Attempt] = []
+    changes: list[tuple[str, str, Mapping[str, Any]]] = []
+    attempts: list[dict[str, Any]] = []
+    observed: list[tuple[_Claimed, int, str, str | None]] = []
     with runtime.db.session() as session:
+        held = _held(session, token, expected)
         for delivery_id, outcome in result.outcomes.items():
             row = rows.get(delivery_id)
             if row is None:
                 continue
-            expected = "sending" if delivery_id in sending else "queued"
-            fence = update(Delivery).where(
-                Delivery.id == delivery_id, Delivery.claim_token == token, Delivery.status == expected
-            )
-            if isinstance(outcome, RetryableError) and outcome.reason in LOCAL_RETRY_REASONS:
-                if getattr(session.execute(fence.values(**_reschedule(outcome, finished))), "rowcount", 0):
-                    statuses[delivery_id] = "pending"
+            local_retry = isinstance(outcome, RetryableError) and outcome.reason in LOCAL_RETRY_REASONS
+            if delivery_id not in held:
+                if not local_retry:
+                    log.warning(
+                        "outcome not recorded: the claim was handed to another worker",
+                        extra={"destination": destination.id, "delivery_id": delivery_id},
+                    )
+                continue
+            if local_retry:
+                assert isinstance(outcome, RetryableError)
+                changes.append((delivery_id, expected[delivery_id], _reschedule(outcome, finished)))
+                statuses[delivery_id] = "pending"
                 continue
             number = row.attempts + 1
             values, reason, message, retry_after = _apply(row, number, outcome, destination, finished)
             if values["status"] == "rejected" and reason in PAUSING_REASONS:
                 hold_for_credentials(session, destination.id, values, message or "", finished)
-            if expected == "queued":
+            if expected[delivery_id] == "queued":
                 values["records"] = row.records
                 values["mapping_version"] = row.mapping_version
-            if not getattr(session.execute(fence.values(**values)), "rowcount", 0):
-                log.warning(
-                    "outcome not recorded: the claim was handed to another worker",
-                    extra={"destination": destination.id, "delivery_id": delivery_id},
-                )
-                continue
+            changes.append((delivery_id, expected[delivery_id], values))
             status = str(values["status"])
             attempts.append(
-                Attempt(
-                    delivery_id=delivery_id,
-                    number=number,
-                    started_at=started,
-                    finished_at=finished,
-                    outcome=status if status != "pending" else "retry",
-                    reason=reason,
-                    message=message,
-                    retry_after_s=retry_after,
-                    exchanges=own.get(delivery_id, []),
-                    mapping_version=row.mapping_version,
-                )
+                {
+                    "delivery_id": delivery_id,
+                    "number": number,
+                    "started_at": started,
+                    "finished_at": finished,
+                    "outcome": status if status != "pending" else "retry",
+                    "reason": reason,
+                    "message": message,
+                    "retry_after_s": retry_after,
+                    "exchanges": own.get(delivery_id, []),
+                    "mapping_version": row.mapping_version,
+                }
             )
             statuses[delivery_id] = status
-            _observe(destination, row, number, status, reason, finished)
+            observed.append((row, number, status, reason))
+        _update_held(session, token, sorted(changes, key=lambda change: change[0]))
         batch_id = None
         if shared and len(attempts) > 1:
             batch_id = f"bat_{secrets.token_hex(12)}"
-            session.add(
-                Batch(
+            session.execute(
+                insert(BATCHES).values(
                     id=batch_id,
                     destination=destination.id,
                     size=len(attempts),
@@ -371,12 +440,14 @@ def _record(
                     exchanges=shared,
                 )
             )
-            session.flush()
         for attempt in attempts:
-            attempt.batch_id = batch_id
+            attempt["batch_id"] = batch_id
             if batch_id is None:
-                attempt.exchanges = list(attempt.exchanges) + shared
-            session.add(attempt)
+                attempt["exchanges"] = list(attempt["exchanges"]) + shared
+        if attempts:
+            session.execute(insert(ATTEMPTS), attempts)
+    for row, number, status, reason in observed:
+        _observe(destination, row, number, status, reason, finished)
     return statuses
 
 
