@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import (
@@ -52,11 +52,18 @@ from hub.store.models import Attempt, Batch, Call, Delivery, Event
 
 log = logging.getLogger("hub.deliver")
 
+
 # Core tables: the batched writes below skip the ORM's unit of work (its per-object bookkeeping
 # cost more than the rows).
-DELIVERIES = Delivery.__table__
-ATTEMPTS = Attempt.__table__
-BATCHES = Batch.__table__
+def _table(model: type[Delivery] | type[Attempt] | type[Batch]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+DELIVERIES = _table(Delivery)
+ATTEMPTS = _table(Attempt)
+BATCHES = _table(Batch)
 
 
 #: Stored history never keeps hashed personal data (a bare SHA-256 of a phone number can be
@@ -304,10 +311,10 @@ def _update_held(session: Session, token: str, changes: Sequence[tuple[str, str,
     """
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for delivery_id, expected, values in changes:
-        params = {"k_id": delivery_id, "k_expected": expected}
+        params: dict[str, Any] = {"k_id": delivery_id, "k_expected": expected}
         params.update({f"v_{column}": value for column, value in values.items()})
         shapes.setdefault(tuple(sorted(values)), []).append(params)
-    for columns, params in shapes.items():
+    for columns, batch in shapes.items():
         statement = (
             update(DELIVERIES)
             .where(
@@ -317,7 +324,7 @@ def _update_held(session: Session, token: str, changes: Sequence[tuple[str, str,
             )
             .values({column: bindparam(f"v_{column}", type_=DELIVERIES.c[column].type) for column in columns})
         )
-        session.execute(statement, params)
+        session.execute(statement, batch)
 
 
 def _release_unsent(runtime: Runtime, token: str) -> None:

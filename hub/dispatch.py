@@ -18,26 +18,27 @@ When Redis is unreachable nothing is claimed, so stored work simply waits for it
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
 from rq import Queue, Worker
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from connectors import registry as connector_registry
+from connectors.base import Connector
 from hub.claims import CLAIMED, deliver_job_id, ingest_job_id, new_token, waiting_jobs
 from hub.config import DestinationConfig, HubConfig
-from hub.pauses import paused_destinations
 from hub.prune import prune_if_due
 from hub.runtime import Runtime
-from hub.store.models import Attempt, Delivery, Receipt
+from hub.store.models import Attempt, Delivery, DestinationPause, Receipt
 
 log = logging.getLogger("hub.dispatch")
 
@@ -76,12 +77,33 @@ def deliver_queue(runtime: Runtime, destination_id: str) -> Queue:
     return Queue(deliver_queue_name(destination_id), connection=runtime.redis, default_timeout=JOB_TIMEOUT_S)
 
 
-def dispatch_once(runtime: Runtime, now: datetime | None = None) -> PassSummary:
+class WorkerCounts:
+    """Workers listening to each queue, read from Redis at most once per `ttl_s`.
+
+    Workers start and stop rarely; the dispatcher's pass runs four times a second.
+    """
+
+    def __init__(self, ttl_s: float = 1.0) -> None:
+        self.ttl_s = ttl_s
+        self._read: dict[str, tuple[float, int]] = {}
+
+    def count(self, queue: Queue) -> int:
+        clock = time.monotonic()
+        read = self._read.get(queue.name)
+        if read is None or clock - read[0] >= self.ttl_s:
+            read = self._read[queue.name] = (clock, Worker.count(queue=queue))
+        return read[1]
+
+
+def dispatch_once(
+    runtime: Runtime, now: datetime | None = None, workers: WorkerCounts | None = None
+) -> PassSummary:
+    """One pass (see the module docstring); `workers` reuses worker counts across passes."""
     moment = now or datetime.now(UTC)
     summary = PassSummary()
     summary.released = release_expired(runtime, moment)
     summary.receipts = dispatch_receipts(runtime, moment)
-    summary.deliveries = dispatch_deliveries(runtime, moment)
+    summary.deliveries = dispatch_deliveries(runtime, moment, workers)
     return summary
 
 
@@ -208,6 +230,9 @@ def _receipt_free(now: datetime) -> ColumnElement[bool]:
 def dispatch_receipts(runtime: Runtime, now: datetime) -> int:
     lease = now + timedelta(seconds=runtime.settings.lease_s)
     with runtime.db.read_session() as session:
+        if session.scalar(select(Receipt.id).where(Receipt.status == "received").limit(1)) is None:
+            # Nothing unparsed, claimed or not: the usual idle pass ends with this one lookup.
+            return 0
         lapsed = set(
             session.scalars(
                 select(Receipt.claim_token)
@@ -277,51 +302,109 @@ def dispatch_receipts(runtime: Runtime, now: datetime) -> int:
 # --- Deliveries --------------------------------------------------------------------------------
 
 
+@functools.cache
+def _connector_class(type_name: str) -> type[Connector]:
+    # The registry lists the connectors folder on every lookup; a class never changes in a process.
+    return connector_registry.connector_class(type_name)
+
+
 def batch_size(destination: DestinationConfig) -> int:
-    return int(connector_registry.connector_class(destination.type).max_batch)
+    return int(_connector_class(destination.type).max_batch)
 
 
 def batch_window_s(destination: DestinationConfig) -> float:
     """How long a due call may wait for a fuller batch at this destination."""
     if destination.batch_window_s is not None:
         return destination.batch_window_s
-    return float(connector_registry.connector_class(destination.type).batch_window_s)
+    return float(_connector_class(destination.type).batch_window_s)
 
 
-def in_flight_batches(runtime: Runtime, destination: DestinationConfig) -> int:
+def in_flight_batches(
+    runtime: Runtime, destination: DestinationConfig, workers: WorkerCounts | None = None
+) -> int:
     """Batches that may be queued or sending at once: one per worker listening, plus one waiting.
 
     More would only wait in Redis while the ones ahead are sent; fewer would leave workers idle.
     """
     if destination.max_in_flight is not None:
         return destination.max_in_flight
-    workers = Worker.count(queue=deliver_queue(runtime, destination.id))
-    return max(workers, 1) + 1
+    queue = deliver_queue(runtime, destination.id)
+    listening = workers.count(queue) if workers is not None else Worker.count(queue=queue)
+    return max(listening, 1) + 1
 
 
-def dispatch_deliveries(runtime: Runtime, now: datetime) -> int:
-    _fail_unknown_destinations(runtime, now)
-    paused = _paused(runtime)
-    return sum(
-        _dispatch_destination(runtime, destination, now)
-        for destination in runtime.config.destinations.values()
-        if destination.id not in paused
+@dataclass(frozen=True)
+class _Backlog:
+    """Per destination: whether it has due work, is paused, and how many deliveries it has in flight."""
+
+    due: frozenset[str]
+    paused: frozenset[str]
+    in_flight: Mapping[str, int]
+    orphaned: bool
+
+
+_UNKNOWN = "?unknown"
+
+
+@functools.lru_cache(maxsize=16)
+def _backlog_query(destinations: tuple[str, ...]) -> Select[Any]:
+    """One statement answering, for every destination, what the pass needs to know about it.
+
+    Built once per set of destinations (the pass runs four times a second); `now` is bound at
+    each run. Each EXISTS stops at its destination's first due row (index on destination, status).
+    """
+    now = bindparam("now", type_=Delivery.due_at.type)
+    columns: list[Any] = []
+    for position, destination in enumerate(destinations):
+        mine = Delivery.destination == destination
+        columns += [
+            exists()
+            .where(mine, Delivery.status == "pending", Delivery.due_at <= now)
+            .label(f"due_{position}"),
+            exists().where(DestinationPause.destination == destination).label(f"paused_{position}"),
+            select(func.count())
+            .select_from(Delivery)
+            .where(mine, Delivery.status.in_(CLAIMED))
+            .scalar_subquery()
+            .label(f"in_flight_{position}"),
+        ]
+    orphaned = [Delivery.status == "pending", Delivery.due_at <= now]
+    if destinations:
+        orphaned.append(Delivery.destination.not_in(destinations))
+    columns.append(exists().where(*orphaned).label(_UNKNOWN))
+    return select(*columns)
+
+
+def _backlog(runtime: Runtime, now: datetime) -> _Backlog:
+    destinations = tuple(runtime.config.destinations)
+    with runtime.db.read_session() as session:
+        row = session.execute(_backlog_query(destinations), {"now": now}).one()
+    flags = row._mapping
+    return _Backlog(
+        due=frozenset(d for i, d in enumerate(destinations) if flags[f"due_{i}"]),
+        paused=frozenset(d for i, d in enumerate(destinations) if flags[f"paused_{i}"]),
+        in_flight={d: int(flags[f"in_flight_{i}"] or 0) for i, d in enumerate(destinations)},
+        orphaned=bool(flags[_UNKNOWN]),
     )
 
 
-def _paused(runtime: Runtime) -> set[str]:
-    """Destinations paused from the console, or by themselves when their credentials were
-    refused: their deliveries stay pending, unclaimed, until they are resumed."""
-    with runtime.db.read_session() as session:
-        return paused_destinations(session)
+def dispatch_deliveries(runtime: Runtime, now: datetime, workers: WorkerCounts | None = None) -> int:
+    # One read tells which destinations have anything due: an idle pass ends there.
+    backlog = _backlog(runtime, now)
+    if backlog.orphaned:
+        _fail_unknown_destinations(runtime, now)
+    # Paused destinations (from the console, or by themselves when their credentials were
+    # refused): their deliveries stay pending, unclaimed, until they are resumed.
+    return sum(
+        _dispatch_destination(runtime, destination, now, backlog.in_flight[destination.id], workers)
+        for destination in runtime.config.destinations.values()
+        if destination.id in backlog.due and destination.id not in backlog.paused
+    )
 
 
 def _fail_unknown_destinations(runtime: Runtime, now: datetime) -> None:
     known = list(runtime.config.destinations)
     orphaned = and_(Delivery.status == "pending", Delivery.due_at <= now, Delivery.destination.not_in(known))
-    with runtime.db.read_session() as session:
-        if session.scalar(select(Delivery.id).where(orphaned).limit(1)) is None:
-            return
     with runtime.db.session() as session:
         session.execute(
             update(Delivery)
@@ -336,9 +419,12 @@ def _fail_unknown_destinations(runtime: Runtime, now: datetime) -> None:
         )
 
 
+#: Another delivery of the same call at the same destination (built once: aliasing is costly).
+_BUSY = aliased(Delivery)
+
+
 def _due(session: Session, destination_id: str, now: datetime, limit: int) -> list[tuple[str, datetime]]:
     """Due deliveries, oldest first, one per call, none whose call is in flight here already."""
-    busy = aliased(Delivery)
     rows = session.execute(
         select(Delivery.id, Delivery.call_id, Delivery.due_at)
         .where(
@@ -347,9 +433,9 @@ def _due(session: Session, destination_id: str, now: datetime, limit: int) -> li
             Delivery.due_at <= now,
             ~exists().where(
                 and_(
-                    busy.call_id == Delivery.call_id,
-                    busy.destination == Delivery.destination,
-                    busy.status.in_(CLAIMED),
+                    _BUSY.call_id == Delivery.call_id,
+                    _BUSY.destination == Delivery.destination,
+                    _BUSY.status.in_(CLAIMED),
                 )
             ),
         )
@@ -379,21 +465,22 @@ def choose_batches(
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def _dispatch_destination(runtime: Runtime, destination: DestinationConfig, now: datetime) -> int:
+def _dispatch_destination(
+    runtime: Runtime,
+    destination: DestinationConfig,
+    now: datetime,
+    in_flight: int,
+    workers: WorkerCounts | None,
+) -> int:
     size = batch_size(destination)
+    room = in_flight_batches(runtime, destination, workers) * size - in_flight
+    if room <= 0:
+        # Its workers have all they can take: what is due waits, pending, without being read.
+        return 0
     with runtime.db.read_session() as session:
-        in_flight = int(
-            session.scalar(
-                select(func.count())
-                .select_from(Delivery)
-                .where(Delivery.destination == destination.id, Delivery.status.in_(CLAIMED))
-            )
-            or 0
-        )
         due = _due(session, destination.id, now, limit=size * 4)
     if not due:
         return 0
-    room = in_flight_batches(runtime, destination) * size - in_flight
     batches = choose_batches(due, size, batch_window_s(destination), room, now)
     if not batches or runtime.shared_context(destination).wait_s() > 0:
         # Saturated: sending now would only be throttled; the calls wait, pending, for the quota.
@@ -444,6 +531,7 @@ class Dispatcher:
         self.stopping = threading.Event()
         self.failures = 0
         self.next_alerts = 0.0
+        self.workers = WorkerCounts()
 
     def run(self) -> None:
         lock = self.runtime.redis.lock(LEADER_KEY, timeout=15, blocking=False)
@@ -452,7 +540,7 @@ class Dispatcher:
             try:
                 if lock.owned() or lock.acquire(blocking=False):
                     lock.extend(15, replace_ttl=True)
-                    summary = dispatch_once(self.runtime)
+                    summary = dispatch_once(self.runtime, workers=self.workers)
                     self.check_alerts()
                     busy = bool(summary.receipts or summary.deliveries)
                     prune_if_due(self.runtime.db, self.runtime.config.retention, self.runtime.redis)
