@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from connectors.base import BatchResult, Delivered, Exchange, PermanentError, RetryableError
+from connectors.base import BatchResult, Delivered, Exchange, ItemOutcome, PermanentError, RetryableError
 from hub.deliver import _prepare, _record, _start_sending
 from hub.dispatch import dispatch_once, release_expired
 from hub.store.models import Attempt, Batch, Delivery, DestinationPause
@@ -201,13 +201,13 @@ def test_refused_credentials_pause_only_when_a_held_delivery_says_so(hub: Hub) -
     destination = hub.runtime.config.destinations["webhook"]
     items, _, snapshot = _prepare(hub.runtime, destination, ids, first)
     assert _start_sending(hub.runtime, first, items, snapshot) == set(ids)
-    refused = {i: PermanentError("401", reason="unauthorized") for i in ids}
+    refused: dict[str, ItemOutcome] = {i: PermanentError("401", reason="unauthorized") for i in ids}
     taken, *held = ids
     take_over(hub, taken)
     hub.run_jobs()
 
     # A late job (it holds none of them any more) records nothing, and pauses nothing.
-    gone = {taken: refused[taken]}
+    gone: dict[str, ItemOutcome] = {taken: refused[taken]}
     assert (
         _record(hub.runtime, destination, first, BatchResult(outcomes=gone), hub.later(0), snapshot, {taken})
         == {}

@@ -1,0 +1,96 @@
+"""The dispatcher's pass reads the state of every destination at once and acts per destination."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis as redis_lib
+import yaml
+from rq import Queue, Worker
+from sqlalchemy import select
+
+from hub.dispatch import WorkerCounts, deliver_queue_name, dispatch_deliveries, dispatch_once
+from hub.pauses import pause
+from hub.store.models import Delivery
+from tests.hubkit import Hub, default_config, make_hub
+
+CALLS = (
+    "callrail/post_call_answered_web_session.json",
+    "callrail/post_call_missed.json",
+)
+
+
+def statuses(hub: Hub) -> dict[str, list[tuple[str, str | None]]]:
+    with hub.runtime.db.read_session() as session:
+        found = session.execute(
+            select(Delivery.destination, Delivery.status, Delivery.reason).order_by(Delivery.id)
+        ).all()
+    by_destination: dict[str, list[tuple[str, str | None]]] = {}
+    for destination, status, reason in found:
+        by_destination.setdefault(destination, []).append((status, reason))
+    return by_destination
+
+
+def three_destinations() -> dict[str, object]:
+    config = default_config()
+    webhook = config["destinations"][0]
+    config["destinations"] = [webhook, {**webhook, "id": "second"}, {**webhook, "id": "third"}]
+    config["routes"] = [{"from": "*", "to": ["webhook", "second", "third"]}]
+    return config
+
+
+def ingested(hub: Hub) -> None:
+    for fixture in CALLS:
+        assert hub.post_fixture("callrail", fixture).status_code == 202
+    dispatch_once(hub.runtime)
+    hub.run_jobs()  # ingest only: nothing was due for delivery when the pass ran
+
+
+def test_one_pass_serves_every_destination_with_work_except_a_paused_one(
+    tmp_path: Path, redis_url: str, database_url: str
+) -> None:
+    with make_hub(tmp_path, redis_url, database_url, three_destinations()) as hub:
+        ingested(hub)
+        now = datetime.now(UTC)
+        with hub.runtime.db.session() as session:
+            pause(session, "second", "tester", "maintenance", now)
+        assert dispatch_deliveries(hub.runtime, now) == 4
+        found = statuses(hub)
+        assert {s for s, _ in found["webhook"]} == {"queued"}
+        assert {s for s, _ in found["third"]} == {"queued"}
+        assert {s for s, _ in found["second"]} == {"pending"}, "paused: left pending, unclaimed"
+        # Nothing more is due: the next pass claims nothing.
+        assert dispatch_deliveries(hub.runtime, datetime.now(UTC)) == 0
+
+
+def test_deliveries_to_a_destination_removed_from_hub_yaml_fail(
+    tmp_path: Path, redis_url: str, database_url: str
+) -> None:
+    with make_hub(tmp_path, redis_url, database_url, three_destinations()) as hub:
+        ingested(hub)
+        config = three_destinations()
+        config["destinations"] = config["destinations"][:1]  # type: ignore[index]
+        config["routes"] = [{"from": "*", "to": ["webhook"]}]
+        (tmp_path / "hub.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        hub.restart()
+        assert dispatch_deliveries(hub.runtime, datetime.now(UTC)) == 2
+        found = statuses(hub)
+        assert {s for s, _ in found["webhook"]} == {"queued"}
+        for gone in ("second", "third"):
+            assert found[gone] == [("failed", "unknown_destination")] * 2
+
+
+def test_worker_counts_are_read_again_once_stale(hub: Hub) -> None:
+    connection = redis_lib.Redis.from_url(hub.runtime.redis_url)
+    queue = Queue(deliver_queue_name("webhook"), connection=connection)
+    cached, fresh = WorkerCounts(ttl_s=3600), WorkerCounts(ttl_s=0)
+    assert cached.count(queue) == 0
+    worker = Worker([queue], connection=connection)
+    worker.register_birth()  # type: ignore[no-untyped-call]
+    try:
+        assert cached.count(queue) == 0, "within its time to live"
+        assert fresh.count(queue) == 1
+    finally:
+        worker.register_death()  # type: ignore[no-untyped-call]
+    assert fresh.count(queue) == 0
