@@ -10,7 +10,9 @@ The database is the source of truth; Redis only moves work. One dispatcher is ac
 3. per destination, hands due deliveries to jobs on that destination's own queue
    (`deliver:<id>`): a full batch at once, a partial one once its oldest call has waited the
    destination's batch window; never more batches in flight than its workers can take, never
-   while its rate limit is saturated, never two at once for the same call.
+   while its rate limit is saturated, never two at once for the same call. One read tells which
+   destinations have anything due (an idle pass ends there), and the batches of all
+   destinations are claimed in one write transaction.
 Each job carries a fresh claim token; only the holder of the current token may send or record.
 When Redis is unreachable nothing is claimed, so stored work simply waits for it.
 """
@@ -131,7 +133,10 @@ def release_expired(runtime: Runtime, now: datetime) -> int:
                 Delivery.attempts,
                 Delivery.retry_base,
                 Delivery.destination,
-            ).where(Delivery.status.in_(CLAIMED), Delivery.lease_until < now)
+            )
+            .where(Delivery.status.in_(CLAIMED), Delivery.lease_until < now)
+            # Id order, like every batched write of deliveries: no deadlock with a job recording.
+            .order_by(Delivery.id)
         ).all()
     if not expired:
         return 0
@@ -395,11 +400,40 @@ def dispatch_deliveries(runtime: Runtime, now: datetime, workers: WorkerCounts |
         _fail_unknown_destinations(runtime, now)
     # Paused destinations (from the console, or by themselves when their credentials were
     # refused): their deliveries stay pending, unclaimed, until they are resumed.
-    return sum(
-        _dispatch_destination(runtime, destination, now, backlog.in_flight[destination.id], workers)
-        for destination in runtime.config.destinations.values()
-        if destination.id in backlog.due and destination.id not in backlog.paused
-    )
+    plans: list[tuple[str, list[list[str]]]] = []
+    for destination in runtime.config.destinations.values():
+        if destination.id in backlog.due and destination.id not in backlog.paused:
+            batches = _plan(runtime, destination, now, backlog.in_flight[destination.id], workers)
+            if batches:
+                plans.append((destination.id, batches))
+    if not plans:
+        return 0
+    claims = _claim(runtime, plans, now)
+    handed = 0
+    for position, (destination_id, claimed) in enumerate(claims):
+        jobs = [
+            Queue.prepare_data(
+                "hub.jobs.deliver",
+                args=(destination_id, ids, token),
+                job_id=deliver_job_id(token),
+                result_ttl=0,
+            )
+            for token, ids in claimed
+        ]
+        try:
+            deliver_queue(runtime, destination_id).enqueue_many(jobs)
+        except redis.RedisError:
+            # This destination's jobs and the ones not enqueued yet: claimed for nothing.
+            unsent = [token for _, rest in claims[position:] for token, _ in rest]
+            with runtime.db.session() as session:
+                session.execute(
+                    update(Delivery)
+                    .where(Delivery.claim_token.in_(unsent), Delivery.status == "queued")
+                    .values(status="pending", claim_token=None, lease_until=None)
+                )
+            raise
+        handed += sum(len(ids) for _, ids in claimed)
+    return handed
 
 
 def _fail_unknown_destinations(runtime: Runtime, now: datetime) -> None:
@@ -465,61 +499,57 @@ def choose_batches(
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def _dispatch_destination(
+def _plan(
     runtime: Runtime,
     destination: DestinationConfig,
     now: datetime,
     in_flight: int,
     workers: WorkerCounts | None,
-) -> int:
+) -> list[list[str]]:
+    """The batches of due deliveries to hand to `destination`'s workers now (none: they wait)."""
     size = batch_size(destination)
     room = in_flight_batches(runtime, destination, workers) * size - in_flight
     if room <= 0:
         # Its workers have all they can take: what is due waits, pending, without being read.
-        return 0
+        return []
     with runtime.db.read_session() as session:
         due = _due(session, destination.id, now, limit=size * 4)
     if not due:
-        return 0
+        return []
     batches = choose_batches(due, size, batch_window_s(destination), room, now)
     if not batches or runtime.shared_context(destination).wait_s() > 0:
         # Saturated: sending now would only be throttled; the calls wait, pending, for the quota.
-        return 0
+        return []
+    return batches
+
+
+def _claim(
+    runtime: Runtime, plans: Sequence[tuple[str, list[list[str]]]], now: datetime
+) -> list[tuple[str, list[tuple[str, list[str]]]]]:
+    """Claim every planned batch, each under a fresh token, in one write transaction for the
+    whole pass; per destination, the (token, ids) claimed, in their planned order."""
     lease = now + timedelta(seconds=runtime.settings.lease_s)
-    claims: list[tuple[str, list[str]]] = []
+    claims: list[tuple[str, list[tuple[str, list[str]]]]] = []
     with runtime.db.session() as session:
-        for batch in batches:
-            token = new_token()
-            claimed = list(
-                session.scalars(
-                    update(Delivery)
-                    .where(Delivery.id.in_(batch), Delivery.status == "pending")
-                    .values(status="queued", claim_token=token, lease_until=lease, updated_at=now)
-                    .returning(Delivery.id)
+        for destination_id, batches in plans:
+            claimed_here: list[tuple[str, list[str]]] = []
+            for batch in batches:
+                token = new_token()
+                # Conditional: a second dispatcher that read the same rows claims none of them.
+                claimed = list(
+                    session.scalars(
+                        update(Delivery)
+                        .where(Delivery.id.in_(batch), Delivery.status == "pending")
+                        .values(status="queued", claim_token=token, lease_until=lease, updated_at=now)
+                        .returning(Delivery.id)
+                    )
                 )
-            )
-            if claimed:
-                order = {delivery_id: i for i, delivery_id in enumerate(batch)}
-                claims.append((token, sorted(claimed, key=order.__getitem__)))
-    if not claims:
-        return 0
-    jobs = [
-        Queue.prepare_data(
-            "hub.jobs.deliver", args=(destination.id, ids, token), job_id=deliver_job_id(token), result_ttl=0
-        )
-        for token, ids in claims
-    ]
-    try:
-        deliver_queue(runtime, destination.id).enqueue_many(jobs)
-    except redis.RedisError:
-        with runtime.db.session() as session:
-            session.execute(
-                update(Delivery)
-                .where(Delivery.claim_token.in_([t for t, _ in claims]), Delivery.status == "queued")
-                .values(status="pending", claim_token=None, lease_until=None)
-            )
-        raise
-    return sum(len(ids) for _, ids in claims)
+                if claimed:
+                    order = {delivery_id: i for i, delivery_id in enumerate(batch)}
+                    claimed_here.append((token, sorted(claimed, key=order.__getitem__)))
+            if claimed_here:
+                claims.append((destination_id, claimed_here))
+    return claims
 
 
 class Dispatcher:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import redis as redis_lib
 import yaml
 from rq import Queue, Worker
@@ -12,6 +13,8 @@ from sqlalchemy import select
 
 from hub.dispatch import WorkerCounts, deliver_queue_name, dispatch_deliveries, dispatch_once
 from hub.pauses import pause
+from hub.redis_server import free_port
+from hub.runtime import redis_client
 from hub.store.models import Delivery
 from tests.hubkit import Hub, default_config, make_hub
 
@@ -41,6 +44,7 @@ def three_destinations() -> dict[str, object]:
 
 
 def ingested(hub: Hub) -> None:
+    hub.runtime.sandbox_urls = dict.fromkeys(hub.runtime.config.destinations, hub.receiver.url)
     for fixture in CALLS:
         assert hub.post_fixture("callrail", fixture).status_code == 202
     dispatch_once(hub.runtime)
@@ -94,3 +98,25 @@ def test_worker_counts_are_read_again_once_stale(hub: Hub) -> None:
     finally:
         worker.register_death()  # type: ignore[no-untyped-call]
     assert fresh.count(queue) == 0
+
+
+def test_claims_whose_jobs_cannot_be_enqueued_are_released(
+    tmp_path: Path, redis_url: str, database_url: str
+) -> None:
+    config = three_destinations()
+    for destination in config["destinations"]:  # type: ignore[attr-defined]
+        destination["max_in_flight"] = 2  # no worker count to read: the pass reaches the enqueue
+    with make_hub(tmp_path, redis_url, database_url, config) as hub:
+        ingested(hub)
+        hub.runtime.redis_url = f"redis://127.0.0.1:{free_port()}/0"
+        hub.runtime.__dict__["redis"] = redis_client(hub.runtime.redis_url, timeout_s=0.2)
+        with pytest.raises(redis_lib.RedisError):
+            dispatch_once(hub.runtime)
+        with hub.runtime.db.read_session() as session:
+            claims = session.execute(select(Delivery.status, Delivery.claim_token)).all()
+        assert set(claims) == {("pending", None)}, "every claim of the pass handed back"
+        hub.runtime.redis_url = redis_url
+        hub.runtime.__dict__["redis"] = redis_client(redis_url)
+        hub.drain()
+        assert {s for found in statuses(hub).values() for s, _ in found} == {"delivered"}
+        assert len(hub.received()) == 6
