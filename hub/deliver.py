@@ -255,8 +255,9 @@ def _load_versions(state: Mapping[str, Any], payload: Mapping[str, Any]) -> tupl
     """The call's state and the version that triggered the delivery, as events."""
     call = load_event(state)
     if {**payload, "id": state.get("id")} == state:
-        # A call's first version is its whole state but for the id: validated once, not twice
-        # (validating a stored event costs more than the rest of preparing its delivery).
+        # The version is the call's whole state but for the id (a first version, or a later one
+        # that carried everything): validated once, not twice (validating a stored event costs
+        # more than the rest of preparing its delivery).
         return call, replace(call, id=str(payload.get("id") or ""))
     return call, load_event(payload)
 
