@@ -326,11 +326,11 @@ def load_event(data: Mapping[str, Any]) -> CallEvent:
     """Validate and build an event from contract data; raises marshmallow.ValidationError."""
     key = repr(data)
     with _LOADED_GUARD:
-        event = _LOADED.get(key)
-        if event is not None:
+        known = _LOADED.get(key)
+        if known is not None:
             _LOADED.move_to_end(key)
-            return event
-    event = _SCHEMA.load(data)  # a refusal raises and is never remembered
+            return known
+    event: CallEvent = _SCHEMA.load(data)  # a refusal raises and is never remembered
     with _LOADED_GUARD:
         _LOADED[key] = event
         if len(_LOADED) > LOADED_MAX:
