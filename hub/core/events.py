@@ -312,19 +312,20 @@ def dump_event(event: CallEvent) -> dict[str, Any]:
     return _SCHEMA.dump(event)  # type: ignore[no-any-return]
 
 
-#: Events built from contract data, by the data's repr: a worker loads the same stored call for
-#: each of its destinations (and a call's versions at every merge), and building one through the
-#: schema costs ~0.2 ms. Events are immutable, so one object serves every caller. The repr tells
-#: apart every value JSON data can hold (1 / "1" / True, key order included); data it cannot tell
-#: apart (objects whose repr is not their value) only ever misses.
-_LOADED: OrderedDict[str, CallEvent] = OrderedDict()
+#: Events built from contract data, by a digest of the data's repr: a worker loads the same
+#: stored call for each of its destinations (and a call's versions at every merge), and building
+#: one through the schema costs ~0.2 ms. Events are immutable, so one object serves every caller.
+#: Contract data is JSON (what the database and `dump_event` hold), whose repr tells every value
+#: apart (1 / "1" / True, key order included). The most recent few hundred are kept (~0.5 MB):
+#: enough for a call's deliveries, which follow within seconds.
+_LOADED: OrderedDict[bytes, CallEvent] = OrderedDict()
 _LOADED_GUARD = threading.Lock()
-LOADED_MAX = 512
+LOADED_MAX = 256
 
 
 def load_event(data: Mapping[str, Any]) -> CallEvent:
     """Validate and build an event from contract data; raises marshmallow.ValidationError."""
-    key = repr(data)
+    key = hashlib.blake2b(repr(data).encode(), digest_size=16).digest()
     with _LOADED_GUARD:
         known = _LOADED.get(key)
         if known is not None:
