@@ -31,11 +31,10 @@ from typing import Any
 
 import redis
 from rq import Queue, Worker
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from connectors import registry as connector_registry
-from connectors.base import Connector
 from hub.claims import CLAIMED, deliver_job_id, ingest_job_id, new_token, waiting_jobs
 from hub.config import DestinationConfig, HubConfig
 from hub.prune import prune_if_due
@@ -307,21 +306,15 @@ def dispatch_receipts(runtime: Runtime, now: datetime) -> int:
 # --- Deliveries --------------------------------------------------------------------------------
 
 
-@functools.cache
-def _connector_class(type_name: str) -> type[Connector]:
-    # The registry lists the connectors folder on every lookup; a class never changes in a process.
-    return connector_registry.connector_class(type_name)
-
-
 def batch_size(destination: DestinationConfig) -> int:
-    return int(_connector_class(destination.type).max_batch)
+    return int(connector_registry.connector_class(destination.type).max_batch)
 
 
 def batch_window_s(destination: DestinationConfig) -> float:
     """How long a due call may wait for a fuller batch at this destination."""
     if destination.batch_window_s is not None:
         return destination.batch_window_s
-    return float(_connector_class(destination.type).batch_window_s)
+    return float(connector_registry.connector_class(destination.type).batch_window_s)
 
 
 def in_flight_batches(
@@ -453,29 +446,32 @@ def _fail_unknown_destinations(runtime: Runtime, now: datetime) -> None:
         )
 
 
-#: Another delivery of the same call at the same destination (built once: aliasing is costly).
-_BUSY = aliased(Delivery)
+_DELIVERIES = Delivery.__table__
+_BUSY = _DELIVERIES.alias("busy")
+# The dispatcher asks these of every destination several times a second: the statements are
+# built once (building one costs more CPU than SQLite spends answering it).
+_DUE = (
+    select(_DELIVERIES.c.id, _DELIVERIES.c.call_id, _DELIVERIES.c.due_at)
+    .where(
+        _DELIVERIES.c.destination == bindparam("destination"),
+        _DELIVERIES.c.status == "pending",
+        _DELIVERIES.c.due_at <= bindparam("now", type_=Delivery.due_at.type),
+        ~exists().where(
+            and_(
+                _BUSY.c.call_id == _DELIVERIES.c.call_id,
+                _BUSY.c.destination == _DELIVERIES.c.destination,
+                _BUSY.c.status.in_(CLAIMED),
+            )
+        ),
+    )
+    .order_by(_DELIVERIES.c.due_at, _DELIVERIES.c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
 
 
 def _due(session: Session, destination_id: str, now: datetime, limit: int) -> list[tuple[str, datetime]]:
     """Due deliveries, oldest first, one per call, none whose call is in flight here already."""
-    rows = session.execute(
-        select(Delivery.id, Delivery.call_id, Delivery.due_at)
-        .where(
-            Delivery.destination == destination_id,
-            Delivery.status == "pending",
-            Delivery.due_at <= now,
-            ~exists().where(
-                and_(
-                    _BUSY.call_id == Delivery.call_id,
-                    _BUSY.destination == Delivery.destination,
-                    _BUSY.status.in_(CLAIMED),
-                )
-            ),
-        )
-        .order_by(Delivery.due_at, Delivery.id)
-        .limit(limit)
-    ).all()
+    rows = session.execute(_DUE, {"destination": destination_id, "now": now, "limit": limit}).all()
     seen: set[str] = set()
     picked: list[tuple[str, datetime]] = []
     for delivery_id, call, due_at in rows:
