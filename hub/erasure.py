@@ -20,7 +20,7 @@ from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub import audit
-from hub.core.phones import e164
+from hub.core.phones import caller_key, e164
 from hub.store.db import Database
 from hub.store.models import (
     Attempt,
@@ -155,9 +155,9 @@ def _number_pattern(number: str) -> re.Pattern[str]:
 
 
 def _state_key_names(number: str) -> tuple[str, str]:
-    """How connector state keys may name a number: its digits, or the digest the Salesforce and
-    HubSpot connectors key callers by (sha256 of the E.164 number, first 24 hex digits)."""
-    return number.lstrip("+"), hashlib.sha256(number.encode()).hexdigest()[:24]
+    """How connector state keys may name a number: its digits, or its caller key (the digest the
+    Salesforce and HubSpot connectors key callers by)."""
+    return number.lstrip("+"), caller_key(number)
 
 
 def _count(result: object) -> int:

@@ -7,6 +7,7 @@ whenever they are the same line.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, Final
 
@@ -51,6 +52,13 @@ def e164(value: Any, region: str = DEFAULT_REGION) -> str | None:
     """E.164 from any format a provider or CRM stores; None for withheld or unparseable numbers."""
     parsed = parse(value, region)
     return None if parsed is None else phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def caller_key(number: str) -> str:
+    """How the hub names a caller where the number must not show (lock names, connector state
+    keys): the first 24 hex digits of the SHA-256 of the E.164 number. Stored state is keyed by
+    it and `hub forget` finds that state by it, so it must never change."""
+    return hashlib.sha256(number.encode()).hexdigest()[:24]
 
 
 def national(value: Any, region: str = DEFAULT_REGION) -> str | None:
