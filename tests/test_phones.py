@@ -76,3 +76,13 @@ def test_caller_key_is_the_stable_digest_connectors_and_erasure_share() -> None:
     assert "14705550183" not in caller_key("+14705550183")
     assert person_state_key("+14705550183") == f"person:{caller_key('+14705550183')}"
     assert contact_state_key("+14705550183") == f"contact:{caller_key('+14705550183')}"
+
+
+def test_repeated_reads_of_a_number_give_the_same_answer() -> None:
+    # Text is read once and remembered; other values (integers from JSON) are read each time.
+    for _ in range(3):
+        assert phones.e164("(470) 555-0183") == "+14705550183"
+        assert phones.e164("020 7946 0958", "GB") == "+442079460958"
+        assert phones.e164("020 7946 0958", "US") is None
+        assert phones.e164(14705550183) == "+14705550183"
+        assert phones.e164(" 4705550183 ") == "+14705550183"
