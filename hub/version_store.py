@@ -47,11 +47,11 @@ def call_of(event: CallEvent) -> str:
 
 
 def lock_calls(session: Session, events: Sequence[CallEvent]) -> None:
-    """Create the calls of `events` that do not exist yet and lock all of them, in call-id order.
+    """Create the calls of `events` that do not exist yet, then lock all of them in call-id order.
 
-    One upsert whose conflict branch is a no-op update: it creates a missing call or row-locks an
-    existing one (waiting for a concurrent creator to commit), row by row in the order given.
-    Sorted by call id, two workers ingesting versions of the same calls queue behind each other
+    Every call is inserted (a conflict does nothing) and then locked, both sorted by call id: an
+    insert waits only for a concurrent creator of the same call, a lock only for its holder, and
+    in one order, so two workers ingesting versions of the same calls queue behind each other
     instead of deadlocking. SQLite's write lock covers the whole database anyway.
     """
     first: dict[str, CallEvent] = {}
@@ -61,6 +61,7 @@ def lock_calls(session: Session, events: Sequence[CallEvent]) -> None:
         return
     connection = session.connection()
     now = datetime.now(UTC)
+    keys = sorted(first)
     rows = [
         {
             "id": key,
@@ -74,17 +75,17 @@ def lock_calls(session: Session, events: Sequence[CallEvent]) -> None:
             "last_event_at": first[key].occurred_at,
             "updated_at": now,
         }
-        for key in sorted(first)
+        for key in keys
     ]
-    # executemany keeps the rows' order: each row is created or locked after the one before.
-    connection.execute(_lock_statement(connection), rows)
+    # executemany keeps the rows' order: each call is created after the one before.
+    connection.execute(_create_statement(connection), rows)
+    connection.execute(select(CALLS.c.id).where(CALLS.c.id.in_(keys)).order_by(CALLS.c.id).with_for_update())
 
 
-def _lock_statement(connection: Connection) -> Any:
+def _create_statement(connection: Connection) -> Any:
     dialect = connection.dialect.name
     statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(CALLS)
-    # Setting a column to its own value changes nothing but takes the row lock (PostgreSQL).
-    return statement.on_conflict_do_update(index_elements=[CALLS.c.id], set_={"source": CALLS.c.source})
+    return statement.on_conflict_do_nothing(index_elements=[CALLS.c.id])
 
 
 def store_versions(runtime: Runtime, session: Session, versions: Sequence[Version]) -> int:

@@ -40,8 +40,12 @@ def _postgres_hub(tmp_path: Path, redis_url: str) -> Iterator[Hub]:
 
 
 def _calls_locked(statement: str) -> bool:
-    """The statement that creates a chunk's missing calls and locks all of them."""
-    return statement.lstrip().startswith("INSERT INTO calls") and "ON CONFLICT" in statement
+    return "FROM calls" in statement and "FOR UPDATE" in statement
+
+
+def _calls_created(statement: str) -> bool:
+    """The statement that creates a chunk's missing calls (before they are all locked)."""
+    return statement.lstrip().startswith("INSERT INTO calls")
 
 
 @pytest.mark.postgres
@@ -54,13 +58,13 @@ def test_two_workers_ingesting_interleaved_versions_of_two_calls_do_not_deadlock
         first = [_post(hub, ANSWERED, "CALAAA"), _post(hub, ANSWERED, "CALBBB")]
         second = [_post(hub, MODIFIED, "CALBBB"), _post(hub, MODIFIED, "CALAAA")]
         engine = hub.runtime.db.engine
-        # Both workers send their call locks together (or one is already queued behind the
-        # other's, which is the point of ordering them).
+        # Both workers create (then lock) their calls together, or one is already queued behind
+        # the other, which is the point of ordering them.
         meeting = threading.Barrier(2)
         locked: list[list[str]] = []
 
         def meet_before_locking(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-            if not _calls_locked(statement):
+            if not _calls_created(statement):
                 return
             rows = parameters if isinstance(parameters, list) else [parameters]
             locked.append(
@@ -95,7 +99,9 @@ def test_two_workers_ingesting_interleaved_versions_of_two_calls_do_not_deadlock
         assert sum(s.parsed for s in summaries) == 4
         assert not any(s.failed or s.retried for s in summaries)
         assert len(locked) == 2
-        assert all(len(ids) == 2 and ids == sorted(ids) for ids in locked), "calls locked in call-id order"
+        assert all(len(ids) == 2 and ids == sorted(ids) for ids in locked), (
+            "calls created and locked in call-id order"
+        )
         calls = hub.api("/events").json["items"]
         assert sorted(c["versions"] for c in calls) == [2, 2]
         assert {r["status"] for r in hub.api("/receipts").json["items"]} == {"parsed"}
