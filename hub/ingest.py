@@ -10,19 +10,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hub import metrics
 from hub.config import SourceConfig
 from hub.core.errors import NotACall, ParseError
 from hub.core.events import CallEvent
 from hub.erasure import forgotten_numbers
+from hub.ingest_outcome import (
+    RECEIPTS,
+    ChunkOutcome,
+    IngestSummary,
+    ParsedReceipt,
+    TakenReceipt,
+    describe,
+    fail,
+    fail_with,
+    ignore,
+    record_outcomes,
+)
 from hub.runtime import Runtime
 from hub.store.models import Receipt
 from hub.store.transient import is_transient
@@ -31,18 +41,7 @@ from webhooks.base import Headers, InboundRequest
 
 log = logging.getLogger("hub.ingest")
 
-RECEIPTS = cast(Table, Receipt.__table__)
-
-
-@dataclass
-class IngestSummary:
-    parsed: int = 0
-    failed: int = 0
-    ignored: int = 0
-    events: int = 0
-    skipped_receipts: list[int] = field(default_factory=list)
-    #: Handed back to the dispatcher after repeated transient storage errors.
-    retried: list[int] = field(default_factory=list)
+__all__ = ["IngestSummary", "Parsed", "ingest", "parse_ahead", "request_of"]
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ def _ingest_chunk(
     parsed: dict[int, Parsed],
 ) -> None:
     for attempt in range(1, TRANSIENT_TRIES + 1):
-        outcome = _ChunkOutcome()
+        outcome = ChunkOutcome()
         try:
             with runtime.db.session() as session:
                 _ingest_in(runtime, session, receipt_ids, outcome, token, parsed)
@@ -154,7 +153,7 @@ def _ingest_chunk(
                 raise
             log.warning(
                 "storage failed transiently while parsing; trying again",
-                extra={"receipts": len(receipt_ids), "try": attempt, "detail": _describe(exc)},
+                extra={"receipts": len(receipt_ids), "try": attempt, "detail": describe(exc)},
             )
             if attempt < TRANSIENT_TRIES:
                 time.sleep(TRANSIENT_PAUSE_S * 4 ** (attempt - 1))
@@ -187,91 +186,20 @@ def _hand_back(runtime: Runtime, receipt_ids: list[int], exc: BaseException, tok
         # handed out again then. Nothing is lost either way.
         log.warning(
             "cannot release receipts after a storage failure; their claim will lapse",
-            extra={"receipts": len(receipt_ids), "detail": _describe(release_error)},
+            extra={"receipts": len(receipt_ids), "detail": describe(release_error)},
         )
         return
     log.warning(
         "receipts handed back after repeated storage failures",
-        extra={"receipts": len(receipt_ids), "detail": _describe(exc)},
+        extra={"receipts": len(receipt_ids), "detail": describe(exc)},
     )
-
-
-def _describe(exc: BaseException) -> str:
-    detail = getattr(exc, "orig", None) or exc
-    return f"{type(detail).__name__}: {str(detail).splitlines()[0] if str(detail) else ''}"
-
-
-@dataclass
-class _Parsed:
-    receipt_id: int
-    source: SourceConfig
-    events: list[CallEvent]
-
-
-@dataclass
-class _Taken:
-    """A receipt this chunk records, and what it records on it (one UPDATE for the whole chunk)."""
-
-    id: int
-    source: str
-    status: str
-    error_reason: str | None
-    error: str | None
-    events_count: int
-    emptied: bool = False
-
-
-@dataclass
-class _ChunkOutcome:
-    """What a chunk did, published (summary, metrics, logs) only once its transaction committed."""
-
-    parsed: list[_Parsed] = field(default_factory=list)
-    failed: list[tuple[str, int, str]] = field(default_factory=list)
-    ignored: list[tuple[str, int, str]] = field(default_factory=list)
-    forgotten: list[tuple[str, int]] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)
-
-    def publish(self, summary: IngestSummary) -> None:
-        summary.skipped_receipts.extend(self.skipped)
-        for item in self.parsed:
-            summary.parsed += 1
-            summary.events += len(item.events)
-            for event in item.events:
-                metrics.EVENTS.labels(source=item.source.id, kind=event.kind).inc()
-            metrics.PARSED.labels(source=item.source.id, outcome="parsed").inc()
-            log.info(
-                "parsed delivery",
-                extra={
-                    "source": item.source.id,
-                    "receipt_id": item.receipt_id,
-                    "events": [e.id for e in item.events],
-                },
-            )
-        for source_id, receipt_id, reason in self.ignored:
-            summary.ignored += 1
-            metrics.PARSED.labels(source=source_id, outcome="ignored").inc()
-            log.info(
-                "ignored delivery", extra={"source": source_id, "receipt_id": receipt_id, "reason": reason}
-            )
-        for source_id, receipt_id in self.forgotten:
-            log.info(
-                "dropped delivery of a forgotten caller",
-                extra={"source": source_id, "receipt_id": receipt_id},
-            )
-        for source_id, receipt_id, reason in self.failed:
-            summary.failed += 1
-            metrics.PARSED.labels(source=source_id, outcome="failed").inc()
-            log.warning(
-                "cannot parse delivery",
-                extra={"source": source_id, "receipt_id": receipt_id, "reason": reason},
-            )
 
 
 def _ingest_in(
     runtime: Runtime,
     session: Session,
     receipt_ids: list[int],
-    outcome: _ChunkOutcome,
+    outcome: ChunkOutcome,
     token: str | None,
     parsed: dict[int, Parsed],
 ) -> None:
@@ -296,12 +224,12 @@ def _ingest_in(
         .order_by(RECEIPTS.c.id)
         .with_for_update()
     )
-    taken: dict[int, _Taken] = {}
+    taken: dict[int, TakenReceipt] = {}
     for row in rows:
         # Only receipts still held by this job's claim (None: nobody's); the rows are locked until
         # the commit, so a dispatcher re-claiming one whose lease lapsed waits, then finds it done.
         if row.status == "received" and row.claim_token == token:
-            taken[row.id] = _Taken(
+            taken[row.id] = TakenReceipt(
                 row.id, row.source, row.status, row.error_reason, row.error, row.events_count
             )
     outcome.skipped.extend(receipt_id for receipt_id in receipt_ids if receipt_id not in taken)
@@ -311,7 +239,7 @@ def _ingest_in(
     for item in ready:
         bad = next((broken[e.id] for e in item.events if e.id in broken), None)
         if bad is not None:
-            _fail_with(taken[item.receipt_id], bad, outcome)
+            fail_with(taken[item.receipt_id], bad, outcome)
         else:
             writable.append(item)
     for item in _store(runtime, session, writable, taken, outcome):
@@ -319,22 +247,22 @@ def _ingest_in(
         receipt.status, receipt.error_reason, receipt.error = "parsed", None, None
         receipt.events_count = len(item.events)
         outcome.parsed.append(item)
-    _record(session, list(taken.values()))
+    record_outcomes(session, list(taken.values()))
 
 
 def _ready(
     runtime: Runtime,
     session: Session,
-    taken: dict[int, _Taken],
-    outcome: _ChunkOutcome,
+    taken: dict[int, TakenReceipt],
+    outcome: ChunkOutcome,
     parsed: dict[int, Parsed],
-) -> list[_Parsed]:
+) -> list[ParsedReceipt]:
     """The receipts with versions to store; the others are given their outcome here."""
     results: dict[int, tuple[SourceConfig, Parsed]] = {}
     for receipt in taken.values():
         source = runtime.source(receipt.source)
         if source is None:
-            _fail(receipt, "unknown_source", f"source {receipt.source!r} is no longer in hub.yaml", outcome)
+            fail(receipt, "unknown_source", f"source {receipt.source!r} is no longer in hub.yaml", outcome)
             continue
         result = parsed.get(receipt.id)
         if result is None:
@@ -345,15 +273,15 @@ def _ready(
     forgotten = forgotten_numbers(
         session, (e.caller.number for _, result in results.values() for e in result.events or [])
     )
-    ready: list[_Parsed] = []
+    ready: list[ParsedReceipt] = []
     for receipt_id, (source, result) in results.items():
         receipt = taken[receipt_id]
         if result.crash is not None:
-            _fail(receipt, "ingest_error", f"{type(result.crash).__name__}: {result.crash}", outcome)
+            fail(receipt, "ingest_error", f"{type(result.crash).__name__}: {result.crash}", outcome)
         elif result.error is not None:
-            _fail(receipt, result.error.reason, result.error.message, outcome)
+            fail(receipt, result.error.reason, result.error.message, outcome)
         elif result.ignored is not None:
-            _ignore(receipt, result.ignored, outcome)
+            ignore(receipt, result.ignored, outcome)
         else:
             events = result.events or []
             kept = [event for event in events if event.caller.number not in forgotten]
@@ -362,17 +290,17 @@ def _ready(
                 receipt.status, receipt.emptied = "forgotten", True
                 outcome.forgotten.append((source.id, receipt_id))
             else:
-                ready.append(_Parsed(receipt_id, source, kept))
+                ready.append(ParsedReceipt(receipt_id, source, kept))
     return ready
 
 
 def _store(
     runtime: Runtime,
     session: Session,
-    writable: list[_Parsed],
-    taken: dict[int, _Taken],
-    outcome: _ChunkOutcome,
-) -> list[_Parsed]:
+    writable: list[ParsedReceipt],
+    taken: dict[int, TakenReceipt],
+    outcome: ChunkOutcome,
+) -> list[ParsedReceipt]:
     """Store the versions of `writable`; returns the receipts stored (the others are failed)."""
     try:
         # The whole chunk in one savepoint; only when it fails is each receipt written in its
@@ -393,56 +321,14 @@ def _store(
                 raise
             # Stored with its cause and replayable, so one bad receipt neither blocks the
             # others of its chunk nor disappears.
-            _fail_with(taken[item.receipt_id], exc, outcome)
+            fail_with(taken[item.receipt_id], exc, outcome)
             continue
         stored.append(item)
     return stored
 
 
-def _versions(item: _Parsed) -> list[Version]:
+def _versions(item: ParsedReceipt) -> list[Version]:
     return [Version(event, item.receipt_id, item.source) for event in item.events]
-
-
-_RECORD = (
-    update(RECEIPTS)
-    .where(RECEIPTS.c.id == bindparam("b_id"))
-    .values(
-        status=bindparam("b_status"),
-        error_reason=bindparam("b_error_reason"),
-        error=bindparam("b_error"),
-        events_count=bindparam("b_events_count"),
-        parse_attempts=RECEIPTS.c.parse_attempts + 1,
-        updated_at=bindparam("b_now"),
-        claimed_at=None,
-        claim_token=None,
-        lease_until=None,
-    )
-)
-
-
-def _record(session: Session, taken: list[_Taken]) -> None:
-    """Every outcome of the chunk on its receipts, and their claims released, in one statement."""
-    if not taken:
-        return
-    now = datetime.now(UTC)
-    connection = session.connection()
-    connection.execute(
-        _RECORD,
-        [
-            {
-                "b_id": r.id,
-                "b_status": r.status,
-                "b_error_reason": r.error_reason,
-                "b_error": r.error,
-                "b_events_count": r.events_count,
-                "b_now": now,
-            }
-            for r in taken
-        ],
-    )
-    emptied = [r.id for r in taken if r.emptied]
-    if emptied:
-        connection.execute(update(RECEIPTS).where(RECEIPTS.c.id.in_(emptied)).values(body=b"", headers={}))
 
 
 def _lock_calls(session: Session, events: list[CallEvent]) -> dict[str, SQLAlchemyError]:
@@ -470,24 +356,3 @@ def _lock_calls(session: Session, events: list[CallEvent]) -> dict[str, SQLAlche
                 raise
             broken.update(dict.fromkeys((e.id for e in members[key]), exc))
     return broken
-
-
-def _ignore(receipt: _Taken, exc: NotACall, outcome: _ChunkOutcome) -> None:
-    """A delivery that is not a call (a form, a chat, an SMS): kept and shown, never delivered."""
-    receipt.status = "ignored"
-    receipt.error_reason = exc.reason
-    receipt.error = exc.message
-    receipt.events_count = 0
-    outcome.ignored.append((receipt.source, receipt.id, exc.reason))
-
-
-def _fail_with(receipt: _Taken, exc: Exception, outcome: _ChunkOutcome) -> None:
-    reason = "store_error" if isinstance(exc, SQLAlchemyError) else "ingest_error"
-    _fail(receipt, reason, _describe(exc), outcome)
-
-
-def _fail(receipt: _Taken, reason: str, message: str, outcome: _ChunkOutcome) -> None:
-    receipt.status = "failed"
-    receipt.error_reason = reason
-    receipt.error = message
-    outcome.failed.append((receipt.source, receipt.id, reason))

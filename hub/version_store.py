@@ -94,6 +94,8 @@ def store_versions(runtime: Runtime, session: Session, versions: Sequence[Versio
     Idempotent: a version already stored (or given twice) is left alone. The calls must be locked
     already (`lock_calls`, for the whole chunk, before any version is written).
     """
+    if not versions:
+        return 0
     connection = session.connection()
     given = [v.event.id for v in versions]
     stored = set(connection.scalars(select(EVENTS.c.id).where(EVENTS.c.id.in_(given))))
