@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from hub.config import SourceConfig
 from hub.core.errors import NotACall, ParseError
-from hub.core.events import CallEvent
+from hub.core.events import CallEvent, dump_event
 from hub.erasure import forgotten_numbers
 from hub.ingest_outcome import (
     RECEIPTS,
@@ -49,6 +50,8 @@ class Parsed:
     """A receipt's versions, or why it has none, worked out before its write transaction."""
 
     events: list[CallEvent] | None = None
+    #: The events as stored (serialized here, outside the write transaction).
+    payloads: list[dict[str, Any]] | None = None
     error: ParseError | None = None
     ignored: NotACall | None = None
     crash: Exception | None = None
@@ -126,7 +129,8 @@ def parse_ahead(runtime: Runtime, receipt_ids: Sequence[int], token: str | None)
 def _normalize(runtime: Runtime, source: SourceConfig, request: InboundRequest, key: str) -> Parsed:
     """One receipt's versions, or why it has none."""
     try:
-        return Parsed(events=runtime.provider(source).normalize(request, key))
+        events = runtime.provider(source).normalize(request, key)
+        return Parsed(events=events, payloads=[dump_event(event) for event in events])
     except ParseError as exc:
         return Parsed(error=exc)
     except NotACall as exc:
@@ -284,13 +288,17 @@ def _ready(
             ignore(receipt, result.ignored, outcome)
         else:
             events = result.events or []
-            kept = [event for event in events if event.caller.number not in forgotten]
+            kept = [
+                (event, payload)
+                for event, payload in zip(events, result.payloads or [], strict=True)
+                if event.caller.number not in forgotten
+            ]
             if events and not kept:
                 # A late redelivery of an erased caller's call: nothing of it is kept.
                 receipt.status, receipt.emptied = "forgotten", True
                 outcome.forgotten.append((source.id, receipt_id))
             else:
-                ready.append(ParsedReceipt(receipt_id, source, kept))
+                ready.append(ParsedReceipt(receipt_id, source, [e for e, _ in kept], [p for _, p in kept]))
     return ready
 
 
@@ -328,7 +336,10 @@ def _store(
 
 
 def _versions(item: ParsedReceipt) -> list[Version]:
-    return [Version(event, item.receipt_id, item.source) for event in item.events]
+    return [
+        Version(event, item.receipt_id, item.source, payload)
+        for event, payload in zip(item.events, item.payloads, strict=True)
+    ]
 
 
 def _lock_calls(session: Session, events: list[CallEvent]) -> dict[str, SQLAlchemyError]:

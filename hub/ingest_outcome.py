@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -48,6 +48,8 @@ class ParsedReceipt:
     receipt_id: int
     source: SourceConfig
     events: list[CallEvent]
+    #: `events` serialized as stored, in the same order.
+    payloads: list[dict[str, Any]]
 
 
 @dataclass

@@ -36,6 +36,8 @@ class Version:
     event: CallEvent
     receipt_id: int
     source: SourceConfig
+    #: `event` serialized, when done already (outside the write transaction).
+    payload: dict[str, Any] | None = None
 
 
 def new_delivery_id() -> str:
@@ -132,7 +134,7 @@ def store_versions(runtime: Runtime, session: Session, versions: Sequence[Versio
                 "source": v.event.source,
                 "kind": v.event.kind,
                 "occurred_at": v.event.occurred_at,
-                "payload": dump_event(v.event),
+                "payload": dump_event(v.event) if v.payload is None else v.payload,
                 "created_at": now,
             }
             for v in new
