@@ -310,6 +310,8 @@ def _store(
     outcome: ChunkOutcome,
 ) -> list[ParsedReceipt]:
     """Store the versions of `writable`; returns the receipts stored (the others are failed)."""
+    if not writable:
+        return []
     try:
         # The whole chunk in one savepoint; only when it fails is each receipt written in its
         # own, to find the one that fails and keep the others.
@@ -348,6 +350,8 @@ def _lock_calls(session: Session, events: list[CallEvent]) -> dict[str, SQLAlche
     members: dict[str, list[CallEvent]] = {}
     for event in events:
         members.setdefault(call_of(event), []).append(event)
+    if not members:
+        return {}
     try:
         # One savepoint for the whole chunk; only when a call cannot be stored is each one
         # tried alone, to find which receipts fail and keep the others.
