@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus
@@ -69,8 +70,15 @@ def normalize(phone: str, region: str = "US") -> str:
     return number
 
 
-def is_forgotten(session: Session, number: str | None) -> bool:
-    return bool(number) and session.get(ForgottenCaller, number_hash(str(number))) is not None
+def forgotten_numbers(session: Session, numbers: Iterable[str | None]) -> set[str]:
+    """Which of `numbers` belong to a forgotten caller (one query for all of them)."""
+    hashes = {number_hash(number): number for number in numbers if number}
+    if not hashes:
+        return set()
+    found = session.scalars(
+        select(ForgottenCaller.number_hash).where(ForgottenCaller.number_hash.in_(hashes))
+    )
+    return {hashes[digest] for digest in found}
 
 
 def forget(db: Database, phone: str, *, actor: str, region: str = "US") -> ForgetReport:
