@@ -65,6 +65,16 @@ class StoredObject:
         }
 
 
+AssociationKey = tuple[str, str, str, str]
+
+
+@dataclass
+class _Undo:
+    objects: dict[tuple[str, str], StoredObject | None]
+    associations: dict[AssociationKey, int | None]
+    next_id: int
+
+
 def _parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -125,6 +135,11 @@ class CrmStore:
         self.objects: dict[str, dict[str, StoredObject]] = {name: {} for name in _DEFAULT_PROPERTIES}
         #: (from type, from id, to type, to id) -> association type id
         self.associations: dict[tuple[str, str, str, str], int] = {}
+        #: Records and associations changed since `take_changes` (what a journal appends).
+        self.changed_objects: set[tuple[str, str]] = set()
+        self.changed_associations: set[AssociationKey] = set()
+        #: Inside `transaction`: what each touched record or association was before (None: absent).
+        self._undo: _Undo | None = None
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -242,6 +257,7 @@ class CrmStore:
                 now,
                 searchable_at=time.monotonic() + self.search_lag_s,
             )
+            self._touch(object_type, object_id)
             self._apply(stored, values)
             self.objects[object_type][object_id] = stored
             return stored
@@ -253,6 +269,7 @@ class CrmStore:
         with self._lock:
             stored = self.get(object_type, key, id_property)
             self._check_unique(object_type, values, stored.id)
+            self._touch(object_type, stored.id)
             self._apply(stored, values)
             return stored
 
@@ -274,6 +291,8 @@ class CrmStore:
 
     def archive(self, object_type: str, key: str) -> None:
         with self._lock:
+            if key in self.objects[object_type]:
+                self._touch(object_type, key)
             if self.objects[object_type].pop(key, None) is not None:
                 self.revision += 1
 
@@ -289,6 +308,8 @@ class CrmStore:
             self.get(from_type, from_id)
             self.get(to_type, to_id)
             self.revision += 1
+            for key in ((from_type, from_id, to_type, to_id), (to_type, to_id, from_type, from_id)):
+                self._touch_association(key)
             self.associations[(from_type, from_id, to_type, to_id)] = type_id
             self.associations[(to_type, to_id, from_type, from_id)] = DEFAULT_ASSOCIATION_TYPES[
                 (to_type, from_type)
@@ -317,14 +338,76 @@ class CrmStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """Writes inside take effect together or not at all (a batch HubSpot refuses as a whole)."""
+        """Writes inside take effect together or not at all (a batch HubSpot refuses as a whole).
+
+        Only what is written inside is copied (its state before the first write), so the cost
+        follows the batch, not the size of the portal."""
         with self._lock:
-            saved = (copy.deepcopy(self.objects), dict(self.associations), self._next_id)
+            outer, self._undo = self._undo, _Undo({}, {}, self._next_id)
+            undo = self._undo
             try:
                 yield
             except BaseException:
-                self.objects, self.associations, self._next_id = saved
+                for (object_type, object_id), before in undo.objects.items():
+                    if before is None:
+                        self.objects[object_type].pop(object_id, None)
+                    else:
+                        self.objects[object_type][object_id] = before
+                for key, type_id in undo.associations.items():
+                    if type_id is None:
+                        self.associations.pop(key, None)
+                    else:
+                        self.associations[key] = type_id
+                self._next_id = undo.next_id
+                self.revision += 1
                 raise
+            finally:
+                self._undo = outer
+            if outer is not None:
+                # A nested block that held: its first-seen states belong to the enclosing one.
+                for object_key, stored in undo.objects.items():
+                    outer.objects.setdefault(object_key, stored)
+                for key, type_id in undo.associations.items():
+                    outer.associations.setdefault(key, type_id)
+
+    def _touch(self, object_type: str, object_id: str) -> None:
+        """Called before a record is written: marks it changed, keeps its old state for a rollback."""
+        key = (object_type, object_id)
+        self.changed_objects.add(key)
+        if self._undo is not None and key not in self._undo.objects:
+            before = self.objects[object_type].get(object_id)
+            self._undo.objects[key] = copy.deepcopy(before) if before is not None else None
+
+    def _touch_association(self, key: AssociationKey) -> None:
+        self.changed_associations.add(key)
+        if self._undo is not None and key not in self._undo.associations:
+            self._undo.associations[key] = self.associations.get(key)
+
+    def take_changes(self) -> tuple[set[tuple[str, str]], set[AssociationKey]]:
+        """Records and associations written since the last call (created, changed or removed)."""
+        with self._lock:
+            changed = (self.changed_objects, self.changed_associations)
+            self.changed_objects, self.changed_associations = set(), set()
+            return changed
+
+    @property
+    def next_id(self) -> int:
+        return self._next_id
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while reading several records that must agree (a journal copying changes)."""
+        return self._lock
+
+    @staticmethod
+    def object_json(stored: StoredObject) -> dict[str, Any]:
+        """One record as `to_json` and a journal keep it."""
+        return {
+            "id": stored.id,
+            "properties": dict(stored.properties),
+            "createdAt": iso(stored.created_at),
+            "updatedAt": iso(stored.updated_at),
+        }
 
     def to_json(self) -> dict[str, Any]:
         """Records, associations and the id counter, for `hub run` to keep across restarts."""
@@ -332,15 +415,7 @@ class CrmStore:
             return {
                 "next_id": self._next_id,
                 "objects": {
-                    object_type: [
-                        {
-                            "id": stored.id,
-                            "properties": stored.properties,
-                            "createdAt": iso(stored.created_at),
-                            "updatedAt": iso(stored.updated_at),
-                        }
-                        for stored in bucket.values()
-                    ]
+                    object_type: [self.object_json(stored) for stored in bucket.values()]
                     for object_type, bucket in self.objects.items()
                 },
                 "associations": [[*key, type_id] for key, type_id in self.associations.items()],
