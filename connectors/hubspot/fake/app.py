@@ -12,6 +12,7 @@ Control API for tests and the bench (no auth, not counted, not rate limited):
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
@@ -46,12 +47,22 @@ SANDBOX_OWNERS: tuple[dict[str, Any], ...] = (
 )
 
 
+#: How many of the most recent requests keep their body (batches of 100 inputs are large: a long
+#: `hub run` holding a thousand of them was the fake's largest use of memory).
+BODY_HISTORY_LIMIT = 100
+
+
 @dataclass
 class RequestLog:
     method: str
     path: str
     status: int
-    body: Any
+    #: The JSON body, compact; None once the request is older than `BODY_HISTORY_LIMIT`.
+    encoded: bytes | None
+
+    @property
+    def body(self) -> Any:
+        return None if self.encoded is None else json.loads(self.encoded)
 
 
 @dataclass
@@ -135,7 +146,10 @@ class FakeHubSpot:
             self.counts[f"status {status}"] += 1
             if path.endswith("/search"):
                 self.counts["search"] += 1
-            self.log.append(RequestLog(method, path, status, body))
+            encoded = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+            self.log.append(RequestLog(method, path, status, encoded))
+            if len(self.log) > BODY_HISTORY_LIMIT:
+                self.log[-BODY_HISTORY_LIMIT - 1].encoded = None
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
