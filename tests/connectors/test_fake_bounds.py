@@ -65,8 +65,17 @@ def test_the_hubspot_fake_keeps_bodies_of_its_latest_requests_only() -> None:
     client = app.test_client()
     total = BODY_HISTORY_LIMIT + 10
     for index in range(total):
-        search = {"filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ", "value": f"{index}@x.example"}]}]}
-        assert client.post("/crm/v3/objects/contacts/search", json=search, headers={"Authorization": "Bearer t"}).status_code == 200
+        search = {
+            "filterGroups": [
+                {"filters": [{"propertyName": "email", "operator": "EQ", "value": f"{index}@x.example"}]}
+            ]
+        }
+        assert (
+            client.post(
+                "/crm/v3/objects/contacts/search", json=search, headers={"Authorization": "Bearer t"}
+            ).status_code
+            == 200
+        )
     logged = fake_of(app).requests_to("POST", "/search")
     assert len(logged) == total
     assert [entry.body for entry in logged[:10]] == [None] * 10

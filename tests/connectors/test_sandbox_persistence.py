@@ -19,10 +19,14 @@ def _salesforce(path: Path) -> tuple[object, dict[str, str]]:
     return app, {"Authorization": f"Bearer {token}"}
 
 
-def _create_leads(app: object, headers: dict[str, str], names: list[str], all_or_none: bool = True) -> list[dict[str, object]]:
+def _create_leads(
+    app: object, headers: dict[str, str], names: list[str], all_or_none: bool = True
+) -> list[dict[str, object]]:
     records = [{"attributes": {"type": "Lead"}, "LastName": name, "Company": "Acme"} for name in names]
     answer = app.test_client().post(  # type: ignore[attr-defined]
-        "/services/data/v64.0/composite/sobjects", headers=headers, json={"allOrNone": all_or_none, "records": records}
+        "/services/data/v64.0/composite/sobjects",
+        headers=headers,
+        json={"allOrNone": all_or_none, "records": records},
     )
     assert answer.status_code == 200
     result: list[dict[str, object]] = answer.json
@@ -37,7 +41,8 @@ def test_salesforce_appends_each_change_and_a_restart_finds_every_record(tmp_pat
     [second] = _create_leads(app, headers, ["Ortiz"])
     appended = path.read_text(encoding="utf-8")[size:]
 
-    assert "Ortiz" in appended and "Vega" not in appended, "only the new record is written"
+    assert "Ortiz" in appended
+    assert "Vega" not in appended, "only the new record is written"
     again = salesforce_app(state_path=str(path)).config["FAKE_ORG"].store
     assert {lead["LastName"] for lead in again.all("Lead")} == {"Vega", "Ortiz"}
     [third] = _create_leads(*_salesforce(path), ["Lin"])
@@ -54,7 +59,9 @@ def test_salesforce_rolled_back_saves_leave_the_org_and_its_file_as_they_were(tm
     assert not any(result["success"] for result in results)
     store = app.config["FAKE_ORG"].store
     assert [lead["LastName"] for lead in store.all("Lead")] == ["Vega"]
-    assert [lead["LastName"] for lead in salesforce_app(state_path=str(path)).config["FAKE_ORG"].store.all("Lead")] == ["Vega"]
+    assert [
+        lead["LastName"] for lead in salesforce_app(state_path=str(path)).config["FAKE_ORG"].store.all("Lead")
+    ] == ["Vega"]
 
 
 def test_salesforce_reset_is_kept_across_a_restart(tmp_path: Path) -> None:
@@ -84,7 +91,10 @@ def test_hubspot_appends_each_change_and_a_restart_finds_every_record(tmp_path: 
 
     assert "Vega" not in path.read_text(encoding="utf-8")[size:], "only the new record is written"
     again = hubspot_app(state_path=str(path))
-    assert {r["properties"]["lastname"] for r in fake_of(again).store.records("contacts")} == {"Vega", "Ortiz"}
+    assert {r["properties"]["lastname"] for r in fake_of(again).store.records("contacts")} == {
+        "Vega",
+        "Ortiz",
+    }
     assert int(_hubspot_contact(again, "Lin")) > max(int(first), int(second)), "ids continue after a restart"
 
 
@@ -107,7 +117,9 @@ def test_hubspot_a_refused_batch_leaves_the_portal_and_its_file_as_they_were(tmp
     existing = _hubspot_contact(app, "Vega")
     inputs = [{"properties": {"lastname": "Ortiz"}}, {"properties": {"hubspot_owner_id": "not-an-owner"}}]
 
-    answer = app.test_client().post("/crm/v3/objects/contacts/batch/create", headers=HUBSPOT_AUTH, json={"inputs": inputs})
+    answer = app.test_client().post(
+        "/crm/v3/objects/contacts/batch/create", headers=HUBSPOT_AUTH, json={"inputs": inputs}
+    )
 
     assert answer.status_code >= 400
     for portal in (app, hubspot_app(state_path=str(path))):
