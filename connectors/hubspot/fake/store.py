@@ -30,6 +30,13 @@ _DEFAULT_PROPERTIES = {
 }
 
 
+#: Properties always indexed besides unique ones: what the connector and HubSpot users search by.
+_INDEXED = frozenset(
+    {"email", "phone", "mobilephone", "hs_calculated_phone_number", "hs_searchable_calculated_phone_number",
+     "hs_searchable_calculated_mobile_number"}
+)  # fmt: skip
+
+
 def object_type_name(raw: str) -> str:
     name = _ALIASES.get(raw, raw)
     if name not in _DEFAULT_PROPERTIES:
@@ -140,6 +147,14 @@ class CrmStore:
         self.changed_associations: set[AssociationKey] = set()
         #: Inside `transaction`: what each touched record or association was before (None: absent).
         self._undo: _Undo | None = None
+        #: Object type -> property -> lower-cased value -> ids, for the properties callers look
+        #: records up by (unique ones, email, phone numbers): EQ/IN searches and unique-value checks
+        #: read the ids named there instead of every record. Never pruned: candidates are checked.
+        self.indexed: dict[str, frozenset[str]] = {
+            object_type: _INDEXED | {name for name, d in self.catalogue[object_type].items() if d.unique}
+            for object_type in _DEFAULT_PROPERTIES
+        }
+        self.index: dict[str, dict[str, dict[str, set[str]]]] = {name: {} for name in _DEFAULT_PROPERTIES}
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -149,7 +164,8 @@ class CrmStore:
             if not id_property or id_property == "hs_object_id":
                 return bucket.get(key)
             wanted = key.lower() if id_property == "email" else key
-            for stored in bucket.values():
+            candidates = self._candidates(object_type, id_property, [key])
+            for stored in bucket.values() if candidates is None else candidates:
                 value = stored.properties.get(id_property, "")
                 if (value.lower() if id_property == "email" else value) == wanted:
                     return stored
@@ -168,7 +184,7 @@ class CrmStore:
         with self._lock:
             hits = [
                 stored
-                for stored in self.objects[object_type].values()
+                for stored in self._searched(object_type, groups)
                 if stored.searchable_at <= now and matches(stored.properties, groups)
             ]
         hits.sort(key=lambda stored: int(stored.id))
@@ -180,6 +196,41 @@ class CrmStore:
         if offset + limit < len(hits):
             answer["paging"] = {"next": {"after": str(offset + limit)}}
         return answer
+
+    def _searched(self, object_type: str, groups: Sequence[Mapping[str, Any]]) -> Iterable[StoredObject]:
+        """The records a search must check: those the index names when every filter group has an
+        EQ or IN filter on an indexed property (a record matching the group must be among them),
+        else all of them."""
+        found: dict[str, StoredObject] = {}
+        for group in groups:
+            for item in group.get("filters") or []:
+                if item.get("operator", "EQ") not in ("EQ", "IN"):
+                    continue
+                values = item.get("values") or [] if item.get("operator") == "IN" else [item.get("value", "")]
+                candidates = self._candidates(object_type, str(item.get("propertyName")), values)
+                if candidates is not None:
+                    found.update((stored.id, stored) for stored in candidates)
+                    break
+            else:
+                return self.objects[object_type].values()
+        return found.values() if groups else self.objects[object_type].values()
+
+    def _candidates(
+        self, object_type: str, name: str | None, values: Sequence[Any]
+    ) -> list[StoredObject] | None:
+        """Records whose `name` may equal one of `values` (case-insensitive); None: not indexed."""
+        if name not in self.indexed[object_type]:
+            return None
+        by_value, bucket = self.index[object_type].get(name, {}), self.objects[object_type]
+        ids = set().union(*(by_value.get(str(value).lower(), set()) for value in values))
+        return [bucket[object_id] for object_id in ids if object_id in bucket]
+
+    def _index_record(self, stored: StoredObject) -> None:
+        index = self.index[stored.object_type]
+        for name in self.indexed[stored.object_type]:
+            value = stored.properties.get(name)
+            if value:
+                index.setdefault(name, {}).setdefault(value.lower(), set()).add(stored.id)
 
     def owner_ids(self) -> frozenset[str]:
         return frozenset(str(owner["id"]) for owner in self.owners)
@@ -225,6 +276,7 @@ class CrmStore:
         stored.properties[modified] = iso(stored.updated_at)
         if stored.object_type == "contacts":
             self._calculate_phones(stored.properties)
+        self._index_record(stored)
 
     def _calculate_phones(self, properties: dict[str, str]) -> None:
         region = self.default_region
@@ -428,13 +480,14 @@ class CrmStore:
             for object_type, records in (data.get("objects") or {}).items():
                 bucket = self.objects.setdefault(object_type, {})
                 for record in records:
-                    bucket[str(record["id"])] = StoredObject(
+                    stored = bucket[str(record["id"])] = StoredObject(
                         str(record["id"]),
                         object_type,
                         {str(k): str(v) for k, v in record["properties"].items()},
                         _parse_iso(record["createdAt"]),
                         _parse_iso(record["updatedAt"]),
                     )
+                    self._index_record(stored)
             for from_type, from_id, to_type, to_id, type_id in data.get("associations") or []:
                 self.associations[(from_type, from_id, to_type, to_id)] = int(type_id)
 

@@ -18,6 +18,9 @@ from connectors.salesforce.fake.validation import check_fields
 Record = dict[str, Any]
 
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+#: SOSL matches phone numbers of at least seven digits by suffix (sosl.py), so two numbers that
+#: match share their last seven digits: the phone index's key.
+PHONE_KEY_DIGITS = 7
 
 
 def digits(value: Any) -> str:
@@ -61,6 +64,9 @@ class Store:
         self.changed: set[tuple[str, str]] = set()
         #: Inside `atomic`: each touched record as it was before (None: it did not exist).
         self._undo: dict[tuple[str, str], Record | None] | None = None
+        #: Object -> last seven digits of a phone field -> ids: SOSL's phone search looks there
+        #: instead of reading every record. Never pruned (a candidate is checked against the record).
+        self.phone_index: dict[str, dict[str, set[str]]] = {name: {} for name in OBJECTS}
         self._seed_api_user()
 
     def _seed_api_user(self) -> None:
@@ -129,6 +135,7 @@ class Store:
                 record["HasResponded"] = record.get("Status") == "Responded"
             self._touch(sobject, record_id)
             self.records[sobject][record_id] = self._stamp(sobject, record_id, record, keep_modified=trusted)
+            self._index_phones(sobject, record)
             if self.search_lag:
                 self.unindexed.add(record_id)
             return record_id
@@ -151,6 +158,7 @@ class Store:
             self._touch(sobject, record_id)
             record.update(data)
             self._stamp(sobject, record_id, record)
+            self._index_phones(sobject, record)
 
     def upsert(self, sobject: str, field: str, value: str, values: Mapping[str, Any]) -> tuple[str, bool]:
         """(id, created) for an upsert on an external id field."""
@@ -255,6 +263,9 @@ class Store:
             for sobject, table in dict(snapshot.get("records") or {}).items():
                 if sobject in self.records:
                     self.records[sobject] = {str(k): dict(v) for k, v in table.items()}
+                    self.phone_index[sobject] = {}
+                    for record in self.records[sobject].values():
+                        self._index_phones(sobject, record)
             self._ids = max(self._ids, int(snapshot.get("ids", 0)))
             self._ticks = max(self._ticks, int(snapshot.get("ticks", 0)))
             self.duplicate_rules = set(snapshot.get("duplicate_rules") or ())
@@ -275,6 +286,23 @@ class Store:
     def _fields(self, sobject: str) -> dict[str, FieldSpec]:
         self._table(sobject)
         return self.fields[sobject]
+
+    def phone_candidates(self, sobject: str, terms: Sequence[str]) -> list[Record] | None:
+        """Records whose phone fields may match one of `terms` (a superset, in id order); None
+        when a term is too short to look up, so the caller reads every record."""
+        keys = [digits(term)[-PHONE_KEY_DIGITS:] for term in terms]
+        if any(len(key) < PHONE_KEY_DIGITS for key in keys):
+            return None
+        index, table = self.phone_index[sobject], self.records[sobject]
+        ids = set().union(*(index.get(key, set()) for key in keys))
+        return [table[record_id] for record_id in sorted(ids) if record_id in table]
+
+    def _index_phones(self, sobject: str, record: Record) -> None:
+        for name, spec in self.fields[sobject].items():
+            if spec.type == "phone":
+                key = digits(record.get(name))[-PHONE_KEY_DIGITS:]
+                if len(key) == PHONE_KEY_DIGITS:
+                    self.phone_index[sobject].setdefault(key, set()).add(record["Id"])
 
     def _touch(self, sobject: str, record_id: str) -> None:
         """Called before a record is written: marks it changed, keeps its old state for a rollback."""
