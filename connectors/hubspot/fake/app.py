@@ -85,14 +85,17 @@ class FakeHubSpot:
     save_lock: threading.Lock = field(default_factory=threading.Lock)
     #: The store the file describes: after a reset (a new store) the file is rewritten whole.
     saved: CrmStore | None = None
-    _journal: Journal | None = None
+    journal: Journal | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.state_path is not None:
+            self.journal = Journal(self.state_path)
 
     def save(self) -> None:
         """Append the records and associations changed since the last save to the journal."""
-        if self.state_path is None:
+        journal = self.journal
+        if journal is None:
             return
-        journal = Journal(self.state_path) if self._journal is None else self._journal
-        self._journal = journal
         with self.save_lock:
             store = self.store
             if store is not self.saved:
@@ -120,9 +123,9 @@ class FakeHubSpot:
 
     def load(self) -> None:
         """Replay the journal (or a snapshot from before it) into the store, then compact it."""
-        if self.state_path is None:
+        journal = self.journal
+        if journal is None:
             return
-        self._journal = journal = Journal(self.state_path)
         replayed = journal.replay()
         if replayed.legacy is not None:
             self.store.load_json(replayed.legacy)
