@@ -14,6 +14,7 @@ Exchanges are kept per thread, inside `collecting()`: a connector shared by thre
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -111,10 +112,7 @@ class Masking:
     reshape: Reshape | None = None
 
     def is_phone_key(self, key: object) -> bool:
-        if not isinstance(key, str):
-            return False
-        lowered = key.lower()
-        return lowered in self.phone_keys or any(part in lowered for part in PHONE_KEY_PARTS)
+        return isinstance(key, str) and _key_traits(key, self.phone_keys, self.name_keys, self.secret_keys)[1]
 
     def masked_value(self, value: Any) -> Any:
         """A phone-valued field's value (or list of values) masked."""
@@ -143,16 +141,34 @@ class Masking:
         return scrub_numbers(value, national=self.national_numbers)
 
     def _field(self, key: Any, value: Any) -> Any:
-        lowered = key.lower() if isinstance(key, str) else ""
-        if lowered in self.secret_keys and value not in (None, ""):
+        secret, phone, name = (
+            _key_traits(key, self.phone_keys, self.name_keys, self.secret_keys)
+            if isinstance(key, str)
+            else _NO_TRAITS
+        )
+        if secret and value not in (None, ""):
             return SECRET_SHOWN
         if isinstance(value, dict):
             return self.data(value)
-        if self.is_phone_key(key):
+        if phone:
             return self.masked_value(value)
-        if lowered in self.name_keys and isinstance(value, str):
+        if name and isinstance(value, str):
             return mask_name(value)
         return self.data(value)
+
+
+_NO_TRAITS: Final = (False, False, False)
+
+
+# A vendor's bodies repeat the same few field names in every record of every batch: what a name
+# says (secret, phone, person's name) is worked out once per name and set of keys.
+@functools.lru_cache(maxsize=4096)
+def _key_traits(
+    key: str, phone_keys: frozenset[str], name_keys: frozenset[str], secret_keys: frozenset[str]
+) -> tuple[bool, bool, bool]:
+    lowered = key.lower()
+    phone = lowered in phone_keys or any(part in lowered for part in PHONE_KEY_PARTS)
+    return lowered in secret_keys, phone, lowered in name_keys
 
 
 DEFAULT_MASKING: Final = Masking()

@@ -30,7 +30,21 @@ def types() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(connectors.__path__) if m.ispkg)
 
 
+#: Classes found so far: the dispatcher asks for a destination's class several times a second,
+#: and finding one lists the package's folder.
+_FOUND: dict[str, type[Connector]] = {}
+
+
 def connector_class(type_name: str) -> type[Connector]:
+    found = _FOUND.get(type_name)
+    if found is not None:
+        return found
+    found = _find_class(type_name)
+    _FOUND[type_name] = found
+    return found
+
+
+def _find_class(type_name: str) -> type[Connector]:
     if type_name not in types():
         raise ConfigError([f"unknown destination type {type_name!r}; known: {', '.join(types())}"])
     module = importlib.import_module(f"connectors.{type_name}")

@@ -28,8 +28,8 @@ from typing import Any
 
 import redis
 from rq import Queue, Worker
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from connectors import registry as connector_registry
 from hub.claims import CLAIMED, deliver_job_id, ingest_job_id, new_token, waiting_jobs
@@ -336,26 +336,42 @@ def _fail_unknown_destinations(runtime: Runtime, now: datetime) -> None:
         )
 
 
+_DELIVERIES = Delivery.__table__
+_BUSY = _DELIVERIES.alias("busy")
+# The dispatcher asks these of every destination several times a second: the statements are
+# built once (building one costs more CPU than SQLite spends answering it).
+_DUE = (
+    select(_DELIVERIES.c.id, _DELIVERIES.c.call_id, _DELIVERIES.c.due_at)
+    .where(
+        _DELIVERIES.c.destination == bindparam("destination"),
+        _DELIVERIES.c.status == "pending",
+        _DELIVERIES.c.due_at <= bindparam("now", type_=Delivery.due_at.type),
+        ~exists().where(
+            and_(
+                _BUSY.c.call_id == _DELIVERIES.c.call_id,
+                _BUSY.c.destination == _DELIVERIES.c.destination,
+                _BUSY.c.status.in_(CLAIMED),
+            )
+        ),
+    )
+    .order_by(_DELIVERIES.c.due_at, _DELIVERIES.c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+_IN_FLIGHT = (
+    select(func.count())
+    .select_from(_DELIVERIES)
+    .where(_DELIVERIES.c.destination == bindparam("destination"), _DELIVERIES.c.status.in_(CLAIMED))
+)
+
+
+def _in_flight(session: Session, destination_id: str) -> int:
+    """Deliveries of this destination queued or sending."""
+    return int(session.scalar(_IN_FLIGHT, {"destination": destination_id}) or 0)
+
+
 def _due(session: Session, destination_id: str, now: datetime, limit: int) -> list[tuple[str, datetime]]:
     """Due deliveries, oldest first, one per call, none whose call is in flight here already."""
-    busy = aliased(Delivery)
-    rows = session.execute(
-        select(Delivery.id, Delivery.call_id, Delivery.due_at)
-        .where(
-            Delivery.destination == destination_id,
-            Delivery.status == "pending",
-            Delivery.due_at <= now,
-            ~exists().where(
-                and_(
-                    busy.call_id == Delivery.call_id,
-                    busy.destination == Delivery.destination,
-                    busy.status.in_(CLAIMED),
-                )
-            ),
-        )
-        .order_by(Delivery.due_at, Delivery.id)
-        .limit(limit)
-    ).all()
+    rows = session.execute(_DUE, {"destination": destination_id, "now": now, "limit": limit}).all()
     seen: set[str] = set()
     picked: list[tuple[str, datetime]] = []
     for delivery_id, call, due_at in rows:
@@ -382,14 +398,7 @@ def choose_batches(
 def _dispatch_destination(runtime: Runtime, destination: DestinationConfig, now: datetime) -> int:
     size = batch_size(destination)
     with runtime.db.read_session() as session:
-        in_flight = int(
-            session.scalar(
-                select(func.count())
-                .select_from(Delivery)
-                .where(Delivery.destination == destination.id, Delivery.status.in_(CLAIMED))
-            )
-            or 0
-        )
+        in_flight = _in_flight(session, destination.id)
         due = _due(session, destination.id, now, limit=size * 4)
     if not due:
         return 0

@@ -231,3 +231,35 @@ def test_fourteen_digits_are_a_compact_time_not_an_epoch() -> None:
 def test_numbers_that_are_no_number_read_as_nothing(value: Any) -> None:
     assert f.integer(value) is None
     assert f.seconds(value) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-03-12T14:22:07",
+        "2024-03-12T14:22:07Z",
+        "2024-03-12 14:22:07",
+        "2024-03-12T14:22",
+        "2024-03-12T14:22:07.1-04:00",
+        "2024-03-12T14:22:07.102-04:00",
+        "2024-03-12T14:22:07.123456+05:30",
+        "2024-03-12T23:59:59+00:00",
+        "2024-02-29T00:00:00-12:00",
+    ],
+)
+def test_iso_timestamps_read_as_dateutil_reads_them(value: str) -> None:
+    # The standard library reads the common ISO spellings; the instant must be dateutil's.
+    from dateutil import parser as date_parser
+
+    zone = ZoneInfo("America/Chicago")
+    reference = date_parser.parse(value)
+    if reference.tzinfo is None:
+        reference = reference.replace(tzinfo=zone)
+    assert f.timestamp(value, assume=zone) == reference.astimezone(UTC)
+    assert f.timestamp(value, assume=zone).tzinfo is UTC  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("value", ["2024-02-30T10:00:00", "2024-03-12T24:00:00", "2024-03-12T14:61"])
+def test_impossible_iso_timestamps_are_still_a_parse_error(value: str) -> None:
+    with pytest.raises(ParseError):
+        f.timestamp(value)

@@ -62,3 +62,13 @@ def test_nothing_usable_is_none(value: object) -> None:
 )
 def test_placeholders_are_no_number(value: str) -> None:
     assert phones.e164(value) is None
+
+
+def test_repeated_reads_of_a_number_give_the_same_answer() -> None:
+    # Text is read once and remembered; other values (integers from JSON) are read each time.
+    for _ in range(3):
+        assert phones.e164("(470) 555-0183") == "+14705550183"
+        assert phones.e164("020 7946 0958", "GB") == "+442079460958"
+        assert phones.e164("020 7946 0958", "US") is None
+        assert phones.e164(14705550183) == "+14705550183"
+        assert phones.e164(" 4705550183 ") == "+14705550183"

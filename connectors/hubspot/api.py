@@ -30,6 +30,17 @@ from connectors.hubspot.lookup import SEARCH_PAGE
 
 __all__ = ["BatchAnswer", "HubSpotApi"]
 
+# hubspot-api-client builds a fresh Configuration for every request model not handed one (and
+# each resets its loggers' levels, which empties the logging module's caches): one per package,
+# with the library's defaults, serves every model of every request.
+_SETTINGS: dict[str, Any] = {
+    package.__name__: package.Configuration() for package in (contacts_api, calls_api, associations_api)
+}
+
+
+def _settings(models: Any) -> Any:
+    return _SETTINGS[models.__name__]
+
 
 class HubSpotApi:
     def __init__(self, client: HubSpot) -> None:
@@ -48,16 +59,21 @@ class HubSpotApi:
                     contacts_api.FilterGroup(
                         filters=[
                             contacts_api.Filter(
-                                property_name=f["propertyName"], operator=f["operator"], values=f["values"]
+                                property_name=f["propertyName"],
+                                operator=f["operator"],
+                                values=f["values"],
+                                local_vars_configuration=_settings(contacts_api),
                             )
                             for f in group["filters"]
-                        ]
+                        ],
+                        local_vars_configuration=_settings(contacts_api),
                     )
                     for group in filter_groups
                 ],
                 properties=properties,
                 limit=SEARCH_PAGE,
                 after=after,
+                local_vars_configuration=_settings(contacts_api),
             )
             page = self.client.crm.contacts.search_api.do_search(public_object_search_request=request)
             found.extend(plain(model) for model in page.results or [])
@@ -72,10 +88,16 @@ class HubSpotApi:
         answer = BatchAnswer()
         for keys in chunks_of(list(ids)):
             body = contacts_api.BatchReadInputSimplePublicObjectId(
-                inputs=[contacts_api.SimplePublicObjectId(id=key) for key in keys],
+                inputs=[
+                    contacts_api.SimplePublicObjectId(
+                        id=key, local_vars_configuration=_settings(contacts_api)
+                    )
+                    for key in keys
+                ],
                 properties=properties,
                 properties_with_history=[],
                 id_property=id_property,
+                local_vars_configuration=_settings(contacts_api),
             )
             response = batch_json(
                 self.client.crm.contacts.batch_api.read(
@@ -131,13 +153,20 @@ class HubSpotApi:
                     filter_groups=[
                         calls_api.FilterGroup(
                             filters=[
-                                calls_api.Filter(property_name=id_property, operator="IN", values=values)
-                            ]
+                                calls_api.Filter(
+                                    property_name=id_property,
+                                    operator="IN",
+                                    values=values,
+                                    local_vars_configuration=_settings(calls_api),
+                                )
+                            ],
+                            local_vars_configuration=_settings(calls_api),
                         )
                     ],
                     properties=[id_property],
                     limit=SEARCH_PAGE,
                     after=after,
+                    local_vars_configuration=_settings(calls_api),
                 )
                 page = self.client.crm.objects.calls.search_api.do_search(
                     public_object_search_request=request
@@ -155,15 +184,20 @@ class HubSpotApi:
     def associate_calls(self, contact_by_call: Mapping[str, str]) -> dict[str, DeliveryError]:
         """Default call->contact associations; the calls that failed, with why."""
         failed: dict[str, DeliveryError] = {}
+        links = _settings(associations_api)
         for keys in chunks_of(list(contact_by_call)):
             body = associations_api.BatchInputPublicDefaultAssociationMultiPost(
                 inputs=[
                     associations_api.PublicDefaultAssociationMultiPost(
-                        _from=associations_api.PublicObjectId(id=call_id),
-                        to=associations_api.PublicObjectId(id=contact_by_call[call_id]),
+                        _from=associations_api.PublicObjectId(id=call_id, local_vars_configuration=links),
+                        to=associations_api.PublicObjectId(
+                            id=contact_by_call[call_id], local_vars_configuration=links
+                        ),
+                        local_vars_configuration=links,
                     )
                     for call_id in keys
-                ]
+                ],
+                local_vars_configuration=links,
             )
             response = self.client.crm.associations.v4.batch_api.create_default(
                 from_object_type="call",
@@ -205,10 +239,14 @@ def _update(models: Any, batch_api: Any, properties_by_id: Mapping[str, Mapping[
         body = models.BatchInputSimplePublicObjectBatchInput(
             inputs=[
                 models.SimplePublicObjectBatchInput(
-                    id=key, object_write_trace_id=trace_id(key), properties=dict(properties_by_id[key])
+                    id=key,
+                    object_write_trace_id=trace_id(key),
+                    properties=dict(properties_by_id[key]),
+                    local_vars_configuration=_settings(models),
                 )
                 for key in keys
-            ]
+            ],
+            local_vars_configuration=_settings(models),
         )
         return batch_json(
             batch_api.update(batch_input_simple_public_object_batch_input=body, _preload_content=False)
@@ -227,9 +265,11 @@ def _create(
                     associations=[],
                     object_write_trace_id=trace_id(key),
                     properties={**properties_by_key[key], id_property: key},
+                    local_vars_configuration=_settings(models),
                 )
                 for key in keys
-            ]
+            ],
+            local_vars_configuration=_settings(models),
         )
         return batch_json(
             batch_api.create(
@@ -253,9 +293,11 @@ def _upsert(
                     id_property=id_property,
                     object_write_trace_id=trace_id(key),
                     properties=dict(properties_by_key[key]),
+                    local_vars_configuration=_settings(models),
                 )
                 for key in keys
-            ]
+            ],
+            local_vars_configuration=_settings(models),
         )
         return batch_json(
             batch_api.upsert(batch_input_simple_public_object_batch_input_upsert=body, _preload_content=False)

@@ -6,12 +6,20 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.store.db import Database
 from hub.store.models import ConnectorState
+
+_TABLE = ConnectorState.__table__
+assert isinstance(_TABLE, Table)
+# Connectors read state many times per call: the statement is built once and run on a plain
+# connection (an ORM session and a freshly built query cost several times the read itself).
+_GET = select(_TABLE.c.value).where(
+    _TABLE.c.destination == bindparam("destination"), _TABLE.c.key == bindparam("key")
+)
 
 
 class DatabaseStateStore:
@@ -19,12 +27,8 @@ class DatabaseStateStore:
         self.db = db
 
     def get(self, destination_id: str, key: str) -> dict[str, Any] | None:
-        with self.db.read_session() as session:
-            value = session.scalar(
-                select(ConnectorState.value).where(
-                    ConnectorState.destination == destination_id, ConnectorState.key == key
-                )
-            )
+        with self.db.read_engine.connect() as connection:
+            value = connection.scalar(_GET, {"destination": destination_id, "key": key})
             return dict(value) if value is not None else None
 
     def put(self, destination_id: str, key: str, value: Mapping[str, Any]) -> None:

@@ -90,3 +90,30 @@ def test_exchanges_are_collected_per_thread_and_only_inside_collecting() -> None
 
     assert [exchange.url for exchange in exchanges] == ["/inside"]
     assert elsewhere == [2]
+
+
+def test_what_a_field_name_means_depends_on_each_maskings_own_keys() -> None:
+    # Field names are classified once per name and set of keys, so two connectors naming
+    # different phone fields never see each other's answer, however often the name repeats.
+    plain = Masking()
+    vendor = Masking(phone_keys=frozenset({"ani"}), secret_keys=frozenset({"ani_token"}))
+    body = {"ANI": "line 12", "Ani_Token": "abc", "api_key": "k1", "firstname": "Ana"}
+    for _ in range(3):
+        assert plain.data(body) == {
+            "ANI": "line 12",
+            "Ani_Token": "abc",
+            "api_key": "[secret]",
+            "firstname": "A***",
+        }
+        assert vendor.data(body) == {
+            "ANI": "***12",
+            "Ani_Token": "[secret]",
+            "api_key": "k1",
+            "firstname": "A***",
+        }
+        assert plain.is_phone_key("Caller_Number")
+        assert not plain.is_phone_key("ANI")
+        assert vendor.is_phone_key("ANI")
+        assert not vendor.is_phone_key(7)
+    # A secret field left empty is kept as it is, and a non-text key has no meaning.
+    assert plain.data({"password": "", 3: "4705550183"}) == {"password": "", 3: "***83"}
