@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 import threading
 import time
@@ -26,6 +27,8 @@ from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from connectors.base import Exchange, excerpt
+
+log = logging.getLogger("connectors.exchanges")
 
 #: Field names (lower case) containing one of these hold phone numbers: `Phone`, `mobilephone`,
 #: `caller_e164`, `hs_call_from_number`, `Tracking_Number__c`, `hs_searchable_calculated_mobile_number`.
@@ -174,6 +177,22 @@ def _key_traits(
 DEFAULT_MASKING: Final = Masking()
 
 
+#: What a masker (its key rules or a connector's `reshape`) may raise on a shape it does not know.
+_MASKING_FAILURES: Final = (TypeError, ValueError, RecursionError, LookupError, AttributeError)
+_CAUSES: Final[dict[type[BaseException], str]] = {
+    RecursionError: "RecursionError: nested too deep",
+    TypeError: "TypeError: a value JSON cannot hold",
+}
+
+
+def _unrecorded(exc: BaseException, text: str) -> str:
+    """A JSON body the masker cannot handle: better no body in history than a number in clear.
+    The cause is told by its kind only: an exception's message may quote the value."""
+    cause = _CAUSES.get(type(exc), type(exc).__name__)
+    log.warning("exchange body not recorded: masking failed", extra={"detail": cause, "bytes": len(text)})
+    return f"[body not recorded: masking failed ({cause}) on {len(text)} bytes of JSON]"
+
+
 @dataclass
 class ExchangeRecorder:
     """Turns requests into masked `Exchange`s and collects each thread's."""
@@ -203,11 +222,12 @@ class ExchangeRecorder:
             data = json.loads(text)
         except ValueError:
             return excerpt(self.text(text))
+        except RecursionError as exc:
+            return _unrecorded(exc, text)
         try:
             return excerpt(self.text(json.dumps(self.masking.data(data), separators=(",", ":"))))
-        except (TypeError, ValueError, RecursionError):
-            # A shape the masker does not know: better no body in history than a number in clear.
-            return "[body not recorded]"
+        except _MASKING_FAILURES as exc:
+            return _unrecorded(exc, text)
 
     def exchange(
         self,

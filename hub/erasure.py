@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus
@@ -20,7 +21,7 @@ from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub import audit
-from hub.core.phones import e164
+from hub.core.phones import caller_key, e164
 from hub.store.db import Database
 from hub.store.models import (
     Attempt,
@@ -69,8 +70,15 @@ def normalize(phone: str, region: str = "US") -> str:
     return number
 
 
-def is_forgotten(session: Session, number: str | None) -> bool:
-    return bool(number) and session.get(ForgottenCaller, number_hash(str(number))) is not None
+def forgotten_numbers(session: Session, numbers: Iterable[str | None]) -> set[str]:
+    """Which of `numbers` belong to a forgotten caller (one query for all of them)."""
+    hashes = {number_hash(number): number for number in numbers if number}
+    if not hashes:
+        return set()
+    found = session.scalars(
+        select(ForgottenCaller.number_hash).where(ForgottenCaller.number_hash.in_(hashes))
+    )
+    return {hashes[digest] for digest in found}
 
 
 def forget(db: Database, phone: str, *, actor: str, region: str = "US") -> ForgetReport:
@@ -155,9 +163,9 @@ def _number_pattern(number: str) -> re.Pattern[str]:
 
 
 def _state_key_names(number: str) -> tuple[str, str]:
-    """How connector state keys may name a number: its digits, or the digest the Salesforce and
-    HubSpot connectors key callers by (sha256 of the E.164 number, first 24 hex digits)."""
-    return number.lstrip("+"), hashlib.sha256(number.encode()).hexdigest()[:24]
+    """How connector state keys may name a number: its digits, or its caller key (the digest the
+    Salesforce and HubSpot connectors key callers by)."""
+    return number.lstrip("+"), caller_key(number)
 
 
 def _count(result: object) -> int:

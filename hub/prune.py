@@ -1,7 +1,8 @@
 """`hub prune`: delete what is older than hub.yaml's `retention:` allows (the dispatcher runs it daily).
 
 Exchanges (requests and answers, which repeat callers' numbers and names) go first, then
-attempts, then whole calls with their versions, deliveries and webhook deliveries. Calls with
+attempts, then whole calls with their versions, deliveries and webhook deliveries, then refused
+deliveries past HUB_REFUSED_RETENTION_DAYS (the webhook request path never deletes). Calls with
 work still to do are kept whatever their age. Deletes run in chunks, each its own transaction,
 so a large first prune never holds the database for long.
 """
@@ -17,6 +18,7 @@ from sqlalchemy import Select, String, and_, cast, delete, exists, select, updat
 
 from hub import audit
 from hub.config import RetentionConfig
+from hub.refusals import RefusalPolicy
 from hub.store.db import Database
 from hub.store.models import Attempt, AuditEntry, Batch, Call, Delivery, Event, Receipt
 
@@ -41,6 +43,7 @@ class PruneReport:
     deliveries: int = 0
     receipts: int = 0
     unparsed_receipts: int = 0
+    refused_receipts: int = 0
     audit_entries: int = 0
 
     def lines(self) -> list[str]:
@@ -48,8 +51,15 @@ class PruneReport:
 
 
 def prune(
-    db: Database, retention: RetentionConfig, *, actor: str, now: datetime | None = None
+    db: Database,
+    retention: RetentionConfig,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    refused_retention: timedelta | None = None,
 ) -> PruneReport:
+    """Delete what is past its retention; refused deliveries after `refused_retention`
+    (default: HUB_REFUSED_RETENTION_DAYS)."""
     moment = now or datetime.now(UTC)
     report = PruneReport()
 
@@ -92,6 +102,12 @@ def prune(
             Receipt.status != "received",
             ~exists().where(Event.receipt_id == Receipt.id),
         ),
+        Receipt,
+    )
+    refused_kept = RefusalPolicy.from_env().retention if refused_retention is None else refused_retention
+    report.refused_receipts = _in_chunks(
+        db,
+        select(Receipt.id).where(Receipt.status == "refused", Receipt.received_at < moment - refused_kept),
         Receipt,
     )
     with db.session() as session:

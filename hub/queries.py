@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,60 +20,120 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+class CallSearchError(ValueError):
+    """A call filter the search cannot use; the message names it (never echoes a number)."""
+
+
 @dataclass(frozen=True)
 class CallSearch:
+    """One call search, the same for the API (`/api/events`), the console and `hub calls`."""
+
+    #: Free text (the console's search box, `hub show`): a phone number in any format, the hub's
+    #: or the provider's call id, or a source; a call matching any of these readings is found.
+    text: str | None = None
+    #: A phone number in any format; one that is no usable number is refused (CallSearchError).
     phone: str | None = None
+    #: The hub's call id or the provider's.
     call_id: str | None = None
     source: str | None = None
+    #: The status of a current delivery (not one superseded by a newer version) at any destination.
     status: str | None = None
     destination: str | None = None
+    #: The call's own outcome (answered, missed, voicemail ...).
+    call_status: str | None = None
+    #: The provider account's id or name.
+    account: str | None = None
+    first_time: bool = False
+    #: On when the call happened (its first event), as the console's charts count calls.
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 50
     offset: int = 0
 
 
+_PHONE_LIKE = re.compile(r"^[\d\s().+\-]{7,}$")
+
+
+def phone_of(text: str, region: str = "US") -> str | None:
+    """E.164 when free text looks like a phone number, whatever its punctuation."""
+    value = text.strip()
+    if not _PHONE_LIKE.match(value) or len(re.sub(r"\D", "", value)) < 7:
+        return None
+    return e164(value, region)
+
+
 def search_calls(session: Session, search: CallSearch) -> dict[str, Any]:
+    """Calls matching `search`, newest call first: total, limit, offset and one page of items."""
+    query = _calls_matching(search)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    limit = max(1, min(search.limit, MAX_LIMIT))
+    offset = max(search.offset, 0)
+    rows = session.scalars(
+        query.order_by(Call.first_event_at.desc(), Call.id.desc()).limit(limit).offset(offset)
+    ).all()
+    statuses = delivery_statuses(session, [row.id for row in rows])
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "items": [call_summary(r, statuses) for r in rows],
+    }
+
+
+def _calls_matching(search: CallSearch) -> Select[Call]:
     query: Select[Call] = select(Call)
+    text = (search.text or "").strip()
+    if text:
+        readings = [Call.id == text, Call.provider_call_id == text, Call.source == text]
+        number = phone_of(text)
+        if number:
+            readings.append(Call.caller_number == number)
+        query = query.where(or_(*readings))
     if search.phone:
-        number = e164(search.phone) or search.phone
+        number = e164(search.phone)
+        if number is None:
+            raise CallSearchError(
+                "phone is not a usable phone number (give the area code, or + and the country code)"
+            )
         query = query.where(Call.caller_number == number)
     if search.call_id:
         query = query.where(or_(Call.id == search.call_id, Call.provider_call_id == search.call_id))
     if search.source:
         query = query.where(Call.source == search.source)
+    if search.account:
+        query = query.where(
+            or_(
+                Call.state[("account", "id")].as_string() == search.account,
+                Call.state[("account", "name")].as_string() == search.account,
+            )
+        )
+    if search.call_status:
+        query = query.where(Call.state[("call", "status")].as_string() == search.call_status)
+    if search.first_time:
+        query = query.where(Call.state[("call", "first_call")].as_string().in_(("true", "1")))
     if search.since:
-        query = query.where(Call.last_event_at >= search.since)
+        query = query.where(Call.first_event_at >= search.since)
     if search.until:
-        query = query.where(Call.last_event_at < search.until)
+        query = query.where(Call.first_event_at < search.until)
     if search.status or search.destination:
-        deliveries = select(Delivery.call_id)
+        deliveries = select(Delivery.call_id).where(Delivery.superseded_by.is_(None))
         if search.status:
             deliveries = deliveries.where(Delivery.status == search.status)
         if search.destination:
             deliveries = deliveries.where(Delivery.destination == search.destination)
         query = query.where(Call.id.in_(deliveries))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    limit = max(1, min(search.limit, MAX_LIMIT))
-    rows = session.scalars(query.order_by(Call.last_event_at.desc()).limit(limit).offset(search.offset)).all()
-    statuses = delivery_statuses(session, [row.id for row in rows])
-    return {
-        "total": total,
-        "limit": limit,
-        "offset": search.offset,
-        "items": [call_summary(r, statuses) for r in rows],
-    }
+    return query
 
 
 def delivery_statuses(session: Session, call_ids: list[str]) -> dict[str, dict[str, str]]:
-    """Per call, per destination: the status of the newest delivery."""
+    """Per call, per destination: the status of the newest current (not superseded) delivery."""
     result: dict[str, dict[str, str]] = {}
     if not call_ids:
         return result
     rows = session.execute(
         select(Delivery.call_id, Delivery.destination, Delivery.status)
-        .where(Delivery.call_id.in_(call_ids))
-        .order_by(Delivery.created_at)
+        .where(Delivery.call_id.in_(call_ids), Delivery.superseded_by.is_(None))
+        .order_by(Delivery.created_at, Delivery.id)
     )
     for call_id, destination, status in rows:
         result.setdefault(call_id, {})[destination] = status

@@ -7,8 +7,9 @@ provider's own check passes against the secrets configured now.
 
 Bounded, since anyone can send refused requests: bodies over `max_body_bytes` are not kept, at
 most `hourly_cap` per source per hour (unknown paths share one allowance), and refused receipts
-older than `retention` are deleted. Credentials are never stored in clear: a token or basic-auth
-value is kept only as a salted PBKDF2 digest, enough to check it against a secret later.
+older than `retention` are deleted by `hub prune` (never in the request). Credentials are never
+stored in clear: a token or basic-auth value is kept only as a salted PBKDF2 digest, enough to
+check it against a secret later.
 """
 
 from __future__ import annotations
@@ -18,20 +19,19 @@ import logging
 import os
 import secrets as random
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from hub import metrics
-from hub.core.errors import SignatureError
+from hub.core.errors import SignatureError, StorageUnavailable
 from hub.store.db import Database
+from hub.store.describe import storage_error_detail
 from hub.store.models import Receipt
 from webhooks.base import CREDENTIAL_PARAM, Headers, InboundRequest, Provider
 
@@ -64,9 +64,13 @@ class RefusalPolicy:
 
 @dataclass
 class RefusalKeeper:
+    """Stores refused deliveries within the policy's bounds, cheaply once a source is capped."""
+
     db: Database
     policy: RefusalPolicy = field(default_factory=RefusalPolicy)
-    _last_purge: float = 0.0
+    #: Per allowance (a source, or all unknown paths): until when its hourly cap stays reached.
+    #: New refusals only add to the last hour's count, so within that time no query is needed.
+    _capped_until: dict[str, datetime] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def keep(
@@ -83,8 +87,45 @@ class RefusalKeeper:
             metrics.REFUSED_KEPT.labels(source=label, outcome="too_large").inc()
             return None
         now = datetime.now(UTC)
+        try:
+            # The cap goes first: once a flood has reached it, a refusal costs no hashing and,
+            # within the time the cap is known to hold, no query either.
+            if self._over_cap(source_id, provider is None, now):
+                metrics.REFUSED_KEPT.labels(source=label, outcome="over_cap").inc()
+                log.warning(
+                    "refused delivery not kept: hourly cap reached",
+                    extra={"source": label, "cap": self.policy.hourly_cap},
+                )
+                return None
+            receipt = self._receipt(source_id, provider, request, reason, message, now)
+            with self.db.session(lock_timeout_s=2.0) as session:
+                session.add(receipt)
+                session.flush()
+                receipt_id = receipt.id
+        except IntegrityError:
+            metrics.REFUSED_KEPT.labels(source=label, outcome="duplicate").inc()
+            return None
+        except (SQLAlchemyError, StorageUnavailable) as exc:
+            # The answer (401 / 404) does not change; the refusal is still logged and counted.
+            metrics.REFUSED_KEPT.labels(source=label, outcome="unstored").inc()
+            log.error(
+                "cannot keep refused delivery",
+                extra={"source": label, "reason": reason, "detail": storage_error_detail(exc)},
+            )
+            return None
+        metrics.REFUSED_KEPT.labels(source=label, outcome="kept").inc()
+        return receipt_id
+
+    def _receipt(
+        self,
+        source_id: str,
+        provider: Provider | None,
+        request: InboundRequest,
+        reason: str,
+        message: str,
+        now: datetime,
+    ) -> Receipt:
         carriers = provider.credential_carriers() if provider is not None else (frozenset(), frozenset())
-        digest = _credential_digest(request, carriers)
         key = (
             "refused:"
             + hashlib.sha256(
@@ -95,72 +136,51 @@ class RefusalKeeper:
                 + request.body
             ).hexdigest()
         )
-        try:
-            with self.db.session(lock_timeout_s=2.0) as session:
-                self._purge(session, now)
-                if self._over_cap(session, source_id, provider is None, now):
-                    metrics.REFUSED_KEPT.labels(source=label, outcome="over_cap").inc()
-                    log.warning(
-                        "refused delivery not kept: hourly cap reached",
-                        extra={"source": label, "cap": self.policy.hourly_cap},
-                    )
-                    return None
-                with session.begin_nested():
-                    receipt = Receipt(
-                        source=source_id[:64],
-                        provider=provider.slug if provider is not None else UNKNOWN_PROVIDER,
-                        receipt_key=key,
-                        method=request.method[:8],
-                        url=_masked(request.url, carriers[1]),
-                        headers=_stored_headers(request, carriers[0]),
-                        body=request.body,
-                        received_at=request.received_at,
-                        status="refused",
-                        error_reason=reason,
-                        error=message,
-                        events_count=0,
-                        parse_attempts=0,
-                        updated_at=now,
-                        credential_digest=digest,
-                    )
-                    session.add(receipt)
-                    session.flush()
-                    receipt_id = receipt.id
-        except IntegrityError:
-            metrics.REFUSED_KEPT.labels(source=label, outcome="duplicate").inc()
-            return None
-        except SQLAlchemyError as exc:
-            # The answer (401 / 404) does not change; the refusal is still logged and counted.
-            metrics.REFUSED_KEPT.labels(source=label, outcome="unstored").inc()
-            log.error("cannot keep refused delivery", extra={"source": label, "detail": type(exc).__name__})
-            return None
-        metrics.REFUSED_KEPT.labels(source=label, outcome="kept").inc()
-        return receipt_id
-
-    def _over_cap(self, session: Session, source_id: str, unknown: bool, now: datetime) -> bool:
-        query = (
-            select(func.count())
-            .select_from(Receipt)
-            .where(Receipt.status == "refused", Receipt.received_at > now - timedelta(hours=1))
+        return Receipt(
+            source=source_id[:64],
+            provider=provider.slug if provider is not None else UNKNOWN_PROVIDER,
+            receipt_key=key,
+            method=request.method[:8],
+            url=_masked(request.url, carriers[1]),
+            headers=_stored_headers(request, carriers[0]),
+            body=request.body,
+            received_at=request.received_at,
+            status="refused",
+            error_reason=reason,
+            error=message,
+            events_count=0,
+            parse_attempts=0,
+            updated_at=now,
+            credential_digest=_credential_digest(request, carriers),
         )
+
+    def _over_cap(self, source_id: str, unknown: bool, now: datetime) -> bool:
+        cap = self.policy.hourly_cap
+        if cap <= 0:
+            return True
         # Unknown paths are the caller's choice: they share one allowance, not one each.
+        allowance = UNKNOWN_PROVIDER if unknown else f"source:{source_id}"
+        with self._lock:
+            until = self._capped_until.get(allowance)
+        if until is not None and now < until:
+            return True
+        query = select(Receipt.received_at).where(
+            Receipt.status == "refused", Receipt.received_at > now - timedelta(hours=1)
+        )
         query = (
             query.where(Receipt.provider == UNKNOWN_PROVIDER)
             if unknown
             else query.where(Receipt.source == source_id, Receipt.provider != UNKNOWN_PROVIDER)
         )
-        return (session.scalar(query) or 0) >= self.policy.hourly_cap
-
-    def _purge(self, session: Session, now: datetime) -> None:
+        # At most `cap` rows, newest first, through the (status, source, received_at) index.
+        with self.db.read_session() as session:
+            newest = list(session.scalars(query.order_by(Receipt.received_at.desc()).limit(cap)))
+        if len(newest) < cap:
+            return False
+        # The cap holds until the oldest of these leaves the hour.
         with self._lock:
-            if time.monotonic() - self._last_purge < 60:
-                return
-            self._last_purge = time.monotonic()
-        session.execute(
-            delete(Receipt).where(
-                Receipt.status == "refused", Receipt.received_at < now - self.policy.retention
-            )
-        )
+            self._capped_until[allowance] = newest[-1] + timedelta(hours=1)
+        return True
 
 
 # --- credentials -----------------------------------------------------------------------------

@@ -34,7 +34,8 @@ class ReplayRefused(ValueError):
     pass
 
 
-def _matching(selection: DeliveryFilter) -> Select[str]:
+def matching_ids(selection: DeliveryFilter) -> Select[str]:
+    """The ids of the deliveries a replay of `selection` sends again (raises ReplayRefused)."""
     bad = [s for s in selection.statuses if s not in REPLAYABLE]
     if bad:
         raise ReplayRefused(
@@ -78,7 +79,7 @@ def check_selection(db: Database, selection: DeliveryFilter) -> None:
 def replay_deliveries(db: Database, selection: DeliveryFilter) -> list[str]:
     now = datetime.now(UTC)
     with db.session() as session:
-        ids = list(session.scalars(_matching(selection)))
+        ids = list(session.scalars(matching_ids(selection)))
         if ids:
             session.execute(
                 update(Delivery)

@@ -43,34 +43,45 @@ def _calls_locked(statement: str) -> bool:
     return "FROM calls" in statement and "FOR UPDATE" in statement
 
 
+def _calls_created(statement: str) -> bool:
+    """The statement that creates a chunk's missing calls (before they are all locked)."""
+    return statement.lstrip().startswith("INSERT INTO calls")
+
+
 @pytest.mark.postgres
 def test_two_workers_ingesting_interleaved_versions_of_two_calls_do_not_deadlock(
     tmp_path: Path, redis_url: str
 ) -> None:
-    """Worker one gets (A, B), worker two (B, A): each holds its first call when it asks for the
-    second, the interleaving that deadlocks when calls are locked in receipt order."""
+    """Worker one gets (A, B), worker two (B, A), and both lock their calls at the same moment:
+    locked in receipt order, each would hold its first call while asking for the other's."""
     with _postgres_hub(tmp_path, redis_url) as hub:
         first = [_post(hub, ANSWERED, "CALAAA"), _post(hub, ANSWERED, "CALBBB")]
         second = [_post(hub, MODIFIED, "CALBBB"), _post(hub, MODIFIED, "CALAAA")]
         engine = hub.runtime.db.engine
-        # Both workers reach their second call lock together (or one is already queued behind
-        # the other's first lock, which is the point of ordering them).
+        # Both workers create (then lock) their calls together, or one is already queued behind
+        # the other, which is the point of ordering them.
         meeting = threading.Barrier(2)
-        locks_taken: dict[int, int] = {}
+        locked: list[list[str]] = []
 
-        def pause_before_second_lock(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            if not _calls_locked(statement):
+        def meet_before_locking(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+            if not _calls_created(statement):
                 return
-            me = threading.get_ident()
-            locks_taken[me] = locks_taken.get(me, 0) + 1
-            if locks_taken[me] == 2:
-                # A broken barrier: the other worker waits on a lock we hold (ordered locking).
-                with contextlib.suppress(threading.BrokenBarrierError):
-                    meeting.wait(timeout=2)
+            rows = parameters if isinstance(parameters, list) else [parameters]
+            locked.append(
+                [
+                    value
+                    for row in rows
+                    for value in (row.values() if isinstance(row, dict) else row)
+                    if str(value).startswith("call_")
+                ]
+            )
+            # A broken barrier: the other worker waits on a lock we hold (ordered locking).
+            with contextlib.suppress(threading.BrokenBarrierError):
+                meeting.wait(timeout=2)
 
         with engine.connect() as connection:
             deadlocks_before = _deadlocks(connection)
-        event.listen(engine, "before_cursor_execute", pause_before_second_lock)
+        event.listen(engine, "before_cursor_execute", meet_before_locking)
         summaries: list[IngestSummary] = []
         try:
             threads = [
@@ -82,11 +93,15 @@ def test_two_workers_ingesting_interleaved_versions_of_two_calls_do_not_deadlock
             for thread in threads:
                 thread.join()
         finally:
-            event.remove(engine, "before_cursor_execute", pause_before_second_lock)
+            event.remove(engine, "before_cursor_execute", meet_before_locking)
         with engine.connect() as connection:
             assert _deadlocks(connection) == deadlocks_before, "PostgreSQL detected a deadlock"
         assert sum(s.parsed for s in summaries) == 4
         assert not any(s.failed or s.retried for s in summaries)
+        assert len(locked) == 2
+        assert all(len(ids) == 2 and ids == sorted(ids) for ids in locked), (
+            "calls created and locked in call-id order"
+        )
         calls = hub.api("/events").json["items"]
         assert sorted(c["versions"] for c in calls) == [2, 2]
         assert {r["status"] for r in hub.api("/receipts").json["items"]} == {"parsed"}

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
+from connectors.hubspot.contacts import contact_state_key
+from connectors.salesforce.lookup import person_state_key
 from hub.core import phones
+from hub.core.phones import caller_key
 
 
 @pytest.mark.parametrize(
@@ -62,6 +67,15 @@ def test_nothing_usable_is_none(value: object) -> None:
 )
 def test_placeholders_are_no_number(value: str) -> None:
     assert phones.e164(value) is None
+
+
+def test_caller_key_is_the_stable_digest_connectors_and_erasure_share() -> None:
+    # Stored connector state is keyed by it: the value must never change between releases.
+    assert caller_key("+14705550183") == hashlib.sha256(b"+14705550183").hexdigest()[:24]
+    assert caller_key("+14705550183") == "e02119e3f37d957c6d059b05"
+    assert "14705550183" not in caller_key("+14705550183")
+    assert person_state_key("+14705550183") == f"person:{caller_key('+14705550183')}"
+    assert contact_state_key("+14705550183") == f"contact:{caller_key('+14705550183')}"
 
 
 def test_repeated_reads_of_a_number_give_the_same_answer() -> None:

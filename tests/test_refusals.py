@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import subprocess
 import sys
@@ -9,15 +11,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, text, update
+from sqlalchemy.exc import OperationalError
 
-from hub.refusals import RefusalPolicy
+from hub.prune import prune
+from hub.refusals import RefusalKeeper, RefusalPolicy
 from hub.runtime import load_hub_config
 from hub.samples import request_from_bytes
+from hub.store.db import Database
+from hub.store.describe import storage_error_detail
 from hub.store.models import Receipt
 from tests.hubkit import ADMIN_TOKEN, PROJECT, PROVIDER_FIXTURES, SECRET, Hub, default_config, make_hub
+from webhooks.base import Headers, InboundRequest
 
 ANSWERED = "callrail/post_call_answered_web_session.json"
 WRONG = "a-mistyped-signing-key"
@@ -157,14 +165,94 @@ def test_refusals_are_bounded_per_source_and_by_size(
         assert 'hub_refused_deliveries_total{outcome="too_large",source="callrail"}' in metrics
 
 
-def test_refusals_past_their_retention_are_deleted(hub: Hub) -> None:
+def test_refusals_past_their_retention_are_deleted_by_prune_never_in_the_request(hub: Hub) -> None:
     hub.post_fixture("callrail", ANSWERED, secret=WRONG)
     with hub.runtime.db.session() as session:
         session.execute(update(Receipt).values(received_at=datetime.now(UTC) - timedelta(days=30)))
-    hub.runtime.refusals._last_purge = 0.0
+    statements = _statements(hub)
     hub.post_fixture("callrail", "callrail/post_call_missed.json", secret=WRONG)
+    assert not [s for s in statements if s.lstrip().upper().startswith("DELETE")]
+    assert len(_refused(hub)) == 2, "the request path leaves the old refusal to hub prune"
+    report = prune(hub.runtime.db, hub.runtime.config.retention, actor="test")
+    assert report.refused_receipts == 1
     assert [r["error_reason"] for r in _refused(hub)] == ["bad_signature"]
     assert len(hub.api("/receipts").json["items"]) == 1
+    shorter = prune(
+        hub.runtime.db, hub.runtime.config.retention, actor="test", refused_retention=timedelta(0)
+    )
+    assert shorter.refused_receipts == 1
+
+
+def _statements(hub: Hub) -> list[str]:
+    """Every SQL statement the hub runs from now on (on both its engines)."""
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    for engine in {hub.runtime.db.engine, hub.runtime.db.read_engine}:
+        event.listen(engine, "before_cursor_execute", record)
+    return seen
+
+
+def _retreaver_refusal(hub: Hub, n: int) -> int:
+    url = f"/webhooks/retreaver?token=not-the-token&event=ended&call_uuid=flood-{n}&caller=%2B15550101234"
+    return int(hub.client.get(url).status_code)
+
+
+def test_once_the_cap_is_reached_a_refusal_costs_no_hashing_and_no_query(
+    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_REFUSED_HOURLY_CAP", "2")
+    stretched: list[int] = []
+    real = hashlib.pbkdf2_hmac
+
+    def counting(*args: Any, **kwargs: Any) -> bytes:
+        stretched.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac", counting)
+    with _hub(tmp_path, redis_url, f"sqlite:///{tmp_path / 'hub.db'}") as hub:
+        assert [_retreaver_refusal(hub, n) for n in range(2)] == [401, 401]
+        assert len(stretched) == 2, "each kept token refusal keeps a salted digest"
+        assert _retreaver_refusal(hub, 2) == 401  # finds the cap reached
+        statements = _statements(hub)
+        stretched.clear()
+        assert [_retreaver_refusal(hub, n) for n in range(3, 8)] == [401] * 5
+        assert stretched == [], "nothing is hashed for a refusal that is not kept"
+        assert not [s for s in statements if "receipts" in s], "the cap is known to hold: no query"
+        assert len(_refused(hub)) == 2
+
+
+def test_a_refusal_that_cannot_be_stored_logs_why_without_secrets_or_numbers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    keeper = RefusalKeeper(Database(f"sqlite:///{tmp_path / 'never-migrated.db'}"))
+    request = InboundRequest(
+        "GET",
+        "http://localhost/webhooks/r?token=the-real-token&caller=%2B14705550183",
+        Headers({"X-Api-Key": "the-real-key"}),
+        b'{"caller": "+14705550183"}',
+        datetime.now(UTC),
+    )
+    with caplog.at_level(logging.ERROR, logger="hub.refusals"):
+        assert keeper.keep("r", None, request, "unknown_source", "no source 'r'") is None
+    (record,) = [r for r in caplog.records if r.getMessage() == "cannot keep refused delivery"]
+    detail = str(getattr(record, "detail", ""))
+    assert detail.startswith("OperationalError/OperationalError"), detail
+    assert "no such table: receipts" in detail
+    logged = f"{record.__dict__}"
+    for secret in ("the-real-token", "the-real-key", "4705550183"):
+        assert secret not in logged
+
+
+def test_storage_error_detail_masks_digit_runs(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(OperationalError) as raised, db.session() as session:
+        session.execute(text("SELECT 1 FROM caller_14705550183"))
+    assert storage_error_detail(raised.value) == (
+        "OperationalError/OperationalError (SQLITE_ERROR): no such table: caller_#"
+    )
 
 
 def test_hub_replay_receipts_status_refused_on_the_command_line(tmp_path: Path, redis_url: str) -> None:

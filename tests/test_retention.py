@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +10,8 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
+from connectors.hubspot.contacts import contact_state_key
+from connectors.salesforce.lookup import last_call_state_key, person_state_key
 from hub.cli import main
 from hub.config import RetentionConfig
 from hub.erasure import NotAPhoneNumber, forget
@@ -107,17 +108,20 @@ def test_forget_through_the_api_is_audited_and_refuses_a_non_number(hub: Hub) ->
 
 
 def test_forget_erases_connector_state_keyed_by_the_numbers_digest(hub: Hub) -> None:
-    def digest(number: str) -> str:
-        return hashlib.sha256(number.encode()).hexdigest()[:24]
-
     now = datetime.now(UTC)
-    keys = [f"person:{digest('+14705550183')}", f"contact:{digest('+14705550183')}", "seen:14705550183"]
-    other = f"person:{digest('+16785550112')}"
+    # The keys the connectors themselves write for the caller, and one for another caller.
+    keys = [
+        person_state_key("+14705550183"),
+        last_call_state_key("+14705550183"),
+        contact_state_key("+14705550183"),
+        "seen:14705550183",
+    ]
+    other = person_state_key("+16785550112")
     with hub.runtime.db.session() as session:
         for key in [*keys, other]:
             session.add(ConnectorState(destination="crm", key=key, value={"id": "1"}, updated_at=now))
     report = forget(hub.runtime.db, "(470) 555-0183", actor="test")
-    assert report.connector_state == 3
+    assert report.connector_state == 4
     with hub.runtime.db.read_session() as session:
         assert session.scalars(select(ConnectorState.key)).all() == [other]
 

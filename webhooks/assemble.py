@@ -2,14 +2,16 @@
 
 The providers' shared base: every provider (built-in or YAML-defined) reads its payload into a
 flat table of values and hands it here, so the rules every provider wants (blanks dropped, UTMs
-and click ids recovered from the landing URL, the receipt time when a provider sends no time)
-live in one place.
+and click ids recovered from the landing URL, the receipt time when a provider sends no time,
+caller ID that only names the caller's town and state is no name) live in one place, and so do
+the warnings an unreadable value leaves on the event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from hub.core import events, fields
@@ -20,6 +22,14 @@ _FROM_URL = fields.UTM_KEYS + fields.CLICK_ID_KEYS
 
 # What providers put where a number is withheld: no number, but nothing unreadable either.
 _WITHHELD = frozenset({"anonymous", "restricted", "private", "unavailable", "unknown", "blocked", "withheld"})
+# What providers put where they have no value (CallRail's `formatted_value` "--"): nothing lost.
+NO_VALUE = frozenset({"-", "--", "n/a", "na", "none", "null"})
+
+
+def is_no_value(value: Any) -> bool:
+    """Blank, or a provider's way of writing "no value" ("--", "N/A")."""
+    raw = fields.text(value)
+    return raw is None or raw.lower() in NO_VALUE
 
 
 class Reader:
@@ -58,11 +68,18 @@ class Reader:
     def seconds(self, value: Any, key: str) -> int | None:
         found = fields.seconds(value)
         if found is None and fields.first(value) is not None:
-            self.note(f"{key}: unreadable duration {_shown(value)}")
+            self.note(f"{key}: unreadable duration {shown(value)}")
+        return found
+
+    def money(self, value: Any, key: str) -> Decimal | None:
+        found = fields.decimal(value)
+        if found is None and not is_no_value(value):
+            self.note(f"{key}: unreadable amount {shown(value)}")
         return found
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """A provider's value as a warning quotes it: repr, at most 40 characters."""
     text = str(value)
     return repr(text if len(text) <= 40 else text[:40] + "...")
 
@@ -112,7 +129,8 @@ def assemble(
     """The event for `values`; blanks are dropped, kind defaults to unknown, time to receipt.
 
     The caller's country, when not sent, is the country of the caller's number unless the
-    provider says its numbers do not tell (`country_from_number=False`). A finished call's end
+    provider says its numbers do not tell (`country_from_number=False`). A caller name that only
+    names the caller's city or state ("LAGUNA BEACH CA") is dropped. A finished call's end
     is its start plus its duration (a duration of 0 too) when the provider sends no end.
     """
     sections: dict[str, dict[str, Any]] = {name: {} for name in events.SECTIONS}
@@ -133,6 +151,11 @@ def assemble(
     if kind != events.KIND_STARTED:
         fill_from_times(sections["call"])
     caller = sections["caller"]
+    if caller.get("name") is not None:
+        # Caller ID of a mobile often names the place ("LAGUNA BEACH CA"), not the person.
+        caller["name"] = fields.caller_name(
+            caller["name"], city=_text_or_none(caller.get("city")), region=_text_or_none(caller.get("region"))
+        )
     if country_from_number and caller.get("country") is None:
         caller["country"] = fields.phone_country(caller.get("number"))
     return events.CallEvent(
@@ -149,6 +172,10 @@ def assemble(
             for name, model in events.SECTIONS.items()
         },
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def source_currency(options: Mapping[str, Any], value: Any) -> str | None:

@@ -76,7 +76,7 @@ class CallRailProvider(RecipeAuth, Provider):
             **call,
             **self._caller(data, read),
             **self._attribution(data),
-            **self._outcome(data),
+            **self._outcome(data, read),
             **self._custom(data),
         }
         return [
@@ -147,13 +147,11 @@ class CallRailProvider(RecipeAuth, Provider):
                 "customer_phone_number",
                 region,
             ),
-            # Caller ID of a mobile often names the place ("LAGUNA BEACH CA"), not the person.
+            # A caller ID naming the caller's town and state is dropped when assembled.
             "caller.name": f.caller_name(
                 f.first(
                     data.get("formatted_customer_name"), data.get("customer_name"), data.get("callername")
-                ),
-                city=city,
-                region=state,
+                )
             ),
             "caller.email": f.text(data.get("customer_email")),
             "caller.city": city,
@@ -184,12 +182,13 @@ class CallRailProvider(RecipeAuth, Provider):
             **{f"attribution.{key}": value for key, value in params.items()},
         }
 
-    def _outcome(self, data: Mapping[str, Any]) -> dict[str, Any]:
+    def _outcome(self, data: Mapping[str, Any], read: Reader) -> dict[str, Any]:
         lead_status = f.lower(data.get("lead_status"))
         return {
             "outcome.qualified": _QUALIFIED_BY_LEAD_STATUS.get(lead_status or ""),
             "outcome.lead_status": lead_status,
-            "outcome.value": f.first(f.decimal(data.get("value")), f.decimal(data.get("formatted_value"))),
+            # `formatted_value` is "--" when there is none.
+            "outcome.value": read.money(f.first(data.get("value"), data.get("formatted_value")), "value"),
             # Legacy `tag` is a comma string of the same tags.
             "outcome.tags": f.first(f.tags(data.get("tags")), f.tags(data.get("tag"))),
             "outcome.notes": f.text(data.get("note")),

@@ -109,7 +109,7 @@ class CtmProvider(RecipeAuth, Provider):
             **call,
             **self._caller(data, read),
             **self._attribution(data),
-            **self._outcome(data),
+            **self._outcome(data, read),
             **self._custom(data),
         }
         return [
@@ -177,12 +177,8 @@ class CtmProvider(RecipeAuth, Provider):
                 read.number(data.get("caller_number"), "caller_number", region),
                 read.number(data.get("caller_number_complete"), "caller_number_complete", region),
             ),
-            # Caller ID of a mobile often names the place ("Escondido    Ca"), not the person.
-            "caller.name": f.caller_name(
-                f.first(data.get("name"), data.get("cnam")),
-                city=f.text(data.get("city")),
-                region=f.text(data.get("state")),
-            ),
+            # A caller ID naming the caller's town and state is dropped when assembled.
+            "caller.name": f.caller_name(f.first(data.get("name"), data.get("cnam"))),
             "caller.email": f.text(data.get("email")),
             "caller.city": f.text(data.get("city")),
             "caller.region": f.text(data.get("state")),
@@ -245,13 +241,13 @@ class CtmProvider(RecipeAuth, Provider):
         chosen = [s for s in pairs if f.text(s[0]) == wanted] if wanted else pairs
         return f.ga_session_id(chosen[0][1]) if chosen else None
 
-    def _outcome(self, data: Mapping[str, Any]) -> dict[str, Any]:
+    def _outcome(self, data: Mapping[str, Any], read: Reader) -> dict[str, Any]:
         sale = _mapping(data.get("sale"))
         agent = _mapping(data.get("agent"))
         return {
             "outcome.qualified": f.boolean(sale.get("conversion")),
             "outcome.lead_status": f.text(sale.get("name")),
-            "outcome.value": f.decimal(sale.get("value")),
+            "outcome.value": read.money(sale.get("value"), "sale.value"),
             "outcome.tags": f.tags(data.get("tag_list")),
             "outcome.notes": f.text(f.first(data.get("notes"), sale.get("notes"))),
             "outcome.agent": f.text(

@@ -82,7 +82,7 @@ class InvocaProvider(RecipeAuth, Provider):
                 get("destination_phone_number"), "destination_phone_number", self.settings.default_region
             ),
             **self._attribution(get),
-            **self._outcome(get),
+            **self._outcome(get, read),
         }
         values |= {f"custom.{key}": value for key, value in get.unused(skip=_CALL_KEYS).items()}
         return [assemble(self.slug, values, received_at=request.received_at, warnings=read.warnings)]
@@ -200,13 +200,13 @@ class InvocaProvider(RecipeAuth, Provider):
             **{f"attribution.{key}": value for key, value in params.items()},
         }
 
-    def _outcome(self, get: _Tracker) -> dict[str, Any]:
+    def _outcome(self, get: _Tracker, read: Reader) -> dict[str, Any]:
         quality = f.text(f.first(get("lead_status"), get("lead_quality")))
         signal = f.text(get("signal_name")) if f.boolean(get("signal_value")) is not False else None
         return {
             "outcome.qualified": _QUALIFIED_WORDS.get((quality or "").lower()),
             "outcome.lead_status": f.first(signal, quality),
-            "outcome.value": f.decimal(get("revenue")),
+            "outcome.value": read.money(get("revenue"), "revenue"),
             "outcome.currency": f.currency_code(get("currency")),
             "outcome.notes": f.text(get("notes")),
             "outcome.agent": f.text(f.first(get("agent_email"), get("agent_name"))),

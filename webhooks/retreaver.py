@@ -78,10 +78,10 @@ class RetreaverProvider(RecipeAuth, Provider):
         if call_id is None:
             raise ParseError("no call uuid: the webhook must send [call_uuid]")
         kind, status = self._progress(call)
-        revenue = fields.decimal(get("revenue"))
+        read = Reader()
+        revenue = read.money(get("revenue"), "revenue")
         region = self.settings.default_region
         visitor_url = fields.text(get("visitor_url"))
-        read = Reader()
         ended_at = read.time(get("end_time"), "end_time")
         values = {
             "provider_call_id": call_id,

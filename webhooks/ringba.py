@@ -69,7 +69,7 @@ class RingbaProvider(RecipeAuth, Provider):
         if status is None and kind == events.KIND_COMPLETED:
             # Finalized fires however the call ended: it connected only if a target took it.
             status = "answered" if target or (duration or 0) > 0 else "missed"
-        revenue = fields.decimal(get("revenue", "conversion_amount"))
+        revenue = read.money(get("revenue", "conversion_amount"), "revenue")
         # Revenue is only booked on a converted call, so a completed pixel with revenue says it too.
         converted = event == "converted" or bool(revenue)
         region = self.settings.default_region

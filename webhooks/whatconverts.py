@@ -74,7 +74,7 @@ class WhatConvertsProvider(RecipeAuth, Provider):
             raise ParseError("no lead_id in the WhatConverts lead")
         read = Reader()
         values = {"provider_call_id": lead_id, **self._call(lead, read), **self._people(lead, read)}
-        values |= self._attribution(lead) | self._outcome(lead) | self._custom(lead)
+        values |= self._attribution(lead) | self._outcome(lead, read) | self._custom(lead)
         return [assemble(self.slug, values, received_at=request.received_at, warnings=read.warnings)]
 
     def _call(self, lead: Mapping[str, Any], read: Reader) -> dict[str, Any]:
@@ -152,8 +152,8 @@ class WhatConvertsProvider(RecipeAuth, Provider):
             values[f"attribution.{key}"] = _click_id(key, fields.first(*(lead.get(name) for name in names)))
         return values
 
-    def _outcome(self, lead: Mapping[str, Any]) -> dict[str, Any]:
-        value = fields.decimal(fields.first(lead.get("sales_value"), lead.get("quote_value")))
+    def _outcome(self, lead: Mapping[str, Any], read: Reader) -> dict[str, Any]:
+        value = read.money(fields.first(lead.get("sales_value"), lead.get("quote_value")), "sales_value")
         return {
             "outcome.qualified": _QUOTABLE.get(fields.lower(lead.get("quotable")) or ""),
             "outcome.value": value,

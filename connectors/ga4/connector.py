@@ -26,11 +26,11 @@ from connectors.base import (
 )
 from connectors.ga4 import limits
 from connectors.ga4.coverage import COVERAGE_REPORT
-from connectors.ga4.ledger import PENDING, SENT, Ledger
+from connectors.ga4.ledger import PENDING, Ledger
 from connectors.ga4.options import Ga4Options, option_problems, parse_options
-from connectors.ga4.payload import EventRef, pack_requests
-from connectors.ga4.plan import Planner, refusal
-from connectors.ga4.sending import BatchSender
+from connectors.ga4.payload import EventDraft, EventRef, pack_requests
+from connectors.ga4.plan import CallPlan, Planner, refusal
+from connectors.ga4.sending import BatchSender, in_flight_error, pending_verdict
 from connectors.ga4.transport import COLLECT_PATH, DEBUG_PATH, MpTransport, MpTransportError
 from connectors.hooks import AdminReport
 
@@ -147,17 +147,17 @@ class GA4Connector(Connector):
     def preview(self, item: DeliveryItem) -> list[PlannedRequest]:
         """The collect requests `send` would make now; [] when the item would be skipped.
 
-        Raises the DeliveryError `send` would record when the mappings cannot make an event; a
-        limit the event breaks (too old, too long) is named in the request's note instead.
+        Raises the DeliveryError `send` would record when the mappings cannot make an event, or
+        (`in_flight`) while another claim's send of the call is under way; another claim's
+        `pending` marks are judged as `send` judges them (its liveness, then its phase). A limit
+        the event breaks (too old, too long) is named in the request's note instead.
         """
         plan = self.planner.plan(item)
         if isinstance(plan.outcome, DeliveryError):
             raise plan.outcome
         if plan.outcome is not None:
             return []
-        ledger = Ledger(self.context)
-        skipped = {SENT} if self.options.resend_in_doubt else {SENT, PENDING}
-        drafts = [draft for draft in plan.drafts if ledger.status(plan.key, draft.name) not in skipped]
+        drafts = self._unsent(plan)
         if not drafts:
             return []
         error = refusal(drafts, self.clock())
@@ -173,6 +173,24 @@ class GA4Connector(Connector):
             PlannedRequest("POST", self.transport.public_url(COLLECT_PATH), request.body, note)
             for request in packed
         ]
+
+    def _unsent(self, plan: CallPlan) -> list[EventDraft]:
+        """The drafts `send` would POST now, judging other claims' marks as `send` does; raises
+        the RetryableError `send` records while another claim's send is under way."""
+        marks = Ledger(self.context).marks(plan.key)
+        now = self.clock()
+        drafts = []
+        for draft in plan.drafts:
+            mark = marks.get(draft.name)
+            if mark is None:
+                drafts.append(draft)
+            elif mark.get("status") == PENDING:
+                verdict = pending_verdict(mark, self.context, now)
+                if verdict == "in_flight":
+                    raise in_flight_error(draft.name)
+                if verdict == "unsent" or self.options.resend_in_doubt:
+                    drafts.append(draft)
+        return drafts
 
     # --- checks ------------------------------------------------------------------------------
 

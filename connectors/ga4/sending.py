@@ -13,7 +13,7 @@ import contextlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
@@ -52,6 +52,32 @@ IN_FLIGHT_WINDOW: Final = timedelta(minutes=10)
 IN_FLIGHT_RETRY_S: Final = 30.0
 Verdict = Literal["in_flight", "unsent", "in_doubt"]
 _EVENT_INDEX: Final = re.compile(r"index: \[(\d+)\]")
+
+
+def pending_verdict(mark: Mapping[str, Any], context: ConnectorContext, now: datetime) -> Verdict:
+    """What another sender's `pending` mark means now (see ledger.py): its claim's liveness and
+    phase decide; only a mark whose claim nobody can judge falls back to IN_FLIGHT_WINDOW.
+    `send` and `preview` both judge through here."""
+    writer = mark.get("claim")
+    alive = context.claim_alive(str(writer)) if writer else None
+    if alive:
+        return "in_flight"
+    if alive is False:
+        # Its worker is gone or its work was handed on: the mark's phase says whether the
+        # request could have left. A mark without a phase predates phases: in doubt.
+        return "unsent" if mark.get("phase") == marks.PREPARED else "in_doubt"
+    if now - datetime.fromisoformat(str(mark["at"])) < IN_FLIGHT_WINDOW:
+        return "in_flight"
+    return "in_doubt"
+
+
+def in_flight_error(name: str) -> RetryableError:
+    """What a delivery meeting another claim's send of `name` under way records (no attempt spent)."""
+    return RetryableError(
+        f"{name} of this call is being sent by another worker",
+        reason="in_flight",
+        retry_after=IN_FLIGHT_RETRY_S,
+    )
 
 
 @dataclass
@@ -138,11 +164,7 @@ class BatchSender:
             elif mark and mark.get("status") == marks.PENDING:
                 verdict = self._pending(mark)
                 if verdict == "in_flight":
-                    claim.error = RetryableError(
-                        f"{draft.name} of this call is being sent by another worker",
-                        reason="in_flight",
-                        retry_after=IN_FLIGHT_RETRY_S,
-                    )
+                    claim.error = in_flight_error(draft.name)
                     return
                 if verdict == "in_doubt" and not self.resend_in_doubt:
                     claim.doubtful.append(draft.name)
@@ -165,18 +187,7 @@ class BatchSender:
                 claim.notes.append(note)
 
     def _pending(self, mark: dict[str, Any]) -> Verdict:
-        """What another sender's `pending` mark means now (see ledger.py)."""
-        writer = mark.get("claim")
-        alive = self.context.claim_alive(str(writer)) if writer else None
-        if alive:
-            return "in_flight"
-        if alive is False:
-            # Its worker is gone or its work was handed on: the mark's phase says whether the
-            # request could have left. A mark without a phase predates phases: in doubt.
-            return "unsent" if mark.get("phase") == marks.PREPARED else "in_doubt"
-        if self.now - datetime.fromisoformat(str(mark["at"])) < IN_FLIGHT_WINDOW:
-            return "in_flight"
-        return "in_doubt"
+        return pending_verdict(mark, self.context, self.now)
 
     @staticmethod
     def _refs(claims: Any) -> list[tuple[EventRef, EventDraft]]:

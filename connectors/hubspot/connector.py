@@ -34,11 +34,12 @@ from connectors.hubspot.contacts import LAST_CALL_PROPERTY, ContactSync
 from connectors.hubspot.errors import CREDENTIAL_HINT, classify, error_body, is_api_exception
 from connectors.hubspot.options import HubSpotOptions, destination_problems
 from connectors.hubspot.options import mapping_problems as check_mapping
-from connectors.hubspot.plan import CallPlan, Ledger, number_key
+from connectors.hubspot.plan import CallPlan, Ledger
 from connectors.hubspot.preview import planned_requests
 from connectors.hubspot.sandbox_options import sandbox_problems
 from connectors.hubspot.transport import build_client, matching, recorder
 from hub.core import phones
+from hub.core.phones import caller_key
 
 #: How long one batch may hold its callers' number locks (rate-limit waits included).
 LOCK_TIMEOUT_S = 120.0
@@ -118,7 +119,7 @@ class HubSpotConnector(Connector):
                 try:
                     for number in numbers:
                         locks.enter_context(
-                            self.context.lock(f"hubspot:contact:{number_key(number)}", LOCK_TIMEOUT_S)
+                            self.context.lock(f"hubspot:contact:{caller_key(number)}", LOCK_TIMEOUT_S)
                         )
                 except DeliveryError as error:
                     ledger.settle(plans, error)

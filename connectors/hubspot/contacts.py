@@ -18,12 +18,13 @@ from connectors.base import DeliveryError, Held, RetryableError
 from connectors.hubspot.lookup import most_recent, numbers_held, plan_searches, search_properties
 from connectors.hubspot.outcomes import ContactOutcomes
 from connectors.hubspot.phones import PHONE_PROPERTIES
-from connectors.hubspot.plan import CallPlan, Ledger, Sync, chunks, group_by, number_key
+from connectors.hubspot.plan import CallPlan, Ledger, Sync, chunks, group_by
 from connectors.hubspot.properties import stage_allowed, text_properties
+from hub.core.phones import caller_key
 
 
 def contact_state_key(e164: str) -> str:
-    return f"contact:{number_key(e164)}"
+    return f"contact:{caller_key(e164)}"
 
 
 #: When the call whose attribution a contact holds happened: an older call never overwrites it.

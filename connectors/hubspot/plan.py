@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -13,11 +12,6 @@ from connectors.hubspot.options import HubSpotOptions
 from hub.core.records import RenderedRecord
 
 T = TypeVar("T")
-
-
-def number_key(e164: str) -> str:
-    """Lock and state keys name a number by digest: keys end up in Redis and the database."""
-    return hashlib.sha256(e164.encode()).hexdigest()[:24]
 
 
 @dataclass

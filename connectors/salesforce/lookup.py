@@ -18,7 +18,8 @@ from simple_salesforce.format import format_soql
 from connectors.base import ConnectorContext, Held
 from connectors.salesforce.api import SalesforceApi
 from connectors.salesforce.options import API_NAME
-from connectors.salesforce.phones import NumberMatcher, lock_key, phone_search
+from connectors.salesforce.phones import NumberMatcher, phone_search
+from hub.core.phones import caller_key
 
 SEARCH_CHUNK: Final = 100
 #: Numbers per exact SOQL query on the Lead key field (well inside SOQL's statement length).
@@ -34,12 +35,12 @@ class Person:
 
 
 def person_state_key(e164: str) -> str:
-    return f"person:{lock_key(e164)}"
+    return f"person:{caller_key(e164)}"
 
 
 def last_call_state_key(e164: str) -> str:
     """Per caller: when the call whose values the caller's record holds happened."""
-    return f"last_call:{lock_key(e164)}"
+    return f"last_call:{caller_key(e164)}"
 
 
 class PersonFinder:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from typing import Final
@@ -58,8 +57,3 @@ def phone_search(numbers: Sequence[str], returning: Sequence[str]) -> str:
     """`FIND {a OR b} IN PHONE FIELDS RETURNING ...` for E.164 numbers (digits only, reserved chars stripped)."""
     terms = sorted({sosl_term(search_digits(number)) for number in numbers} - {""})
     return f"FIND {{{' OR '.join(terms)}}} IN PHONE FIELDS RETURNING {', '.join(returning)}"
-
-
-def lock_key(e164: str) -> str:
-    """Lock and state keys name a number by digest: Redis keys and state rows never show it."""
-    return hashlib.sha256(e164.encode()).hexdigest()[:24]

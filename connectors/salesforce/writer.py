@@ -20,10 +20,10 @@ from connectors.salesforce.lookup import Person, PersonFinder, choose, last_call
 from connectors.salesforce.members import MemberWriter
 from connectors.salesforce.names import NameResolver
 from connectors.salesforce.options import OWNER_EMAIL, Options
-from connectors.salesforce.phones import lock_key
 from connectors.salesforce.picklists import AddressPicklists
 from connectors.salesforce.plan import CallPlan, create_only, lead_body, sendable, with_type, without_task
 from connectors.salesforce.tasks import TaskWriter
+from hub.core.phones import caller_key
 from hub.core.records import RenderedRecord
 
 LOCK_TIMEOUT_S = 60.0
@@ -48,7 +48,7 @@ class BatchWriter:
             # Sorted order: two workers with overlapping batches cannot deadlock.
             for number in numbers:
                 locks.enter_context(
-                    self.context.lock(f"salesforce:caller:{lock_key(number)}", LOCK_TIMEOUT_S)
+                    self.context.lock(f"salesforce:caller:{caller_key(number)}", LOCK_TIMEOUT_S)
                 )
             self._find_people(working, numbers)
             created = self._create_leads(working)

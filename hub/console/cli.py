@@ -71,17 +71,19 @@ def _time(value: str | None, name: str) -> Any:
 
 
 def cmd_calls(args: argparse.Namespace) -> int:
-    from hub.console.call_search import CallQuery, search
+    from hub.queries import CallSearch, CallSearchError, search_calls
     from hub.time_filters import TimeFilterError
 
     try:
-        query = CallQuery(
-            q=args.phone or args.id or "",
+        search = CallSearch(
+            phone=args.phone,
+            call_id=args.id,
             source=args.source,
             status=args.status,
             destination=args.destination,
             since=_time(args.since, "--since"),
             until=_time(args.until, "--until"),
+            limit=args.limit,
         )
     except TimeFilterError as exc:
         print(f"hub calls: {exc}", file=sys.stderr)
@@ -89,9 +91,13 @@ def cmd_calls(args: argparse.Namespace) -> int:
     db = _db()
     try:
         with db.read_session() as session:
-            total, rows = search(session, query, [args.source] if args.source else [])
+            found = search_calls(session, search)
+    except CallSearchError as exc:
+        print(f"hub calls: --{exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
     finally:
         db.dispose()
+    total, rows = found["total"], found["items"]
     destinations = sorted({d for row in rows for d in row["destinations"]})
     print(
         table(
@@ -115,7 +121,6 @@ def cmd_calls(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from hub import queries
-    from hub.console.call_search import CallQuery, search
 
     db = _db()
     try:
@@ -123,7 +128,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             detail = queries.call_detail(session, args.call)
             if detail is None:
                 # Not a call id: a phone number in any format, or the provider's call id.
-                total, rows = search(session, CallQuery(q=args.call), [])
+                found = queries.search_calls(session, queries.CallSearch(text=args.call))
+                total, rows = found["total"], found["items"]
                 if not rows:
                     print(f"hub show: no call {args.call}", file=sys.stderr)
                     return EXIT_PROBLEMS
@@ -229,6 +235,7 @@ def register(commands: Any) -> None:
     calls.add_argument("--destination")
     calls.add_argument("--since", help=times)
     calls.add_argument("--until", help=times)
+    calls.add_argument("--limit", type=int, default=50, help="at most this many, newest call first")
     calls.set_defaults(func=cmd_calls)
 
     show = commands.add_parser("show", help="a call with its deliveries and attempts (CALL_ID or PHONE)")

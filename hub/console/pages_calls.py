@@ -93,7 +93,7 @@ def calls() -> str:
         page=int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1,
     )
     with hub.db.read_session() as session:
-        total, rows = call_search.search(session, query, list(hub.config.sources))
+        total, rows = call_search.search(session, query)
     return render_template(
         "console/calls.html",
         rows=rows,

@@ -135,3 +135,14 @@ def retry_cancel(job_id: str) -> Response:
     else:
         flash("This job had already finished.", "error")
     return redirect(url_for("console.retry_job", job_id=job_id))
+
+
+@blueprint.post("/jobs/<job_id>/resume")
+def retry_resume(job_id: str) -> Response:
+    user = current_user()
+    assert user is not None
+    if bulk.resume_job(runtime(), job_id, user.name):
+        flash("Resumed: the job goes on from the last chunk it recorded.", "ok")
+    else:
+        flash("This job is not stalled: nothing to resume.", "error")
+    return redirect(url_for("console.retry_job", job_id=job_id))

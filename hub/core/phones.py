@@ -8,6 +8,7 @@ whenever they are the same line.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from typing import Any, Final
 
@@ -63,6 +64,13 @@ def _e164(value: Any, region: str) -> str | None:
 # Providers, mappings and connectors read the same few numbers (tracking lines, a caller's
 # number in every destination) many times per call; parsing one costs ~150 us.
 _e164_text = functools.lru_cache(maxsize=4096)(_e164)
+
+
+def caller_key(number: str) -> str:
+    """How the hub names a caller where the number must not show (lock names, connector state
+    keys): the first 24 hex digits of the SHA-256 of the E.164 number. Stored state is keyed by
+    it and `hub forget` finds that state by it, so it must never change."""
+    return hashlib.sha256(number.encode()).hexdigest()[:24]
 
 
 def national(value: Any, region: str = DEFAULT_REGION) -> str | None:

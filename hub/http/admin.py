@@ -137,7 +137,10 @@ def list_events() -> Response:
         offset=_int("offset", 0),
     )
     with runtime().db.read_session() as session:
-        return jsonify(queries.search_calls(session, search))
+        try:
+            return jsonify(queries.search_calls(session, search))
+        except queries.CallSearchError as exc:
+            abort(400, str(exc))
 
 
 @blueprint.get("/events/<call_id>")

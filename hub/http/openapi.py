@@ -19,7 +19,7 @@ TIME_FILTER_SCHEMA: dict[str, Any] = {
 
 def _list_params(*names: str) -> list[dict[str, Any]]:
     described = {
-        "phone": "Caller number in any format (normalized to E.164 for the search)",
+        "phone": "Caller number in any format (normalized to E.164); one that is no usable number is a 400",
         "call_id": "Hub call id or the provider's call id",
         "source": "Source id from hub.yaml",
         "status": "Delivery status: pending, queued, delivered, skipped, held, rejected, failed",

@@ -82,6 +82,8 @@ class Call(Base):
         UniqueConstraint("source", "provider_call_id", name="uq_calls_source_call"),
         Index("ix_calls_caller_number", "caller_number"),
         Index("ix_calls_last_event_at", "last_event_at"),
+        # Call searches filter and order on when the call happened.
+        Index("ix_calls_first_event_at", "first_event_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

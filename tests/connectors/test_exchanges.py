@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
+
+import pytest
 
 from connectors.exchanges import ExchangeRecorder, Masking, scrub_numbers, without_query
 
@@ -90,6 +93,24 @@ def test_exchanges_are_collected_per_thread_and_only_inside_collecting() -> None
 
     assert [exchange.url for exchange in exchanges] == ["/inside"]
     assert elsewhere == [2]
+
+
+def test_a_body_the_masker_cannot_handle_is_left_out_with_its_cause_never_its_values(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(node: dict[str, object], masking: Masking) -> dict[str, object]:
+        raise KeyError(str(node["phone"]))  # the message quotes the value it choked on
+
+    raw = '{"phone":"+14155550100"}'
+    with caplog.at_level(logging.WARNING, logger="connectors.exchanges"):
+        body = ExchangeRecorder(Masking(reshape=broken)).body(raw)
+
+    assert body == f"[body not recorded: masking failed (KeyError) on {len(raw)} bytes of JSON]"
+    (record,) = caplog.records
+    assert getattr(record, "detail", None) == "KeyError"
+    assert "4155550100" not in f"{body}{record.__dict__}"
+    deep = "[" * 5000 + "]" * 5000
+    assert "RecursionError: nested too deep" in ExchangeRecorder().body(deep)
 
 
 def test_what_a_field_name_means_depends_on_each_maskings_own_keys() -> None:

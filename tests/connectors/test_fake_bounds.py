@@ -45,3 +45,39 @@ def test_the_webhook_receiver_keeps_the_latest_deliveries_and_counts_all() -> No
     assert listing["total"] == FAKE_HISTORY_LIMIT + extra
     assert len(listing["items"]) == FAKE_HISTORY_LIMIT
     assert [item["json"]["n"] for item in listing["items"][:2]] == [extra, extra + 1]
+
+
+def test_the_webhook_receiver_keeps_only_the_latest_attempts() -> None:
+    client = webhook_receiver().test_client()
+    for index in range(FAKE_HISTORY_LIMIT + 3):
+        # Unsigned: refused with 401, still an attempt.
+        client.post("/receive", data=json.dumps({"n": index}), headers={"X-Callhub-Delivery": f"d{index}"})
+    attempts = client.get("/__fake__/attempts").json["items"]
+    assert len(attempts) == FAKE_HISTORY_LIMIT
+    assert attempts[0]["delivery_id"] == "d3"
+    assert {attempt["status"] for attempt in attempts} == {401}
+
+
+def test_the_hubspot_fake_keeps_bodies_of_its_latest_requests_only() -> None:
+    from connectors.hubspot.fake.app import BODY_HISTORY_LIMIT, create_app, fake_of
+
+    app = create_app(rate_limit=10_000, search_rate_limit=10_000)
+    client = app.test_client()
+    total = BODY_HISTORY_LIMIT + 10
+    for index in range(total):
+        search = {
+            "filterGroups": [
+                {"filters": [{"propertyName": "email", "operator": "EQ", "value": f"{index}@x.example"}]}
+            ]
+        }
+        assert (
+            client.post(
+                "/crm/v3/objects/contacts/search", json=search, headers={"Authorization": "Bearer t"}
+            ).status_code
+            == 200
+        )
+    logged = fake_of(app).requests_to("POST", "/search")
+    assert len(logged) == total
+    assert [entry.body for entry in logged[:10]] == [None] * 10
+    assert logged[-1].body["filterGroups"][0]["filters"][0]["value"] == f"{total - 1}@x.example"
+    assert sum(entry.body is not None for entry in logged) == BODY_HISTORY_LIMIT

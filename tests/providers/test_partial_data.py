@@ -17,7 +17,7 @@ from hub.core.errors import NotACall, ParseError
 from hub.samples import request_from_bytes
 from tests.providers.support import FIXTURES, RECEIVED_AT, hub_url, make_provider
 from tests.providers.test_generic import ENVELOPE, post_json, provider_for
-from webhooks.base import InboundRequest
+from webhooks.base import Headers, InboundRequest
 
 
 def _json(slug: str, name: str, **changes: Any) -> InboundRequest:
@@ -159,3 +159,112 @@ def test_twilio_client_identity_is_no_number_and_no_warning() -> None:
     )
     assert event.caller.number is None
     assert event.warnings == ()
+
+
+# --- rules every provider shares (webhooks/assemble.py) ---------------------------------------
+
+
+def test_twilio_caller_id_naming_the_place_is_no_caller_name() -> None:
+    (event,) = make_provider("twilio").normalize(
+        _form("twilio", "parent_leg_completed.form", CallerName="DECATUR GA")
+    )
+    assert event.caller.name is None
+    assert event.caller.city == "DECATUR"
+    (named,) = make_provider("twilio").normalize(_form("twilio", "parent_leg_completed.form"))
+    assert named.caller.name == "VEGA MARISOL"
+
+
+PLACES = """\
+name: Acme
+auth: {type: token, query: token}
+fields:
+  provider_call_id: id
+  kind: {value: call.completed}
+  caller.name: cnam
+  caller.city: city
+  caller.region: state
+"""
+
+
+def test_a_yaml_provider_drops_caller_id_naming_the_place(tmp_path: Path) -> None:
+    provider = provider_for(tmp_path, PLACES)
+    (place,) = provider.normalize(post_json({"id": "a1", "cnam": "Escondido    Ca", "city": "Escondido"}))
+    (person,) = provider.normalize(
+        post_json({"id": "a2", "cnam": "Dana Scully", "city": "Escondido", "state": "CA"})
+    )
+    assert (place.caller.name, person.caller.name) == (None, "Dana Scully")
+
+
+UNREADABLE = """\
+name: Acme
+auth: {type: token, query: token}
+fields:
+  provider_call_id: id
+  kind: {value: call.completed}
+  call.duration_s: length
+  call.first_call: first
+  call.direction: direction
+  call.status:
+    from: [outcome, event]
+    map: {picked-up: answered, no-answer: missed}
+  caller.country: country
+  outcome.value: amount
+  custom.note: note
+"""
+
+
+def test_a_yaml_provider_warns_for_every_value_it_cannot_read(tmp_path: Path) -> None:
+    provider = provider_for(tmp_path, UNREADABLE)
+    (event,) = provider.normalize(
+        post_json(
+            {
+                "id": "c1",
+                "length": "a while",
+                "first": "perhaps",
+                "direction": "sideways",
+                "outcome": "hung-up",
+                "event": "call.ended",
+                "country": "Atlantis",
+                "amount": "1.250,00",
+                "note": "  ",
+            }
+        )
+    )
+    assert (event.call.duration_s, event.call.first_call, event.call.direction) == (None, None, None)
+    assert (event.call.status, event.caller.country, event.outcome.value) == (None, None, None)
+    assert event.warnings == (
+        "call.duration_s: unreadable duration 'a while'",
+        "call.first_call: unreadable yes/no value 'perhaps'",
+        "call.direction: 'sideways' is not one of inbound, outbound",
+        "call.status: 'hung-up' is not in the value map",
+        "caller.country: unreadable country 'Atlantis'",
+        "outcome.value: unreadable amount '1.250,00'",
+    )
+    # Blanks, "--" and a fallback event name the map does not know are no lost values.
+    (quiet,) = provider.normalize(
+        post_json({"id": "c2", "amount": "--", "event": "call.ended", "length": ""})
+    )
+    assert quiet.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("slug", "name", "changes", "warning"),
+    [
+        ("callrail", "post_call_missed.json", {"value": "twelve"}, "value: unreadable amount 'twelve'"),
+        ("ctm", "call_end_missed.json", {"sale": {"value": "lots"}}, "sale.value: unreadable amount 'lots'"),
+    ],
+)
+def test_an_unreadable_money_value_is_a_warning(
+    slug: str, name: str, changes: dict[str, Any], warning: str
+) -> None:
+    (event,) = make_provider(slug).normalize(_json(slug, name, **changes))
+    assert event.outcome.value is None
+    assert warning in event.warnings
+
+
+def test_a_retreaver_revenue_that_is_no_amount_is_a_warning() -> None:
+    url = "/webhooks/retreaver?event=ended&call_uuid=abc-123&caller=%2B15550101234&revenue=TBD"
+    request = InboundRequest("GET", f"https://hub.example.com{url}", Headers({}), b"", RECEIVED_AT)
+    (event,) = make_provider("retreaver").normalize(request)
+    assert event.outcome.value is None
+    assert "revenue: unreadable amount 'TBD'" in event.warnings

@@ -12,7 +12,7 @@ from hub.core import fields
 from hub.core.errors import ParseError
 from hub.core.events import CallEvent
 from webhooks import auth
-from webhooks.assemble import assemble
+from webhooks.assemble import assemble, shown
 from webhooks.base import InboundRequest, Provider, SourceSettings
 from webhooks.generic import targets
 from webhooks.generic.definition import Definition, load_definition
@@ -129,19 +129,25 @@ class GenericProvider(Provider):
         coerce = targets.coercion(rule.target)
         context = self._context(rule)
         raw: Any = rule.value
-        for path in rule.paths:
+        unmapped: Any = None
+        for index, path in enumerate(rule.paths):
             candidate = self._resolve(path, item, body, request)
             if fields.first(candidate) is None:
                 continue
             if rule.vocabulary is not None:
                 # With a value map the first value the map knows wins, so a status can fall back
-                # from a detailed field to the event name.
+                # from a detailed field to the event name. Only the first field is expected to
+                # map: an event name the map does not know is no lost value.
                 key = (fields.text(candidate) or "").lower()
                 if key not in rule.vocabulary:
+                    unmapped = candidate if index == 0 else unmapped
                     continue
                 candidate = rule.vocabulary[key]
             raw = candidate
             break
+        else:
+            if unmapped is not None and raw is None and rule.default is None:
+                warnings.append(f"{rule.target}: {shown(unmapped)} is not in the value map")
         try:
             value = coerce(raw, context) if raw is not None else None
         except ParseError as exc:
@@ -151,10 +157,9 @@ class GenericProvider(Provider):
             warnings.append(f"{rule.target}: {exc.message}")
             value = None
         else:
-            if value is None and raw is not None and rule.target in targets.PHONE_PATHS:
-                digits = sum(char.isdigit() for char in str(raw))
-                if digits:
-                    warnings.append(f"{rule.target}: not a usable phone number ({digits} digits)")
+            problem = targets.unreadable(rule.target, raw) if value is None and raw is not None else None
+            if problem:
+                warnings.append(f"{rule.target}: {problem}")
         if value is None and rule.default is not None:
             value = coerce(rule.default, context)
         if rule.negate and isinstance(value, bool):

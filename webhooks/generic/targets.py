@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from hub.core import events, fields
 from hub.core.errors import ParseError
+from webhooks.assemble import is_no_value, shown
 
 # Paths with a closed vocabulary: a value map must target one of these words.
 VOCABULARIES: Final[Mapping[str, tuple[str, ...]]] = {
@@ -101,6 +102,37 @@ def _custom(value: Any, context: Context) -> Any:
     if isinstance(value, str):
         return value.strip() or None
     return value
+
+
+#: What an unreadable value of each kind is called in the event's warning.
+_KIND_WORDS: Final[Mapping[Any, str]] = {
+    datetime: "time",
+    bool: "yes/no value",
+    int: "duration",
+    Decimal: "amount",
+}
+#: Paths whose coercion drops a value on purpose (a caller-ID placeholder is no name): no warning.
+_DROPPED_ON_PURPOSE: Final = frozenset({"caller.name"})
+
+
+def unreadable(path: str, raw: Any) -> str | None:
+    """The warning for a value of `path` the provider sent but coercion could not read, None when
+    nothing was lost (a blank, "--", a withheld number, a caller-ID placeholder)."""
+    if path in _DROPPED_ON_PURPOSE or path.startswith("custom.") or is_no_value(raw):
+        return None
+    if path in PHONE_PATHS:
+        # The value may be a person's number: say what it looked like, not what it was.
+        digits = sum(char.isdigit() for char in str(raw))
+        return f"not a usable phone number ({digits} digits)" if digits else None
+    if path in VOCABULARIES:
+        return f"{shown(raw)} is not one of {', '.join(VOCABULARIES[path])}"
+    words = {
+        "caller.country": "country",
+        "attribution.ga_client_id": "GA client id",
+        "attribution.ga_session_id": "GA session id",
+    }
+    what = words.get(path) or _KIND_WORDS.get(_base(_hint(path)), "value")
+    return f"unreadable {what} {shown(raw)}"
 
 
 def coercion(path: str) -> Callable[[Any, Context], Any]:

@@ -13,7 +13,6 @@ Control API for tests and the bench (no auth, not counted, not rate limited):
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
@@ -24,6 +23,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from connectors.base import FAKE_CONTROL_PREFIX, FAKE_HISTORY_LIMIT, add_fake_latency
+from connectors.fake_journal import Journal, Key
 from connectors.hubspot.fake.batch import BATCH_ERROR_MODES, WHOLE_BATCH
 from connectors.hubspot.fake.declared import declared_properties
 from connectors.hubspot.fake.errors import FakeApiError
@@ -47,12 +47,22 @@ SANDBOX_OWNERS: tuple[dict[str, Any], ...] = (
 )
 
 
+#: How many of the most recent requests keep their body (batches of 100 inputs are large: a long
+#: `hub run` holding a thousand of them was the fake's largest use of memory).
+BODY_HISTORY_LIMIT = 100
+
+
 @dataclass
 class RequestLog:
     method: str
     path: str
     status: int
-    body: Any
+    #: The JSON body, compact; None once the request is older than `BODY_HISTORY_LIMIT`.
+    encoded: bytes | None
+
+    @property
+    def body(self) -> Any:
+        return None if self.encoded is None else json.loads(self.encoded)
 
 
 @dataclass
@@ -71,30 +81,65 @@ class FakeHubSpot:
     batch_errors: str = WHOLE_BATCH
     #: Where `hub run` keeps the portal's records across restarts (None: memory only).
     state_path: Path | None = None
-    #: One writer of the state file at a time (request threads share its temporary file).
+    #: One writer of the state file at a time.
     save_lock: threading.Lock = field(default_factory=threading.Lock)
-    #: The store and its revision the state file holds, so a write that changed nothing writes nothing.
-    saved: tuple[CrmStore, int] | None = None
+    #: The store the file describes: after a reset (a new store) the file is rewritten whole.
+    saved: CrmStore | None = None
+    journal: Journal | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.state_path is not None:
+            self.journal = Journal(self.state_path)
 
     def save(self) -> None:
-        """Keep the records where `hub run` finds them after a restart (written whole, then renamed)."""
-        if self.state_path is None:
+        """Append the records and associations changed since the last save to the journal."""
+        journal = self.journal
+        if journal is None:
             return
         with self.save_lock:
             store = self.store
-            # Read before the snapshot: a change racing it is written again by its own request.
-            revision = store.revision
-            if self.saved is not None and self.saved[0] is store and self.saved[1] == revision:
+            if store is not self.saved:
+                self._rewrite(journal, store)
                 return
-            self.state_path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.state_path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(store.to_json()))
-            os.replace(temporary, self.state_path)
-            self.saved = (store, revision)
+            with store.lock:
+                objects, associations = store.take_changes()
+                if not objects and not associations:
+                    return
+                changes = _object_changes(store, objects) + _association_changes(store, associations)
+                live = sum(len(bucket) for bucket in store.objects.values()) + len(store.associations)
+                meta = {"next_id": store.next_id}
+            journal.append(meta, changes)
+            if journal.wants_compaction(live):
+                self._rewrite(journal, store)
+
+    def _rewrite(self, journal: Journal, store: CrmStore) -> None:
+        with store.lock:
+            store.take_changes()
+            objects = {(t, i) for t, bucket in store.objects.items() for i in bucket}
+            records = _object_changes(store, objects) + _association_changes(store, set(store.associations))
+            meta = {"next_id": store.next_id}
+        journal.rewrite(meta, records)
+        self.saved = store
 
     def load(self) -> None:
-        if self.state_path is not None and self.state_path.exists():
-            self.store.load_json(json.loads(self.state_path.read_text()))
+        """Replay the journal (or a snapshot from before it) into the store, then compact it."""
+        journal = self.journal
+        if journal is None:
+            return
+        replayed = journal.replay()
+        if replayed.legacy is not None:
+            self.store.load_json(replayed.legacy)
+        elif replayed.records or replayed.meta:
+            objects: dict[str, list[Any]] = {}
+            associations: list[list[Any]] = []
+            for key, value in replayed.records.items():
+                if key[0] == "o":
+                    objects.setdefault(key[1], []).append(value)
+                else:
+                    associations.append([*key[1:], value])
+            self.store.load_json({**replayed.meta, "objects": objects, "associations": associations})
+        if journal.exists():
+            self._rewrite(journal, self.store)
 
     def record(self, method: str, path: str, status: int, body: Any) -> None:
         route = path.rsplit("/", 1)[0] if path.rsplit("/", 1)[-1].isdigit() else path
@@ -104,7 +149,10 @@ class FakeHubSpot:
             self.counts[f"status {status}"] += 1
             if path.endswith("/search"):
                 self.counts["search"] += 1
-            self.log.append(RequestLog(method, path, status, body))
+            encoded = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+            self.log.append(RequestLog(method, path, status, encoded))
+            if len(self.log) > BODY_HISTORY_LIMIT:
+                self.log[-BODY_HISTORY_LIMIT - 1].encoded = None
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
@@ -115,7 +163,9 @@ class FakeHubSpot:
             }
 
     def reset(self) -> None:
-        """An empty portal with the same settings: no records, counters, faults or spent limits."""
+        """An empty portal with the same settings: no records, counters, faults or spent limits.
+
+        The state file is emptied too, or the next `hub run` would bring the records back."""
         store = self.store
         with self.lock:
             self.store = CrmStore(**store.settings)
@@ -123,10 +173,24 @@ class FakeHubSpot:
             self.log.clear()
             self.limits.reset()
         self.faults.clear()
+        self.save()
 
     def requests_to(self, method: str, path_part: str) -> list[RequestLog]:
         with self.lock:
             return [entry for entry in self.log if entry.method == method and path_part in entry.path]
+
+
+def _object_changes(store: CrmStore, keys: set[tuple[str, str]]) -> list[tuple[Key, Any]]:
+    """Journal entries for these records: their JSON, or None for one archived."""
+    changes: list[tuple[Key, Any]] = []
+    for object_type, object_id in sorted(keys):
+        stored = store.objects[object_type].get(object_id)
+        changes.append((("o", object_type, object_id), None if stored is None else store.object_json(stored)))
+    return changes
+
+
+def _association_changes(store: CrmStore, keys: set[tuple[str, str, str, str]]) -> list[tuple[Key, Any]]:
+    return [(("a", *key), store.associations.get(key)) for key in sorted(keys)]
 
 
 def _fake() -> FakeHubSpot:

@@ -30,6 +30,13 @@ _DEFAULT_PROPERTIES = {
 }
 
 
+#: Properties always indexed besides unique ones: what the connector and HubSpot users search by.
+_INDEXED = frozenset(
+    {"email", "phone", "mobilephone", "hs_calculated_phone_number", "hs_searchable_calculated_phone_number",
+     "hs_searchable_calculated_mobile_number"}
+)  # fmt: skip
+
+
 def object_type_name(raw: str) -> str:
     name = _ALIASES.get(raw, raw)
     if name not in _DEFAULT_PROPERTIES:
@@ -63,6 +70,16 @@ class StoredObject:
             "updatedAt": iso(self.updated_at),
             "archived": False,
         }
+
+
+AssociationKey = tuple[str, str, str, str]
+
+
+@dataclass
+class _Undo:
+    objects: dict[tuple[str, str], StoredObject | None]
+    associations: dict[AssociationKey, int | None]
+    next_id: int
 
 
 def _parse_iso(text: str) -> datetime:
@@ -125,6 +142,19 @@ class CrmStore:
         self.objects: dict[str, dict[str, StoredObject]] = {name: {} for name in _DEFAULT_PROPERTIES}
         #: (from type, from id, to type, to id) -> association type id
         self.associations: dict[tuple[str, str, str, str], int] = {}
+        #: Records and associations changed since `take_changes` (what a journal appends).
+        self.changed_objects: set[tuple[str, str]] = set()
+        self.changed_associations: set[AssociationKey] = set()
+        #: Inside `transaction`: what each touched record or association was before (None: absent).
+        self._undo: _Undo | None = None
+        #: Object type -> property -> lower-cased value -> ids, for the properties callers look
+        #: records up by (unique ones, email, phone numbers): EQ/IN searches and unique-value checks
+        #: read the ids named there instead of every record. Never pruned: candidates are checked.
+        self.indexed: dict[str, frozenset[str]] = {
+            object_type: _INDEXED | {name for name, d in self.catalogue[object_type].items() if d.unique}
+            for object_type in _DEFAULT_PROPERTIES
+        }
+        self.index: dict[str, dict[str, dict[str, set[str]]]] = {name: {} for name in _DEFAULT_PROPERTIES}
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -134,7 +164,8 @@ class CrmStore:
             if not id_property or id_property == "hs_object_id":
                 return bucket.get(key)
             wanted = key.lower() if id_property == "email" else key
-            for stored in bucket.values():
+            candidates = self._candidates(object_type, id_property, [key])
+            for stored in bucket.values() if candidates is None else candidates:
                 value = stored.properties.get(id_property, "")
                 if (value.lower() if id_property == "email" else value) == wanted:
                     return stored
@@ -153,7 +184,7 @@ class CrmStore:
         with self._lock:
             hits = [
                 stored
-                for stored in self.objects[object_type].values()
+                for stored in self._searched(object_type, groups)
                 if stored.searchable_at <= now and matches(stored.properties, groups)
             ]
         hits.sort(key=lambda stored: int(stored.id))
@@ -165,6 +196,41 @@ class CrmStore:
         if offset + limit < len(hits):
             answer["paging"] = {"next": {"after": str(offset + limit)}}
         return answer
+
+    def _searched(self, object_type: str, groups: Sequence[Mapping[str, Any]]) -> Iterable[StoredObject]:
+        """The records a search must check: those the index names when every filter group has an
+        EQ or IN filter on an indexed property (a record matching the group must be among them),
+        else all of them."""
+        found: dict[str, StoredObject] = {}
+        for group in groups:
+            for item in group.get("filters") or []:
+                if item.get("operator", "EQ") not in ("EQ", "IN"):
+                    continue
+                values = item.get("values") or [] if item.get("operator") == "IN" else [item.get("value", "")]
+                candidates = self._candidates(object_type, str(item.get("propertyName")), values)
+                if candidates is not None:
+                    found.update((stored.id, stored) for stored in candidates)
+                    break
+            else:
+                return self.objects[object_type].values()
+        return found.values() if groups else self.objects[object_type].values()
+
+    def _candidates(
+        self, object_type: str, name: str | None, values: Sequence[Any]
+    ) -> list[StoredObject] | None:
+        """Records whose `name` may equal one of `values` (case-insensitive); None: not indexed."""
+        if name not in self.indexed[object_type]:
+            return None
+        by_value, bucket = self.index[object_type].get(name, {}), self.objects[object_type]
+        ids = set().union(*(by_value.get(str(value).lower(), set()) for value in values))
+        return [bucket[object_id] for object_id in ids if object_id in bucket]
+
+    def _index_record(self, stored: StoredObject) -> None:
+        index = self.index[stored.object_type]
+        for name in self.indexed[stored.object_type]:
+            value = stored.properties.get(name)
+            if value:
+                index.setdefault(name, {}).setdefault(value.lower(), set()).add(stored.id)
 
     def owner_ids(self) -> frozenset[str]:
         return frozenset(str(owner["id"]) for owner in self.owners)
@@ -210,6 +276,7 @@ class CrmStore:
         stored.properties[modified] = iso(stored.updated_at)
         if stored.object_type == "contacts":
             self._calculate_phones(stored.properties)
+        self._index_record(stored)
 
     def _calculate_phones(self, properties: dict[str, str]) -> None:
         region = self.default_region
@@ -242,6 +309,7 @@ class CrmStore:
                 now,
                 searchable_at=time.monotonic() + self.search_lag_s,
             )
+            self._touch(object_type, object_id)
             self._apply(stored, values)
             self.objects[object_type][object_id] = stored
             return stored
@@ -253,6 +321,7 @@ class CrmStore:
         with self._lock:
             stored = self.get(object_type, key, id_property)
             self._check_unique(object_type, values, stored.id)
+            self._touch(object_type, stored.id)
             self._apply(stored, values)
             return stored
 
@@ -274,6 +343,8 @@ class CrmStore:
 
     def archive(self, object_type: str, key: str) -> None:
         with self._lock:
+            if key in self.objects[object_type]:
+                self._touch(object_type, key)
             if self.objects[object_type].pop(key, None) is not None:
                 self.revision += 1
 
@@ -289,6 +360,8 @@ class CrmStore:
             self.get(from_type, from_id)
             self.get(to_type, to_id)
             self.revision += 1
+            for key in ((from_type, from_id, to_type, to_id), (to_type, to_id, from_type, from_id)):
+                self._touch_association(key)
             self.associations[(from_type, from_id, to_type, to_id)] = type_id
             self.associations[(to_type, to_id, from_type, from_id)] = DEFAULT_ASSOCIATION_TYPES[
                 (to_type, from_type)
@@ -317,14 +390,76 @@ class CrmStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """Writes inside take effect together or not at all (a batch HubSpot refuses as a whole)."""
+        """Writes inside take effect together or not at all (a batch HubSpot refuses as a whole).
+
+        Only what is written inside is copied (its state before the first write), so the cost
+        follows the batch, not the size of the portal."""
         with self._lock:
-            saved = (copy.deepcopy(self.objects), dict(self.associations), self._next_id)
+            outer, self._undo = self._undo, _Undo({}, {}, self._next_id)
+            undo = self._undo
             try:
                 yield
             except BaseException:
-                self.objects, self.associations, self._next_id = saved
+                for (object_type, object_id), before in undo.objects.items():
+                    if before is None:
+                        self.objects[object_type].pop(object_id, None)
+                    else:
+                        self.objects[object_type][object_id] = before
+                for key, type_id in undo.associations.items():
+                    if type_id is None:
+                        self.associations.pop(key, None)
+                    else:
+                        self.associations[key] = type_id
+                self._next_id = undo.next_id
+                self.revision += 1
                 raise
+            finally:
+                self._undo = outer
+            if outer is not None:
+                # A nested block that held: its first-seen states belong to the enclosing one.
+                for object_key, stored in undo.objects.items():
+                    outer.objects.setdefault(object_key, stored)
+                for key, type_id in undo.associations.items():
+                    outer.associations.setdefault(key, type_id)
+
+    def _touch(self, object_type: str, object_id: str) -> None:
+        """Called before a record is written: marks it changed, keeps its old state for a rollback."""
+        key = (object_type, object_id)
+        self.changed_objects.add(key)
+        if self._undo is not None and key not in self._undo.objects:
+            before = self.objects[object_type].get(object_id)
+            self._undo.objects[key] = copy.deepcopy(before) if before is not None else None
+
+    def _touch_association(self, key: AssociationKey) -> None:
+        self.changed_associations.add(key)
+        if self._undo is not None and key not in self._undo.associations:
+            self._undo.associations[key] = self.associations.get(key)
+
+    def take_changes(self) -> tuple[set[tuple[str, str]], set[AssociationKey]]:
+        """Records and associations written since the last call (created, changed or removed)."""
+        with self._lock:
+            changed = (self.changed_objects, self.changed_associations)
+            self.changed_objects, self.changed_associations = set(), set()
+            return changed
+
+    @property
+    def next_id(self) -> int:
+        return self._next_id
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while reading several records that must agree (a journal copying changes)."""
+        return self._lock
+
+    @staticmethod
+    def object_json(stored: StoredObject) -> dict[str, Any]:
+        """One record as `to_json` and a journal keep it."""
+        return {
+            "id": stored.id,
+            "properties": dict(stored.properties),
+            "createdAt": iso(stored.created_at),
+            "updatedAt": iso(stored.updated_at),
+        }
 
     def to_json(self) -> dict[str, Any]:
         """Records, associations and the id counter, for `hub run` to keep across restarts."""
@@ -332,15 +467,7 @@ class CrmStore:
             return {
                 "next_id": self._next_id,
                 "objects": {
-                    object_type: [
-                        {
-                            "id": stored.id,
-                            "properties": stored.properties,
-                            "createdAt": iso(stored.created_at),
-                            "updatedAt": iso(stored.updated_at),
-                        }
-                        for stored in bucket.values()
-                    ]
+                    object_type: [self.object_json(stored) for stored in bucket.values()]
                     for object_type, bucket in self.objects.items()
                 },
                 "associations": [[*key, type_id] for key, type_id in self.associations.items()],
@@ -353,13 +480,14 @@ class CrmStore:
             for object_type, records in (data.get("objects") or {}).items():
                 bucket = self.objects.setdefault(object_type, {})
                 for record in records:
-                    bucket[str(record["id"])] = StoredObject(
+                    stored = bucket[str(record["id"])] = StoredObject(
                         str(record["id"]),
                         object_type,
                         {str(k): str(v) for k, v in record["properties"].items()},
                         _parse_iso(record["createdAt"]),
                         _parse_iso(record["updatedAt"]),
                     )
+                    self._index_record(stored)
             for from_type, from_id, to_type, to_id, type_id in data.get("associations") or []:
                 self.associations[(from_type, from_id, to_type, to_id)] = int(type_id)
 

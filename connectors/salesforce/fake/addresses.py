@@ -16,11 +16,13 @@ a text value that is no integration value.
 from __future__ import annotations
 
 import base64
+import importlib.util
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any, Final
 
-from phonenumbers.geodata.locale import LOCALE_DATA
+import phonenumbers
 
 from connectors.salesforce.fake.errors import FakeError
 
@@ -50,14 +52,31 @@ STATES: Final[dict[str, dict[str, str]]] = {
 ADDRESSES: Final = {"Lead": ("",), "Contact": ("Mailing",)}
 
 
+def _locale_data() -> Mapping[str, Mapping[str, str]]:
+    """phonenumbers' country names per language, loaded from its one module: importing it as
+    `phonenumbers.geodata.locale` runs the `geodata` package, which loads the area-code geocoding
+    tables of every country (about 100 MB resident) the fake has no use for."""
+    path = Path(phonenumbers.__file__).parent / "geodata" / "locale.py"
+    spec = importlib.util.spec_from_file_location("phonenumbers.geodata.locale", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load phonenumbers' country names from {path}")
+    module = importlib.util.module_from_spec(spec)
+    # Its `from ..util import u` resolves against this package; `phonenumbers.util` is light.
+    module.__package__ = "phonenumbers.geodata"
+    spec.loader.exec_module(module)
+    data: Mapping[str, Mapping[str, str]] = module.LOCALE_DATA
+    return data
+
+
 @cache
 def countries() -> dict[str, str]:
     """ISO code -> English name, in code order (the order `validFor` bitmaps index)."""
     names: dict[str, str] = {}
-    for code in sorted(LOCALE_DATA):
+    locale_data = _locale_data()
+    for code in sorted(locale_data):
         if len(code) != 2 or not code.isalpha():
             continue
-        entry = LOCALE_DATA[code]
+        entry = locale_data[code]
         name = entry.get("en") or entry.get("aa") or ""
         while name.startswith("*"):
             name = entry.get(name[1:]) or ""

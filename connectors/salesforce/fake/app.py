@@ -48,7 +48,7 @@ def create_app(state_path: str | None = None, **options: Any) -> flask.Flask:
     )
     org.store.duplicate_key = _duplicate_key(options.get("duplicate_key", "duplicateResult"))
     saved = StoreFile(Path(state_path)) if state_path else None
-    if saved is not None and saved.path.exists():
+    if saved is not None and saved.exists():
         saved.load(org.store)
     else:
         _seed(org.store, options)

@@ -18,6 +18,9 @@ from connectors.salesforce.fake.validation import check_fields
 Record = dict[str, Any]
 
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+#: SOSL matches phone numbers of at least seven digits by suffix (sosl.py), so two numbers that
+#: match share their last seven digits: the phone index's key.
+PHONE_KEY_DIGITS = 7
 
 
 def digits(value: Any) -> str:
@@ -57,9 +60,17 @@ class Store:
         self.unindexed: set[str] = set()
         #: Error codes the next saves fail with (UNABLE_TO_LOCK_ROW, FIELD_CUSTOM_VALIDATION_EXCEPTION...).
         self.save_faults: list[tuple[str, str | None]] = []
+        #: Records (object, id) changed since `take_changes`: what a journal appends, not the org.
+        self.changed: set[tuple[str, str]] = set()
+        #: Inside `atomic`: each touched record as it was before (None: it did not exist).
+        self._undo: dict[tuple[str, str], Record | None] | None = None
+        #: Object -> last seven digits of a phone field -> ids: SOSL's phone search looks there
+        #: instead of reading every record. Never pruned (a candidate is checked against the record).
+        self.phone_index: dict[str, dict[str, set[str]]] = {name: {} for name in OBJECTS}
         self._seed_api_user()
 
     def _seed_api_user(self) -> None:
+        self._touch("User", self.api_user_id)
         self.records["User"][self.api_user_id] = self._stamp(
             "User",
             self.api_user_id,
@@ -122,7 +133,9 @@ class Store:
                 record["OwnerId"] = self.api_user_id
             if sobject == "CampaignMember":
                 record["HasResponded"] = record.get("Status") == "Responded"
+            self._touch(sobject, record_id)
             self.records[sobject][record_id] = self._stamp(sobject, record_id, record, keep_modified=trusted)
+            self._index_phones(sobject, record)
             if self.search_lag:
                 self.unindexed.add(record_id)
             return record_id
@@ -142,8 +155,10 @@ class Store:
                 raise FakeError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
             self._check_references(fields, data)
             self._check_unique(sobject, fields, data, record_id)
+            self._touch(sobject, record_id)
             record.update(data)
             self._stamp(sobject, record_id, record)
+            self._index_phones(sobject, record)
 
     def upsert(self, sobject: str, field: str, value: str, values: Mapping[str, Any]) -> tuple[str, bool]:
         """(id, created) for an upsert on an external id field."""
@@ -164,6 +179,8 @@ class Store:
 
     def delete(self, sobject: str, record_id: str) -> None:
         with self.lock:
+            if record_id in self._table(sobject):
+                self._touch(sobject, record_id)
             if self._table(sobject).pop(record_id, None) is None:
                 raise FakeError("ENTITY_IS_DELETED", "entity is deleted", [])
 
@@ -183,6 +200,7 @@ class Store:
                     {**{k: v for k, v in carried.items() if v}, "AccountId": account_id},
                     trusted=True,
                 )
+            self._touch("Lead", lead_id)
             lead.update(
                 {"IsConverted": True, "ConvertedContactId": contact_id, "Status": "Closed - Converted",
                  "ConvertedDate": datetime.now(UTC).date().isoformat()}
@@ -192,15 +210,40 @@ class Store:
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
-        """All or none: a failure inside restores every record as it was (allOrNone requests)."""
+        """All or none: a failure inside restores every record as it was (allOrNone requests).
+
+        Only the records written inside are copied (their state before the first write), so the
+        cost follows the request, not the size of the org."""
         with self.lock:
-            snapshot = copy.deepcopy(self.records)
+            outer, self._undo = self._undo, {}
             unindexed = set(self.unindexed)
             try:
                 yield
             except BaseException:
-                self.records, self.unindexed = snapshot, unindexed
+                for (sobject, record_id), before in self._undo.items():
+                    if before is None:
+                        self.records[sobject].pop(record_id, None)
+                    else:
+                        self.records[sobject][record_id] = before
+                self.unindexed = unindexed
                 raise
+            finally:
+                inner, self._undo = self._undo, outer
+            if outer is not None:
+                # A nested block that held: its first-seen states belong to the enclosing one.
+                for key, before in inner.items():
+                    outer.setdefault(key, before)
+
+    def take_changes(self) -> set[tuple[str, str]]:
+        """The (object, id) of records created, changed or deleted since the last call."""
+        with self.lock:
+            changed, self.changed = self.changed, set()
+            return changed
+
+    def counters(self) -> dict[str, Any]:
+        """The org's state beside its records that a restarted fake must continue from."""
+        with self.lock:
+            return {"ids": self._ids, "ticks": self._ticks, "duplicate_rules": sorted(self.duplicate_rules)}
 
     def set_picklists(self, enabled: bool) -> None:
         """Turn State and Country/Territory picklists on or off, as an admin would in Setup."""
@@ -215,10 +258,14 @@ class Store:
                     "duplicate_rules": sorted(self.duplicate_rules)}  # fmt: skip
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Back to what `snapshot` (or a journal's replay, in the same shape) kept."""
         with self.lock:
             for sobject, table in dict(snapshot.get("records") or {}).items():
                 if sobject in self.records:
                     self.records[sobject] = {str(k): dict(v) for k, v in table.items()}
+                    self.phone_index[sobject] = {}
+                    for record in self.records[sobject].values():
+                        self._index_phones(sobject, record)
             self._ids = max(self._ids, int(snapshot.get("ids", 0)))
             self._ticks = max(self._ticks, int(snapshot.get("ticks", 0)))
             self.duplicate_rules = set(snapshot.get("duplicate_rules") or ())
@@ -239,6 +286,31 @@ class Store:
     def _fields(self, sobject: str) -> dict[str, FieldSpec]:
         self._table(sobject)
         return self.fields[sobject]
+
+    def phone_candidates(self, sobject: str, terms: Sequence[str]) -> list[Record] | None:
+        """Records whose phone fields may match one of `terms` (a superset, in id order); None
+        when a term is too short to look up, so the caller reads every record."""
+        keys = [digits(term)[-PHONE_KEY_DIGITS:] for term in terms]
+        if any(len(key) < PHONE_KEY_DIGITS for key in keys):
+            return None
+        index, table = self.phone_index[sobject], self.records[sobject]
+        ids = set().union(*(index.get(key, set()) for key in keys))
+        return [table[record_id] for record_id in sorted(ids) if record_id in table]
+
+    def _index_phones(self, sobject: str, record: Record) -> None:
+        for name, spec in self.fields[sobject].items():
+            if spec.type == "phone":
+                key = digits(record.get(name))[-PHONE_KEY_DIGITS:]
+                if len(key) == PHONE_KEY_DIGITS:
+                    self.phone_index[sobject].setdefault(key, set()).add(record["Id"])
+
+    def _touch(self, sobject: str, record_id: str) -> None:
+        """Called before a record is written: marks it changed, keeps its old state for a rollback."""
+        key = (sobject, record_id)
+        self.changed.add(key)
+        if self._undo is not None and key not in self._undo:
+            before = self.records[sobject].get(record_id)
+            self._undo[key] = copy.deepcopy(before) if before is not None else None
 
     def _new_id(self, sobject: str) -> str:
         self._ids += 1

@@ -3,7 +3,7 @@
 `hub run` starts it when no URL is configured; tests use it, with faults on demand:
 `POST /__fake__/faults {"status": 503, "count": 2, "retry_after": 1}` answers the next two
 deliveries with 503; `DELETE /__fake__/faults` clears them (a destination back up).
-`GET /__fake__/requests` lists what was received, `GET /__fake__/attempts` every request with its
+`GET /__fake__/requests` lists what was received, `GET /__fake__/attempts` the most recent requests with their
 time and the status it was answered, faulted ones included (what a rate limit or Retry-After
 check needs); `POST /__fake__/reset` forgets it all.
 
@@ -42,7 +42,8 @@ class Receiver:
     received: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=FAKE_HISTORY_LIMIT))
     total: int = 0
     faults: list[dict[str, Any]] = field(default_factory=list)
-    attempts: list[dict[str, Any]] = field(default_factory=list)
+    #: The most recent requests, faulted ones included (a long `hub run` must not keep them all).
+    attempts: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=FAKE_HISTORY_LIMIT))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take_fault(self) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ What every connector must do (check, classify, preview, replay, masking) is in t
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,33 @@ def test_preview_of_the_eu_region_and_of_what_was_already_sent() -> None:
     [request] = ga4.preview(item(qualified(callrail_call())))
     assert request.url.startswith("https://region1.google-analytics.com/mp/collect?")
     assert [event["name"] for event in request.body["events"]] == ["qualified_call"]
+
+
+CALL_KEY = "call:callrail:CAL3f1e6c0a9b2d47e8a1c5d9f07b64e2a1"
+
+
+def _pending(claim: str, phase: str, minutes_ago: float = 1) -> dict[str, object]:
+    at = (NOW - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
+    return {
+        CALL_KEY: {"events": {"phone_call": {"status": "pending", "at": at, "phase": phase, "claim": claim}}}
+    }
+
+
+@pytest.mark.parametrize("resend_in_doubt", [False, True])
+def test_preview_judges_another_claims_pending_mark_as_send_does(resend_in_doubt: bool) -> None:
+    def preview(state: dict[str, object]) -> list[object]:
+        context = MemoryContext(state, live_claims={"tok_alive"})  # type: ignore[arg-type]
+        ga4 = GA4Connector(settings(None, resend_in_doubt=resend_in_doubt), context, clock=clock)
+        return list(ga4.preview(item(callrail_call())))
+
+    # Its claim is alive: a send is under way, whatever the mark's age; send waits and so does preview.
+    with pytest.raises(RetryableError) as waiting:
+        preview(_pending("tok_alive", "sending", minutes_ago=30))
+    assert waiting.value.reason == "in_flight"
+    # Its claim is dead before the request started: provably unsent, sent now (no 10-minute wait).
+    assert len(preview(_pending("tok_dead", "prepared"))) == 1
+    # Dead mid-request: in doubt, resent only with resend_in_doubt.
+    assert len(preview(_pending("tok_dead", "sending"))) == (1 if resend_in_doubt else 0)
 
 
 def test_preview_of_a_refused_or_skipped_call() -> None:

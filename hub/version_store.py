@@ -1,0 +1,282 @@
+"""Store call versions in bulk: a fixed number of statements per chunk of receipts, whatever its size.
+
+On SQLite the write lock is held for the whole chunk, so every statement saved there is time other
+writers (the webhook receivers, the other workers) do not wait. The statements are Core ones on
+the session's connection: no ORM object is loaded, tracked or flushed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from hub.config import SourceConfig
+from hub.core.events import KIND_COMPLETED, CallEvent, dump_event, load_event
+from hub.merge import call_id, merge
+from hub.runtime import Runtime
+from hub.store.models import Call, Delivery, Event
+
+CALLS = cast(Table, Call.__table__)
+EVENTS = cast(Table, Event.__table__)
+DELIVERIES = cast(Table, Delivery.__table__)
+
+
+@dataclass(frozen=True)
+class Version:
+    """One call version to store, with the receipt it was normalized from."""
+
+    event: CallEvent
+    receipt_id: int
+    source: SourceConfig
+    #: `event` serialized, when done already (outside the write transaction).
+    payload: dict[str, Any] | None = None
+
+
+def new_delivery_id() -> str:
+    return f"dlv_{secrets.token_hex(12)}"
+
+
+def call_of(event: CallEvent) -> str:
+    return call_id(event.source, event.provider_call_id)
+
+
+def lock_calls(session: Session, events: Sequence[CallEvent]) -> None:
+    """Create the calls of `events` that do not exist yet, then lock all of them in call-id order.
+
+    Every call is inserted (a conflict does nothing) and then locked, both sorted by call id: an
+    insert waits only for a concurrent creator of the same call, a lock only for its holder, and
+    in one order, so two workers ingesting versions of the same calls queue behind each other
+    instead of deadlocking. SQLite's write lock covers the whole database anyway.
+    """
+    first: dict[str, CallEvent] = {}
+    for event in events:
+        first.setdefault(call_of(event), event)
+    if not first:
+        return
+    connection = session.connection()
+    now = datetime.now(UTC)
+    keys = sorted(first)
+    rows = [
+        {
+            "id": key,
+            "source": first[key].source,
+            "provider": first[key].provider,
+            "provider_call_id": first[key].provider_call_id,
+            "kind": first[key].kind,
+            "state": {},
+            "version_count": 0,
+            "first_event_at": first[key].occurred_at,
+            "last_event_at": first[key].occurred_at,
+            "updated_at": now,
+        }
+        for key in keys
+    ]
+    # executemany keeps the rows' order: each call is created after the one before.
+    connection.execute(_create_statement(connection), rows)
+    connection.execute(select(CALLS.c.id).where(CALLS.c.id.in_(keys)).order_by(CALLS.c.id).with_for_update())
+
+
+def _create_statement(connection: Connection) -> Any:
+    dialect = connection.dialect.name
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(CALLS)
+    return statement.on_conflict_do_nothing(index_elements=[CALLS.c.id])
+
+
+def store_versions(runtime: Runtime, session: Session, versions: Sequence[Version]) -> int:
+    """Store versions, refresh their calls' merged state, create their deliveries; returns how many.
+
+    Idempotent: a version already stored (or given twice) is left alone. The calls must be locked
+    already (`lock_calls`, for the whole chunk, before any version is written).
+    """
+    if not versions:
+        return 0
+    connection = session.connection()
+    given = [v.event.id for v in versions]
+    stored = set(connection.scalars(select(EVENTS.c.id).where(EVENTS.c.id.in_(given))))
+    new: list[Version] = []
+    for version in versions:
+        if version.event.id not in stored:
+            stored.add(version.event.id)
+            new.append(version)
+    if not new:
+        return 0
+    now = datetime.now(UTC)
+    by_call: dict[str, list[Version]] = {}
+    for version in new:
+        by_call.setdefault(call_of(version.event), []).append(version)
+    keys = sorted(by_call)
+    earlier: dict[str, list[CallEvent]] = {key: [] for key in keys}
+    for key, payload in connection.execute(
+        select(EVENTS.c.call_id, EVENTS.c.payload).where(EVENTS.c.call_id.in_(keys))
+    ):
+        earlier[key].append(load_event(payload))
+    bounds = {
+        key: (first, last)
+        for key, first, last in connection.execute(
+            select(CALLS.c.id, CALLS.c.first_event_at, CALLS.c.last_event_at).where(CALLS.c.id.in_(keys))
+        )
+    }
+    connection.execute(
+        insert(EVENTS),
+        [
+            {
+                "id": v.event.id,
+                "receipt_id": v.receipt_id,
+                "call_id": call_of(v.event),
+                "source": v.event.source,
+                "kind": v.event.kind,
+                "occurred_at": v.event.occurred_at,
+                "payload": dump_event(v.event) if v.payload is None else v.payload,
+                "created_at": now,
+            }
+            for v in new
+        ],
+    )
+    connection.execute(
+        _CALL_UPDATE, [_merged_call(key, earlier[key], by_call[key], bounds[key], now) for key in keys]
+    )
+    return _route(runtime, connection, new, keys, now)
+
+
+_CALL_UPDATE = (
+    update(CALLS)
+    .where(CALLS.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        kind=bindparam("b_kind"),
+        caller_number=bindparam("b_caller_number"),
+        version_count=bindparam("b_version_count"),
+        first_event_at=bindparam("b_first_event_at"),
+        last_event_at=bindparam("b_last_event_at"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
+
+def _merged_call(
+    key: str,
+    earlier: list[CallEvent],
+    new: list[Version],
+    bounds: tuple[datetime, datetime],
+    now: datetime,
+) -> dict[str, Any]:
+    versions = [*earlier, *(v.event for v in new)]
+    merged = merge(versions)
+    moments = [v.event.occurred_at for v in new]
+    return {
+        "b_id": key,
+        "b_state": dump_event(merged),
+        "b_kind": merged.kind,
+        "b_caller_number": merged.caller.number,
+        "b_version_count": len(versions),
+        "b_first_event_at": min(bounds[0], *moments),
+        "b_last_event_at": max(bounds[1], *moments),
+        "b_updated_at": now,
+    }
+
+
+@dataclass
+class _Link:
+    """One new delivery of a (call, destination) chain, oldest version first."""
+
+    id: str
+    event_id: str
+    due: datetime
+
+
+def _route(
+    runtime: Runtime, connection: Connection, new: list[Version], keys: list[str], now: datetime
+) -> int:
+    """One delivery per version x destination; each version not yet sent is folded into the next.
+
+    A version still `pending` is folded into the newer one: the destination receives the call's
+    current state once, at the later of their due times (the settle window). Of several versions
+    in one chunk, all but the newest are stored folded already; as one after the other would have.
+    """
+    chains: dict[tuple[str, str], list[_Link]] = {}
+    for version in new:
+        due = (
+            now + timedelta(seconds=version.source.settle_s) if version.event.kind == KIND_COMPLETED else now
+        )
+        for destination in runtime.config.destinations_for(version.source.id):
+            link = _Link(new_delivery_id(), version.event.id, due)
+            chains.setdefault((call_of(version.event), destination), []).append(link)
+    if not chains:
+        return 0
+    # Conditional on `pending` and locked (PostgreSQL): one the dispatcher claimed meanwhile is
+    # left to its job; one it is claiming now is folded or not once its claim commits or not.
+    pending: dict[tuple[str, str], list[tuple[str, datetime]]] = {}
+    for delivery_id, key, destination, due_at in connection.execute(
+        select(DELIVERIES.c.id, DELIVERIES.c.call_id, DELIVERIES.c.destination, DELIVERIES.c.due_at)
+        .where(
+            DELIVERIES.c.call_id.in_(keys),
+            DELIVERIES.c.destination.in_({destination for _, destination in chains}),
+            DELIVERIES.c.status == "pending",
+        )
+        .order_by(DELIVERIES.c.id)
+        .with_for_update()
+    ):
+        if (key, destination) in chains:
+            pending.setdefault((key, destination), []).append((delivery_id, due_at))
+    folds: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for (key, destination), chain in chains.items():
+        folded = pending.get((key, destination), [])
+        folds.extend(
+            {"b_id": delivery_id, "b_superseded_by": chain[0].id, "b_message": f"folded into {chain[0].id}"}
+            for delivery_id, _ in folded
+        )
+        latest: datetime | None = max((due_at for _, due_at in folded), default=None)
+        for position, link in enumerate(chain):
+            due = link.due if latest is None else max(link.due, latest)
+            after = chain[position + 1].id if position + 1 < len(chain) else None
+            rows.append(_delivery_row(link, key, destination, due, after, now))
+            latest = due
+    connection.execute(insert(DELIVERIES), rows)
+    if folds:
+        connection.execute(_FOLD, [{**fold, "b_now": now} for fold in folds])
+    return len(rows)
+
+
+_FOLD = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id == bindparam("b_id"), DELIVERIES.c.status == "pending")
+    .values(
+        status="skipped",
+        reason="superseded",
+        message=bindparam("b_message"),
+        superseded_by=bindparam("b_superseded_by"),
+        updated_at=bindparam("b_now"),
+        finished_at=bindparam("b_now"),
+    )
+)
+
+
+def _delivery_row(
+    link: _Link, key: str, destination: str, due: datetime, superseded_by: str | None, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": link.id,
+        "call_id": key,
+        "event_id": link.event_id,
+        "destination": destination,
+        "status": "pending" if superseded_by is None else "skipped",
+        "reason": None if superseded_by is None else "superseded",
+        "message": None if superseded_by is None else f"folded into {superseded_by}",
+        "superseded_by": superseded_by,
+        "attempts": 0,
+        "retry_base": 0,
+        "due_at": due,
+        "external_ids": {},
+        "created_at": now,
+        "updated_at": now,
+        "finished_at": None if superseded_by is None else now,
+    }

@@ -1,0 +1,140 @@
+"""Sandbox fakes keep their records across restarts by appending changes, and a reset persists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connectors.hubspot.fake.app import create_app as hubspot_app
+from connectors.hubspot.fake.app import fake_of
+from connectors.salesforce.fake.app import create_app as salesforce_app
+
+HUBSPOT_AUTH = {"Authorization": "Bearer sandbox"}
+
+
+def _salesforce(path: Path) -> tuple[object, dict[str, str]]:
+    app = salesforce_app(state_path=str(path))
+    token = app.config["FAKE_ORG"].new_session()
+    return app, {"Authorization": f"Bearer {token}"}
+
+
+def _create_leads(
+    app: object, headers: dict[str, str], names: list[str], all_or_none: bool = True
+) -> list[dict[str, object]]:
+    records = [{"attributes": {"type": "Lead"}, "LastName": name, "Company": "Acme"} for name in names]
+    answer = app.test_client().post(  # type: ignore[attr-defined]
+        "/services/data/v64.0/composite/sobjects",
+        headers=headers,
+        json={"allOrNone": all_or_none, "records": records},
+    )
+    assert answer.status_code == 200
+    result: list[dict[str, object]] = answer.json
+    return result
+
+
+def test_salesforce_appends_each_change_and_a_restart_finds_every_record(tmp_path: Path) -> None:
+    path = tmp_path / "sandbox" / "salesforce.json"
+    app, headers = _salesforce(path)
+    [first] = _create_leads(app, headers, ["Vega"])
+    size = path.stat().st_size
+    [second] = _create_leads(app, headers, ["Ortiz"])
+    appended = path.read_text(encoding="utf-8")[size:]
+
+    assert "Ortiz" in appended
+    assert "Vega" not in appended, "only the new record is written"
+    again = salesforce_app(state_path=str(path)).config["FAKE_ORG"].store
+    assert {lead["LastName"] for lead in again.all("Lead")} == {"Vega", "Ortiz"}
+    [third] = _create_leads(*_salesforce(path), ["Lin"])
+    assert len({first["id"], second["id"], third["id"]}) == 3, "ids continue after a restart"
+
+
+def test_salesforce_rolled_back_saves_leave_the_org_and_its_file_as_they_were(tmp_path: Path) -> None:
+    path = tmp_path / "salesforce.json"
+    app, headers = _salesforce(path)
+    _create_leads(app, headers, ["Vega"])
+
+    results = _create_leads(app, headers, ["Ortiz", ""], all_or_none=True)  # LastName is required
+
+    assert not any(result["success"] for result in results)
+    store = app.config["FAKE_ORG"].store
+    assert [lead["LastName"] for lead in store.all("Lead")] == ["Vega"]
+    assert [
+        lead["LastName"] for lead in salesforce_app(state_path=str(path)).config["FAKE_ORG"].store.all("Lead")
+    ] == ["Vega"]
+
+
+def test_salesforce_reset_is_kept_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "salesforce.json"
+    app, headers = _salesforce(path)
+    _create_leads(app, headers, ["Vega"])
+
+    assert app.test_client().post("/__fake__/reset").status_code == 200
+
+    assert salesforce_app(state_path=str(path)).config["FAKE_ORG"].store.all("Lead") == []
+
+
+def _hubspot_contact(app: object, name: str) -> str:
+    answer = app.test_client().post(  # type: ignore[attr-defined]
+        "/crm/v3/objects/contacts", headers=HUBSPOT_AUTH, json={"properties": {"lastname": name}}
+    )
+    assert answer.status_code == 201, answer.json
+    return str(answer.json["id"])
+
+
+def test_hubspot_appends_each_change_and_a_restart_finds_every_record(tmp_path: Path) -> None:
+    path = tmp_path / "hubspot.json"
+    app = hubspot_app(state_path=str(path))
+    first = _hubspot_contact(app, "Vega")
+    size = path.stat().st_size
+    second = _hubspot_contact(app, "Ortiz")
+
+    assert "Vega" not in path.read_text(encoding="utf-8")[size:], "only the new record is written"
+    again = hubspot_app(state_path=str(path))
+    assert {r["properties"]["lastname"] for r in fake_of(again).store.records("contacts")} == {
+        "Vega",
+        "Ortiz",
+    }
+    assert int(_hubspot_contact(again, "Lin")) > max(int(first), int(second)), "ids continue after a restart"
+
+
+@pytest.mark.parametrize("restarted_before_reset", [False, True])
+def test_hubspot_reset_is_kept_across_a_restart(tmp_path: Path, restarted_before_reset: bool) -> None:
+    path = tmp_path / "hubspot.json"
+    app = hubspot_app(state_path=str(path))
+    _hubspot_contact(app, "Vega")
+    if restarted_before_reset:
+        app = hubspot_app(state_path=str(path))
+
+    assert app.test_client().post("/__fake__/reset").status_code == 200
+
+    assert fake_of(hubspot_app(state_path=str(path))).store.records("contacts") == []
+
+
+def test_hubspot_a_refused_batch_leaves_the_portal_and_its_file_as_they_were(tmp_path: Path) -> None:
+    path = tmp_path / "hubspot.json"
+    app = hubspot_app(state_path=str(path))
+    existing = _hubspot_contact(app, "Vega")
+    inputs = [{"properties": {"lastname": "Ortiz"}}, {"properties": {"hubspot_owner_id": "not-an-owner"}}]
+
+    answer = app.test_client().post(
+        "/crm/v3/objects/contacts/batch/create", headers=HUBSPOT_AUTH, json={"inputs": inputs}
+    )
+
+    assert answer.status_code >= 400
+    for portal in (app, hubspot_app(state_path=str(path))):
+        assert [r["id"] for r in fake_of(portal).store.records("contacts")] == [existing]
+
+
+def test_a_store_file_from_before_the_journal_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "hubspot.json"
+    path.write_text(
+        '{"next_id": 1002, "objects": {"contacts": [{"id": "1001", "properties": {"lastname": "Vega"},'
+        ' "createdAt": "2024-01-01T00:00:00.000Z", "updatedAt": "2024-01-01T00:00:00.000Z"}]}, "associations": []}',
+        encoding="utf-8",
+    )
+    app = hubspot_app(state_path=str(path))
+
+    assert [r["id"] for r in fake_of(app).store.records("contacts")] == ["1001"]
+    assert _hubspot_contact(app, "Ortiz") == "1002"
+    assert len(fake_of(hubspot_app(state_path=str(path))).store.records("contacts")) == 2
