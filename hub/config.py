@@ -9,6 +9,7 @@ misspelled variable, half a set of credentials) is a configuration error naming 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -170,15 +171,32 @@ class GeneratedSecrets:
             self.values = json.loads(self.path.read_text())
 
     def get_or_create(self, name: str) -> tuple[str, bool]:
+        """The secret `name`, made and stored if there is none; returns it with whether it is new.
+
+        Several processes start at once (gunicorn's web workers, `hub worker`s): under one file
+        lock each reads what another may have stored meanwhile, so all of them use the same
+        secret (a console session key that differs per web worker would log users out at random).
+        """
         if name in self.values:
             return self.values[name], False
-        self.values[name] = secrets.token_urlsafe(24)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.values, indent=2))
-        tmp.chmod(0o600)
-        tmp.replace(self.path)
-        return self.values[name], True
+        lock = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.path.exists():
+                self.values = json.loads(self.path.read_text())
+            if name in self.values:
+                return self.values[name], False
+            self.values[name] = secrets.token_urlsafe(24)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            # Created owner-only: the secret is never readable by others, not even briefly.
+            handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(handle, "w") as out:
+                out.write(json.dumps(self.values, indent=2))
+            tmp.replace(self.path)
+            return self.values[name], True
+        finally:
+            os.close(lock)
 
 
 def admin_token(settings: Settings) -> tuple[Secret, bool]:
