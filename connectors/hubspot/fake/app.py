@@ -7,6 +7,8 @@ with HubSpot's policy name and headers), injected faults, then the CRM handler.
 Control API for tests and the bench (no auth, not counted, not rate limited):
 - `POST /__fake__/faults` a fault (see faults.py), `DELETE /__fake__/faults` clears them;
 - `GET /__fake__/stats` request counts; `GET /__fake__/records/<objectType>` what is stored;
+- `GET /__fake__/log` the most recent requests with when each arrived and was answered (the bench
+  draws its timeline from it);
 - `POST /__fake__/reset` empties the CRM, the counters and the faults.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +56,9 @@ class RequestLog:
     path: str
     status: int
     body: Any
+    #: Wall-clock seconds (time.time) when the request arrived and when it was answered.
+    arrived: float = 0.0
+    answered: float = 0.0
 
 
 @dataclass
@@ -96,7 +102,8 @@ class FakeHubSpot:
         if self.state_path is not None and self.state_path.exists():
             self.store.load_json(json.loads(self.state_path.read_text()))
 
-    def record(self, method: str, path: str, status: int, body: Any) -> None:
+    def record(self, method: str, path: str, status: int, body: Any, arrived: float = 0.0) -> None:
+        answered = time.time()
         route = path.rsplit("/", 1)[0] if path.rsplit("/", 1)[-1].isdigit() else path
         with self.lock:
             self.counts["total"] += 1
@@ -104,7 +111,7 @@ class FakeHubSpot:
             self.counts[f"status {status}"] += 1
             if path.endswith("/search"):
                 self.counts["search"] += 1
-            self.log.append(RequestLog(method, path, status, body))
+            self.log.append(RequestLog(method, path, status, body, arrived or answered, answered))
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
@@ -153,6 +160,7 @@ def _authorized(fake: FakeHubSpot) -> bool:
 def _before() -> Response | None:
     if request.path.startswith(FAKE_CONTROL_PREFIX):
         return None
+    g.arrived = time.time()
     fake = _fake()
     if not _authorized(fake):
         raise FakeApiError(
@@ -176,7 +184,9 @@ def _after(response: Response) -> Response:
     for name, value in g.get("rate_limit_headers", {}).items():
         response.headers.setdefault(name, value)
     fake = _fake()
-    fake.record(request.method, request.path, response.status_code, request.get_json(silent=True))
+    fake.record(
+        request.method, request.path, response.status_code, request.get_json(silent=True), g.get("arrived", 0.0)
+    )
     if request.method != "GET" and not request.path.endswith("/search") and response.status_code < 300:
         fake.save()
     return response
@@ -204,6 +214,20 @@ def clear_faults() -> Response:
 @control.get("/stats")
 def stats() -> Response:
     return jsonify(_fake().stats())
+
+
+@control.get("/log")
+def request_log() -> Response:
+    with _fake().lock:
+        entries = list(_fake().log)
+    return jsonify(
+        {
+            "requests": [
+                {"method": e.method, "path": e.path, "status": e.status, "arrived": e.arrived, "answered": e.answered}
+                for e in entries
+            ]
+        }
+    )
 
 
 @control.get("/records/<object_type>")
