@@ -10,6 +10,7 @@ call is a realistic one: a new caller, the shipped mappings, the connector's own
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -109,6 +110,7 @@ def measure(
             time.sleep(0.5)
         backlog = _hubspot_open(hub)
         before = hub.api_requests()["hubspot"]
+        cpu_before = hub.cpu_seconds()
         hub.latency("hubspot", LATENCY_S)
     finally:
         _set_paused(hub, False)
@@ -120,6 +122,7 @@ def measure(
     finally:
         hub.latency("hubspot", 0.0)
     made = hub.api_requests()["hubspot"] - before
+    cpu = {kind: seconds - cpu_before.get(kind, 0.0) for kind, seconds in hub.cpu_seconds().items()}
     timeline = Timeline.fetch(hub.sandbox["hubspot"]).since(resumed)
     rate, span, counted = timeline.paced_rate()
     share = rate * HUBSPOT_WINDOW_S / HUBSPOT_QUOTA
@@ -135,5 +138,8 @@ def measure(
         f"idle at the fake: "
         + ", ".join(f"{v:.1f} s in gaps {k}" for k, v in gaps.items())
         + (f"; {left} HubSpot deliveries still open after {limit_s:g} s" if left else ""),
+        f"  CPU seconds during the drain ({drained_s:.0f} s on {os.cpu_count()} cores): "
+        + ", ".join(f"{kind} {seconds:.1f}" for kind, seconds in sorted(cpu.items()))
+        + (f"; {sum(cpu.values()) / made:.2f} s per request" if made else ""),
     ]
     return lines, {"share": share, "rate": rate, "backlog": backlog}

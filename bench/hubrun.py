@@ -254,6 +254,29 @@ class HubRun:
             result[f"{pid} {command.strip()}"] = rss / 1024
         return result
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far, per kind of process: the `hub run` process (which serves the
+        sandbox fakes), workers, web, the rest (redis)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        result: dict[str, float] = {}
+        for pid in _tree(self.process.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            kind = (
+                "hub run + fakes"
+                if pid == self.process.pid
+                else "workers"
+                if b"worker" in command
+                else "web"
+                if b"gunicorn" in command
+                else "other"
+            )
+            result[kind] = result.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        return result
+
 
 def _tree(pid: int) -> Iterator[int]:
     yield pid
