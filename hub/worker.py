@@ -9,6 +9,7 @@ main loop: it is CPU work, which threads would not speed up.
 
 from __future__ import annotations
 
+import ctypes
 import signal
 import threading
 from types import FrameType
@@ -42,12 +43,38 @@ class _InterruptingDeathPenalty(UnixSignalDeathPenalty):
 
 
 class _ThreadInterruptingDeathPenalty(TimerDeathPenalty):
-    """The same for a job run outside the main thread (SIGALRM reaches the main thread only)."""
+    """The same for a job run outside the main thread (SIGALRM reaches the main thread only).
+
+    The interruption is an exception set on the job's thread, which Python raises at the thread's
+    next bytecode: it cannot cut a blocking call short (connectors' requests carry timeouts), and
+    it can land where it is dropped (a garbage-collector callback). So it is raised again every
+    second until the job ends, and one still pending when the job ends is withdrawn.
+    """
 
     def __init__(self, timeout: Any, exception: Any = JobTimeoutException, **kwargs: Any) -> None:
         super().__init__(  # type: ignore[no-untyped-call]
             timeout, JobTimedOut if exception is JobTimeoutException else exception, **kwargs
         )
+        self._guard = threading.Lock()
+        self._done = False
+
+    def handle_death_penalty(self) -> None:
+        with self._guard:
+            if self._done:
+                return
+            super().handle_death_penalty()  # type: ignore[no-untyped-call]
+            self._timer = threading.Timer(1.0, self.handle_death_penalty)
+            self._timer.start()
+
+    def cancel_death_penalty(self) -> None:
+        with self._guard:
+            self._done = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._target_thread_id is not None:
+                # Withdraw an interruption set but not raised yet: the job is over.
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._target_thread_id), None)
 
 
 class HubWorker(SimpleWorker):

@@ -133,3 +133,23 @@ def test_deliver_concurrency_setting() -> None:
     for wrong in ("0", "17", "two"):
         with pytest.raises(ValueError, match="HUB_DELIVER_CONCURRENCY"):
             Settings.from_env({"HUB_DELIVER_CONCURRENCY": wrong})
+
+
+def test_a_lane_job_past_its_timeout_is_interrupted_in_its_thread(hub: Hub) -> None:
+    from rq.job import JobStatus
+
+    connection = redis_lib.Redis.from_url(hub.runtime.redis_url)
+    queue = Queue(deliver_queue_name("webhook"), connection=connection)
+    job = queue.enqueue("tests.test_claims.swallowing_job", 10, job_timeout=1)
+    [lane] = start_lanes(hub.settings, hub.runtime, 1)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and job.get_status(refresh=True) != JobStatus.FAILED:
+            time.sleep(0.1)
+    finally:
+        lane.worker.stopping.set()
+        lane.join(timeout=30)
+        connection.close()
+    assert job.get_status(refresh=True) == JobStatus.FAILED
+    assert job.return_value() is None
+    assert "JobTimedOut" in str(job.latest_result().exc_string)  # type: ignore[union-attr]
