@@ -112,9 +112,9 @@ def measure(
         before = hub.api_requests()["hubspot"]
         cpu_before = hub.cpu_seconds()
         hub.latency("hubspot", LATENCY_S)
+        resumed = time.time()
     finally:
         _set_paused(hub, False)
-    resumed = time.time()
     try:
         while _hubspot_open(hub) and time.monotonic() - started < limit_s:
             time.sleep(0.5)
