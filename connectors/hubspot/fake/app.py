@@ -185,7 +185,11 @@ def _after(response: Response) -> Response:
         response.headers.setdefault(name, value)
     fake = _fake()
     fake.record(
-        request.method, request.path, response.status_code, request.get_json(silent=True), g.get("arrived", 0.0)
+        request.method,
+        request.path,
+        response.status_code,
+        request.get_json(silent=True),
+        g.get("arrived", 0.0),
     )
     if request.method != "GET" and not request.path.endswith("/search") and response.status_code < 300:
         fake.save()
@@ -223,7 +227,13 @@ def request_log() -> Response:
     return jsonify(
         {
             "requests": [
-                {"method": e.method, "path": e.path, "status": e.status, "arrived": e.arrived, "answered": e.answered}
+                {
+                    "method": e.method,
+                    "path": e.path,
+                    "status": e.status,
+                    "arrived": e.arrived,
+                    "answered": e.answered,
+                }
                 for e in entries
             ]
         }
