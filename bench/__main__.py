@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from bench import drain, ingest, steady, summary
 
@@ -40,7 +40,7 @@ def bursts() -> list[str]:
     return lines
 
 
-SECTIONS: dict[str, Callable[[], list[str]]] = {
+SECTIONS: dict[str, Callable[[], Iterable[str]]] = {
     "steady": steady.run,
     "drain": drain.run,
     "ingest": ingest.run,

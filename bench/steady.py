@@ -10,7 +10,7 @@ use, bench/crm_quota.py) and every process's memory once 10,000 calls have gone 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from bench import crm_quota, summary
 from bench.hubrun import HubRun, Sender
@@ -149,30 +149,28 @@ def memory(hub: HubRun, sender: Sender) -> list[str]:
     return lines
 
 
-def _timed(lines: list[str], name: str, step: Callable[[], list[str]]) -> None:
+def _timed(name: str, step: Callable[[], list[str]]) -> Iterator[str]:
     started = time.monotonic()
-    lines.extend(step())
-    lines.append(f"  ({name}: {time.monotonic() - started:.0f} s)")
+    yield from step()
+    yield f"  ({name}: {time.monotonic() - started:.0f} s)"
 
 
-def run(*, memory_calls: int = 10_000) -> list[str]:
+def run(*, memory_calls: int = 10_000) -> Iterator[str]:
+    """The section's lines, each as soon as its phase is measured."""
     started = time.monotonic()
     hub = HubRun()
     sender = Sender(hub.port)
-    lines = [
-        "Steady load against `hub run` (shipped hub.yaml: web + 2 workers + webhook, Salesforce, HubSpot, GA4 sandboxes),",
-        f"each call a new caller; latency = receipt -> delivered at that destination (hub up in {time.monotonic() - started:.0f} s)",
-    ]
+    yield "Steady load against `hub run` (shipped hub.yaml: web + 2 workers + webhook, Salesforce, HubSpot, GA4 sandboxes),"
+    yield f"each call a new caller; latency = receipt -> delivered at that destination (hub up in {time.monotonic() - started:.0f} s)"
     try:
-        _timed(lines, "5 calls/s", lambda: phase(hub, sender, 5.0, 30.0, "s5x"))
-        _timed(lines, "20 calls/s", lambda: phase(hub, sender, 20.0, 30.0, "s20x"))
-        _timed(lines, "sustained", lambda: sustained(hub, sender))
+        yield from _timed("5 calls/s", lambda: phase(hub, sender, 5.0, 30.0, "s5x"))
+        yield from _timed("20 calls/s", lambda: phase(hub, sender, 20.0, 30.0, "s20x"))
+        yield from _timed("sustained", lambda: sustained(hub, sender))
         # The 200 ms CRM's backlog is the bulk of the 10,000 calls the memory figure needs.
-        _timed(lines, "200 ms CRM", lambda: crm_share(hub, sender, memory_calls))
-        _timed(lines, "memory", lambda: memory(hub, sender))
+        yield from _timed("200 ms CRM", lambda: crm_share(hub, sender, memory_calls))
+        yield from _timed("memory", lambda: memory(hub, sender))
     finally:
         hub.stop()
-    return lines
 
 
 if __name__ == "__main__":
