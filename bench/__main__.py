@@ -27,13 +27,12 @@ def bursts() -> list[str]:
         rows = module.run()
         if not rows:
             continue
+        vendor = name.split("_")[0]
         for row in rows:
+            scenario = str(row.get("scenario", ""))
+            label = scenario if scenario.startswith(vendor) else f"{vendor} {scenario.replace('_', ' ')}"
             if "requests_per_call" in row:
-                summary.record(
-                    f"burst: {name.split('_')[0]} {row.get('scenario', '')} API requests per call",
-                    _fmt(row["requests_per_call"]),
-                    None,
-                )
+                summary.record(f"burst: {label}: API requests per call", _fmt(row["requests_per_call"]), None)
         columns = list(rows[0])
         lines += ["", f"{name.replace('_', ' ')}:", "  " + "  ".join(f"{c:>16}" for c in columns)]
         lines += ["  " + "  ".join(f"{_fmt(row[c]):>16}" for c in columns) for row in rows]
