@@ -109,6 +109,7 @@ def measure(
         while hub.open_work() > _hubspot_open(hub) and time.monotonic() - started < limit_s:
             time.sleep(0.5)
         backlog = _hubspot_open(hub)
+        others = hub.open_work() - backlog
         before = hub.api_requests()["hubspot"]
         cpu_before = hub.cpu_seconds()
         hub.latency("hubspot", LATENCY_S)
@@ -137,7 +138,12 @@ def measure(
         f"backlog drained in {drained_s:.0f} s, {timeline.in_flight():.2f} requests in flight on average, "
         f"idle at the fake: "
         + ", ".join(f"{v:.1f} s in gaps {k}" for k, v in gaps.items())
-        + (f"; {left} HubSpot deliveries still open after {limit_s:g} s" if left else ""),
+        + (f"; {left} HubSpot deliveries still open after {limit_s:g} s" if left else "")
+        + (
+            f"; {others} other receipts and deliveries were still open when it resumed (the drain shared the workers)"
+            if others
+            else ""
+        ),
         f"  CPU seconds during the drain ({drained_s:.0f} s on {os.cpu_count()} cores): "
         + ", ".join(f"{kind} {seconds:.1f}" for kind, seconds in sorted(cpu.items()))
         + (f"; {sum(cpu.values()) / made:.2f} s per request" if made else ""),
