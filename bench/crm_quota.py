@@ -116,8 +116,9 @@ def measure(
         resumed = time.time()
     finally:
         _set_paused(hub, False)
+    draining = time.monotonic()
     try:
-        while _hubspot_open(hub) and time.monotonic() - started < limit_s:
+        while _hubspot_open(hub) and time.monotonic() - draining < limit_s:
             time.sleep(0.5)
         left = _hubspot_open(hub)
     finally:
