@@ -98,7 +98,7 @@ def _set_paused(hub: HubRun, paused: bool) -> None:
 
 
 def measure(
-    hub: HubRun, sender: Sender, calls: int, *, limit_s: float = 600.0
+    hub: HubRun, sender: Sender, calls: int, *, limit_s: float = 300.0
 ) -> tuple[list[str], dict[str, Any]]:
     """Lines to print and the figures (share, ...) for the summary."""
     _set_paused(hub, True)

@@ -132,7 +132,7 @@ def crm_share(hub: HubRun, sender: Sender, total: int, least: int = 5000) -> lis
 
 
 def memory(hub: HubRun, sender: Sender) -> list[str]:
-    clear_s = hub.wait_clear(time.monotonic(), limit_s=600)
+    clear_s = hub.wait_clear(time.monotonic(), limit_s=300)
     sizes = hub.memory_mb()
     worst = max(sizes.values()) if sizes else 0.0
     summary.record(
