@@ -10,9 +10,9 @@ from __future__ import annotations
 import importlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from bench import drain, ingest, steady
+from bench import drain, ingest, steady, summary
 
 
 def bursts() -> list[str]:
@@ -27,13 +27,19 @@ def bursts() -> list[str]:
         rows = module.run()
         if not rows:
             continue
+        vendor = name.split("_")[0]
+        for row in rows:
+            scenario = str(row.get("scenario", ""))
+            label = scenario if scenario.startswith(vendor) else f"{vendor} {scenario.replace('_', ' ')}"
+            if "requests_per_call" in row:
+                summary.record(f"burst: {label}: API requests per call", _fmt(row["requests_per_call"]), None)
         columns = list(rows[0])
         lines += ["", f"{name.replace('_', ' ')}:", "  " + "  ".join(f"{c:>16}" for c in columns)]
         lines += ["  " + "  ".join(f"{_fmt(row[c]):>16}" for c in columns) for row in rows]
     return lines
 
 
-SECTIONS: dict[str, Callable[[], list[str]]] = {
+SECTIONS: dict[str, Callable[[], Iterable[str]]] = {
     "steady": steady.run,
     "drain": drain.run,
     "ingest": ingest.run,
@@ -47,12 +53,16 @@ def main(argv: list[str]) -> int:
         print(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}", file=sys.stderr)
         return 2
     print("callhub bench: figures vary by machine and load; compare the ratios, measured in one run.\n")
+    timings: dict[str, float] = {}
     for name in argv or list(SECTIONS):
         started = time.monotonic()
         print(f"== {name}", flush=True)
         for line in SECTIONS[name]():
             print(line, flush=True)
-        print(f"({name}: {time.monotonic() - started:.0f} s)\n", flush=True)
+        timings[name] = time.monotonic() - started
+        print(f"({name}: {timings[name]:.0f} s)\n", flush=True)
+    for line in summary.table(timings):
+        print(line, flush=True)
     return 0
 
 

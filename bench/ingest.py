@@ -18,6 +18,7 @@ from typing import Any
 import requests
 from sqlalchemy import func, select
 
+from bench import summary
 from bench.load import LoadResult, Request, run_load
 from bench.postgres import postgres_admin_url, throwaway_postgres
 from connectors.webhook.fake import create_app as webhook_receiver
@@ -252,9 +253,14 @@ def run(duration_s: float = 4.0, rounds: int = 3) -> list[str]:
             f"{labels[name]:<34}{result.rate:>10.0f}{result.percentile(50):>10.1f}{result.percentile(99):>10.1f}"
             f"{result.errors:>8}{mb:>10.1f}{result.rate / bare.rate:>9.2f}"
         )
+    summary.record(
+        "ingest: hub /webhooks on SQLite vs bare Flask", f"{measured['sqlite'][0].rate / bare.rate:.2f}", None
+    )
     if "postgresql" in measured:
         ratio = measured["postgresql"][0].rate / measured["sqlite"][0].rate
+        summary.record("ingest: PostgreSQL >= SQLite on the webhook path", f"{ratio:.2f}", ratio >= 1.0)
         lines.append(f"PostgreSQL / SQLite on the webhook path: {ratio:.2f} (target >= 1.00)")
     else:
+        summary.record("ingest: PostgreSQL >= SQLite on the webhook path", "-", None)
         lines.append("PostgreSQL not measured (set BENCH_DATABASE_URL or TEST_DATABASE_URL)")
     return lines

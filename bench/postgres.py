@@ -16,13 +16,15 @@ def postgres_admin_url() -> str | None:
 
 
 @contextmanager
-def throwaway_postgres(admin_url: str) -> Iterator[str]:
+def throwaway_postgres(admin_url: str, template: str | None = None) -> Iterator[str]:
+    """A new database (a copy of the database `template` names, when given); dropped afterwards."""
     name = f"hub_bench_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{template.rsplit("/", 1)[-1]}"' if template else ""
     engine = create_engine(
         admin_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
     )
     with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
     finally:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 import redis
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
@@ -108,8 +109,16 @@ def waiting_jobs(client: redis.Redis, job_ids: Iterable[str]) -> set[str]:
     waiting: set[str] = set()
     for job_id in job_ids:
         try:
-            status = Job.fetch(job_id, connection=client).get_status(refresh=False)
+            job = Job.fetch(job_id, connection=client)
         except NoSuchJobError:
+            continue
+        status = job.get_status(refresh=False)
+        if (
+            status == JobStatus.QUEUED
+            and Queue(job.origin, connection=client).get_job_position(job_id) is None
+        ):
+            # Taken off its queue by a worker that died before starting it: RQ still says
+            # queued (until its maintenance, minutes later), but nobody will run it.
             continue
         if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
             waiting.add(job_id)

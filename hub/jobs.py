@@ -17,10 +17,15 @@ from hub.settings import Settings
 
 _runtime: Runtime | None = None
 _lock = threading.Lock()
+#: A runtime of one thread's own (a worker's delivery lanes, hub.worker), ahead of the process's.
+_thread = threading.local()
 
 
 def runtime() -> Runtime:
     global _runtime
+    own: Runtime | None = getattr(_thread, "runtime", None)
+    if own is not None:
+        return own
     with _lock:
         if _runtime is None:
             _runtime = Runtime.from_settings(Settings.from_env())
@@ -32,6 +37,11 @@ def use_runtime(value: Runtime | None) -> None:
     global _runtime
     with _lock:
         _runtime = value
+
+
+def use_thread_runtime(value: Runtime | None) -> None:
+    """Jobs run by the calling thread use `value` (None: the process's runtime again)."""
+    _thread.runtime = value
 
 
 def current_runtime() -> Runtime:

@@ -11,6 +11,8 @@ from hub.core.secrets import Secret
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 DEFAULT_LEASE_S = 30.0
+#: Delivery jobs a worker process runs at once (HUB_DELIVER_CONCURRENCY).
+DEFAULT_DELIVER_CONCURRENCY = 2
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class Settings:
     #: Seconds a claimed receipt or delivery stays claimed without a heartbeat from its worker:
     #: how soon the work of a worker that died is handed out again.
     lease_s: float = DEFAULT_LEASE_S
+    #: Delivery jobs one worker process runs at once (hub.worker): a delivery spends most of its
+    #: time waiting on the destination's answers, so a second one overlaps it.
+    deliver_concurrency: int = DEFAULT_DELIVER_CONCURRENCY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +70,7 @@ class Settings:
             require_live=values.get("HUB_REQUIRE_LIVE", "").lower() in ("1", "true", "yes"),
             environment=_environment(values.get("HUB_ENV"), data_dir),
             lease_s=_lease(values.get("HUB_LEASE_S")),
+            deliver_concurrency=_deliver_concurrency(values.get("HUB_DELIVER_CONCURRENCY")),
         )
 
 
@@ -88,3 +94,11 @@ def _lease(value: str | None) -> float:
     if not 1.0 <= seconds <= 600.0:
         raise ValueError("HUB_LEASE_S must be between 1 and 600 seconds")
     return seconds
+
+
+def _deliver_concurrency(value: str | None) -> int:
+    if not value:
+        return DEFAULT_DELIVER_CONCURRENCY
+    if not value.strip().isdigit() or not 1 <= int(value) <= 16:
+        raise ValueError(f"HUB_DELIVER_CONCURRENCY must be a whole number from 1 to 16, not {value!r}")
+    return int(value)

@@ -1,7 +1,15 @@
-"""`hub worker`: an RQ worker for ingest and delivery jobs, plus a dispatcher that runs when elected."""
+"""`hub worker`: an RQ worker for ingest and delivery jobs, plus a dispatcher that runs when elected.
+
+A delivery spends most of its time waiting for the destination to answer (a CRM answering in
+200 ms, a batch needing several requests), so one process also runs delivery lanes: RQ workers in
+threads that take delivery jobs only, each with a runtime of its own (its own connectors, shared
+contexts and connections), so that their jobs overlap one another's waits. Ingest stays on the
+main loop: it is CPU work, which threads would not speed up.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import signal
 import threading
 from types import FrameType
@@ -9,12 +17,12 @@ from typing import Any
 
 import redis
 from rq import SimpleWorker
-from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
+from rq.timeouts import BaseDeathPenalty, JobTimeoutException, TimerDeathPenalty, UnixSignalDeathPenalty
 from rq.worker import DequeueStrategy
 
 from hub import jobs
 from hub.core.errors import Interrupted
-from hub.dispatch import Dispatcher, queue_names
+from hub.dispatch import INGEST_QUEUE, Dispatcher, queue_names
 from hub.local_server import LocalServer, start_sandboxes
 from hub.runtime import Runtime
 from hub.settings import Settings
@@ -34,11 +42,76 @@ class _InterruptingDeathPenalty(UnixSignalDeathPenalty):
         )
 
 
+class _ThreadInterruptingDeathPenalty(TimerDeathPenalty):
+    """The same for a job run outside the main thread (SIGALRM reaches the main thread only).
+
+    The interruption is an exception set on the job's thread, which Python raises at the thread's
+    next bytecode: it cannot cut a blocking call short (connectors' requests carry timeouts), and
+    it can land where it is dropped (a garbage-collector callback). So it is raised again every
+    second until the job ends, and one still pending when the job ends is withdrawn.
+    """
+
+    def __init__(self, timeout: Any, exception: Any = JobTimeoutException, **kwargs: Any) -> None:
+        super().__init__(  # type: ignore[no-untyped-call]
+            timeout, JobTimedOut if exception is JobTimeoutException else exception, **kwargs
+        )
+        self._guard = threading.Lock()
+        self._done = False
+
+    def handle_death_penalty(self) -> None:
+        with self._guard:
+            if self._done:
+                return
+            super().handle_death_penalty()  # type: ignore[no-untyped-call]
+            self._timer = threading.Timer(1.0, self.handle_death_penalty)
+            self._timer.start()
+
+    def cancel_death_penalty(self) -> None:
+        with self._guard:
+            self._done = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._target_thread_id is not None:
+                # Withdraw an interruption set but not raised yet: the job is over.
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._target_thread_id), None)
+
+
 class HubWorker(SimpleWorker):
     """A SimpleWorker (jobs run in this process: a fork costs 10-15 ms a job here, and the
     database, not RQ, decides whether interrupted work runs again) whose timeout interrupts."""
 
-    death_penalty_class = _InterruptingDeathPenalty
+    death_penalty_class: type[BaseDeathPenalty] = _InterruptingDeathPenalty
+
+
+#: How often an idle lane looks whether its process is stopping.
+LANE_POLL_S = 2
+
+
+class DeliveryLane(HubWorker):
+    """A worker in a thread of the `hub worker` process, for delivery queues only.
+
+    It registers in Redis like any worker (so the dispatcher counts it when it decides how many
+    batches a destination may have in flight) and stops when the process does, after its job.
+    """
+
+    death_penalty_class = _ThreadInterruptingDeathPenalty
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stopping = threading.Event()
+
+    def _install_signal_handlers(self) -> None:
+        # Signals reach the main thread, whose worker stops the lanes (hub.worker.run_worker).
+        pass
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        # RQ's own wait only ends with a job: wait in short steps and look at `stopping` between them.
+        while not self.stopping.is_set():
+            found = super().dequeue_job_and_maintain_ttl(LANE_POLL_S, LANE_POLL_S)
+            if found is not None:
+                return found
+        return None
 
 
 def make_worker(runtime: Runtime, connection: redis.Redis) -> HubWorker:
@@ -82,13 +155,47 @@ def run_worker(
     # The worker blocks on Redis for new jobs: its connection must not carry the short timeouts
     # the request path uses.
     connection = redis.Redis.from_url(runtime.redis_url)
+    lanes = [] if burst else start_lanes(settings, runtime, settings.deliver_concurrency - 1)
+    stopped = False
     try:
         work(make_worker(runtime, connection), burst=burst)
+        stopped = True
     finally:
+        for lane in lanes:
+            lane.worker.stopping.set()
+        if stopped:
+            # A warm stop: the lanes finish the job they hold, as the main loop did.
+            for lane in lanes:
+                lane.join()
         dispatcher.stop()
         runtime.close()
         for fake in fakes:
             fake.stop()
+
+
+class Lane(threading.Thread):
+    """The thread of one `DeliveryLane`, with a runtime of its own."""
+
+    def __init__(self, settings: Settings, runtime: Runtime, number: int) -> None:
+        super().__init__(name=f"delivery-lane-{number}", daemon=True)
+        self.runtime = Runtime.from_settings(settings, sandbox_urls=runtime.sandbox_urls)
+        queues = [name for name in queue_names(runtime.config) if name != INGEST_QUEUE]
+        self.worker = DeliveryLane(queues, connection=redis.Redis.from_url(runtime.redis_url))
+
+    def run(self) -> None:
+        jobs.use_thread_runtime(self.runtime)
+        try:
+            work(self.worker, burst=False)
+        finally:
+            jobs.use_thread_runtime(None)
+            self.runtime.close()
+
+
+def start_lanes(settings: Settings, runtime: Runtime, count: int) -> list[Lane]:
+    lanes = [Lane(settings, runtime, n + 1) for n in range(max(count, 0))]
+    for lane in lanes:
+        lane.start()
+    return lanes
 
 
 def _reload_on_sighup(runtime: Runtime) -> None:

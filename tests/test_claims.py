@@ -133,6 +133,21 @@ def test_a_claim_whose_job_waits_for_a_worker_is_kept(hub: Hub) -> None:
     assert rows(hub)[delivery_id].attempts == 1
 
 
+def test_a_job_taken_by_a_worker_that_died_before_starting_it_lets_its_claim_lapse(hub: Hub) -> None:
+    """RQ moves a job off its queue as a worker takes it and still calls it queued until the
+    worker starts it: when that worker dies in between, the claim must not be kept forever."""
+    delivery_id, token = queued_claim(hub)
+    connection = redis_lib.Redis.from_url(hub.runtime.redis_url)
+    queue = Queue(deliver_queue_name("webhook"), connection=connection)
+    # What a worker's dequeue does first (the job id leaves the queue), and then nothing.
+    assert connection.lrem(queue.key, 0, deliver_job_id(token)) == 1
+    later = hub.later(hub.runtime.settings.lease_s + 1)
+    assert release_expired(hub.runtime, later) == 1
+    row = rows(hub)[delivery_id]
+    assert (row.status, row.claim_token, row.attempts) == ("pending", None, 0)
+    connection.close()
+
+
 def test_heartbeat_renewal_keeps_live_work(hub: Hub) -> None:
     delivery_id, token = queued_claim(hub)
     lose_jobs(hub)  # only the heartbeat can keep this claim now

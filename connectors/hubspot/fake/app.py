@@ -7,6 +7,8 @@ with HubSpot's policy name and headers), injected faults, then the CRM handler.
 Control API for tests and the bench (no auth, not counted, not rate limited):
 - `POST /__fake__/faults` a fault (see faults.py), `DELETE /__fake__/faults` clears them;
 - `GET /__fake__/stats` request counts; `GET /__fake__/records/<objectType>` what is stored;
+- `GET /__fake__/log` the most recent requests with when each arrived and was answered (the bench
+  draws its timeline from it);
 - `POST /__fake__/reset` empties the CRM, the counters and the faults.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +62,9 @@ class RequestLog:
     status: int
     #: The JSON body, compact; None once the request is older than `BODY_HISTORY_LIMIT`.
     encoded: bytes | None
+    #: Wall-clock seconds (time.time) when the request arrived and when it was answered.
+    arrived: float = 0.0
+    answered: float = 0.0
 
     @property
     def body(self) -> Any:
@@ -141,7 +147,8 @@ class FakeHubSpot:
         if journal.exists():
             self._rewrite(journal, self.store)
 
-    def record(self, method: str, path: str, status: int, body: Any) -> None:
+    def record(self, method: str, path: str, status: int, body: Any, arrived: float = 0.0) -> None:
+        answered = time.time()
         route = path.rsplit("/", 1)[0] if path.rsplit("/", 1)[-1].isdigit() else path
         with self.lock:
             self.counts["total"] += 1
@@ -150,7 +157,7 @@ class FakeHubSpot:
             if path.endswith("/search"):
                 self.counts["search"] += 1
             encoded = None if body is None else json.dumps(body, separators=(",", ":")).encode()
-            self.log.append(RequestLog(method, path, status, encoded))
+            self.log.append(RequestLog(method, path, status, encoded, arrived or answered, answered))
             if len(self.log) > BODY_HISTORY_LIMIT:
                 self.log[-BODY_HISTORY_LIMIT - 1].encoded = None
 
@@ -217,6 +224,7 @@ def _authorized(fake: FakeHubSpot) -> bool:
 def _before() -> Response | None:
     if request.path.startswith(FAKE_CONTROL_PREFIX):
         return None
+    g.arrived = time.time()
     fake = _fake()
     if not _authorized(fake):
         raise FakeApiError(
@@ -240,7 +248,13 @@ def _after(response: Response) -> Response:
     for name, value in g.get("rate_limit_headers", {}).items():
         response.headers.setdefault(name, value)
     fake = _fake()
-    fake.record(request.method, request.path, response.status_code, request.get_json(silent=True))
+    fake.record(
+        request.method,
+        request.path,
+        response.status_code,
+        request.get_json(silent=True),
+        g.get("arrived", 0.0),
+    )
     if request.method != "GET" and not request.path.endswith("/search") and response.status_code < 300:
         fake.save()
     return response
@@ -268,6 +282,26 @@ def clear_faults() -> Response:
 @control.get("/stats")
 def stats() -> Response:
     return jsonify(_fake().stats())
+
+
+@control.get("/log")
+def request_log() -> Response:
+    with _fake().lock:
+        entries = list(_fake().log)
+    return jsonify(
+        {
+            "requests": [
+                {
+                    "method": e.method,
+                    "path": e.path,
+                    "status": e.status,
+                    "arrived": e.arrived,
+                    "answered": e.answered,
+                }
+                for e in entries
+            ]
+        }
+    )
 
 
 @control.get("/records/<object_type>")
