@@ -63,7 +63,9 @@ FLIGHT_HOLD_S = 60.0
 # moment wherever a busy machine puts it, so no window the receiver can draw holds more than
 # `limit` requests. Times are Redis's own (TIME), the one clock every process shares.
 # Returns 0 when there is room (and, when `admit` is 1, takes it), else the milliseconds until
-# enough slots free.
+# enough slots free: at most one window, since a slot held by an unanswered request frees one
+# window after its answer (asking again then costs one more small wait; waiting out the
+# placeholder would park the work for a minute behind a request answered in 200 ms).
 _ACQUIRE = """
 local key, window, limit, cost, member, admit, hold = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
     tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
@@ -79,7 +81,11 @@ if used + cost <= limit then
   return 0
 end
 local oldest = redis.call('ZRANGE', key, used + cost - limit - 1, used + cost - limit - 1, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) - now)
+local wait = tonumber(oldest[2]) - now
+-- A slot still in flight carries its placeholder (grant + window + hold), not when it frees: its
+-- request is normally answered within a timeout, and the slot frees one window after that.
+if wait > window then wait = window end
+return math.max(1, wait)
 """
 
 # The request of `member` was answered: its slots free one window from now.

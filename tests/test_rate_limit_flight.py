@@ -72,3 +72,15 @@ def test_a_worker_thread_asking_again_has_its_previous_request_answered(client: 
         release.set()
         other.join()
     assert context.settle() == 1
+
+
+def test_a_slot_in_flight_is_waited_for_one_window_not_its_placeholder(client: redis.Redis) -> None:
+    """Requests in flight hold their slots until answered; the wait asked of the next one is what
+    it will be once they are answered (one window), not the minute a lost request is held for:
+    work rescheduled by that wait would sit idle long after a 200 ms answer."""
+    bucket = limiter(client, 1)
+    assert isinstance(bucket.try_acquire(), Grant)
+    wait = bucket.try_acquire()
+    assert isinstance(wait, float)
+    assert 0 < wait <= WINDOW_S
+    assert bucket.wait_s() <= WINDOW_S
