@@ -172,14 +172,15 @@ class RefusalKeeper:
             if unknown
             else query.where(Receipt.source == source_id, Receipt.provider != UNKNOWN_PROVIDER)
         )
-        # At most `cap` rows, newest first, through the (status, source, received_at) index.
+        # Only the cap-th newest refusal of the hour matters (one row, read through the
+        # (status, source, received_at) index): none means the cap is not reached.
         with self.db.read_session() as session:
-            newest = list(session.scalars(query.order_by(Receipt.received_at.desc()).limit(cap)))
-        if len(newest) < cap:
+            capping = session.scalar(query.order_by(Receipt.received_at.desc()).offset(cap - 1).limit(1))
+        if capping is None:
             return False
-        # The cap holds until the oldest of these leaves the hour.
+        # The cap holds until that refusal leaves the hour.
         with self._lock:
-            self._capped_until[allowance] = newest[-1] + timedelta(hours=1)
+            self._capped_until[allowance] = capping + timedelta(hours=1)
         return True
 
 
