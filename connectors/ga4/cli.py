@@ -17,12 +17,10 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 from zoneinfo import ZoneInfo
 
 import requests
-from google.analytics.data_v1beta import BetaAnalyticsDataClient
-from google.api_core.exceptions import GoogleAPICallError
 
 from connectors.base import DeliveryError, DeliveryItem, DestinationSettings, Skipped
 from connectors.ga4.connector import mp_transport
@@ -35,8 +33,6 @@ from connectors.ga4.reporting import (
     DayKey,
     DeliveredCounts,
     ReportWindow,
-    data_client,
-    fetch_reported,
     format_report,
     property_id,
     reconcile,
@@ -47,6 +43,9 @@ from connectors.hooks import HubServices
 from hub.core.errors import ConfigError
 from hub.core.events import CallEvent, load_event
 from hub.core.records import RenderedRecord
+
+if TYPE_CHECKING:
+    from google.analytics.data_v1beta import BetaAnalyticsDataClient
 
 Render = Callable[[CallEvent], Sequence[RenderedRecord]]
 #: Default days GA4 may take to show MP events in standard reports.
@@ -221,6 +220,11 @@ def report_command(
     today: date | None = None,
 ) -> int:
     """Print GA4's counts next to the hub's; 1 when GA4 is missing events past the lag, else 0."""
+    # Here, not at the top: every `hub` command registers this module's commands.
+    from google.api_core.exceptions import GoogleAPICallError
+
+    from connectors.ga4.data_api import data_client, fetch_reported
+
     options = parse_options(settings.options)
     today = today or datetime.now(ZoneInfo(options.report_timezone)).date()
     window = report_window(days, today, options.report_timezone)

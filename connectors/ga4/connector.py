@@ -219,7 +219,7 @@ class GA4Connector(Connector):
         )
 
     def _data_api_problems(self) -> list[str]:
-        from connectors.ga4.reporting import probe_data_api
+        from connectors.ga4.data_api import probe_data_api
 
         if not self.settings.sandbox and not self.settings.secret("property_id"):
             return []

@@ -13,7 +13,7 @@ import pytest
 
 from connectors.base import Delivered, MemoryContext, PermanentError, RetryableError
 from connectors.ga4 import GA4Connector
-from connectors.ga4.reporting import probe_data_api
+from connectors.ga4.data_api import probe_data_api
 from tests.connectors.ga4.calls import clock, ctm_call, item, settings
 from tests.connectors.vendor_replay import ReplayServer, all_recorded, recorded
 
