@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import os
 import threading
@@ -9,18 +10,19 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, String, column, create_engine, event, inspect, select, table
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.core.errors import ConfigError, StorageUnavailable
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+#: Where Alembic records the revision a database is at (its default version table).
+VERSION_TABLE = "alembic_version"
 
 
 def _synchronous() -> str:
@@ -172,13 +174,22 @@ class Database:
             return nullcontext()
         return self._write_lock.held(self.WRITE_LOCK_TIMEOUT_S if timeout_s is None else timeout_s)
 
+    # Alembic (with Mako and Pygments, ~10 MB) is imported by the methods that migrate or report
+    # on migrations only: every web and worker process checks the schema at start (is_current),
+    # which reads the revision files and the version table without it.
+
     def _alembic(self) -> AlembicConfig:
+        from alembic.config import Config as AlembicConfig
+
         config = AlembicConfig()
         config.set_main_option("script_location", str(MIGRATIONS))
         return config
 
     def migrate(self) -> list[str]:
         """Bring the schema to the newest revision (idempotent); the revisions applied, oldest first."""
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+
         config = self._alembic()
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
@@ -191,6 +202,9 @@ class Database:
 
     def downgrade(self, revision: str) -> tuple[str | None, str | None]:
         """Undo revisions down to `revision` (before installing an older version); (before, after)."""
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+
         config = self._alembic()
         with self.engine.begin() as connection:
             before = MigrationContext.configure(connection).get_current_revision()
@@ -201,26 +215,61 @@ class Database:
 
     def schema_status(self) -> tuple[str | None, str | None, list[str]]:
         """(current revision, newest revision, revisions still to apply, oldest first)."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         head = ScriptDirectory.from_config(self._alembic()).get_current_head()
         with self.engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
         return current, head, self._pending(current)
 
     def _pending(self, current: str | None) -> list[str]:
+        from alembic.script import ScriptDirectory
+
         script = ScriptDirectory.from_config(self._alembic())
         revisions = [revision.revision for revision in script.iterate_revisions("head", current)]
         return list(reversed(revisions))
 
     def is_current(self) -> bool:
-        head = ScriptDirectory.from_config(self._alembic()).get_current_head()
+        """Whether the database is at the newest revision."""
         # A read: a process starting while another holds SQLite's write lock must not wait for it.
         with self.read_engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision() == head
+            if not inspect(connection).has_table(VERSION_TABLE):
+                return False
+            version = select(column("version_num", String)).select_from(table(VERSION_TABLE))
+            recorded = [str(value) for value in connection.execute(version).scalars()]
+        return recorded == [head_revision()]
 
     def dispose(self) -> None:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+def head_revision(versions: Path = MIGRATIONS / "versions") -> str:
+    """The newest revision: the one no other revision names as its `down_revision`.
+
+    Read from the revision files' own `revision = ...` and `down_revision = ...` lines, as Alembic
+    reads them, without importing Alembic or the files. The chain has one head (a second one is a
+    mistake Alembic also refuses to upgrade past)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in versions.glob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+                continue
+            target = node.targets[0]
+            if not isinstance(target, ast.Name) or target.id not in ("revision", "down_revision"):
+                continue
+            value = ast.literal_eval(node.value)
+            names = value if isinstance(value, tuple | list) else (value,)
+            (revisions if target.id == "revision" else parents).update(n for n in names if n)
+    heads = sorted(revisions - parents)
+    if len(heads) != 1:
+        raise ConfigError(
+            [f"the migrations in {versions} have {len(heads)} heads ({', '.join(heads)}), not one"]
+        )
+    return heads[0]
 
 
 def migrate_schema(url: str) -> None:

@@ -1,0 +1,72 @@
+"""What hub processes load at start: no library that only a rarely run command needs.
+
+Every web and worker process pays for each library it imports, in resident memory, for its whole
+life: the GA4 Data API client (gRPC, protobuf) serves `hub ga4 report` and `hub check` only, and
+Alembic (with Mako and Pygments) serves migrations only.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+
+from hub.store.db import MIGRATIONS, Database, head_revision
+
+PROJECT = Path(__file__).resolve().parent.parent
+#: Loaded only by the commands that need them.
+ON_DEMAND = ("google.analytics", "grpc", "alembic", "mako", "pygments")
+
+
+def _loaded_after(code: str) -> list[str]:
+    """Modules of ON_DEMAND a fresh interpreter holds after running `code`."""
+    probe = (
+        f"{code}\nimport json, sys\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({ON_DEMAND!r}))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True
+    )
+    loaded: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_the_hub_command_and_every_delivery_path_load_no_on_demand_library() -> None:
+    # `hub worker` and `hub run` build the whole parser, every connector's commands included.
+    code = (
+        "from hub.cli import build_parser; build_parser()\n"
+        "import hub.worker, hub.jobs, hub.deliver, hub.dispatch, hub.supervisor, wsgi\n"
+        "from connectors import registry\n"
+        "for name in registry.types():\n"
+        "    registry.connector_class(name)\n"
+        "    registry.sandbox_app(name)\n"
+    )
+    assert _loaded_after(code) == []
+
+
+def test_the_report_command_still_loads_the_data_api_client() -> None:
+    assert "google.analytics.data_v1beta" in _loaded_after("import connectors.ga4.data_api")
+
+
+def test_the_head_revision_read_from_the_files_is_alembics() -> None:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert head_revision() == ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_is_current_only_at_the_head(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    try:
+        assert not db.is_current()  # no version table yet
+        db.migrate()
+        assert db.is_current()
+        db.downgrade("-1")
+        assert not db.is_current()
+        db.migrate()
+        assert db.is_current()
+    finally:
+        db.dispose()
