@@ -31,6 +31,7 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from hub import memory_trim
     from hub.logs import configure
     from hub.runtime import read_sandbox_urls
     from hub.supervisor import RunOptions, StartFailed, Supervisor, banner
@@ -53,6 +54,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         supervisor.stop()
         raise
     print(banner(settings, config, options, read_sandbox_urls(settings.data_dir)), flush=True)
+    # This process serves the sandbox fakes for as long as the hub runs.
+    memory_trim.start()
     return supervisor.wait()
 
 

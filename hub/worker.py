@@ -20,7 +20,7 @@ from rq import SimpleWorker
 from rq.timeouts import BaseDeathPenalty, JobTimeoutException, TimerDeathPenalty, UnixSignalDeathPenalty
 from rq.worker import DequeueStrategy
 
-from hub import jobs
+from hub import jobs, memory_trim
 from hub.core.errors import Interrupted
 from hub.dispatch import INGEST_QUEUE, Dispatcher, queue_names
 from hub.local_server import LocalServer, start_sandboxes
@@ -141,6 +141,7 @@ def run_worker(
     metrics_host: str = "0.0.0.0",
 ) -> None:
     runtime = Runtime.from_settings(settings)
+    trimming = memory_trim.start()
     fakes = _start_missing_fakes(runtime)
     if metrics_port is not None:
         from hub.metrics_export import serve
@@ -171,6 +172,8 @@ def run_worker(
         runtime.close()
         for fake in fakes:
             fake.stop()
+        if trimming is not None:
+            trimming.set()
 
 
 class Lane(threading.Thread):
