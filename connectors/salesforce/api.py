@@ -1,5 +1,9 @@
 """The few REST calls the connector makes, through simple-salesforce, with the hub's guards around each.
 
+simple-salesforce is imported when the first request is made, not with the connector: its package
+loads zeep and lxml (~10 MB), which processes that only validate hub.yaml or serve the sandbox
+fake (web, `hub run`) would hold for nothing.
+
 Every request: waits for the hub-wide rate limiter, refuses to start once the hub's share of the
 org's daily allocation is used up, and, when Salesforce says the session expired, logs in again
 and retries once. The client is built in direct-session mode so simple-salesforce never loops on
@@ -10,16 +14,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final, TypeVar
-
-from simple_salesforce.api import Salesforce
-from simple_salesforce.exceptions import SalesforceExpiredSession
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from connectors.base import ConnectorContext, DestinationSettings, RetryableError
 from connectors.exchanges import ExchangeRecorder
 from connectors.salesforce import auth
 from connectors.salesforce.options import Options
 from connectors.salesforce.transport import ExchangeLog, build_session
+
+if TYPE_CHECKING:
+    from simple_salesforce.api import Salesforce
 
 T = TypeVar("T")
 COLLECTION_MAX: Final = 200
@@ -85,6 +89,8 @@ class SalesforceApi:
         return self._client
 
     def _login(self) -> Salesforce:
+        from simple_salesforce.api import Salesforce
+
         session = auth.login(self.settings, self.session, self.options.domain, self.options.api_version)
         return Salesforce(
             session_id=session.session_id,
@@ -95,6 +101,8 @@ class SalesforceApi:
 
     def call(self, request: Callable[[Salesforce], T]) -> T:
         """One API request with the budget, the shared rate limit and one re-login on expiry."""
+        from simple_salesforce.exceptions import SalesforceExpiredSession
+
         self.budget.check()
         self.context.throttle("default", 1)
         client = self.client()
@@ -147,6 +155,13 @@ class SalesforceApi:
 
     def limits(self) -> dict[str, Any]:
         return dict(self.call(lambda sf: sf.limits()) or {})
+
+
+def format_soql(query: str, *args: Any, **kwargs: Any) -> str:
+    """simple-salesforce's SOQL formatting: each value quoted and escaped for its type."""
+    from simple_salesforce.format import format_soql as vendor_format_soql
+
+    return str(vendor_format_soql(query, *args, **kwargs))
 
 
 def _collection_request(method: str, path: str, payload: dict[str, Any]) -> Callable[[Salesforce], Any]:

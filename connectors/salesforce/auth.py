@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Final
 
 import requests
-from simple_salesforce.login import SalesforceLogin
 
 from connectors.base import DestinationSettings, PermanentError
 from connectors.salesforce.options import AUTH_FLOWS, SOAP_NOTE
@@ -116,6 +115,8 @@ def _audience(domain: str) -> str:
 
 def login(settings: DestinationSettings, session: requests.Session, domain: str, version: str) -> Session:
     """A fresh session; raises SalesforceAuthenticationFailed when Salesforce refuses."""
+    from simple_salesforce.login import SalesforceLogin
+
     secret = settings.secret
     chosen = flow(settings)
     problem = missing(settings)

@@ -6,8 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import requests
-from simple_salesforce.exceptions import SalesforceError
-from simple_salesforce.format import format_soql
 
 from connectors.base import (
     BatchResult,
@@ -21,7 +19,7 @@ from connectors.base import (
     TargetSchema,
 )
 from connectors.salesforce import auth, options
-from connectors.salesforce.api import COLLECTION_MAX, SalesforceApi
+from connectors.salesforce.api import COLLECTION_MAX, SalesforceApi, format_soql
 from connectors.salesforce.capabilities import describe_org
 from connectors.salesforce.errors import classify
 from connectors.salesforce.lookup import person_state_key
@@ -30,7 +28,17 @@ from connectors.salesforce.plan import build_plan, create_only, lead_body, senda
 from connectors.salesforce.schema import target_schema
 from connectors.salesforce.writer import BatchWriter
 
-_FAILURES = (SalesforceError, requests.RequestException, DeliveryError)
+
+def _salesforce_error() -> type[Exception]:
+    # Imported with the first failure, not with the connector (see connectors.salesforce.api).
+    from simple_salesforce.exceptions import SalesforceError
+
+    return SalesforceError
+
+
+def _failures() -> tuple[type[Exception], ...]:
+    """What a request to Salesforce raises when it fails (an `except` evaluates this on a failure only)."""
+    return (_salesforce_error(), requests.RequestException, DeliveryError)
 
 
 class SalesforceConnector(Connector):
@@ -79,7 +87,7 @@ class SalesforceConnector(Connector):
                 chunk = plans[start : start + COLLECTION_MAX]
                 try:
                     self.writer.write(chunk)
-                except _FAILURES as exc:
+                except _failures() as exc:
                     # Every step so far is idempotent (remembered ids, upserts): the retry redoes the rest.
                     error = self.classify(exc)
                     for plan in chunk:
@@ -147,7 +155,7 @@ class SalesforceConnector(Connector):
             lines = describe_org(
                 self.api.describe("Lead"), self.api.describe("Task"), self._duplicate_rules()
             )
-        except _FAILURES as exc:
+        except _failures() as exc:
             return CheckResult(False, self.classify(exc).message)
         daily = limits.get("DailyApiRequests") or {}
         flow = auth.flow(self.settings)
@@ -164,7 +172,7 @@ class SalesforceConnector(Connector):
             return self.api.query(
                 "SELECT DeveloperName, SobjectType FROM DuplicateRule WHERE IsActive = true"
             )
-        except SalesforceError:
+        except _salesforce_error():
             return None
 
     def describe(self, target: str) -> TargetSchema | None:
@@ -172,6 +180,6 @@ class SalesforceConnector(Connector):
             return None
         try:
             return target_schema(target, self.api.describe(target))
-        except _FAILURES:
+        except _failures():
             # `check()` reports why Salesforce cannot be reached; without a describe there is no lint.
             return None

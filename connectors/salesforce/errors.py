@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
-
-from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
+from typing import TYPE_CHECKING, Any, Final
 
 from connectors.base import DeliveryError, PermanentError, RetryableError, classify_common
+
+if TYPE_CHECKING:
+    from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 
 #: Codes that mean "not now": lock contention, the org's request limit, maintenance, a rolled-back peer,
 #: a record converted or deleted since it was looked up (the next attempt looks the caller up again).
@@ -102,6 +103,8 @@ def _describe(entry: Mapping[str, Any]) -> str:
 
 def classify(exc: Exception) -> DeliveryError:
     """A simple-salesforce exception (or a network failure) as a hub delivery error."""
+    from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
+
     if isinstance(exc, DeliveryError):
         return exc
     if isinstance(exc, SalesforceAuthenticationFailed):

@@ -13,10 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from simple_salesforce.format import format_soql
-
 from connectors.base import ConnectorContext, Held
-from connectors.salesforce.api import SalesforceApi
+from connectors.salesforce.api import SalesforceApi, format_soql
 from connectors.salesforce.options import API_NAME
 from connectors.salesforce.phones import NumberMatcher, phone_search
 from hub.core.phones import caller_key

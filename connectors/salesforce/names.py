@@ -10,9 +10,7 @@ import time
 from collections.abc import Iterable
 from typing import Final
 
-from simple_salesforce.format import format_soql
-
-from connectors.salesforce.api import SalesforceApi
+from connectors.salesforce.api import SalesforceApi, format_soql
 
 TTL_S: Final = 600.0
 
