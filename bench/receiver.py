@@ -2,10 +2,10 @@
 counts it, over keep-alive HTTP/1.1 (`python -m bench.receiver SECRET`; it prints its port).
 
 It stands for an endpoint on another machine. The webhook fake (connectors.webhook.fake) under
-werkzeug's threaded server costs about 1 ms of CPU per request, a quarter of what a worker
-spends on a call: on two cores shared with the workers, the drain would measure the fake as much
-as the hub. This one costs a tenth of that: an asyncio protocol that reads Content-Length bodies
-(how the connector posts) and keeps no history. The signature is checked with the fake's own
+werkzeug's threaded server takes a fifth as much CPU per request as a worker spends on the call:
+on two cores shared with the workers, the drain would measure the fake beside the hub. This one
+takes a ninth of what the fake does: an asyncio protocol that reads Content-Length bodies (how
+the connector posts) and keeps no history. The signature is checked with the fake's own
 `signed_by` (the documented scheme, independent of the connector's signing code), and a delivery
 id received twice is counted apart, so the bench can tell every delivery arrived once, signed.
 """
