@@ -15,14 +15,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis
 import requests
+from rq import Worker
 from sqlalchemy import func, select
 
 from bench import summary
 from bench.load import LoadResult, Request, run_load
 from bench.postgres import postgres_admin_url, throwaway_postgres
-from connectors.webhook.fake import create_app as webhook_receiver
-from hub.local_server import LocalServer
+from bench.receiver import ReceiverProcess
+from hub.dispatch import LEADER_KEY
 from hub.redis_server import RedisServer, free_port
 from hub.samples import request_from_bytes
 from hub.settings import Settings
@@ -68,13 +70,13 @@ class Environment:
     folder: Path
     env: dict[str, str]
     redis: RedisServer
-    receiver: LocalServer
+    receiver: ReceiverProcess
 
 
 def environment(database_url: str | None = None) -> Environment:
     folder = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     redis = RedisServer(folder / "redis", free_port()).start()
-    receiver = LocalServer(webhook_receiver(secret="bench-hook-secret")).start()
+    receiver = ReceiverProcess("bench-hook-secret")
     (folder / "hub.yaml").write_text(CONFIG)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "DATABASE_URL", "REDIS_URL"))}
     env.update(
@@ -165,30 +167,44 @@ def measure_endpoints(
 
 
 def measure_drain(setup: Environment, workers: int, calls: int = 3000) -> dict[str, Any]:
-    """Time for `workers` to parse and deliver the first `calls` stored deliveries."""
+    """Time for `workers` to parse and deliver the first `calls` stored deliveries.
+
+    The clock runs from the first claim of a receipt to the last delivery's `finished_at` (as the
+    worker wrote it: the bench's polling period is not drain). No work is handed out until every
+    worker (and its delivery lanes) listens: the bench holds the dispatcher's leader lock until
+    then, so that no worker drains alone while the others are still starting.
+    """
     settings = Settings.from_env(setup.env)
     db = Database(settings.database_url)
     with db.read_session() as session:
         stored = session.scalar(select(func.count()).select_from(Receipt)) or 0
     target = min(stored, calls)
-    started = time.monotonic()
+    client = redis.Redis.from_url(setup.redis.url)
+    gate = client.lock(LEADER_KEY, timeout=60)
+    if not gate.acquire(blocking=False):
+        raise RuntimeError("the dispatcher's lock is held before any worker started")
     procs = [
         subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], cwd=PROJECT, env=setup.env)
         for _ in range(workers)
     ]
     delivered = 0
     try:
-        # The clock starts when the first receipt is taken: process start-up is not drain.
-        while time.monotonic() - started < 60:
-            with db.read_session() as session:
-                waiting = session.scalar(
-                    select(func.count()).select_from(Receipt).where(Receipt.status == "received")
-                )
-            if (waiting or 0) < stored:
-                started = time.monotonic()
-                break
+        listening = workers * settings.deliver_concurrency
+        deadline = time.monotonic() + 60
+        while Worker.count(connection=client) < listening:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"{workers} worker(s) did not start")
+            time.sleep(0.05)
+        gate.release()
+        deadline = time.monotonic() + 60
+        while (waiting := _unclaimed(db)) >= stored and time.monotonic() < deadline:
             time.sleep(0.02)
-        while time.monotonic() - started < 300:
+        started = datetime.now(UTC)
+        if waiting >= stored:
+            raise RuntimeError("no receipt was claimed within a minute")
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
             with db.read_session() as session:
                 delivered = (
                     session.scalar(
@@ -198,22 +214,45 @@ def measure_drain(setup: Environment, workers: int, calls: int = 3000) -> dict[s
                 )
             if delivered >= target:
                 break
-            time.sleep(0.1)
-        elapsed = time.monotonic() - started
         memory = max(peak_rss_mb(p.pid) for p in procs)
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=30)
+        client.close()
+    with db.read_session() as session:
+        finished = session.scalar(
+            select(func.max(Delivery.finished_at)).where(Delivery.status == "delivered")
+        )
     db.dispose()
+    elapsed = (_aware(finished) - started).total_seconds() if finished else 0.0
     return {
         "receipts": target,
         "delivered": delivered,
         "seconds": elapsed,
         "workers": workers,
         "rss_mb": memory,
+        **{f"receiver_{k}": v for k, v in setup.receiver.stats().items()},
     }
+
+
+def _unclaimed(db: Database) -> int:
+    """Receipts neither parsed nor claimed yet."""
+    with db.read_session() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(Receipt)
+                .where(Receipt.status == "received", Receipt.claim_token.is_(None))
+            )
+            or 0
+        )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back the UTC moments it stores without their zone.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def run(duration_s: float = 4.0, rounds: int = 3) -> list[str]:

@@ -18,8 +18,8 @@ from types import TracebackType
 
 import redis
 from rq import Queue
-from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.utils import as_text
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
@@ -104,24 +104,37 @@ def waiting_jobs(client: redis.Redis, job_ids: Iterable[str]) -> set[str]:
     """The ids among `job_ids` whose RQ job still waits in its queue (no worker has taken it).
 
     A claim whose job merely waits for a free worker keeps its work: only a job that is gone
-    (Redis lost it) or was taken by a worker that stopped renewing lets its claim lapse.
+    (Redis lost it) or was taken by a worker that stopped renewing lets its claim lapse. Two
+    round trips whatever the number of jobs: their status and queue, then where the queued ones
+    stand in their queue (a pass may find many claims lapsed at once, e.g. behind a slow
+    database).
     """
+    ids = list(job_ids)
+    if not ids:
+        return set()
+    with client.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hmget(Job.key_for(job_id), ["status", "origin"])
+        found: list[list[bytes | str | None]] = pipe.execute()
     waiting: set[str] = set()
-    for job_id in job_ids:
-        try:
-            job = Job.fetch(job_id, connection=client)
-        except NoSuchJobError:
-            continue
-        status = job.get_status(refresh=False)
-        if (
-            status == JobStatus.QUEUED
-            and Queue(job.origin, connection=client).get_job_position(job_id) is None
-        ):
-            # Taken off its queue by a worker that died before starting it: RQ still says
-            # queued (until its maintenance, minutes later), but nobody will run it.
-            continue
-        if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+    queued: list[tuple[str, str]] = []
+    for job_id, (status, origin) in zip(ids, found, strict=True):
+        if status is None:
+            continue  # gone: Redis lost it, or it ended and its record expired
+        state = as_text(status)
+        if state == JobStatus.QUEUED:
+            queued.append((job_id, as_text(origin or "")))
+        elif state in (JobStatus.DEFERRED, JobStatus.SCHEDULED):
             waiting.add(job_id)
+    if queued:
+        with client.pipeline(transaction=False) as pipe:
+            for job_id, origin in queued:
+                pipe.lpos(Queue(origin, connection=client).key, job_id)
+            places: list[int | None] = pipe.execute()
+        # A queued job no longer in its queue was taken off it by a worker that died before
+        # starting it: RQ still says queued (until its maintenance, minutes later), but nobody
+        # will run it.
+        waiting.update(job_id for (job_id, _), place in zip(queued, places, strict=True) if place is not None)
     return waiting
 
 

@@ -30,6 +30,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+from redis.exceptions import LockNotOwnedError
+from redis.lock import Lock
 from rq import Queue, Worker
 from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -231,7 +233,10 @@ def _receipt_free(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def dispatch_receipts(runtime: Runtime, now: datetime) -> int:
+def dispatch_receipts(
+    runtime: Runtime, now: datetime, *, batch: int = INGEST_BATCH, cap: int = INGEST_IN_FLIGHT
+) -> int:
+    """Claim unparsed receipts for ingest jobs of up to `batch`, at most `cap` claimed at once."""
     lease = now + timedelta(seconds=runtime.settings.lease_s)
     with runtime.db.read_session() as session:
         if session.scalar(select(Receipt.id).where(Receipt.status == "received").limit(1)) is None:
@@ -254,7 +259,10 @@ def dispatch_receipts(runtime: Runtime, now: datetime) -> int:
             .select_from(Receipt)
             .where(Receipt.status == "received", Receipt.claim_token.is_not(None), Receipt.lease_until >= now)
         )
-        room = INGEST_IN_FLIGHT - int(in_flight or 0)
+        room = cap - int(in_flight or 0)
+        # Room freed by a finished chunk waits for a whole job's worth while the backlog has
+        # plenty in flight: a job per chunk would cost a claim, a job and a transaction each.
+        room -= room % batch if room < cap else 0
         free = _receipt_free(now)
         if waiting:
             free = and_(free, or_(Receipt.claim_token.is_(None), Receipt.claim_token.not_in(waiting)))
@@ -271,13 +279,13 @@ def dispatch_receipts(runtime: Runtime, now: datetime) -> int:
                 .where(Receipt.claim_token.in_(waiting), Receipt.status == "received")
                 .values(lease_until=lease)
             )
-        for start in range(0, len(ids), INGEST_BATCH):
+        for start in range(0, len(ids), batch):
             token = new_token()
             # Conditional: a second dispatcher that read the same rows claims none of them.
             claimed = list(
                 session.scalars(
                     update(Receipt)
-                    .where(Receipt.id.in_(ids[start : start + INGEST_BATCH]), _receipt_free(now))
+                    .where(Receipt.id.in_(ids[start : start + batch]), _receipt_free(now))
                     .values(claim_token=token, lease_until=lease, claimed_at=now)
                     .returning(Receipt.id)
                 )
@@ -548,6 +556,16 @@ def _claim(
     return claims
 
 
+#: The leader lock outlives its holder's last renewal by this much: a dispatcher that dies hands
+#: leadership over within it.
+LEADER_TTL_S = 15.0
+#: How often the leader renews its lock: well within its TTL, but not on each pass (four a
+#: second, more while busy), which would cost two Redis round trips every time.
+LEADER_RENEW_S = 3.0
+#: How often the leader asks Redis whether today's retention pruning is due.
+PRUNE_CHECK_S = 60.0
+
+
 class Dispatcher:
     """Runs `dispatch_once` every `interval_s` while it holds leadership."""
 
@@ -557,19 +575,23 @@ class Dispatcher:
         self.stopping = threading.Event()
         self.failures = 0
         self.next_alerts = 0.0
+        self.next_prune = 0.0
         self.workers = WorkerCounts()
 
     def run(self) -> None:
-        lock = self.runtime.redis.lock(LEADER_KEY, timeout=15, blocking=False)
+        lock = self.runtime.redis.lock(LEADER_KEY, timeout=LEADER_TTL_S, blocking=False)
+        renewed: float | None = None
         while not self.stopping.is_set():
             busy = False
             try:
-                if lock.owned() or lock.acquire(blocking=False):
-                    lock.extend(15, replace_ttl=True)
+                renewed = self.lead(lock, renewed)
+                if renewed is not None:
                     summary = dispatch_once(self.runtime, workers=self.workers)
                     self.check_alerts()
                     busy = bool(summary.receipts or summary.deliveries)
-                    prune_if_due(self.runtime.db, self.runtime.config.retention, self.runtime.redis)
+                    if time.monotonic() >= self.next_prune:
+                        self.next_prune = time.monotonic() + PRUNE_CHECK_S
+                        prune_if_due(self.runtime.db, self.runtime.config.retention, self.runtime.redis)
                 self.failures = 0
             except redis.RedisError as exc:
                 log.warning("redis unavailable; stored work waits", extra={"detail": str(exc)})
@@ -585,6 +607,23 @@ class Dispatcher:
         with contextlib.suppress(redis.RedisError):
             if lock.owned():
                 lock.release()
+
+    @staticmethod
+    def lead(lock: Lock, renewed: float | None) -> float | None:
+        """When this process leads, the moment (monotonic) its lock was last taken or renewed;
+        None while another one does. A leader renews every `LEADER_RENEW_S` and steps down when
+        its lock lapsed meanwhile (another may hold it: two passes at once claim nothing twice)."""
+        clock = time.monotonic()
+        if renewed is None:
+            # Held already: this process led before Redis went away for a moment.
+            return clock if lock.owned() or lock.acquire(blocking=False) else None
+        if clock - renewed < LEADER_RENEW_S:
+            return renewed
+        try:
+            lock.extend(LEADER_TTL_S, replace_ttl=True)
+        except LockNotOwnedError:
+            return None
+        return clock
 
     def check_alerts(self) -> None:
         """Alert rules (hub.yaml `alerts:`) are checked by the elected dispatcher only: one

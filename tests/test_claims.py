@@ -12,7 +12,7 @@ import redis as redis_lib
 from rq import Queue
 from sqlalchemy import func, select
 
-from hub.claims import Heartbeat, deliver_job_id, renew_deliveries
+from hub.claims import Heartbeat, deliver_job_id, renew_deliveries, waiting_jobs
 from hub.deliver import _prepare, _record, _start_sending, deliver
 from hub.dispatch import deliver_queue_name, dispatch_once, release_expired
 from hub.store.models import Attempt, Delivery, Receipt
@@ -290,3 +290,20 @@ def test_a_timed_out_delivery_job_stops_and_records_nothing(
         os.environ.pop("TEST_SLOW_URL", None)
         server.shutdown()
         server.server_close()
+
+
+def test_waiting_jobs_tells_every_job_apart_at_once(redis_url: str) -> None:
+    """Waiting in its queue, taken off it by a worker that died, gone from Redis, never existed:
+    only the first keeps its claim."""
+    connection = redis_lib.Redis.from_url(redis_url)
+    queue = Queue(deliver_queue_name("webhook"), connection=connection)
+    waiting, taken, gone = (
+        queue.enqueue("hub.jobs.deliver", "webhook", [], job_id=deliver_job_id(name))
+        for name in ("waiting", "taken", "gone")
+    )
+    assert connection.lrem(queue.key, 0, taken.id) == 1
+    gone.delete()
+    ids = [waiting.id, taken.id, gone.id, deliver_job_id("never")]
+    assert waiting_jobs(connection, ids) == {waiting.id}
+    assert waiting_jobs(connection, []) == set()
+    connection.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,13 +12,24 @@ import yaml
 from rq import Queue, Worker
 from sqlalchemy import select
 
-from hub.dispatch import WorkerCounts, deliver_queue_name, dispatch_deliveries, dispatch_once
+from hub.dispatch import (
+    LEADER_KEY,
+    LEADER_RENEW_S,
+    LEADER_TTL_S,
+    Dispatcher,
+    WorkerCounts,
+    deliver_queue_name,
+    dispatch_deliveries,
+    dispatch_once,
+    dispatch_receipts,
+)
 from hub.pauses import pause
 from hub.redis_server import free_port
 from hub.runtime import redis_client
-from hub.store.models import Delivery
+from hub.store.models import Delivery, Receipt
 from tests.hubkit import Hub, default_config, make_hub
 
+MISSED = "callrail/post_call_missed.json"
 CALLS = (
     "callrail/post_call_answered_web_session.json",
     "callrail/post_call_missed.json",
@@ -120,3 +132,45 @@ def test_claims_whose_jobs_cannot_be_enqueued_are_released(
         hub.drain()
         assert {s for found in statuses(hub).values() for s, _ in found} == {"delivered"}
         assert len(hub.received()) == 6
+
+
+def test_one_dispatcher_leads_and_renews_its_lock_only_now_and_then(redis_url: str) -> None:
+    client = redis_lib.Redis.from_url(redis_url)
+    first, second = (client.lock(LEADER_KEY, timeout=LEADER_TTL_S, blocking=False) for _ in range(2))
+    led = Dispatcher.lead(first, None)
+    assert led is not None
+    assert Dispatcher.lead(second, None) is None, "one leader at a time"
+    # Between renewals the leader asks Redis nothing: a lock it lost meanwhile still looks held...
+    client.delete(LEADER_KEY)
+    assert Dispatcher.lead(first, led) == led
+    # ...until its next renewal, which finds it lapsed: it steps down, and another may lead.
+    assert Dispatcher.lead(first, led - LEADER_RENEW_S) is None
+    assert Dispatcher.lead(second, None) is not None
+    assert Dispatcher.lead(first, None) is None
+    # A leader that forgot it led (Redis went away for a moment) finds its own lock again.
+    assert Dispatcher.lead(second, None) is not None
+    renewed = Dispatcher.lead(second, time.monotonic() - LEADER_RENEW_S)
+    assert renewed is not None
+    assert 0 < client.pttl(LEADER_KEY) <= LEADER_TTL_S * 1000
+    client.close()
+
+
+def test_room_freed_by_a_chunk_waits_for_a_whole_ingest_job(hub: Hub) -> None:
+    """With the claim cap reached, a receipt or two parsed do not become an ingest job each."""
+    for n in range(5):
+        hub.post_fixture(
+            "callrail",
+            MISSED,
+            edit=lambda body, n=n: body.replace(b'"resource_id":"CAL', f'"resource_id":"CAL{n}'.encode()),
+        )
+    now = datetime.now(UTC)
+    assert dispatch_receipts(hub.runtime, now, batch=2, cap=4) == 4
+    with hub.runtime.db.session() as session:
+        first, second = session.scalars(
+            select(Receipt).where(Receipt.claim_token.is_not(None)).order_by(Receipt.id).limit(2)
+        )
+        first.status = "parsed"
+    assert dispatch_receipts(hub.runtime, now, batch=2, cap=4) == 0, "one freed place waits for a second"
+    with hub.runtime.db.session() as session:
+        session.get_one(Receipt, second.id).status = "parsed"
+    assert dispatch_receipts(hub.runtime, now, batch=2, cap=4) == 1, "the last receipt left"

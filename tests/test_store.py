@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from hub.store.db import Database
 from hub.store.models import Base
@@ -40,3 +42,18 @@ def test_connector_state_reads_what_was_written_on_both_databases(database_url: 
     store.put("hubspot", "contact:+14155550100", {"id": "102"})
     assert store.get("hubspot", "contact:+14155550100") == {"id": "102"}
     db.dispose()
+
+
+def test_postgresql_compresses_large_values_with_lz4_where_the_server_has_it(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    db = Database(database_url)
+    try:
+        with db.read_session() as session:
+            offered = session.scalar(
+                text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+            )
+            chosen = session.scalar(text("SHOW default_toast_compression"))
+    finally:
+        db.dispose()
+    assert chosen == ("lz4" if offered and "lz4" in offered else "pglz")

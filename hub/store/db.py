@@ -52,6 +52,27 @@ def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# The hub's large values (a provider's payload, a call's state, the exchanges of an attempt: JSON
+# of several KB, compressed by PostgreSQL when stored) take lz4 where the server has it (14+,
+# built with lz4): it compresses several times faster than the default pglz, for a few percent
+# more bytes, and every value stays readable whichever method wrote it. One statement, no error
+# on a server without it.
+_LZ4 = (
+    "SELECT set_config('default_toast_compression', 'lz4', false) FROM pg_settings"
+    " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+)
+
+
+def _postgres_session(dbapi_connection: Any, _record: Any) -> None:
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(_LZ4)
+    finally:
+        dbapi_connection.autocommit = autocommit
+
+
 def driver_url(url: str) -> str:
     """`url` with the psycopg driver named: managed PostgreSQL hosts hand out `postgres://` and
     `postgresql://` URLs, which SQLAlchemy would otherwise read as psycopg2 (not installed)."""
@@ -83,9 +104,11 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
         if writer:
             event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(
+    engine = create_engine(
         driver_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True
     )
+    event.listen(engine, "connect", _postgres_session)
+    return engine
 
 
 class _FileLock:
