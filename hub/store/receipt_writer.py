@@ -75,12 +75,16 @@ class ReceiptWriter:
             connection = self.db.engine.raw_connection()
             connection.detach()
             if not self.sqlite:
-                # The pool's liveness check may have left a transaction open; autocommit can
-                # only be switched on outside one.
-                connection.rollback()
-                driver_connection = connection.dbapi_connection
-                assert driver_connection is not None, "a detached connection keeps its driver connection"
-                driver_connection.autocommit = True
+                try:
+                    # The pool's liveness check may have left a transaction open; autocommit can
+                    # only be switched on outside one.
+                    connection.rollback()
+                    driver_connection = connection.dbapi_connection
+                    assert driver_connection is not None, "a detached connection keeps its driver connection"
+                    driver_connection.autocommit = True
+                except BaseException:
+                    self._close(connection)
+                    raise
             self._local.connection = connection
             with self._kept_lock:
                 self._kept.add(connection)
