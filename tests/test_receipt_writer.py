@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 from hub.redis_server import free_port
 from hub.store.db import Database
-from tests.hubkit import Hub, fresh_postgres_database, make_hub
+from tests.hubkit import PROVIDER_FIXTURES, Hub, fresh_postgres_database, make_hub
 
 pytestmark = pytest.mark.postgres
 
@@ -91,3 +91,24 @@ def test_a_server_that_cannot_be_reached_answers_503_so_the_provider_retries(pg_
     # The provider's retry, once the server is back, is stored.
     assert pg_hub.post_fixture("callrail", ANSWERED).status_code == 202
     assert len(pg_hub.api("/receipts").json["items"]) == 1
+
+
+def test_delivery_bodies_are_compressed_with_lz4_where_the_server_has_it(pg_hub: Hub) -> None:
+    engine = create_engine(pg_hub.settings.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as connection:
+        offered = connection.execute(
+            text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+        ).scalar()
+    if not offered or "lz4" not in offered:
+        engine.dispose()
+        pytest.skip("this PostgreSQL server has no lz4 (before 14, or built without it)")
+    sent = (PROVIDER_FIXTURES / MISSED).read_bytes()
+    assert len(sent) > 2048, "a body this large is compressed when stored"
+    assert pg_hub.post_fixture("callrail", MISSED).status_code == 202
+    with engine.connect() as connection:
+        compression, body = connection.execute(
+            text("SELECT pg_column_compression(body), body FROM receipts")
+        ).one()
+    engine.dispose()
+    assert compression == "lz4"
+    assert bytes(body) == sent
