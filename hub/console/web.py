@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.wrappers import Request
 from werkzeug.wrappers import Response as BaseResponse
 
 from hub.audit import record as record_audit
@@ -16,10 +18,13 @@ from hub.console.passwords import fingerprint
 from hub.console.users import User, get_user
 from hub.http.context import runtime
 
+#: Every console path starts with this; no other path has a session.
+CONSOLE_PREFIX = "/console"
+
 blueprint = Blueprint(
     "console",
     __name__,
-    url_prefix="/console",
+    url_prefix=CONSOLE_PREFIX,
     template_folder="templates",
     static_folder="static",
     static_url_path="/static",
@@ -41,11 +46,25 @@ def secret_key(data_dir: Any, env_value: str | None) -> str:
     return value
 
 
+class ConsoleSessions(SecureCookieSessionInterface):
+    """The console's signed-cookie sessions, opened on console paths only.
+
+    Only the console has sessions: a webhook or API request gets Flask's empty null session, so
+    it neither builds the cookie signer nor considers setting a cookie (a cost on every webhook).
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.path.startswith(CONSOLE_PREFIX):
+            return None
+        return super().open_session(app, request)
+
+
 def configure(app: Flask) -> None:
     """Session settings for the console on the hub's app."""
     import os
 
     hub = app.config["HUB_RUNTIME"]
+    app.session_interface = ConsoleSessions()
     app.secret_key = secret_key(hub.settings.data_dir, os.environ.get("HUB_SECRET_KEY"))
     app.config.update(
         SESSION_COOKIE_NAME="hub_console",
