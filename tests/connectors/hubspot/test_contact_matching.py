@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.base import Delivered
-from connectors.hubspot.lookup import numbers_held
+from connectors.hubspot.lookup import numbers_held, plan_searches, search_properties, split
 from tests.connectors.hubspot.harness import call_event, item_for, make_connector, shared_context
 
 CALC = "hs_searchable_calculated_phone_number"
@@ -91,6 +91,18 @@ def test_a_search_is_split_over_hubspot_s_limits(portal, redis_url):
     assert _contact_of(result, "dlv-call-+14155550199-call.completed") == held.id
     assert all(isinstance(outcome, Delivered) for outcome in result.outcomes.values())
     assert len(portal.records("contacts")) == 100
+
+
+def test_a_search_matching_too_many_contacts_is_split_in_halves():
+    properties = search_properties(["phone"])
+    numbers = [f"+1415555{index:04d}" for index in range(100, 200)]
+    (whole,) = plan_searches(numbers, properties, 100)
+
+    halves = split(whole, properties, 100)
+
+    assert [len(plan.numbers) for plan in halves] == [50, 50]
+    assert [n for plan in halves for n in plan.numbers] == numbers
+    assert all(len(plan.filter_groups()) <= 5 for plan in halves)
 
 
 # --- The match property of a matched contact is never overwritten ---------------------------
