@@ -22,8 +22,9 @@ from connectors.base import RetryableError
 #: How long a connector's lock outlives its holder's last renewal (the job's heartbeat renews
 #: every lock its process holds): a worker that dies frees its locks within this.
 LOCK_TTL_S = 30.0
-#: Longest wait for the rate limiter inside a worker; a longer one reschedules the work for when
-#: the quota allows (no attempt spent) instead of holding the worker.
+#: Longest wait for the rate limiter inside a worker (plus one window for a bucket of a second or
+#: less, see `RateLimiter._flight_allowance_s`); a longer one reschedules the work for when the
+#: quota allows (no attempt spent) instead of holding the worker.
 THROTTLE_WAIT_S = 1.0
 
 
