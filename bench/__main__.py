@@ -2,12 +2,15 @@
 
 Sections: steady (latency, backlog, API requests per call, sustained rate, a 200 ms CRM, memory
 after 10,000 calls), drain (1, 2 and 4 workers on SQLite and PostgreSQL), ingest (the webhook
-path against a bare Flask endpoint), bursts (the CRM connectors on 1,000 calls).
+path against a bare Flask endpoint), bursts (the CRM connectors on 1,000 calls). `crm_quota` runs
+steady's 200 ms CRM alone on a fresh `hub run` (BENCH_CRM_CALLS new callers, default 5,000): not
+part of a whole run, which measures it inside steady.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -45,19 +48,24 @@ SECTIONS: dict[str, Callable[[], Iterable[str]]] = {
     "ingest": ingest.run,
     "bursts": bursts,
 }
+#: Sections run only when named.
+ON_REQUEST: dict[str, Callable[[], Iterable[str]]] = {
+    "crm_quota": lambda: steady.crm_quota_alone(int(os.environ.get("BENCH_CRM_CALLS", "5000"))),
+}
 
 
 def main(argv: list[str]) -> int:
-    unknown = [name for name in argv if name not in SECTIONS]
+    known = {**SECTIONS, **ON_REQUEST}
+    unknown = [name for name in argv if name not in known]
     if unknown:
-        print(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}", file=sys.stderr)
+        print(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(known)}", file=sys.stderr)
         return 2
     print("callhub bench: figures vary by machine and load; compare the ratios, measured in one run.\n")
     timings: dict[str, float] = {}
     for name in argv or list(SECTIONS):
         started = time.monotonic()
         print(f"== {name}", flush=True)
-        for line in SECTIONS[name]():
+        for line in known[name]():
             print(line, flush=True)
         timings[name] = time.monotonic() - started
         print(f"({name}: {timings[name]:.0f} s)\n", flush=True)

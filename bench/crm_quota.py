@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,19 @@ class Timeline:
                 gaps[key] += gap
             busy_until = max(busy_until, answered)
         return gaps
+
+
+def request_mix(url: str, since: float) -> str:
+    """What the fake was asked from `since`: requests per kind (search, batch create, ...) and 429s."""
+    entries = requests.get(f"{url}/__fake__/log", timeout=10).json()["requests"]
+    kinds: Counter[str] = Counter()
+    for entry in entries:
+        if float(entry["arrived"]) < since:
+            continue
+        parts = str(entry["path"]).split("/")
+        kind = " ".join(p for p in parts[-3:] if p and not p.isdigit() and p not in ("crm", "v3", "v4"))
+        kinds[kind + (" (429)" if entry["status"] == 429 else "")] += 1
+    return ", ".join(f"{kind} {count}" for kind, count in kinds.most_common())
 
 
 def _hubspot_open(hub: HubRun) -> int:
@@ -145,6 +159,7 @@ def measure(
             if others
             else ""
         ),
+        f"  requests by kind: {request_mix(hub.sandbox['hubspot'], resumed)}",
         f"  CPU seconds during the drain ({drained_s:.0f} s on {os.cpu_count()} cores): "
         + ", ".join(f"{kind} {seconds:.1f}" for kind, seconds in sorted(cpu.items()))
         + (f"; {sum(cpu.values()) / made:.2f} s per request" if made else ""),

@@ -131,6 +131,15 @@ def crm_share(hub: HubRun, sender: Sender, total: int, least: int = 5000) -> lis
     return lines
 
 
+def crm_quota_alone(calls: int) -> Iterator[str]:
+    """The 200 ms CRM on a fresh `hub run`, `calls` new callers in its backlog (`python -m bench crm_quota`)."""
+    hub = HubRun()
+    try:
+        yield from _timed("200 ms CRM", lambda: crm_share(hub, Sender(hub.port), calls, least=calls))
+    finally:
+        hub.stop()
+
+
 def memory(hub: HubRun, sender: Sender) -> list[str]:
     clear_s = hub.wait_clear(time.monotonic(), limit_s=300)
     sizes = hub.memory_mb()

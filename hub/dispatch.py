@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from connectors import registry as connector_registry
 from hub.claims import CLAIMED, deliver_job_id, ingest_job_id, new_token, waiting_jobs
 from hub.config import DestinationConfig, HubConfig
+from hub.coordination import THROTTLE_WAIT_S
 from hub.prune import prune_if_due
 from hub.runtime import Runtime
 from hub.store.models import Attempt, Delivery, DestinationPause, Receipt
@@ -521,8 +522,11 @@ def _plan(
     if not due:
         return []
     batches = choose_batches(due, size, batch_window_s(destination), room, now)
-    if not batches or runtime.shared_context(destination).wait_s() > 0:
+    if not batches or runtime.shared_context(destination).wait_s() > THROTTLE_WAIT_S:
         # Saturated: sending now would only be throttled; the calls wait, pending, for the quota.
+        # A slot freeing within the wait a worker takes itself is waited for there: held back
+        # here, the batch would leave only at the next pass after the slot frees, then wait for a
+        # claim, the queue and a free lane while the quota goes unused.
         return []
     return batches
 

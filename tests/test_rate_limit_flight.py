@@ -84,3 +84,17 @@ def test_a_slot_in_flight_is_waited_for_one_window_not_its_placeholder(client: r
     assert isinstance(wait, float)
     assert 0 < wait <= WINDOW_S
     assert bucket.wait_s() <= WINDOW_S
+
+
+def test_a_short_bucket_held_in_flight_is_waited_for_in_the_worker(client: redis.Redis) -> None:
+    """A bucket of one second (HubSpot's search) whose slots are held by requests in flight frees
+    about a window after their answer: the worker waits for it rather than rescheduling the batch."""
+    bucket = RateLimiter(client, f"hub:rate:test:{uuid.uuid4().hex}", 1, 1.0)
+    first = bucket.try_acquire()
+    assert isinstance(first, Grant)
+    answered = threading.Timer(0.05, first.settle)
+    answered.start()
+    try:
+        assert isinstance(bucket.acquire(), Grant)
+    finally:
+        answered.join()

@@ -26,9 +26,18 @@ from connectors.hubspot.batches import (
     trace_id,
 )
 from connectors.hubspot.errors import record_error
-from connectors.hubspot.lookup import SEARCH_PAGE
+from connectors.hubspot.lookup import MAX_RESULTS, SEARCH_PAGE
 
-__all__ = ["BatchAnswer", "HubSpotApi"]
+__all__ = ["BatchAnswer", "HubSpotApi", "TooManyResults"]
+
+
+class TooManyResults(Exception):
+    """A search matched more records than HubSpot lets a query page through."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__(f"the search matched {total} records; HubSpot pages through {MAX_RESULTS}")
+        self.total = total
+
 
 # hubspot-api-client builds a fresh Configuration for every request model not handed one (and
 # each resets its loggers' levels, which empties the logging module's caches): one per package,
@@ -49,8 +58,15 @@ class HubSpotApi:
     # --- contacts ----------------------------------------------------------------------------
 
     def search_contacts(
-        self, filter_groups: list[dict[str, Any]], properties: list[str]
+        self,
+        filter_groups: list[dict[str, Any]],
+        properties: list[str],
+        *,
+        split_over: int | None = MAX_RESULTS,
     ) -> list[dict[str, Any]]:
+        """Every contact the search matches, page by page (at most the first `MAX_RESULTS`, all
+        HubSpot pages through). Raises `TooManyResults` after the first page when it matches more
+        than `split_over` (None: read what can be read)."""
         found: list[dict[str, Any]] = []
         after: str | None = None
         while True:
@@ -76,9 +92,13 @@ class HubSpotApi:
                 local_vars_configuration=_settings(contacts_api),
             )
             page = self.client.crm.contacts.search_api.do_search(public_object_search_request=request)
+            total = int(getattr(page, "total", 0) or 0)
+            if after is None and split_over is not None and total > split_over:
+                raise TooManyResults(total)
             found.extend(plain(model) for model in page.results or [])
             after = page.paging.next.after if page.paging and page.paging.next else None
-            if not after:
+            # HubSpot refuses to page past its 10,000th result.
+            if not after or len(found) >= MAX_RESULTS:
                 return found
 
     def read_contacts(

@@ -15,7 +15,15 @@ from functools import cached_property, partial
 from typing import Any, Final
 
 from connectors.base import DeliveryError, Held, RetryableError
-from connectors.hubspot.lookup import most_recent, numbers_held, plan_searches, search_properties
+from connectors.hubspot.api import TooManyResults
+from connectors.hubspot.lookup import (
+    MAX_RESULTS,
+    most_recent,
+    numbers_held,
+    plan_searches,
+    search_properties,
+    split,
+)
 from connectors.hubspot.outcomes import ContactOutcomes
 from connectors.hubspot.phones import PHONE_PROPERTIES
 from connectors.hubspot.plan import CallPlan, Ledger, Sync, chunks, group_by
@@ -210,12 +218,24 @@ class ContactSync(Sync):
         match_properties = {p for n in numbers for w in callers[n] if w.contact for p in w.contact.match}
         searched = search_properties(sorted(match_properties))
         wanted = list(dict.fromkeys([*searched, *READ_PROPERTIES, "lastmodifieddate"]))
-        for search_plan in plan_searches(numbers, searched, self.options.max_in_values):
+        pending = plan_searches(numbers, searched, self.options.max_in_values)
+        while pending:
+            search_plan = pending.pop(0)
             group = [w for n in search_plan.numbers for w in callers[n]]
-            hits = ledger.guarded(
-                group, partial(self.api.search_contacts, search_plan.filter_groups(), wanted), self.classify
-            )
-            if hits is None:
+            try:
+                hits = self.api.search_contacts(
+                    search_plan.filter_groups(),
+                    wanted,
+                    # One number's holders are read as far as HubSpot pages (the duplicate policy
+                    # then chooses among them); several numbers' are searched apart instead.
+                    split_over=MAX_RESULTS if len(search_plan.numbers) > 1 else None,
+                )
+            except TooManyResults:
+                pending[:0] = split(search_plan, searched, self.options.max_in_values)
+                continue
+            except Exception as exc:  # noqa: BLE001
+                # Classified and stored per delivery (retried or rejected), never swallowed.
+                ledger.settle(group, self.classify(exc))
                 continue
             holders: dict[str, list[dict[str, Any]]] = {}
             for contact in hits:

@@ -1,8 +1,14 @@
 """Finding the contacts that already hold a caller's number, many numbers per search request.
 
 A search request holds at most 5 filter groups (OR-ed) of one `IN` filter each, with at most
-`max_in_values` values: numbers are packed into as few requests as those limits allow, and every
-contact returned is matched back to the numbers it holds by normalized E.164, never by raw text.
+`max_in_values` values: numbers are packed into as few requests as those limits allow (one per
+100 callers with the default properties: `phone` and `mobilephone` by E.164, their calculated
+twins by national digits), and every contact returned is matched back to the numbers it holds by
+normalized E.164, never by raw text.
+
+HubSpot's limits (https://developers.hubspot.com/docs/guides/api/crm/search, "Filter search
+results" and "Limitations"): 5 filter groups, 6 filters in a group, 18 filters in all, 100 values
+in an `IN` filter, 200 results a page and 10,000 results a query.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from hub.core import phones
 
 MAX_GROUPS = 5
 SEARCH_PAGE = 200
+#: Results one search can page through; a search matching more is split (`split`).
+MAX_RESULTS = 10_000
 
 
 @dataclass
@@ -39,7 +47,15 @@ class SearchPlan:
 
 
 def _values_for(e164: str, prop: str) -> list[str]:
-    return [national_digits(e164)] if prop in CALCULATED_PROPERTIES else stored_variants(e164)
+    """The spellings searched on one property. `phone` and `mobilephone` by E.164 only: a number
+    typed in any other format is found by its calculated twin, which holds the national digits
+    whatever the format (searching the digits there too would take a second request per 50
+    callers for nothing). A mapping's own match property has no twin: both spellings."""
+    if prop in CALCULATED_PROPERTIES:
+        return [national_digits(e164)]
+    if prop in PHONE_PROPERTIES:
+        return [e164]
+    return stored_variants(e164)
 
 
 def search_properties(match_properties: Iterable[str]) -> list[str]:
@@ -61,6 +77,13 @@ def plan_searches(numbers: Sequence[str], properties: Sequence[str], max_in_valu
     if current.numbers:
         plans.append(current)
     return plans
+
+
+def split(plan: SearchPlan, properties: Sequence[str], max_in_values: int) -> list[SearchPlan]:
+    """A search that matched more contacts than HubSpot pages through, as two over half its numbers each."""
+    middle = len(plan.numbers) // 2
+    halves = (plan.numbers[:middle], plan.numbers[middle:])
+    return [part for half in halves for part in plan_searches(half, properties, max_in_values)]
 
 
 def _with_number(plan: SearchPlan, e164: str, properties: Sequence[str], max_in: int) -> SearchPlan | None:

@@ -10,7 +10,7 @@ sandbox:
       - {name: callhub_team}
   unique_calls: false         # a portal without unique values on calls (default true)
   batch_errors: per_record    # 207 per record instead of HubSpot's whole-batch 400/409
-  search_lag_s: 3             # HubSpot's search index lag (default 0)
+  search_lag_s: 0             # HubSpot's search index lag (default 5, as HubSpot: a few seconds)
 ```
 
 Checked here (the connector never imports its fake, which checks the same again).
@@ -28,7 +28,7 @@ SANDBOX_KEYS: Final = {
     "properties": "custom properties: {contacts: [{name, type, options, unique}], calls: [...]}",
     "unique_calls": "true (default) or false: whether the portal gives unique values on calls",
     "batch_errors": "whole_batch (default, as HubSpot) or per_record (207 per input)",
-    "search_lag_s": "seconds before a new record shows in search (default 0)",
+    "search_lag_s": "seconds before a new record shows in search (default 5, HubSpot's few seconds)",
 }
 _NAME: Final = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENTRY_KEYS: Final = {"name", "label", "type", "options", "unique"}
@@ -44,7 +44,7 @@ def sandbox_problems(options: Mapping[str, Any]) -> list[str]:
         problems.append("sandbox.unique_calls must be true or false")
     if options.get("batch_errors", "whole_batch") not in BATCH_ERROR_MODES:
         problems.append(f"sandbox.batch_errors must be one of {', '.join(BATCH_ERROR_MODES)}")
-    lag = options.get("search_lag_s", 0)
+    lag = options.get("search_lag_s", 5.0)
     if not isinstance(lag, (int, float)) or isinstance(lag, bool) or not 0 <= lag <= 600:
         problems.append("sandbox.search_lag_s must be a number of seconds from 0 to 600")
     if "properties" in options:

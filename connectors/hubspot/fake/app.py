@@ -49,6 +49,14 @@ SANDBOX_OWNERS: tuple[dict[str, Any], ...] = (
     },
 )
 
+#: Seconds a new record stays out of search results. HubSpot's search index trails its writes:
+#: its search guide warns that new and changed records take a few moments to show in results
+#: (https://developers.hubspot.com/docs/guides/api/crm/search), and clients see a contact created
+#: a moment before missing from a search (https://github.com/HubSpot/hubspot-api-php/issues/59).
+#: A sandbox that finds a record the instant it is written would hide a connector that
+#: duplicates contacts.
+SEARCH_LAG_S = 5.0
+
 
 #: How many of the most recent requests keep their body (batches of 100 inputs are large: a long
 #: `hub run` holding a thousand of them was the fake's largest use of memory).
@@ -322,7 +330,7 @@ def create_app(
     rate_window_s: float = 10.0,
     search_rate_limit: int = 5,
     search_window_s: float = 1.0,
-    search_lag_s: float = 0.0,
+    search_lag_s: float = SEARCH_LAG_S,
     max_in_values: int = 100,
     custom_properties: bool = True,
     owners: Sequence[Mapping[str, Any]] = SANDBOX_OWNERS,
@@ -334,7 +342,8 @@ def create_app(
     latency_s: float = 0.0,
 ) -> Flask:
     """The fake portal. `access_token=None` accepts any bearer token (sandbox mode); limits default
-    to HubSpot's (100 per 10 s, search 5 per s); `custom_properties=False` is a portal without the
+    to HubSpot's (100 per 10 s, search 5 per s); `search_lag_s` is how long a new record stays
+    out of search (SEARCH_LAG_S; 0 for a portal searched the moment it is seeded); `custom_properties=False` is a portal without the
     callhub properties docs/destinations/hubspot.md asks for; `unique_calls=False` one without
     unique values on calls; `batch_errors="per_record"` answers 207 per input where HubSpot
     refuses the whole batch; `properties` adds custom properties ({contacts: [{name, type,

@@ -1,4 +1,12 @@
-"""CRM search as the fake evaluates it: filterGroups OR-ed, filters AND-ed, HubSpot's limits enforced."""
+"""CRM search as the fake evaluates it: filterGroups OR-ed, filters AND-ed, HubSpot's limits enforced.
+
+The limits are those of HubSpot's search guide (https://developers.hubspot.com/docs/guides/api/crm/search,
+"Filter search results" and "Limitations"): at most 5 filterGroups, 6 filters in a group and 18
+in all, 100 values in an `IN` / `NOT_IN` filter, 200 results a page, and no paging past the
+10,000th result (a 400). HubSpot's changelog of August 2024 announced 10 filters a group and 25 in
+all; the guide still states 6 and 18, and the fake holds clients to the stricter figures so a
+connector that passes here passes on every portal.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +19,8 @@ from typing import Any
 from connectors.hubspot.fake.errors import FakeApiError
 
 MAX_GROUPS = 5
-MAX_FILTERS_PER_GROUP = 10
-MAX_FILTERS = 25
+MAX_FILTERS_PER_GROUP = 6
+MAX_FILTERS = 18
 MAX_PAGE = 200
 MAX_TOTAL = 10_000
 
@@ -70,6 +78,11 @@ def validate_request(body: Mapping[str, Any], known: Mapping[str, object], max_i
     limit = body.get("limit", 10)
     if not isinstance(limit, int) or not 0 < limit <= MAX_PAGE:
         raise _bad(f"limit must be between 1 and {MAX_PAGE}.")
+    after = str(body.get("after") or "0")
+    if not after.isdigit():
+        raise _bad(f"after must be a paging cursor a previous page gave, not {after!r}.")
+    if int(after) >= MAX_TOTAL:
+        raise _bad(f"The search returns at most {MAX_TOTAL} results; narrow the filters to page further.")
 
 
 def _number(value: Any) -> Decimal | None:

@@ -18,7 +18,7 @@ import phonenumbers
 
 from connectors.hubspot.fake.catalogue import LIFECYCLE_STAGES, PropertyDef, catalogue
 from connectors.hubspot.fake.errors import FakeApiError, RecordError, not_found
-from connectors.hubspot.fake.search import matches, validate_request
+from connectors.hubspot.fake.search import MAX_TOTAL, matches, validate_request
 from connectors.hubspot.fake.validation import check_properties
 
 _ALIASES = {"contact": "contacts", "0-1": "contacts", "call": "calls", "0-48": "calls"}
@@ -190,10 +190,12 @@ class CrmStore:
         hits.sort(key=lambda stored: int(stored.id))
         offset = int(body.get("after") or 0)
         limit = int(body.get("limit", 10))
-        page = hits[offset : offset + limit]
+        # `total` counts every match; pages stop at the 10,000th (validate_request refuses more).
+        reachable = min(len(hits), MAX_TOTAL)
+        page = hits[offset : min(offset + limit, reachable)]
         wanted = body.get("properties") or None
         answer: dict[str, Any] = {"total": len(hits), "results": [s.as_json(wanted) for s in page]}
-        if offset + limit < len(hits):
+        if offset + limit < reachable:
             answer["paging"] = {"next": {"after": str(offset + limit)}}
         return answer
 

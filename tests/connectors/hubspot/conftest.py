@@ -33,7 +33,8 @@ def portal_factory() -> Iterator[Callable[..., Portal]]:
     started: list[LocalServer] = []
 
     def start(**options: Any) -> Portal:
-        app = create_app(**{"access_token": TOKEN, **options})
+        # Seeded records are searchable at once unless a test asks for HubSpot's index lag.
+        app = create_app(**{"access_token": TOKEN, "search_lag_s": 0.0, **options})
         server = LocalServer(app).start()
         started.append(server)
         return Portal(server, fake_of(app))
@@ -45,8 +46,8 @@ def portal_factory() -> Iterator[Callable[..., Portal]]:
 
 @pytest.fixture(scope="session")
 def shared_portal() -> Iterator[Portal]:
-    # Limits out of the way: tests that exercise them start their own portal.
-    app = create_app(access_token=TOKEN, rate_limit=100_000, search_rate_limit=100_000)
+    # Limits and the search index's lag out of the way: tests that exercise them start their own portal.
+    app = create_app(access_token=TOKEN, rate_limit=100_000, search_rate_limit=100_000, search_lag_s=0.0)
     with LocalServer(app) as server:
         yield Portal(server, fake_of(app))
 

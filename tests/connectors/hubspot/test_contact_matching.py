@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.base import Delivered
-from connectors.hubspot.lookup import numbers_held
+from connectors.hubspot.lookup import numbers_held, plan_searches, search_properties, split
 from tests.connectors.hubspot.harness import call_event, item_for, make_connector, shared_context
 
 CALC = "hs_searchable_calculated_phone_number"
@@ -54,6 +54,55 @@ def test_calculated_hits_need_the_raw_number_to_agree():
     # Typed without a country code: read in the caller's region, not only the portal's default.
     uk = "+442071234567"
     assert numbers_held({"properties": {"phone": "020 7123 4567"}}, properties, [uk], "US") == {uk}
+
+
+# --- One search finds a batch's callers in either phone property ---------------------------
+
+
+def test_one_search_finds_a_hundred_callers_in_phone_or_mobilephone(portal, redis_url):
+    store = portal.fake.store
+    by_phone = store.create("contacts", {"phone": "+14155550100"})
+    by_mobile = store.create("contacts", {"mobilephone": "(415) 555-0101"})
+    typed = store.create("contacts", {"phone": "415.555.0102"})
+    connector = make_connector(portal.url, shared_context(redis_url))
+    numbers = [f"+1415555{index:04d}" for index in range(100, 200)]
+    before = portal.fake.stats()["counts"].get("search", 0)
+
+    result = connector.deliver([item_for(call_event(number, f"call-{number}")) for number in numbers])
+
+    assert portal.fake.stats()["counts"]["search"] - before == 1
+    assert _contact_of(result, "dlv-call-+14155550100-call.completed") == by_phone.id
+    assert _contact_of(result, "dlv-call-+14155550101-call.completed") == by_mobile.id
+    assert _contact_of(result, "dlv-call-+14155550102-call.completed") == typed.id
+    assert len(portal.records("contacts")) == 100
+
+
+def test_a_search_is_split_over_hubspot_s_limits(portal, redis_url):
+    # Two values an IN filter: the 100 callers' four properties need many requests, each within
+    # the limits the fake enforces, and every caller is still found.
+    store = portal.fake.store
+    held = store.create("contacts", {"mobilephone": "+14155550199"})
+    connector = make_connector(portal.url, shared_context(redis_url), max_in_values=2)
+    numbers = [f"+1415555{index:04d}" for index in range(100, 200)]
+
+    result = connector.deliver([item_for(call_event(number, f"call-{number}")) for number in numbers])
+
+    assert portal.fake.stats()["counts"]["search"] > 1
+    assert _contact_of(result, "dlv-call-+14155550199-call.completed") == held.id
+    assert all(isinstance(outcome, Delivered) for outcome in result.outcomes.values())
+    assert len(portal.records("contacts")) == 100
+
+
+def test_a_search_matching_too_many_contacts_is_split_in_halves():
+    properties = search_properties(["phone"])
+    numbers = [f"+1415555{index:04d}" for index in range(100, 200)]
+    (whole,) = plan_searches(numbers, properties, 100)
+
+    halves = split(whole, properties, 100)
+
+    assert [len(plan.numbers) for plan in halves] == [50, 50]
+    assert [n for plan in halves for n in plan.numbers] == numbers
+    assert all(len(plan.filter_groups()) <= 5 for plan in halves)
 
 
 # --- The match property of a matched contact is never overwritten ---------------------------

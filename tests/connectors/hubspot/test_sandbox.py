@@ -66,6 +66,56 @@ def test_search_filter_limits(client):
     assert answer_of(response)["category"] == "VALIDATION_ERROR"
 
 
+def test_search_filters_per_group_and_in_all_are_limited():
+    client = create_app(access_token="pat-test", search_rate_limit=100).test_client()
+
+    def status(groups: list[int]) -> int:
+        body = {
+            "filterGroups": [
+                {"filters": [{"propertyName": "phone", "operator": "HAS_PROPERTY"}] * count}
+                for count in groups
+            ]
+        }
+        return int(client.post("/crm/v3/objects/contacts/search", json=body, headers=AUTH).status_code)
+
+    assert status([6, 6, 6]) == 200
+    assert status([7]) == 400, "6 filters in a group at most"
+    assert status([6, 6, 6, 1]) == 400, "18 filters in all at most"
+
+
+def test_search_pages_stop_at_the_ten_thousandth_result():
+    app = create_app(access_token="pat-test", search_rate_limit=100, search_lag_s=0.0)
+    client = app.test_client()
+    store = fake_of(app).store
+    for index in range(3):
+        store.create("contacts", {"firstname": f"n{index}"})
+
+    def search(after: int) -> Any:
+        body = {"filterGroups": [], "limit": 2, "after": str(after)}
+        return client.post("/crm/v3/objects/contacts/search", json=body, headers=AUTH)
+
+    first = answer_of(search(0))
+    assert first["total"] == 3
+    assert first["paging"]["next"]["after"] == "2"
+    assert "paging" not in answer_of(search(2))
+    refused = search(10_000)
+    assert refused.status_code == 400
+    assert answer_of(refused)["category"] == "VALIDATION_ERROR"
+
+
+def test_a_new_record_joins_search_after_the_index_lag():
+    app = create_app(access_token="pat-test", search_rate_limit=100, search_lag_s=600)
+    client = app.test_client()
+    fake_of(app).store.create("contacts", {"phone": "+14155550100"})
+    body = {
+        "filterGroups": [{"filters": [{"propertyName": "phone", "operator": "EQ", "value": "+14155550100"}]}]
+    }
+
+    answer = answer_of(client.post("/crm/v3/objects/contacts/search", json=body, headers=AUTH))
+
+    assert answer["total"] == 0
+
+
 def test_search_in_value_limit(app):
     client = create_app(access_token="pat-test", max_in_values=2).test_client()
     groups = [{"filters": [{"propertyName": "phone", "operator": "IN", "values": ["1", "2", "3"]}]}]
@@ -74,7 +124,7 @@ def test_search_in_value_limit(app):
 
 
 def test_search_operators_on_phone_properties():
-    app = create_app(search_rate_limit=100)
+    app = create_app(search_rate_limit=100, search_lag_s=0.0)
     client = app.test_client()
     fake_of(app).store.create("contacts", {"phone": "(415) 555-0100", "mobilephone": "+1 650 555 0111"})
     auth = {"Authorization": "Bearer anything"}
