@@ -12,7 +12,7 @@ private temporary file, deleted when the fake goes.
 
 One connection per fake, used under `lock` by the threads that serve it: the fakes already take
 one lock per request, and a single connection makes `transaction()` (all or none, nested as
-savepoints) span everything the request wrote. SQLite's page cache bounds what stays in memory.
+savepoints) span everything the request wrote. SQLite's page cache (2 MB) bounds what stays in memory.
 
 A file an earlier version kept (a JSON journal of changes, or one JSON snapshot) is handed to the
 fake once as `earlier` for it to import, then left beside the database as `<name>.imported`.
@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS lookups (
 CREATE INDEX IF NOT EXISTS lookups_of_record ON lookups (kind, id);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_CACHE_KIB = 2000
 #: `hidden_until` of a record hidden until the fake says otherwise (Salesforce's `reindex`).
 HIDDEN = 1e18
 _BY_ID = (
@@ -85,6 +86,9 @@ class FakeRecords:
             # of the process) can undo the last commits: a sandbox fake may forget its newest records
             # then, and the speed matters more to it than that.
             self._db.execute("PRAGMA synchronous=NORMAL")
+        # What stays in memory: at most this many KiB of pages (SQLite's default, made explicit);
+        # the rest is read from the file (the OS's cache) when a lookup needs it.
+        self._db.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
         self._db.executescript(_SCHEMA)
         # The vendors' search indexes have caught up with anything written before a restart.
         self._db.execute("UPDATE records SET hidden_until = 0 WHERE hidden_until > 0")
