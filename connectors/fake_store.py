@@ -113,6 +113,17 @@ class FakeRecords:
             finally:
                 self._depth -= 1
 
+    @contextlib.contextmanager
+    def _statements(self) -> Iterator[None]:
+        """A few statements that belong together: a transaction of their own, or part of the one
+        already open (a statement that fails undoes itself, and its error undoes that one)."""
+        with self.lock:
+            if self._depth:
+                yield
+            else:
+                with self.transaction():
+                    yield
+
     # --- records -----------------------------------------------------------------------------
 
     def get(self, kind: str, record_id: str) -> Any:
@@ -139,7 +150,7 @@ class FakeRecords:
         """Insert or replace the record (keeping its place in order) and its lookup keys;
         `hidden_until` None keeps what a record already had (0 for a new one)."""
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-        with self.transaction():
+        with self._statements():
             self._db.execute(
                 "INSERT INTO records (kind, id, body, hidden_until) VALUES (?, ?, ?, COALESCE(?, 0)) "
                 "ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, "
@@ -155,7 +166,7 @@ class FakeRecords:
     def append(self, kind: str, body: Any) -> None:
         """A record without an id of its own (a received hit): numbered by its place in order."""
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-        with self.transaction():
+        with self._statements():
             self._db.execute(
                 "INSERT INTO records (kind, id, body) "
                 "SELECT ?, 'n' || (IFNULL(MAX(seq), 0) + 1), ? FROM records",
@@ -164,7 +175,7 @@ class FakeRecords:
 
     def delete(self, kind: str, record_id: str) -> bool:
         """Remove the record and its lookup keys; False if there was none."""
-        with self.transaction():
+        with self._statements():
             gone = self._db.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, record_id))
             self._db.execute("DELETE FROM lookups WHERE kind = ? AND id = ?", (kind, record_id))
             return gone.rowcount > 0
