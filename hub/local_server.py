@@ -59,7 +59,7 @@ def start_sandboxes(
     servers: list[LocalServer] = []
     urls: dict[str, str] = {}
     for destination in destinations:
-        state_path = data_dir / "sandbox" / f"{destination.id}.json" if data_dir is not None else None
+        state_path = data_dir / "sandbox" / f"{destination.id}.sqlite" if data_dir is not None else None
         app = (
             connector_registry.sandbox_app(destination.type, destination.sandbox_options, state_path)
             if destination.sandbox

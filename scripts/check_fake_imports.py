@@ -3,8 +3,8 @@
 - No module outside `connectors/<type>/fake/` imports a fake. Sandbox mode reaches a fake only
   through `connectors.registry.sandbox_app`, which loads it by name; tests and the bench may
   import fakes freely and are not checked.
-- A fake imports nothing of the project but its own package, `connectors.base` and the journal
-  that keeps sandbox records (`connectors.fake_journal`): it keeps its
+- A fake imports nothing of the project but its own package, `connectors.base` and the store
+  that keeps sandbox records (`connectors.fake_store`): it keeps its
   own copy of the vendor's facts, so a limit the connector gets wrong cannot pass on both sides.
 
 Exits 1 listing every offending import as `path:line: problem`.
@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECKED_PACKAGES = ("hub", "webhooks", "connectors")
 PROJECT_PACKAGES = frozenset(CHECKED_PACKAGES)
 #: What a fake may import of the project besides its own package.
-#: (`connectors.fake_journal` is plumbing, the file that keeps sandbox records: no vendor facts.)
-FAKE_MAY_IMPORT = ("connectors.base", "connectors.fake_journal")
+#: (`connectors.fake_store` is plumbing, the database that keeps sandbox records: no vendor facts.)
+FAKE_MAY_IMPORT = ("connectors.base", "connectors.fake_store")
 
 
 def imported_modules(tree: ast.Module, module: str) -> Iterator[tuple[int, str]]:

@@ -1,4 +1,4 @@
-"""Sandbox fakes keep their records across restarts by appending changes, and a reset persists."""
+"""Sandbox fakes keep their records in a database file across restarts, and a reset persists."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from connectors.ga4.fake.app import create_app as ga4_app
+from connectors.ga4.fake.app import sandbox_state
 from connectors.hubspot.fake.app import create_app as hubspot_app
 from connectors.hubspot.fake.app import fake_of
 from connectors.salesforce.fake.app import create_app as salesforce_app
@@ -33,16 +35,12 @@ def _create_leads(
     return result
 
 
-def test_salesforce_appends_each_change_and_a_restart_finds_every_record(tmp_path: Path) -> None:
-    path = tmp_path / "sandbox" / "salesforce.json"
+def test_salesforce_a_restart_finds_every_record_and_continues_the_ids(tmp_path: Path) -> None:
+    path = tmp_path / "sandbox" / "salesforce.sqlite"
     app, headers = _salesforce(path)
     [first] = _create_leads(app, headers, ["Vega"])
-    size = path.stat().st_size
     [second] = _create_leads(app, headers, ["Ortiz"])
-    appended = path.read_text(encoding="utf-8")[size:]
 
-    assert "Ortiz" in appended
-    assert "Vega" not in appended, "only the new record is written"
     again = salesforce_app(state_path=str(path)).config["FAKE_ORG"].store
     assert {lead["LastName"] for lead in again.all("Lead")} == {"Vega", "Ortiz"}
     [third] = _create_leads(*_salesforce(path), ["Lin"])
@@ -82,14 +80,12 @@ def _hubspot_contact(app: object, name: str) -> str:
     return str(answer.json["id"])
 
 
-def test_hubspot_appends_each_change_and_a_restart_finds_every_record(tmp_path: Path) -> None:
-    path = tmp_path / "hubspot.json"
+def test_hubspot_a_restart_finds_every_record_and_continues_the_ids(tmp_path: Path) -> None:
+    path = tmp_path / "hubspot.sqlite"
     app = hubspot_app(state_path=str(path))
     first = _hubspot_contact(app, "Vega")
-    size = path.stat().st_size
     second = _hubspot_contact(app, "Ortiz")
 
-    assert "Vega" not in path.read_text(encoding="utf-8")[size:], "only the new record is written"
     again = hubspot_app(state_path=str(path))
     assert {r["properties"]["lastname"] for r in fake_of(again).store.records("contacts")} == {
         "Vega",
@@ -138,3 +134,40 @@ def test_a_store_file_from_before_the_journal_still_loads(tmp_path: Path) -> Non
     assert [r["id"] for r in fake_of(app).store.records("contacts")] == ["1001"]
     assert _hubspot_contact(app, "Ortiz") == "1002"
     assert len(fake_of(hubspot_app(state_path=str(path))).store.records("contacts")) == 2
+
+
+def test_a_journal_from_before_the_database_is_imported_once(tmp_path: Path) -> None:
+    earlier = tmp_path / "sandbox" / "salesforce.json"
+    earlier.parent.mkdir()
+    earlier.write_text(
+        '{"journal":"callhub-fake","version":1}\n'
+        '{"k":["Lead","00Q000000000001AAA"],"v":{"Id":"00Q000000000001AAA","LastName":"Vega","Company":"Acme"}}\n'
+        '{"k":["Lead","00Q000000000002AAA"],"v":{"Id":"00Q000000000002AAA","LastName":"Gone","Company":"Acme"}}\n'
+        '{"k":["Lead","00Q000000000002AAA"],"v":null}\n'
+        '{"meta":{"ids":2,"ticks":3,"duplicate_rules":[]}}\n'
+        '{"k":["Lead","00Q0000',  # the process died mid-write
+        encoding="utf-8",
+    )
+    path = earlier.with_suffix(".sqlite")
+    app, headers = _salesforce(path)
+
+    assert [lead["LastName"] for lead in app.config["FAKE_ORG"].store.all("Lead")] == ["Vega"]
+    [created] = _create_leads(app, headers, ["Ortiz"])
+    assert created["id"] == "00Q000000000003AAA", "ids continue from the journal's counters"
+    assert not earlier.exists()
+    assert earlier.with_name("salesforce.json.imported").exists()
+    again = salesforce_app(state_path=str(path)).config["FAKE_ORG"].store
+    assert [lead["LastName"] for lead in again.all("Lead")] == ["Vega", "Ortiz"]
+
+
+def test_ga4_hits_from_before_the_database_are_imported(tmp_path: Path) -> None:
+    earlier = tmp_path / "ga4.json"
+    earlier.write_text(
+        '{"measurement_id":"G-1","received_at":"2024-01-01T00:00:00+00:00","body":{"client_id":"1.2"}}\n',
+        encoding="utf-8",
+    )
+    state = sandbox_state(ga4_app(state_path=str(tmp_path / "ga4.sqlite")))
+    state.record("G-1", {"client_id": "3.4"})
+
+    again = sandbox_state(ga4_app(state_path=str(tmp_path / "ga4.sqlite")))
+    assert [hit.body["client_id"] for hit in again.hits()] == ["1.2", "3.4"]

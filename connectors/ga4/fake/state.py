@@ -10,25 +10,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from connectors.fake_store import FakeRecords
 from connectors.ga4.fake import validation as rules
 
 ENDPOINTS: Final = ("collect", "debug", "report")
+#: The kind of record a received hit is kept as.
+_HITS: Final = "hits"
 Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One body POSTed to /mp/collect, kept as compact JSON: a sandbox in a long `hub run` holds
-    every hit (they are what the Data API reports from), so each costs its bytes, not a dict tree."""
+    """One body POSTed to /mp/collect."""
 
     measurement_id: str
     received_at: datetime
-    encoded: bytes
-
-    @property
-    def body(self) -> Mapping[str, Any]:
-        value: Mapping[str, Any] = json.loads(self.encoded)
-        return value
+    body: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -61,50 +58,34 @@ class Fault:
 
 
 class SandboxState:
-    """Thread-safe: the fake serves requests from several threads."""
+    """Thread-safe: the fake serves requests from several threads.
+
+    Hits live in a database (connectors/fake_store.py): a long `hub run` keeps every one (they are
+    what the Data API reports from), on disk rather than in memory. `state_path` is its file across
+    restarts, so `hub ga4 report` still finds the events the hub remembers sending; without one, a
+    temporary database."""
 
     def __init__(self, clock: Clock | None = None, state_path: Path | None = None) -> None:
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
-        self._hits: list[Hit] = []
         self._faults: dict[str, list[Fault]] = {endpoint: [] for endpoint in ENDPOINTS}
-        #: Where `hub run` keeps what the sandbox received across restarts (None: memory only), so
-        #: `hub ga4 report` still finds the events the hub remembers sending.
-        self.state_path = state_path
-        if state_path is not None and state_path.exists():
-            # One JSON line per hit, appended as it arrives: rewriting the whole history on every
-            # hit would cost time growing with every call a long `hub run` has sent.
-            for line in state_path.read_text().splitlines():
-                if line.strip():
-                    kept = json.loads(line)
-                    received = datetime.fromisoformat(kept["received_at"])
-                    self._hits.append(Hit(kept["measurement_id"], received, _compact(kept["body"])))
+        self.db = FakeRecords(state_path)
+        if self.db.earlier:
+            # An earlier version's file: one JSON line per hit.
+            with self.db.transaction():
+                for line in self.db.earlier.splitlines():
+                    if line.strip():
+                        self.db.append(_HITS, json.loads(line))
 
     def record(self, measurement_id: str, body: Mapping[str, Any]) -> None:
-        with self._lock:
-            hit = Hit(measurement_id, self.clock(), _compact(body))
-            self._hits.append(hit)
-            self._append(hit)
-
-    def _append(self, hit: Hit) -> None:
-        if self.state_path is None:
-            return
-        line = {
-            "measurement_id": hit.measurement_id,
-            "received_at": hit.received_at.isoformat(),
-            "body": hit.body,
-        }
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.state_path.open("a", encoding="utf-8") as kept:
-            kept.write(json.dumps(line, separators=(",", ":")) + "\n")
-
-    def _truncate(self) -> None:
-        if self.state_path is not None and self.state_path.exists():
-            self.state_path.write_text("")
+        received = self.clock().isoformat()
+        self.db.append(_HITS, {"measurement_id": measurement_id, "received_at": received, "body": body})
 
     def hits(self) -> list[Hit]:
-        with self._lock:
-            return list(self._hits)
+        return [
+            Hit(kept["measurement_id"], datetime.fromisoformat(kept["received_at"]), kept["body"])
+            for _, kept in self.db.scan(_HITS)
+        ]
 
     def events(self) -> list[RecordedEvent]:
         """Events GA4 keeps: like GA, it silently drops events it cannot accept."""
@@ -151,14 +132,9 @@ class SandboxState:
 
     def reset(self) -> None:
         with self._lock:
-            self._hits.clear()
+            self.db.clear()
             for queue in self._faults.values():
                 queue.clear()
-            self._truncate()
-
-
-def _compact(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _dropped(event: Any, index: int, received_at: datetime) -> bool:

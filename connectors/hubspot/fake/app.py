@@ -26,7 +26,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from connectors.base import FAKE_CONTROL_PREFIX, FAKE_HISTORY_LIMIT, add_fake_latency
-from connectors.fake_journal import Journal, Key
+from connectors.fake_store import FakeRecords, replay_journal
 from connectors.hubspot.fake.batch import BATCH_ERROR_MODES, WHOLE_BATCH
 from connectors.hubspot.fake.declared import declared_properties
 from connectors.hubspot.fake.errors import FakeApiError
@@ -93,67 +93,25 @@ class FakeHubSpot:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: How batches with bad inputs are answered: `whole_batch` (HubSpot) or `per_record` (207).
     batch_errors: str = WHOLE_BATCH
-    #: Where `hub run` keeps the portal's records across restarts (None: memory only).
-    state_path: Path | None = None
-    #: One writer of the state file at a time.
-    save_lock: threading.Lock = field(default_factory=threading.Lock)
-    #: The store the file describes: after a reset (a new store) the file is rewritten whole.
-    saved: CrmStore | None = None
-    journal: Journal | None = field(init=False, default=None)
 
-    def __post_init__(self) -> None:
-        if self.state_path is not None:
-            self.journal = Journal(self.state_path)
-
-    def save(self) -> None:
-        """Append the records and associations changed since the last save to the journal."""
-        journal = self.journal
-        if journal is None:
+    def import_earlier(self) -> None:
+        """Bring the records an earlier version kept as JSON (a journal of changes, or one
+        snapshot) into the portal's database, the first time `hub run` opens it."""
+        text = self.store.db.earlier
+        if not text:
             return
-        with self.save_lock:
-            store = self.store
-            if store is not self.saved:
-                self._rewrite(journal, store)
-                return
-            with store.lock:
-                objects, associations = store.take_changes()
-                if not objects and not associations:
-                    return
-                changes = _object_changes(store, objects) + _association_changes(store, associations)
-                live = sum(len(bucket) for bucket in store.objects.values()) + len(store.associations)
-                meta = {"next_id": store.next_id}
-            journal.append(meta, changes)
-            if journal.wants_compaction(live):
-                self._rewrite(journal, store)
-
-    def _rewrite(self, journal: Journal, store: CrmStore) -> None:
-        with store.lock:
-            store.take_changes()
-            objects = {(t, i) for t, bucket in store.objects.items() for i in bucket}
-            records = _object_changes(store, objects) + _association_changes(store, set(store.associations))
-            meta = {"next_id": store.next_id}
-        journal.rewrite(meta, records)
-        self.saved = store
-
-    def load(self) -> None:
-        """Replay the journal (or a snapshot from before it) into the store, then compact it."""
-        journal = self.journal
-        if journal is None:
+        replayed = replay_journal(text)
+        if replayed.snapshot is not None:
+            self.store.load_json(replayed.snapshot)
             return
-        replayed = journal.replay()
-        if replayed.legacy is not None:
-            self.store.load_json(replayed.legacy)
-        elif replayed.records or replayed.meta:
-            objects: dict[str, list[Any]] = {}
-            associations: list[list[Any]] = []
-            for key, value in replayed.records.items():
-                if key[0] == "o":
-                    objects.setdefault(key[1], []).append(value)
-                else:
-                    associations.append([*key[1:], value])
-            self.store.load_json({**replayed.meta, "objects": objects, "associations": associations})
-        if journal.exists():
-            self._rewrite(journal, self.store)
+        objects: dict[str, list[Any]] = {}
+        associations: list[list[Any]] = []
+        for key, value in replayed.records.items():
+            if key[0] == "o":
+                objects.setdefault(key[1], []).append(value)
+            else:
+                associations.append([*key[1:], value])
+        self.store.load_json({**replayed.meta, "objects": objects, "associations": associations})
 
     def record(self, method: str, path: str, status: int, body: Any, arrived: float = 0.0) -> None:
         answered = time.time()
@@ -180,32 +138,19 @@ class FakeHubSpot:
     def reset(self) -> None:
         """An empty portal with the same settings: no records, counters, faults or spent limits.
 
-        The state file is emptied too, or the next `hub run` would bring the records back."""
+        Its database is emptied (on file too, or the next `hub run` would bring the records back)."""
         store = self.store
         with self.lock:
-            self.store = CrmStore(**store.settings)
+            store.db.clear()
+            self.store = CrmStore(**store.settings, records=store.db)
             self.counts.clear()
             self.log.clear()
             self.limits.reset()
         self.faults.clear()
-        self.save()
 
     def requests_to(self, method: str, path_part: str) -> list[RequestLog]:
         with self.lock:
             return [entry for entry in self.log if entry.method == method and path_part in entry.path]
-
-
-def _object_changes(store: CrmStore, keys: set[tuple[str, str]]) -> list[tuple[Key, Any]]:
-    """Journal entries for these records: their JSON, or None for one archived."""
-    changes: list[tuple[Key, Any]] = []
-    for object_type, object_id in sorted(keys):
-        stored = store.objects[object_type].get(object_id)
-        changes.append((("o", object_type, object_id), None if stored is None else store.object_json(stored)))
-    return changes
-
-
-def _association_changes(store: CrmStore, keys: set[tuple[str, str, str, str]]) -> list[tuple[Key, Any]]:
-    return [(("a", *key), store.associations.get(key)) for key in sorted(keys)]
 
 
 def _fake() -> FakeHubSpot:
@@ -263,8 +208,6 @@ def _after(response: Response) -> Response:
         request.get_json(silent=True),
         g.get("arrived", 0.0),
     )
-    if request.method != "GET" and not request.path.endswith("/search") and response.status_code < 300:
-        fake.save()
     return response
 
 
@@ -347,8 +290,8 @@ def create_app(
     callhub properties docs/destinations/hubspot.md asks for; `unique_calls=False` one without
     unique values on calls; `batch_errors="per_record"` answers 207 per input where HubSpot
     refuses the whole batch; `properties` adds custom properties ({contacts: [{name, type,
-    options, unique}], calls: [...]}, hub.yaml's `sandbox: properties:`); `state_path` keeps the
-    records in a file across restarts; `latency_s` delays every answer."""
+    options, unique}], calls: [...]}, hub.yaml's `sandbox: properties:`); `state_path` is the SQLite
+    file that keeps the records across restarts (without it, a temporary one); `latency_s` delays every answer."""
     if batch_errors not in BATCH_ERROR_MODES:
         raise ValueError(f"batch_errors must be one of {', '.join(BATCH_ERROR_MODES)}")
     app = Flask("hubspot_fake")
@@ -361,13 +304,13 @@ def create_app(
             owners=owners,
             unique_calls=unique_calls,
             declared=declared_properties(properties),
+            records=FakeRecords(Path(state_path) if state_path else None),
         ),
         limits=RateLimits(rate_limit, rate_window_s, search_rate_limit, search_window_s),
         access_token=access_token,
         batch_errors=batch_errors,
-        state_path=Path(state_path) if state_path else None,
     )
-    fake.load()
+    fake.import_earlier()
     app.extensions["hubspot_fake"] = fake
     app.register_error_handler(FakeApiError, _error_response)
     app.before_request(_before)

@@ -1,12 +1,12 @@
-"""The fake HubSpot's in-memory CRM: objects, unique values, associations, the search index, owners.
+"""The fake HubSpot's CRM: objects, unique values, associations, the search index, owners.
 
-Thread-safe: the fake serves requests on several threads, and tests read the store directly.
+Records and associations live on disk (connectors/fake_store.py). Thread-safe: the fake serves
+requests on several threads, and tests read the store directly.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -16,6 +16,7 @@ from typing import Any
 
 import phonenumbers
 
+from connectors.fake_store import FakeRecords, Lookup
 from connectors.hubspot.fake.catalogue import LIFECYCLE_STAGES, PropertyDef, catalogue
 from connectors.hubspot.fake.errors import FakeApiError, RecordError, not_found
 from connectors.hubspot.fake.search import MAX_TOTAL, matches, validate_request
@@ -55,8 +56,17 @@ class StoredObject:
     properties: dict[str, str]
     created_at: datetime
     updated_at: datetime
-    #: Monotonic time at which it joins the search index (HubSpot's index lags a few seconds).
-    searchable_at: float = 0.0
+
+    @classmethod
+    def from_json(cls, object_type: str, kept: Mapping[str, Any]) -> StoredObject:
+        """A record as `CrmStore.object_json` keeps it."""
+        return cls(
+            str(kept["id"]),
+            object_type,
+            {str(k): str(v) for k, v in kept["properties"].items()},
+            _parse_iso(kept["createdAt"]),
+            _parse_iso(kept["updatedAt"]),
+        )
 
     def as_json(self, wanted: Iterable[str] | None = None) -> dict[str, Any]:
         properties = dict(self.properties)
@@ -72,14 +82,9 @@ class StoredObject:
         }
 
 
-AssociationKey = tuple[str, str, str, str]
-
-
-@dataclass
-class _Undo:
-    objects: dict[tuple[str, str], StoredObject | None]
-    associations: dict[AssociationKey, int | None]
-    next_id: int
+#: The kind of record an association is kept as, and the lookup key of the records it links from.
+_ASSOCIATIONS = "associations"
+_LINKED_FROM = "from"
 
 
 def _parse_iso(text: str) -> datetime:
@@ -117,8 +122,11 @@ class CrmStore:
         owners: Sequence[Mapping[str, Any]] = (),
         unique_calls: bool = True,
         declared: Mapping[str, Sequence[PropertyDef]] | None = None,
+        records: FakeRecords | None = None,
     ) -> None:
-        self._lock = threading.RLock()
+        #: Records (by object type) and associations: a temporary database unless given a file.
+        self.db = records if records is not None else FakeRecords()
+        self._lock = self.db.lock
         #: What this store was made with, so a reset makes the same portal again.
         self.settings: dict[str, Any] = {
             "custom_properties": custom_properties,
@@ -129,9 +137,7 @@ class CrmStore:
             "unique_calls": unique_calls,
             "declared": declared,
         }
-        self._next_id = 1001
-        #: Goes up with every change to records or associations, so a save can skip an unchanged store.
-        self.revision = 0
+        self._next_id = int(self.db.meta("next_id", 1001))
         self.catalogue: dict[str, dict[str, PropertyDef]] = catalogue(
             custom_properties, unique_calls=unique_calls, declared=declared
         )
@@ -139,33 +145,23 @@ class CrmStore:
         self.max_in_values = max_in_values
         self.default_region = default_region
         self.owners = [dict(owner) for owner in owners]
-        self.objects: dict[str, dict[str, StoredObject]] = {name: {} for name in _DEFAULT_PROPERTIES}
-        #: (from type, from id, to type, to id) -> association type id
-        self.associations: dict[tuple[str, str, str, str], int] = {}
-        #: Records and associations changed since `take_changes` (what a journal appends).
-        self.changed_objects: set[tuple[str, str]] = set()
-        self.changed_associations: set[AssociationKey] = set()
-        #: Inside `transaction`: what each touched record or association was before (None: absent).
-        self._undo: _Undo | None = None
-        #: Object type -> property -> lower-cased value -> ids, for the properties callers look
-        #: records up by (unique ones, email, phone numbers): EQ/IN searches and unique-value checks
-        #: read the ids named there instead of every record. Never pruned: candidates are checked.
+        #: Object type -> the properties callers look records up by (unique ones, email, phone
+        #: numbers): each record is kept with lookup keys (property, lower-cased value), so EQ/IN
+        #: searches and unique-value checks read the records named there instead of every record.
         self.indexed: dict[str, frozenset[str]] = {
             object_type: _INDEXED | {name for name, d in self.catalogue[object_type].items() if d.unique}
             for object_type in _DEFAULT_PROPERTIES
         }
-        self.index: dict[str, dict[str, dict[str, set[str]]]] = {name: {} for name in _DEFAULT_PROPERTIES}
 
     # --- reads -------------------------------------------------------------------------------
 
     def find(self, object_type: str, key: str, id_property: str | None = None) -> StoredObject | None:
         with self._lock:
-            bucket = self.objects[object_type]
             if not id_property or id_property == "hs_object_id":
-                return bucket.get(key)
+                kept = self.db.get(object_type, key)
+                return None if kept is None else StoredObject.from_json(object_type, kept)
             wanted = key.lower() if id_property == "email" else key
-            candidates = self._candidates(object_type, id_property, [key])
-            for stored in bucket.values() if candidates is None else candidates:
+            for stored in self._candidates(object_type, {id_property: [key]}):
                 value = stored.properties.get(id_property, "")
                 if (value.lower() if id_property == "email" else value) == wanted:
                     return stored
@@ -180,12 +176,13 @@ class CrmStore:
     def search(self, object_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
         validate_request(body, self.catalogue[object_type], self.max_in_values)
         groups = body.get("filterGroups") or []
+        # HubSpot's index lags: a record joins search results `search_lag_s` after it is created.
         now = time.monotonic()
         with self._lock:
             hits = [
                 stored
-                for stored in self._searched(object_type, groups)
-                if stored.searchable_at <= now and matches(stored.properties, groups)
+                for stored in self._searched(object_type, groups, now)
+                if matches(stored.properties, groups)
             ]
         hits.sort(key=lambda stored: int(stored.id))
         offset = int(body.get("after") or 0)
@@ -199,40 +196,43 @@ class CrmStore:
             answer["paging"] = {"next": {"after": str(offset + limit)}}
         return answer
 
-    def _searched(self, object_type: str, groups: Sequence[Mapping[str, Any]]) -> Iterable[StoredObject]:
-        """The records a search must check: those the index names when every filter group has an
-        EQ or IN filter on an indexed property (a record matching the group must be among them),
-        else all of them."""
-        found: dict[str, StoredObject] = {}
+    def _searched(
+        self, object_type: str, groups: Sequence[Mapping[str, Any]], now: float
+    ) -> list[StoredObject]:
+        """The records a search must check, among those visible `now`: those the lookup keys name
+        when every filter group has an EQ or IN filter on an indexed property (a record matching
+        the group must be among them), else all of them."""
+        wanted: dict[str, list[Any]] = {}
         for group in groups:
             for item in group.get("filters") or []:
                 if item.get("operator", "EQ") not in ("EQ", "IN"):
                     continue
-                values = item.get("values") or [] if item.get("operator") == "IN" else [item.get("value", "")]
-                candidates = self._candidates(object_type, str(item.get("propertyName")), values)
-                if candidates is not None:
-                    found.update((stored.id, stored) for stored in candidates)
+                name = str(item.get("propertyName"))
+                if name in self.indexed[object_type]:
+                    values = (
+                        item.get("values") or [] if item.get("operator") == "IN" else [item.get("value", "")]
+                    )
+                    wanted.setdefault(name, []).extend(values)
                     break
             else:
-                return self.objects[object_type].values()
-        return found.values() if groups else self.objects[object_type].values()
+                return self._all(object_type, now)
+        return self._candidates(object_type, wanted, now) if groups else self._all(object_type, now)
 
     def _candidates(
-        self, object_type: str, name: str | None, values: Sequence[Any]
-    ) -> list[StoredObject] | None:
-        """Records whose `name` may equal one of `values` (case-insensitive); None: not indexed."""
-        if name not in self.indexed[object_type]:
-            return None
-        by_value, bucket = self.index[object_type].get(name, {}), self.objects[object_type]
-        ids = set().union(*(by_value.get(str(value).lower(), set()) for value in values))
-        return [bucket[object_id] for object_id in ids if object_id in bucket]
+        self, object_type: str, wanted: Mapping[str, Sequence[Any]], visible_at: float | None = None
+    ) -> list[StoredObject]:
+        """Records whose property may equal one of the values wanted of it (case-insensitive);
+        every record when a property is not indexed."""
+        if any(name not in self.indexed[object_type] for name in wanted):
+            return self._all(object_type, visible_at)
+        keys = [(name, str(value).lower()) for name, values in wanted.items() for value in values]
+        found = self.db.find(object_type, keys, visible_at)
+        return [StoredObject.from_json(object_type, kept) for _, kept in found]
 
-    def _index_record(self, stored: StoredObject) -> None:
-        index = self.index[stored.object_type]
-        for name in self.indexed[stored.object_type]:
-            value = stored.properties.get(name)
-            if value:
-                index.setdefault(name, {}).setdefault(value.lower(), set()).add(stored.id)
+    def _all(self, object_type: str, visible_at: float | None = None) -> list[StoredObject]:
+        return [
+            StoredObject.from_json(object_type, kept) for _, kept in self.db.scan(object_type, visible_at)
+        ]
 
     def owner_ids(self) -> frozenset[str]:
         return frozenset(str(owner["id"]) for owner in self.owners)
@@ -272,13 +272,20 @@ class CrmStore:
             ):
                 continue
             stored.properties[name] = value
-        self.revision += 1
         stored.updated_at = datetime.now(UTC)
         modified = "lastmodifieddate" if stored.object_type == "contacts" else "hs_lastmodifieddate"
         stored.properties[modified] = iso(stored.updated_at)
         if stored.object_type == "contacts":
             self._calculate_phones(stored.properties)
-        self._index_record(stored)
+
+    def _save(self, stored: StoredObject, searchable_at: float | None = None) -> None:
+        """Write the record with its lookup keys; `searchable_at` (monotonic) for a new one."""
+        keys: list[Lookup] = [
+            (name, value.lower())
+            for name in self.indexed[stored.object_type]
+            if (value := stored.properties.get(name))
+        ]
+        self.db.put(stored.object_type, stored.id, self.object_json(stored), keys, searchable_at)
 
     def _calculate_phones(self, properties: dict[str, str]) -> None:
         region = self.default_region
@@ -297,23 +304,18 @@ class CrmStore:
                 'Property values were not valid: [{"isValid":false,"message":"hs_timestamp is required",'
                 '"error":"REQUIRED_FIELD","name":"hs_timestamp"}]',
             )
-        with self._lock:
+        with self._lock, self.db.transaction():
             self._check_unique(object_type, values, None)
             now = datetime.now(UTC)
             object_id = str(self._next_id)
             self._next_id += 1
+            self.db.set_meta("next_id", self._next_id)
             created = "createdate" if object_type == "contacts" else "hs_createdate"
             stored = StoredObject(
-                object_id,
-                object_type,
-                {"hs_object_id": object_id, created: iso(now)},
-                now,
-                now,
-                searchable_at=time.monotonic() + self.search_lag_s,
+                object_id, object_type, {"hs_object_id": object_id, created: iso(now)}, now, now
             )
-            self._touch(object_type, object_id)
             self._apply(stored, values)
-            self.objects[object_type][object_id] = stored
+            self._save(stored, searchable_at=time.monotonic() + self.search_lag_s)
             return stored
 
     def update(
@@ -323,8 +325,8 @@ class CrmStore:
         with self._lock:
             stored = self.get(object_type, key, id_property)
             self._check_unique(object_type, values, stored.id)
-            self._touch(object_type, stored.id)
             self._apply(stored, values)
+            self._save(stored)
             return stored
 
     def upsert(
@@ -344,11 +346,7 @@ class CrmStore:
             return self.create(object_type, {**properties, id_property: key}), True
 
     def archive(self, object_type: str, key: str) -> None:
-        with self._lock:
-            if key in self.objects[object_type]:
-                self._touch(object_type, key)
-            if self.objects[object_type].pop(key, None) is not None:
-                self.revision += 1
+        self.db.delete(object_type, key)
 
     # --- associations ------------------------------------------------------------------------
 
@@ -358,91 +356,48 @@ class CrmStore:
         type_id = DEFAULT_ASSOCIATION_TYPES.get((from_type, to_type))
         if type_id is None:
             raise RecordError("VALIDATION_ERROR", f"No default association from {from_type} to {to_type}.")
-        with self._lock:
+        back_id = DEFAULT_ASSOCIATION_TYPES[(to_type, from_type)]
+        with self._lock, self.db.transaction():
             self.get(from_type, from_id)
             self.get(to_type, to_id)
-            self.revision += 1
-            for key in ((from_type, from_id, to_type, to_id), (to_type, to_id, from_type, from_id)):
-                self._touch_association(key)
-            self.associations[(from_type, from_id, to_type, to_id)] = type_id
-            self.associations[(to_type, to_id, from_type, from_id)] = DEFAULT_ASSOCIATION_TYPES[
-                (to_type, from_type)
-            ]
+            self._put_association((from_type, from_id, to_type, to_id), type_id)
+            self._put_association((to_type, to_id, from_type, from_id), back_id)
         return [
             {
                 "from": {"id": a},
                 "to": {"id": b},
                 "associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t},
             }
-            for a, b, t in (
-                (from_id, to_id, type_id),
-                (to_id, from_id, DEFAULT_ASSOCIATION_TYPES[(to_type, from_type)]),
-            )
+            for a, b, t in ((from_id, to_id, type_id), (to_id, from_id, back_id))
         ]
 
+    def _put_association(self, key: tuple[str, str, str, str], type_id: int) -> None:
+        """(from type, from id, to type, to id) -> association type id, found by where it links from."""
+        self.db.put(
+            _ASSOCIATIONS,
+            "/".join(key),
+            {"key": list(key), "type": type_id},
+            [(_LINKED_FROM, "/".join(key[:3]))],
+        )
+
     def associated(self, object_type: str, object_id: str, to_type: str) -> list[str]:
-        with self._lock:
-            return sorted(
-                b_id
-                for (a_type, a_id, b_type, b_id) in self.associations
-                if (a_type, a_id, b_type) == (object_type, object_id, to_type)
-            )
+        found = self.db.find(_ASSOCIATIONS, [(_LINKED_FROM, f"{object_type}/{object_id}/{to_type}")])
+        return sorted(str(kept["key"][3]) for _, kept in found)
 
     # --- all or nothing, and across restarts -------------------------------------------------
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """Writes inside take effect together or not at all (a batch HubSpot refuses as a whole).
-
-        Only what is written inside is copied (its state before the first write), so the cost
-        follows the batch, not the size of the portal."""
+        """Writes inside take effect together or not at all (a batch HubSpot refuses as a whole):
+        a transaction of the database, so what it undoes is what the batch wrote."""
         with self._lock:
-            outer, self._undo = self._undo, _Undo({}, {}, self._next_id)
-            undo = self._undo
+            next_id = self._next_id
             try:
-                yield
+                with self.db.transaction():
+                    yield
             except BaseException:
-                for (object_type, object_id), before in undo.objects.items():
-                    if before is None:
-                        self.objects[object_type].pop(object_id, None)
-                    else:
-                        self.objects[object_type][object_id] = before
-                for key, type_id in undo.associations.items():
-                    if type_id is None:
-                        self.associations.pop(key, None)
-                    else:
-                        self.associations[key] = type_id
-                self._next_id = undo.next_id
-                self.revision += 1
+                self._next_id = next_id
                 raise
-            finally:
-                self._undo = outer
-            if outer is not None:
-                # A nested block that held: its first-seen states belong to the enclosing one.
-                for object_key, stored in undo.objects.items():
-                    outer.objects.setdefault(object_key, stored)
-                for key, type_id in undo.associations.items():
-                    outer.associations.setdefault(key, type_id)
-
-    def _touch(self, object_type: str, object_id: str) -> None:
-        """Called before a record is written: marks it changed, keeps its old state for a rollback."""
-        key = (object_type, object_id)
-        self.changed_objects.add(key)
-        if self._undo is not None and key not in self._undo.objects:
-            before = self.objects[object_type].get(object_id)
-            self._undo.objects[key] = copy.deepcopy(before) if before is not None else None
-
-    def _touch_association(self, key: AssociationKey) -> None:
-        self.changed_associations.add(key)
-        if self._undo is not None and key not in self._undo.associations:
-            self._undo.associations[key] = self.associations.get(key)
-
-    def take_changes(self) -> tuple[set[tuple[str, str]], set[AssociationKey]]:
-        """Records and associations written since the last call (created, changed or removed)."""
-        with self._lock:
-            changed = (self.changed_objects, self.changed_associations)
-            self.changed_objects, self.changed_associations = set(), set()
-            return changed
 
     @property
     def next_id(self) -> int:
@@ -450,12 +405,12 @@ class CrmStore:
 
     @property
     def lock(self) -> threading.RLock:
-        """Held while reading several records that must agree (a journal copying changes)."""
+        """Held while reading several records that must agree."""
         return self._lock
 
     @staticmethod
     def object_json(stored: StoredObject) -> dict[str, Any]:
-        """One record as `to_json` and a journal keep it."""
+        """One record as the database keeps it."""
         return {
             "id": stored.id,
             "properties": dict(stored.properties),
@@ -463,35 +418,18 @@ class CrmStore:
             "updatedAt": iso(stored.updated_at),
         }
 
-    def to_json(self) -> dict[str, Any]:
-        """Records, associations and the id counter, for `hub run` to keep across restarts."""
-        with self._lock:
-            return {
-                "next_id": self._next_id,
-                "objects": {
-                    object_type: [self.object_json(stored) for stored in bucket.values()]
-                    for object_type, bucket in self.objects.items()
-                },
-                "associations": [[*key, type_id] for key, type_id in self.associations.items()],
-            }
-
     def load_json(self, data: Mapping[str, Any]) -> None:
-        """What `to_json` kept; every record is searchable at once (the index caught up meanwhile)."""
-        with self._lock:
+        """Records, associations and the id counter as an earlier version kept them in JSON; every
+        record is searchable at once (the index caught up meanwhile)."""
+        with self._lock, self.db.transaction():
             self._next_id = int(data.get("next_id", 1001))
+            self.db.set_meta("next_id", self._next_id)
             for object_type, records in (data.get("objects") or {}).items():
-                bucket = self.objects.setdefault(object_type, {})
-                for record in records:
-                    stored = bucket[str(record["id"])] = StoredObject(
-                        str(record["id"]),
-                        object_type,
-                        {str(k): str(v) for k, v in record["properties"].items()},
-                        _parse_iso(record["createdAt"]),
-                        _parse_iso(record["updatedAt"]),
-                    )
-                    self._index_record(stored)
+                if object_type in _DEFAULT_PROPERTIES:
+                    for record in records:
+                        self._save(StoredObject.from_json(object_type, record))
             for from_type, from_id, to_type, to_id, type_id in data.get("associations") or []:
-                self.associations[(from_type, from_id, to_type, to_id)] = int(type_id)
+                self._put_association((str(from_type), str(from_id), str(to_type), str(to_id)), int(type_id))
 
     # --- for tests and the bench -------------------------------------------------------------
 
@@ -500,5 +438,5 @@ class CrmStore:
         with self._lock:
             return [
                 {**stored.as_json(), "associations": {other: self.associated(object_type, stored.id, other)}}
-                for stored in self.objects[object_type].values()
+                for stored in self._all(object_type)
             ]

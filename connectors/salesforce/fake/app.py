@@ -16,10 +16,11 @@ from typing import Any
 import flask
 
 from connectors.base import add_fake_latency
+from connectors.fake_store import FakeRecords
 from connectors.salesforce.fake import control, login
 from connectors.salesforce.fake.errors import FakeError
 from connectors.salesforce.fake.org import Credentials, Org
-from connectors.salesforce.fake.persist import StoreFile
+from connectors.salesforce.fake.persist import import_earlier
 from connectors.salesforce.fake.rest import RestApi
 from connectors.salesforce.fake.schema import OBJECTS, FieldSpec, custom_field
 from connectors.salesforce.fake.store import Store
@@ -30,12 +31,15 @@ def create_app(state_path: str | None = None, **options: Any) -> flask.Flask:
     (each None = accept anything), daily_limit, api_used, users [{Email, LastName}], campaigns [names];
     the org's shape: soap_login (default off, as in new orgs), picklists (State and Country/Territory
     picklists), duplicate_key (duplicateResult or the misspelled duplicateResut), custom_fields
-    ({Lead: {Score__c: {type: double}}}); state_path: a file that keeps the org across restarts.
+    ({Lead: {Score__c: {type: double}}}); state_path: the SQLite file that keeps the org across
+    restarts (without it, a temporary one).
 
     Raises ValueError for a malformed `custom_fields` (hub.yaml's `sandbox:` key)."""
     credential_names = Credentials.__dataclass_fields__
     custom = _custom_fields(options.get("custom_fields") or {})
     picklists = bool(options.get("picklists", False))
+    records = FakeRecords(Path(state_path) if state_path else None)
+    fresh = records.is_empty()
     org = Org(
         credentials=Credentials(**{k: v for k, v in options.items() if k in credential_names}),
         daily_limit=int(options.get("daily_limit", 100_000)),
@@ -44,13 +48,12 @@ def create_app(state_path: str | None = None, **options: Any) -> flask.Flask:
         soap_login=bool(options.get("soap_login", False)),
         picklists=picklists,
         custom=custom,
-        store=Store(picklists=picklists, custom=custom),
+        store=Store(picklists=picklists, custom=custom, records=records),
     )
     org.store.duplicate_key = _duplicate_key(options.get("duplicate_key", "duplicateResult"))
-    saved = StoreFile(Path(state_path)) if state_path else None
-    if saved is not None and saved.exists():
-        saved.load(org.store)
-    else:
+    if records.earlier:
+        import_earlier(org.store, records.earlier)
+    elif fresh:
         _seed(org.store, options)
     _redact_access_log()
     api = RestApi(org)
@@ -58,14 +61,6 @@ def create_app(state_path: str | None = None, **options: Any) -> flask.Flask:
     app.config["FAKE_ORG"] = org
     app.register_blueprint(control.blueprint(org))
     add_fake_latency(app, float(options.get("latency_s", 0.0)))
-
-    if saved is not None:
-
-        @app.after_request
-        def keep(response: flask.Response) -> flask.Response:
-            if flask.request.method != "GET" and response.status_code < 500:
-                saved.save(org.store)
-            return response
 
     @app.post("/services/oauth2/token")
     def oauth_token() -> flask.Response:

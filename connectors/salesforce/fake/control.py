@@ -61,7 +61,7 @@ def blueprint(org: Org) -> flask.Blueprint:
         """`{"Lead": true}` turns on a blocking rule matching Leads by phone."""
         with org.store.lock:
             for sobject, active in payload().items():
-                (org.store.duplicate_rules.add if active else org.store.duplicate_rules.discard)(sobject)
+                org.store.set_duplicate_rule(sobject, bool(active))
                 name = f"Standard_{sobject}_Duplicate_Rule"
                 for rule in org.store.find_by("DuplicateRule", "DeveloperName", name):
                     org.store.delete("DuplicateRule", rule["Id"])

@@ -119,11 +119,11 @@ class Org:
             self.requests += 1
             self.log.append({"method": method, "path": path, "status": status})
 
-    def new_store(self) -> Store:
-        return Store(picklists=self.picklists, custom=self.custom)
-
     def reset(self) -> None:
-        store = self.new_store()
+        """A new org in the same database (on file for `hub run`, so the reset outlives a restart)."""
+        records = self.store.db
+        records.clear()
+        store = Store(picklists=self.picklists, custom=self.custom, records=records)
         store.duplicate_key = self.store.duplicate_key
         if self.seed is not None:
             self.seed(store)

@@ -104,7 +104,7 @@ class RestApi:
 
     def _query(self, text: str) -> dict[str, Any]:
         select = parse_query(text)
-        records = select.apply(self.store.all(select.sobject))
+        records = select.apply(self.store.select(select.sobject, select.hint))
         known = self.store.fields[select.sobject]
         for name in select.fields:
             if name not in known and name.lower() not in {k.lower() for k in known}:

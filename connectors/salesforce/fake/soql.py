@@ -15,6 +15,21 @@ from connectors.salesforce.fake.errors import FakeError
 
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]
+#: Alternatives (OR) of equality constraints (AND) a condition implies, each a field and the
+#: values it may equal: a record the condition matches satisfies every constraint of one of them,
+#: so the store reads only the records its lookup keys name. None: the condition implies none.
+Hint = list[list[tuple[str, list[Any]]]] | None
+#: Past this many alternatives, AND keeps one side's instead of combining both (still a superset).
+_MAX_ALTERNATIVES = 16
+
+
+@dataclass
+class Condition:
+    """A WHERE clause: the test of one record, and what it implies (`Hint`)."""
+
+    test: Predicate
+    hint: Hint = None
+
 
 _TOKEN: Final = re.compile(
     r"""\s*(?:
@@ -116,7 +131,7 @@ class Parser:
             names.append(self.name())
         return names
 
-    def where(self) -> Predicate:
+    def where(self) -> Condition:
         left = self._conjunction()
         while self.peek("OR"):
             self.take("OR")
@@ -124,7 +139,7 @@ class Parser:
             left = _or(left, right)
         return left
 
-    def _conjunction(self) -> Predicate:
+    def _conjunction(self) -> Condition:
         left = self._factor()
         while self.peek("AND"):
             self.take("AND")
@@ -132,11 +147,11 @@ class Parser:
             left = _and(left, right)
         return left
 
-    def _factor(self) -> Predicate:
+    def _factor(self) -> Condition:
         if self.peek("NOT"):
             self.take("NOT")
             inner = self._factor()
-            return lambda record: not inner(record)
+            return Condition(lambda record: not inner.test(record))
         if self.peek("("):
             self.take("(")
             inner = self.where()
@@ -150,10 +165,13 @@ class Parser:
         if self.peek("IN"):
             self.take("IN")
             values = self._value_list()
-            return lambda record: (_get(record, field) in values) != negate
+            return Condition(
+                lambda record: (_get(record, field) in values) != negate,
+                None if negate else [[(field, values)]],
+            )
         operator = self.take("=", "!=", "<>", "<", ">", "<=", ">=", "LIKE").text.upper()
         value = self._value()
-        return _compare(field, operator, value)
+        return Condition(_compare(field, operator, value), [[(field, [value])]] if operator == "=" else None)
 
     def _value_list(self) -> list[Any]:
         self.take("(")
@@ -181,12 +199,19 @@ def _get(record: Record, field: str) -> Any:
     return None
 
 
-def _and(left: Predicate, right: Predicate) -> Predicate:
-    return lambda record: left(record) and right(record)
+def _and(left: Condition, right: Condition) -> Condition:
+    if left.hint is None or right.hint is None:
+        hint = left.hint if right.hint is None else right.hint
+    elif len(left.hint) * len(right.hint) <= _MAX_ALTERNATIVES:
+        hint = [a + b for a in left.hint for b in right.hint]
+    else:
+        hint = min(left.hint, right.hint, key=len)
+    return Condition(lambda record: left.test(record) and right.test(record), hint)
 
 
-def _or(left: Predicate, right: Predicate) -> Predicate:
-    return lambda record: left(record) or right(record)
+def _or(left: Condition, right: Condition) -> Condition:
+    hint = None if left.hint is None or right.hint is None else left.hint + right.hint
+    return Condition(lambda record: left.test(record) or right.test(record), hint)
 
 
 def _compare(field: str, operator: str, value: Any) -> Predicate:
@@ -211,12 +236,16 @@ def _compare(field: str, operator: str, value: Any) -> Predicate:
 class Select:
     fields: list[str]
     sobject: str
-    predicate: Predicate | None
+    condition: Condition | None
     order_by: tuple[str, bool] | None
     limit: int | None
 
+    @property
+    def hint(self) -> Hint:
+        return None if self.condition is None else self.condition.hint
+
     def apply(self, records: list[Record]) -> list[Record]:
-        chosen = [r for r in records if self.predicate is None or self.predicate(r)]
+        chosen = [r for r in records if self.condition is None or self.condition.test(r)]
         if self.order_by:
             field, descending = self.order_by
             chosen.sort(key=lambda r: (_get(r, field) is None, str(_get(r, field) or "")), reverse=descending)
@@ -225,12 +254,12 @@ class Select:
 
 def parse_tail(parser: Parser, fields: list[str], sobject: str, stop: tuple[str, ...] = ()) -> Select:
     """WHERE / ORDER BY / LIMIT after the object name, shared by SOQL and SOSL's RETURNING clause."""
-    predicate = None
+    condition = None
     order_by = None
     limit = None
     if parser.peek("WHERE"):
         parser.take("WHERE")
-        predicate = parser.where()
+        condition = parser.where()
     if parser.peek("ORDER"):
         parser.take("ORDER")
         parser.take("BY")
@@ -247,7 +276,7 @@ def parse_tail(parser: Parser, fields: list[str], sobject: str, stop: tuple[str,
         limit = int(token.value)
     if not parser.done() and not parser.peek(*stop):
         raise FakeError(parser.error_code, f"unexpected token: '{parser.tokens[parser.position].text}'")
-    return Select(fields, sobject, predicate, order_by, limit)
+    return Select(fields, sobject, condition, order_by, limit)
 
 
 def parse_query(text: str) -> Select:

@@ -105,13 +105,9 @@ def run_search(store: Store, search: Search) -> list[Record]:
             fields = store.fields.get(select.sobject)
             if fields is None:
                 raise FakeError("INVALID_TYPE", f"sObject type '{select.sobject}' is not supported.")
-            # A phone search reads only the records the phone index names (same result, in id order).
-            indexed = (
-                store.phone_candidates(select.sobject, search.terms) if search.scope == "PHONE" else None
-            )
-            rows = store.records[select.sobject].values() if indexed is None else indexed
-            candidates = [r for r in rows if store.searchable(r["Id"]) and _matches(r, fields, search)]
-            for record in select.apply([dict(r) for r in candidates]):
+            rows = store.searched(select.sobject, search.terms, phone_only=search.scope == "PHONE")
+            candidates = [r for r in rows if _matches(r, fields, search)]
+            for record in select.apply(candidates):
                 found.append({"_type": select.sobject, **{f: _field(record, f) for f in select.fields}})
     return found[:MAX_RESULTS]
 

@@ -105,7 +105,7 @@ def test_the_sandbox_keeps_what_it_received_across_restarts(tmp_path) -> None:
     from connectors.ga4.fake import create_app as ga4_app
     from connectors.ga4.fake import sandbox_state
 
-    state = tmp_path / "sandbox" / "ga4.json"
+    state = tmp_path / "sandbox" / "ga4.sqlite"
     first = sandbox_state(ga4_app(state_path=str(state)))
     first.record("G-TEST", {"client_id": "1.2", "events": [{"name": "phone_call", "params": {}}]})
 

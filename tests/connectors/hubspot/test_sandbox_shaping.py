@@ -86,7 +86,7 @@ def test_sandbox_settings_are_checked():
 
 
 def test_the_sandbox_keeps_its_records_across_restarts(tmp_path, redis_url):
-    state = tmp_path / "sandbox" / "hubspot.json"
+    state = tmp_path / "sandbox" / "hubspot.sqlite"
     context = shared_context(redis_url)
     event = call_event()
     with LocalServer(create_app(access_token=TOKEN, state_path=str(state))) as server:
@@ -176,7 +176,7 @@ def test_hub_yaml_shapes_the_sandbox_and_hub_run_keeps_it(tmp_path, redis_url):
             server.stop()
     assert "unique values on calls: not available" in detail
     assert isinstance(first, Delivered), first
-    assert (tmp_path / "sandbox" / "hubspot.json").exists()
+    assert (tmp_path / "sandbox" / "hubspot.sqlite").exists()
 
     servers, urls = start_sandboxes(config.destinations.values(), tmp_path)
     try:

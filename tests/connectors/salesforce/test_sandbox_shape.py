@@ -65,7 +65,7 @@ def test_declared_custom_fields_work_end_to_end_and_the_org_survives_a_restart(
     assert isinstance(first.outcomes["d1"], Delivered), first.outcomes["d1"]
     [lead] = describe
     assert (lead["Lead_Score__c"], lead["Call_Grade__c"]) == (7.5, "B")
-    assert (tmp_path / "sandbox" / "salesforce.json").exists()
+    assert (tmp_path / "sandbox" / "salesforce.sqlite").exists()
 
     # `hub run` again: the same org, so the Lead id the hub remembers still names the Lead.
     servers, urls = start_sandboxes(config.destinations.values(), tmp_path)
