@@ -17,6 +17,8 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 
+from hub.settings import env_seconds
+
 log = logging.getLogger("hub.memory_trim")
 
 ENV = "HUB_MALLOC_TRIM_S"
@@ -25,15 +27,7 @@ DEFAULT_INTERVAL_S = 30.0
 
 def interval_s(value: str | None) -> float:
     """Seconds between trims from HUB_MALLOC_TRIM_S (0 turns trimming off)."""
-    if not value:
-        return DEFAULT_INTERVAL_S
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ValueError(f"{ENV} must be seconds (0 turns it off), not {value!r}") from None
-    if seconds < 0:
-        raise ValueError(f"{ENV} must be seconds (0 turns it off), not {value!r}")
-    return seconds
+    return env_seconds(ENV, value, DEFAULT_INTERVAL_S, 0.0, 86_400.0)
 
 
 def glibc_trim() -> Callable[[], None] | None:

@@ -84,16 +84,22 @@ def _environment(declared: str | None, data_dir: Path) -> str:
     return info.environment if info is not None else "production"
 
 
-def _lease(value: str | None) -> float:
+def env_seconds(name: str, value: str | None, default: float, low: float, high: float) -> float:
+    """Seconds from the environment variable `name` (`value` unset or empty: `default`), refused
+    with a message naming the variable when they are not a number between `low` and `high`."""
     if not value:
-        return DEFAULT_LEASE_S
+        return default
     try:
         seconds = float(value)
     except ValueError:
-        raise ValueError(f"HUB_LEASE_S must be seconds, not {value!r}") from None
-    if not 1.0 <= seconds <= 600.0:
-        raise ValueError("HUB_LEASE_S must be between 1 and 600 seconds")
+        raise ValueError(f"{name} must be seconds, not {value!r}") from None
+    if not low <= seconds <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g} seconds, not {value!r}")
     return seconds
+
+
+def _lease(value: str | None) -> float:
+    return env_seconds("HUB_LEASE_S", value, DEFAULT_LEASE_S, 1.0, 600.0)
 
 
 def _deliver_concurrency(value: str | None) -> int:
