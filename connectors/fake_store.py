@@ -15,7 +15,8 @@ one lock per request, and a single connection makes `transaction()` (all or none
 savepoints) span everything the request wrote. SQLite's page cache (2 MB) bounds what stays in memory.
 
 A file an earlier version kept (a JSON journal of changes, or one JSON snapshot) is handed to the
-fake once as `earlier` for it to import, then left beside the database as `<name>.imported`.
+fake once as `earlier` for it to import, then left beside the database as `<name>.imported` once
+the import succeeded (a failed one is tried again at the next start).
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ class FakeRecords:
         self.lock = threading.RLock()
         #: What an earlier version's file held (JSON text), for the fake to import; None if nothing.
         self.earlier: str | None = None
+        self._earlier_file: Path | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.earlier = _take_earlier_file(path)
+            self.earlier, self._earlier_file = _earlier_file(path)
         # Transactions are opened here (savepoints), never implicitly by the driver.
         self._db = sqlite3.connect(str(path) if path else "", isolation_level=None, check_same_thread=False)
         self._depth = 0
@@ -92,6 +94,13 @@ class FakeRecords:
         self._db.executescript(_SCHEMA)
         # The vendors' search indexes have caught up with anything written before a restart.
         self._db.execute("UPDATE records SET hidden_until = 0 WHERE hidden_until > 0")
+
+    def imported_earlier(self) -> None:
+        """The fake has imported `earlier`: its file is moved aside, so it is imported once."""
+        if self._earlier_file is not None:
+            _move_aside(self._earlier_file)
+            self._earlier_file = None
+        self.earlier = None
 
     # --- transactions ------------------------------------------------------------------------
 
@@ -297,16 +306,25 @@ def _parse(text: str) -> Any:
         return None
 
 
-def _take_earlier_file(path: Path) -> str | None:
+def _earlier_file(path: Path) -> tuple[str | None, Path | None]:
     """The text of the JSON file an earlier version kept for this fake, at `path` itself or beside
-    it as `<stem>.json`, moved aside so that it is imported once."""
-    for candidate in (path, path.with_suffix(".json")):
-        if not candidate.is_file():
-            continue
-        with candidate.open("rb") as file:
-            if file.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC:
-                return None
-        text = candidate.read_text(encoding="utf-8")
-        candidate.rename(candidate.with_name(candidate.name + ".imported"))
-        return text
-    return None
+    it as `<stem>.json`, and the file to move aside once it is imported (None when already moved).
+
+    A JSON file at `path` itself is moved aside at once (the database takes its place); one beside
+    it stays until the fake has imported it (`imported_earlier`), so an import that fails is tried
+    again at the next start instead of being skipped."""
+    if path.is_file():
+        with path.open("rb") as file:
+            is_database = file.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+        if not is_database:
+            text = path.read_text(encoding="utf-8")
+            _move_aside(path)
+            return text, None
+    beside = path.with_suffix(".json")
+    if beside != path and beside.is_file():
+        return beside.read_text(encoding="utf-8"), beside
+    return None, None
+
+
+def _move_aside(file: Path) -> None:
+    file.rename(file.with_name(file.name + ".imported"))

@@ -105,5 +105,16 @@ def test_an_earlier_json_file_is_handed_over_once_and_a_torn_line_ignored(tmp_pa
         {"ids": 1},
         None,
     )
+    records.imported_earlier()
     assert FakeRecords(tmp_path / "crm.sqlite").earlier is None
     assert replay_journal('{"records": {}}').snapshot == {"records": {}}
+
+
+def test_an_earlier_file_whose_import_failed_is_handed_over_again(tmp_path: Path) -> None:
+    earlier = tmp_path / "crm.json"
+    earlier.write_text('{"records": {}}', encoding="utf-8")
+
+    assert FakeRecords(tmp_path / "crm.sqlite").earlier == '{"records": {}}'
+    # The fake never said it imported the file (its import raised): the next start tries again.
+    assert FakeRecords(tmp_path / "crm.sqlite").earlier == '{"records": {}}'
+    assert earlier.is_file()

@@ -76,6 +76,7 @@ class SandboxState:
                 for line in self.db.earlier.splitlines():
                     if line.strip():
                         self.db.append(_HITS, json.loads(line))
+            self.db.imported_earlier()
 
     def record(self, measurement_id: str, body: Mapping[str, Any]) -> None:
         received = self.clock().isoformat()

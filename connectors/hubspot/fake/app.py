@@ -100,6 +100,11 @@ class FakeHubSpot:
         text = self.store.db.earlier
         if not text:
             return
+        with self.store.db.transaction():
+            self._load_earlier(text)
+        self.store.db.imported_earlier()
+
+    def _load_earlier(self, text: str) -> None:
         replayed = replay_journal(text)
         if replayed.snapshot is not None:
             self.store.load_json(replayed.snapshot)

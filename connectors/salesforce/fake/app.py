@@ -52,7 +52,9 @@ def create_app(state_path: str | None = None, **options: Any) -> flask.Flask:
     )
     org.store.duplicate_key = _duplicate_key(options.get("duplicate_key", "duplicateResult"))
     if records.earlier:
-        import_earlier(org.store, records.earlier)
+        with records.transaction():
+            import_earlier(org.store, records.earlier)
+        records.imported_earlier()
     elif fresh:
         _seed(org.store, options)
     _redact_access_log()
