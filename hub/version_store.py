@@ -87,7 +87,11 @@ def lock_calls(session: Session, events: Sequence[CallEvent]) -> None:
 def _create_statement(connection: Connection) -> Any:
     dialect = connection.dialect.name
     statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(CALLS)
-    return statement.on_conflict_do_nothing(index_elements=[CALLS.c.id])
+    # No conflict target: every unique index is an arbiter. With only the id as arbiter, the
+    # (source, provider_call_id) index, which a call id is derived from, is checked as a plain
+    # unique index, and two workers creating the same call at once could fail with a duplicate
+    # key or deadlock on PostgreSQL instead of one waiting for the other.
+    return statement.on_conflict_do_nothing()
 
 
 def store_versions(runtime: Runtime, session: Session, versions: Sequence[Version]) -> int:

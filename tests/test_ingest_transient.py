@@ -4,6 +4,7 @@ locked in one order so concurrent ingests cannot deadlock."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -12,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select, text
 
 from hub import ingest as ingest_module
-from hub.ingest import IngestSummary, ingest
+from hub.core.events import CallEvent
+from hub.ingest import IngestSummary, ingest, request_of
 from hub.store.db import Database
+from hub.store.models import Call, Receipt
+from hub.version_store import lock_calls
 from tests.hubkit import Hub, fresh_postgres_database, make_hub
 
 ANSWERED = "callrail/post_call_answered_web_session.json"
@@ -105,6 +109,50 @@ def test_two_workers_ingesting_interleaved_versions_of_two_calls_do_not_deadlock
         calls = hub.api("/events").json["items"]
         assert sorted(c["versions"] for c in calls) == [2, 2]
         assert {r["status"] for r in hub.api("/receipts").json["items"]} == {"parsed"}
+
+
+@pytest.mark.postgres
+def test_two_workers_creating_the_same_new_calls_at_once_wait_for_each_other(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A call has two unique keys (its id and its provider's call id). Created together, the
+    second worker must wait for the first and find the calls made, never fail on the other key
+    with a duplicate or a deadlock; many rounds, as the window is a few microseconds wide."""
+    with _postgres_hub(tmp_path, redis_url) as hub:
+        receipt = _post(hub, ANSWERED, "CALTEMPLATE")
+        with hub.runtime.db.read_session() as session:
+            stored = session.get_one(Receipt, receipt)
+            request, key = request_of(stored), stored.receipt_key
+        source = hub.runtime.config.sources["callrail"]
+        [template] = hub.runtime.provider(source).normalize(request, key)
+        failures: list[str] = []
+        for round_number in range(60):
+            events = [
+                dataclasses.replace(template, provider_call_id=f"CALRACE{round_number}{suffix}")
+                for suffix in "AB"
+            ]
+            start = threading.Barrier(2)
+
+            def create(events: list[CallEvent] = events, start: threading.Barrier = start) -> None:
+                try:
+                    with hub.runtime.db.session() as session:
+                        session.connection()
+                        start.wait(timeout=5)
+                        lock_calls(session, events)
+                except Exception as exc:
+                    failures.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+            workers = [threading.Thread(target=create) for _ in range(2)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+        assert failures == []
+        with hub.runtime.db.read_session() as session:
+            made = session.scalar(
+                select(func.count()).select_from(Call).where(Call.provider_call_id.like("CALRACE%"))
+            )
+        assert made == 120
 
 
 def _deadlocks(connection: Any) -> int:
