@@ -241,13 +241,13 @@ def test_a_timed_out_delivery_job_stops_and_records_nothing(
     from hub.worker import HubWorker
     from tests.hubkit import default_config, make_hub
 
-    arrived = threading.Event()
+    arrived, released = threading.Event(), threading.Event()
 
     class Slow(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             arrived.set()
-            time.sleep(4)  # longer than the job may run
+            released.wait(60)  # answers only once the job has been interrupted
             self.send_response(200)
             self.end_headers()
 
@@ -273,7 +273,8 @@ def test_a_timed_out_delivery_job_stops_and_records_nothing(
                 "webhook",
                 [delivery_id],
                 token,
-                job_timeout=1,
+                # Long enough for a loaded machine to reach the send; the answer never comes.
+                job_timeout=5,
                 job_id=deliver_job_id(token),
             )
             from hub import jobs
@@ -287,6 +288,7 @@ def test_a_timed_out_delivery_job_stops_and_records_nothing(
             assert (row.status, row.attempts, row.claim_token) == ("sending", 0, token)
             assert attempt_count(hub, delivery_id) == 0
     finally:
+        released.set()
         os.environ.pop("TEST_SLOW_URL", None)
         server.shutdown()
         server.server_close()
