@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
-from connectors.base import Exchange, excerpt
+from connectors.base import EXCERPT_CHARS, Exchange, excerpt
 
 log = logging.getLogger("connectors.exchanges")
 
@@ -193,6 +193,45 @@ def _unrecorded(exc: BaseException, text: str) -> str:
     return f"[body not recorded: masking failed ({cause}) on {len(text)} bytes of JSON]"
 
 
+#: How much of a JSON body (in characters as sent) is masked for its excerpt: masking shortens
+#: numbers and names, never by half, so twice the excerpt still fills it.
+_PRUNE_BUDGET_CHARS: Final = 2 * EXCERPT_CHARS
+
+
+def _leading_part(node: Any, budget: int) -> tuple[Any, bool]:
+    """`node` with the list items that start past `budget` characters of its JSON left out, and
+    whether any were: its JSON, up to where the first left-out item would begin, is unchanged.
+    Objects keep all their keys (a connector's `reshape` may read a record's sibling fields)."""
+    kept, _, dropped = _lead(node, budget)
+    return kept, dropped
+
+
+def _lead(node: Any, budget: int) -> tuple[Any, int, bool]:
+    if isinstance(node, list):
+        items: list[Any] = []
+        size, dropped = 1, False
+        for index, item in enumerate(node):
+            if size >= budget:
+                return items, size + 1, True
+            kept, item_size, item_dropped = _lead(item, budget - size)
+            items.append(kept)
+            size += item_size + (1 if index else 0)
+            dropped = dropped or item_dropped
+        return items, size + 1, dropped
+    if isinstance(node, dict):
+        fields: dict[Any, Any] = {}
+        size, dropped = 1, False
+        for key, value in node.items():
+            kept, value_size, value_dropped = _lead(value, max(budget - size, 0))
+            fields[key] = kept
+            size += len(str(key)) + 4 + value_size
+            dropped = dropped or value_dropped
+        return fields, size + 1, dropped
+    if isinstance(node, str):
+        return node, len(node) + 2, False
+    return node, len(str(node)), False
+
+
 @dataclass
 class ExchangeRecorder:
     """Turns requests into masked `Exchange`s and collects each thread's."""
@@ -225,9 +264,21 @@ class ExchangeRecorder:
         except RecursionError as exc:
             return _unrecorded(exc, text)
         try:
-            return excerpt(self.text(json.dumps(self.masking.data(data), separators=(",", ":"))))
+            # History keeps the first EXCERPT_CHARS of the masked body: a batch of 100 records is
+            # masked only as far as that excerpt can reach, not whole, then cut as before.
+            shown, dropped = _leading_part(data, _PRUNE_BUDGET_CHARS)
+            masked = self._masked_json(shown)
+            if dropped and len(masked) <= EXCERPT_CHARS:
+                # Masking shrank what was kept below the excerpt: mask the whole body instead.
+                masked, dropped = self._masked_json(data), False
         except _MASKING_FAILURES as exc:
             return _unrecorded(exc, text)
+        if not dropped and len(masked) <= EXCERPT_CHARS:
+            return masked
+        return masked[:EXCERPT_CHARS] + f"... [cut; the whole body has {len(text)} chars]"
+
+    def _masked_json(self, data: Any) -> str:
+        return self.text(json.dumps(self.masking.data(data), separators=(",", ":")))
 
     def exchange(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 
 import pytest
@@ -138,3 +139,53 @@ def test_what_a_field_name_means_depends_on_each_maskings_own_keys() -> None:
         assert not vendor.is_phone_key(7)
     # A secret field left empty is kept as it is, and a non-text key has no meaning.
     assert plain.data({"password": "", 3: "4705550183"}) == {"password": "", 3: "***83"}
+
+
+def _batch(records: int, seed: int = 7) -> dict[str, object]:
+    import random
+
+    rng = random.Random(seed)
+    return {
+        "inputs": [
+            {
+                "properties": {
+                    "phone": f"+1415555{rng.randrange(10_000):04d}",
+                    "firstname": rng.choice(["Al", "Maria", "Jo"]),
+                    "note": f"called back on ({rng.randrange(200, 999)}) 555-{rng.randrange(10_000):04d}",
+                    "tags": [f"t{n}" for n in range(rng.randrange(4))],
+                },
+                "associations": [{"to": {"id": str(rng.randrange(10**9))}, "types": []}],
+            }
+            for _ in range(records)
+        ],
+        "after": "cursor-1",
+    }
+
+
+@pytest.mark.parametrize("records", [1, 5, 30, 100, 400])
+def test_a_large_body_keeps_the_same_masked_excerpt_as_masking_it_whole(records: int) -> None:
+    """Only as much of a batch as its excerpt can show is masked; what history shows is the same
+    as masking the whole body, and no number or name of the left-out records is in it."""
+    recorder = ExchangeRecorder(secrets=["s3cr3t-value-123"])
+    raw = json.dumps(_batch(records))
+    whole = recorder.text(json.dumps(recorder.masking.data(json.loads(raw)), separators=(",", ":")))
+
+    body = recorder.body(raw)
+
+    if len(whole) <= 2000:
+        assert body == whole
+    else:
+        assert body.startswith(whole[:2000])
+        assert body.endswith(f"... [cut; the whole body has {len(raw)} chars]")
+    assert not re.search(r"\+1415555\d{4}|555-\d{4}", body)
+    assert '"firstname":"Maria"' not in body
+
+
+def test_a_body_of_phone_numbers_only_is_masked_whole_rather_than_shown_short() -> None:
+    """Masking halves a list of numbers: the excerpt must still be full and masked."""
+    raw = json.dumps({"phone": [f"+1415555{n:04d}" for n in range(600)]})
+    body = ExchangeRecorder().body(raw)
+
+    assert body.startswith('{"phone":["***00","***01"')
+    assert len(body) > 2000
+    assert not re.search(r"\d{5}", body)
