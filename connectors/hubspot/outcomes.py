@@ -23,10 +23,11 @@ def origin(plan: CallPlan) -> Origin:
 def newest_sources(plans: Iterable[CallPlan]) -> dict[str, Origin]:
     """Per property: the call whose value the merged properties hold (the newest call giving one)."""
     sources: dict[str, Origin] = {}
-    for plan in sorted(plans, key=lambda w: (origin(w).at, origin(w).call)):
-        if plan.contact is not None:
-            for name in text_properties(plan.contact.fields):
-                sources[name] = origin(plan)
+    given = [(origin(plan), plan) for plan in plans if plan.contact is not None]
+    for call_origin, plan in sorted(given, key=lambda pair: (pair[0].at, pair[0].call)):
+        assert plan.contact is not None
+        for name in text_properties(plan.contact.fields):
+            sources[name] = call_origin
     return sources
 
 
