@@ -21,8 +21,9 @@ def owner_state_key(email: str) -> str:
 class Owners:
     """Resolves owners for one step of a batch.
 
-    Each agent's remembered owner is read once, however many of its calls the step writes (an agent
-    takes many calls, and a read per call was most of a batch's state reads).
+    Each agent's remembered owner is read once, however many of its calls the step writes: one
+    agent answers many of a batch's calls. Not kept longer than the step, so an owner found or
+    forgotten by another worker counts from the next batch.
     """
 
     def __init__(self, api: HubSpotApi, context: ConnectorContext) -> None:
