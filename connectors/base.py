@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -260,6 +260,10 @@ class ConnectorContext(Protocol):
     def get_state(self, key: str) -> dict[str, Any] | None:
         """Durable per-destination state, e.g. key "call:<source>:<provider_call_id>"."""
 
+    def get_states(self, keys: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        """`get_state` of several keys at once (one query, not one per key): a batch reads the
+        state of all its calls or callers before its loop over them."""
+
     def put_state(self, key: str, value: Mapping[str, Any]) -> None: ...
 
     def lock(self, key: str, timeout_s: float = 30.0) -> contextlib.AbstractContextManager[None]:
@@ -290,6 +294,9 @@ class MemoryContext:
 
     def get_state(self, key: str) -> dict[str, Any] | None:
         return self.state.get(key)
+
+    def get_states(self, keys: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        return {key: self.get_state(key) for key in keys}
 
     def put_state(self, key: str, value: Mapping[str, Any]) -> None:
         self.state[key] = dict(value)

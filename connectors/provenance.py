@@ -20,6 +20,8 @@ class StateStore(Protocol):
 
     def get_state(self, key: str) -> dict[str, Any] | None: ...
 
+    def get_states(self, keys: Iterable[str]) -> dict[str, dict[str, Any] | None]: ...
+
     def put_state(self, key: str, value: Mapping[str, Any]) -> None: ...
 
 
@@ -43,10 +45,18 @@ def state_key(sobject: str, record_id: str) -> str:
 class FieldProvenance:
     """Per record: field name -> the Origin of the value the hub last wrote there."""
 
-    def __init__(self, state: StateStore, sobject: str, record_id: str) -> None:
+    def __init__(
+        self,
+        state: StateStore,
+        sobject: str,
+        record_id: str,
+        stored: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`stored`: the record's state already read (see `read_many`); None reads it now."""
         self.state = state
         self.key = state_key(sobject, record_id)
-        stored = state.get_state(self.key) or {}
+        if stored is None:
+            stored = state.get_state(self.key) or {}
         fields = stored.get("fields") or {}
         self.fields: dict[str, Origin] = {
             name: Origin(str(entry[0]), str(entry[1]))
@@ -57,6 +67,17 @@ class FieldProvenance:
         self.empty = not self.fields
         #: Stands for every field not noted yet (a record written before provenance was kept).
         self.floor: Origin | None = None
+
+    @classmethod
+    def read_many(
+        cls, state: StateStore, sobject: str, record_ids: Iterable[str]
+    ) -> dict[str, FieldProvenance]:
+        """Record id -> its provenance, every record's state read in one query."""
+        keys = {record_id: state_key(sobject, record_id) for record_id in record_ids}
+        stored = state.get_states(keys.values())
+        return {
+            record_id: cls(state, sobject, record_id, stored[key] or {}) for record_id, key in keys.items()
+        }
 
     def admits(self, name: str, origin: Origin) -> bool:
         return origin.overrides(self.fields.get(name) or self.floor)

@@ -15,7 +15,7 @@ import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Final
+from typing import Any, Final
 
 from connectors.base import DeliveryError, PermanentError, RetryableError
 from connectors.hubspot.plan import CallPlan, Ledger, Sync
@@ -34,6 +34,9 @@ def call_lock_key(call_key: str) -> str:
 
 class SearchedCalls(Sync):
     """One batch's call writes in search mode; returns call key -> engagement id written."""
+
+    #: Call state key -> its state when the batch read it, under the calls' locks.
+    _read: dict[str, dict[str, Any] | None]
 
     def write(
         self,
@@ -68,8 +71,9 @@ class SearchedCalls(Sync):
         now = time.time()
         remembered: dict[str, str] = {}
         to_search: list[str] = []
+        self._read = self.context.get_states(call_state_key(key) for key in properties)
         for key in properties:
-            state = self.context.get_state(call_state_key(key)) or {}
+            state = self._read[call_state_key(key)] or {}
             if state.get("id"):
                 remembered[key] = str(state["id"])
             elif now - float(state.get("creating_at", 0)) < self.options.search_lag_s:
@@ -180,7 +184,9 @@ class SearchedCalls(Sync):
         return written
 
     def _remember(self, key: str, engagement: str) -> None:
-        state = self.context.get_state(call_state_key(key)) or {}
+        # The state as read under the lock: since then only a `creating_at` mark (no id, so no
+        # contact to keep) may have been written to it.
+        state = self._read.get(call_state_key(key)) or {}
         contact = state.get("contact") if state.get("id") == engagement else None
         self.context.put_state(call_state_key(key), {"id": engagement, "contact": contact})
 

@@ -120,9 +120,11 @@ class CallSync(Sync):
     ) -> None:
         pending: dict[str, str] = {}
         key_of: dict[str, str] = {}
+        # Each key once, and nothing below writes a key before it is read.
+        states = self.context.get_states(call_state_key(key) for key in written)
         for key, call_id in written.items():
             contact_id = next((w.contact_id for w in calls[key] if w.contact_id), None)
-            state = self.context.get_state(call_state_key(key)) or {}
+            state = states[call_state_key(key)] or {}
             if contact_id and (state.get("id") != call_id or state.get("contact") != contact_id):
                 pending[call_id] = contact_id
                 key_of[call_id] = key

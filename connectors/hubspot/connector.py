@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -34,7 +32,8 @@ from connectors.hubspot.contacts import LAST_CALL_PROPERTY, ContactSync
 from connectors.hubspot.errors import CREDENTIAL_HINT, classify, error_body, is_api_exception
 from connectors.hubspot.options import HubSpotOptions, destination_problems
 from connectors.hubspot.options import mapping_problems as check_mapping
-from connectors.hubspot.plan import CallPlan, Ledger
+from connectors.hubspot.owners import Owners
+from connectors.hubspot.plan import CallPlan, Ledger, OwnerResolver
 from connectors.hubspot.preview import planned_requests
 from connectors.hubspot.sandbox_options import sandbox_problems
 from connectors.hubspot.transport import build_client, matching, recorder
@@ -43,8 +42,6 @@ from hub.core.phones import caller_key
 
 #: How long one batch may hold its callers' number locks (rate-limit waits included).
 LOCK_TIMEOUT_S = 120.0
-#: How long an agent without a HubSpot owner is remembered as such before asking again.
-NO_OWNER_TTL_S = 600.0
 
 
 class HubSpotConnector(Connector):
@@ -205,31 +202,11 @@ class HubSpotConnector(Connector):
                 return e164
         return None
 
-    def _resolve_owner(self, properties: dict[str, str]) -> dict[str, str]:
-        """`hubspot_owner_id` given as the agent's email becomes the owner id (owners API, remembered)."""
-        value = properties.get("hubspot_owner_id", "")
-        if not value or value.isdigit():
-            return properties
-        if "@" not in value:
-            # An agent known only by name cannot be matched to an owner: leave the record unowned.
-            return {name: v for name, v in properties.items() if name != "hubspot_owner_id"}
-        email = value.strip().lower()
-        # Keyed by a digest: state rows never show an agent's email.
-        key = f"owner:{hashlib.sha256(email.encode()).hexdigest()[:24]}"
-        state = self.context.get_state(key)
-        # "No owner" is remembered for a while only: the agent may get a HubSpot seat later.
-        if state is None or (
-            not state.get("id") and time.time() - float(state.get("at", 0)) > NO_OWNER_TTL_S
-        ):
-            state = {"id": self.api.owner_id(email) or "", "at": time.time()}
-            self.context.put_state(key, state)
-        resolved = dict(properties)
-        if state.get("id"):
-            resolved["hubspot_owner_id"] = str(state["id"])
-        else:
-            # An agent without a HubSpot seat: the record is still worth writing, unowned.
-            del resolved["hubspot_owner_id"]
-        return resolved
+    @property
+    def _resolve_owner(self) -> OwnerResolver:
+        """Owner resolution for one step of a batch: `send` builds its contact step and its call
+        step each with a fresh one, so an agent's remembered owner is read once per step."""
+        return Owners(self.api, self.context).resolve
 
 
 def _scope_problems(exc: BaseException) -> list[str]:

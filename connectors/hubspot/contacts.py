@@ -129,6 +129,7 @@ class ContactSync(Sync):
             return
         merged = {number: caller_values(group) for number, group in callers.items()}
         current = self._find(callers, ledger)
+        self.outcomes.prefetch(found["id"] for found in current.values())
         resolved: dict[str, dict[str, str]] = {}
         for number, group in callers.items():
             if not ledger.open(group):
@@ -183,10 +184,11 @@ class ContactSync(Sync):
     def _find(self, callers: Mapping[str, list[CallPlan]], ledger: Ledger) -> dict[str, dict[str, Any]]:
         """Number -> the contact it belongs to (id + properties); absent when there is none."""
         found: dict[str, dict[str, Any]] = {}
+        states = self.context.get_states(contact_state_key(number) for number in callers)
         remembered = {
             number: state["id"]
             for number in callers
-            if (state := self.context.get_state(contact_state_key(number))) and state.get("id")
+            if (state := states[contact_state_key(number)]) and state.get("id")
         }
         for keys in chunks(list(remembered)):
             ids = [remembered[n] for n in keys]
@@ -312,6 +314,7 @@ class ContactSync(Sync):
         that contact is read by key and updated under the update rules, never overwritten."""
         key_property = self.options.contact_key_property
         conflicts: list[str] = []
+        created: list[tuple[str, str, str]] = []
         for keys in chunks(sorted(creates)):
             group = [w for number in keys for w in callers[number]]
             try:
@@ -333,7 +336,8 @@ class ContactSync(Sync):
                     else:
                         ledger.settle(callers[number], error)
                     continue
-                self._created(number, str(record["id"]), callers, "created contact")
+                created.append((number, str(record["id"]), "created contact"))
+        self._record_created(created, callers)
         if conflicts:
             self._settle_conflicts(conflicts, creates, merged, callers, ledger)
 
@@ -347,6 +351,7 @@ class ContactSync(Sync):
     ) -> None:
         key_property = self.options.contact_key_property
         found = self._read_by_key(numbers, callers, ledger)
+        self.outcomes.prefetch(contact["id"] for contact in found.values())
         updates: dict[str, dict[str, str]] = {}
         for number, contact in found.items():
             kept = update_values(creates[number], merged[number], contact, key_property)
@@ -358,6 +363,7 @@ class ContactSync(Sync):
         self._write_updates(updates, callers, ledger)
         # A conflict on another unique property (say email): the upsert answers with HubSpot's reason.
         rest = [n for n in numbers if n not in found and ledger.open(callers[n])]
+        created: list[tuple[str, str, str]] = []
         for keys in chunks(rest):
             group = [w for number in keys for w in callers[number]]
             answer = ledger.guarded(
@@ -373,16 +379,20 @@ class ContactSync(Sync):
                     ledger.settle(callers[number], answer.errors[number])
                     continue
                 note = "created contact" if record["new"] else "updated contact found by its key"
-                self._created(number, str(record["id"]), callers, note)
+                created.append((number, str(record["id"]), note))
+        self._record_created(created, callers)
 
-    def _created(
-        self, number: str, contact_id: str, callers: Mapping[str, list[CallPlan]], note: str
+    def _record_created(
+        self, created: Sequence[tuple[str, str, str]], callers: Mapping[str, list[CallPlan]]
     ) -> None:
-        self.context.put_state(contact_state_key(number), {"id": contact_id})
-        self.outcomes.created(contact_id, callers[number])
-        for plan in callers[number]:
-            plan.contact_id = contact_id
-            plan.contact_note = note
+        """Remember each (number, contact id, note) written and where its properties came from."""
+        self.outcomes.prefetch(contact_id for _, contact_id, _ in created)
+        for number, contact_id, note in created:
+            self.context.put_state(contact_state_key(number), {"id": contact_id})
+            self.outcomes.created(contact_id, callers[number])
+            for plan in callers[number]:
+                plan.contact_id = contact_id
+                plan.contact_note = note
 
 
 def _read_properties(callers: Mapping[str, list[CallPlan]]) -> list[str]:

@@ -46,18 +46,33 @@ class ContactOutcomes:
         pending: dict[str, tuple[FieldProvenance, dict[str, Origin]]] = self._local.pending
         return pending
 
+    @property
+    def prefetched(self) -> dict[str, FieldProvenance]:
+        if not hasattr(self._local, "prefetched"):
+            self._local.prefetched = {}
+        prefetched: dict[str, FieldProvenance] = self._local.prefetched
+        return prefetched
+
     def begin(self) -> None:
         """A new batch: nothing carried over from one whose update failed."""
         self.pending.clear()
+        self.prefetched.clear()
+
+    def prefetch(self, contact_ids: Iterable[str]) -> None:
+        """Read these contacts' provenance in one query, for the `admitted` or `created` about to
+        follow; each is used once, so a contact met again reads what the batch wrote since."""
+        self.prefetched.clear()
+        self.prefetched.update(FieldProvenance.read_many(self.context, CONTACT, contact_ids))
+
+    def _provenance(self, contact_id: str) -> FieldProvenance:
+        provenance = self.prefetched.pop(contact_id, None)
+        return provenance or FieldProvenance(self.context, CONTACT, contact_id)
 
     def admitted(
         self, contact_id: str, plans: Sequence[CallPlan], values: Mapping[str, str]
     ) -> dict[str, str]:
         """`values` minus the properties a newer call than the one giving them has set."""
-        provenance, origins = self.pending.get(contact_id) or (
-            FieldProvenance(self.context, CONTACT, contact_id),
-            {},
-        )
+        provenance, origins = self.pending.get(contact_id) or (self._provenance(contact_id), {})
         sources = newest_sources(plans)
         kept: dict[str, str] = {}
         for name, value in values.items():
@@ -77,5 +92,4 @@ class ContactOutcomes:
             record_written(*entry)
 
     def created(self, contact_id: str, plans: Sequence[CallPlan]) -> None:
-        provenance = FieldProvenance(self.context, CONTACT, contact_id)
-        record_written(provenance, newest_sources(plans))
+        record_written(self._provenance(contact_id), newest_sources(plans))

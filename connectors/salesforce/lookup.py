@@ -126,10 +126,10 @@ class PersonFinder:
     def _add_remembered(self, found: dict[str, list[Person]]) -> None:
         """Numbers search missed but the hub wrote a record for: verify those ids in one query each."""
         remembered: dict[str, Person] = {}
-        for number, people in found.items():
-            if people:
-                continue
-            state = self.context.get_state(person_state_key(number))
+        missed = [number for number, people in found.items() if not people]
+        states = self.context.get_states(person_state_key(number) for number in missed)
+        for number in missed:
+            state = states[person_state_key(number)]
             if state and state.get("sobject") in ("Lead", "Contact") and state.get("id"):
                 remembered[number] = Person(str(state["sobject"]), str(state["id"]))
         if not remembered:

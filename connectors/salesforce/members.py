@@ -26,19 +26,25 @@ class MemberWriter:
         if not members:
             return
         campaign_ids = self._campaign_ids(members)
-        pending: dict[str, tuple[dict[str, Any], list[CallPlan]]] = {}
+        joining: list[tuple[CallPlan, Any]] = []
         for plan in members:
             record = plan.record("CampaignMember")
             assert record is not None
-            assert plan.who is not None
             campaign_id = record.fields.get("CampaignId") or campaign_ids.get(
                 str(record.fields.get(CAMPAIGN_NAME))
             )
-            if not campaign_id:
+            if campaign_id:
+                joining.append((plan, campaign_id))
+            else:
                 plan.notes.append("no Salesforce Campaign of that name: membership skipped")
-                continue
-            key = f"member:{campaign_id}:{plan.who.id}"
-            known = self.context.get_state(key)
+        states = self.context.get_states(_member_key(campaign_id, plan) for plan, campaign_id in joining)
+        pending: dict[str, tuple[dict[str, Any], list[CallPlan]]] = {}
+        for plan, campaign_id in joining:
+            record = plan.record("CampaignMember")
+            assert record is not None
+            assert plan.who is not None
+            key = _member_key(campaign_id, plan)
+            known = states[key]
             if known is not None:
                 if known.get("id"):
                     plan.written["CampaignMember"] = str(known["id"])
@@ -67,6 +73,11 @@ class MemberWriter:
         return self.names.campaigns(
             str(v) for p in plans if (v := _field(p, "CampaignMember", CAMPAIGN_NAME))
         )
+
+
+def _member_key(campaign_id: object, plan: CallPlan) -> str:
+    assert plan.who is not None
+    return f"member:{campaign_id}:{plan.who.id}"
 
 
 def _field(plan: CallPlan, target: str, name: str) -> Any:

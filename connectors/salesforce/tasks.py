@@ -30,17 +30,18 @@ class TaskWriter:
         by_call: dict[str, list[CallPlan]] = defaultdict(list)
         bodies: dict[str, tuple[str | None, dict[str, Any]]] = {}
         known: dict[str, str] = {}
-        for plan in plans:
+        tasked = [plan for plan in plans if plan.active and plan.record("Task") is not None]
+        states = self.context.get_states(_task_key(plan.call_key) for plan in tasked)
+        for plan in tasked:
             task = plan.record("Task")
-            if task is None or not plan.active:
-                continue
+            assert task is not None
             by_call[plan.call_key].append(plan)
             body = self._task_body(plan)
             id_field = task.options.get("call_id_field") or (task.match[0] if task.match else None)
             if id_field and not body.get(id_field):
                 body[id_field] = _external_id(plan.call_key)
             bodies[plan.call_key] = (id_field, body)
-            state = self.context.get_state(_task_key(plan.call_key))
+            state = states[_task_key(plan.call_key)]
             if state and state.get("id"):
                 known[plan.call_key] = str(state["id"])
         gone = self._update(known, bodies, by_call)

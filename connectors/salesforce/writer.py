@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from connectors.base import ConnectorContext, Held
@@ -127,17 +127,21 @@ class BatchWriter:
                 body[key_field] = number
             bodies.append(with_type("Lead", body))
         results = self.api.upsert("Lead", key_field, bodies) if key_field else self.api.create(bodies)
-        created: set[str] = set()
+        created: dict[str, str] = {}
         for number, result in zip(numbers, results, strict=True):
             person = self._created_or_linked(groups[number], result)
             if person is not None:
                 self.finder.remember(number, person)
                 if result.get("success"):
-                    created.add(person.id)
-                    record_written(FieldProvenance(self.context, "Lead", person.id), origins[number])
+                    created[number] = person.id
                 for plan in groups[number]:
                     plan.who = person
-        return created
+        provenances = FieldProvenance.read_many(self.context, "Lead", created.values())
+        for number, lead_id in created.items():
+            # Taken once: a Lead met again (two numbers upserted onto it) reads what was just noted.
+            provenance = provenances.pop(lead_id, None) or FieldProvenance(self.context, "Lead", lead_id)
+            record_written(provenance, origins[number])
+        return set(created.values())
 
     def _created_or_linked(self, plans: Sequence[CallPlan], result: Mapping[str, Any]) -> Person | None:
         if result.get("success"):
@@ -178,8 +182,9 @@ class BatchWriter:
                     entries[plan.who.id].append((plan, self._adapted(plan, plan.who.sobject, body)))
         payload: list[dict[str, Any]] = []
         written: dict[str, tuple[FieldProvenance, dict[str, Origin]]] = {}
+        provenances = self._provenances(kinds, entries)
         for record_id, group in entries.items():
-            provenance = self._provenance(kinds[record_id], record_id, group)
+            provenance = provenances[record_id]
             body, origins, _ = merge_by_field([(plan.origin, values) for plan, values in group], provenance)
             for plan, values in group:
                 held = sorted(name for name in values if not provenance.admits(name, plan.origin))
@@ -210,18 +215,32 @@ class BatchWriter:
         plan.notes.extend(self.picklists.adapt(sobject, body))
         return body
 
-    def _provenance(
-        self, sobject: str, record_id: str, group: Sequence[tuple[CallPlan, Mapping[str, Any]]]
-    ) -> FieldProvenance:
-        provenance = FieldProvenance(self.context, sobject, record_id)
-        if provenance.empty:
-            # A record last written before the hub kept provenance: its one "last call" time stands
-            # for every field until the hub notes fields one by one.
-            for plan, _ in group:
-                state = self.context.get_state(last_call_state_key(plan.number)) if plan.number else None
+    def _provenances(
+        self,
+        kinds: Mapping[str, str],
+        entries: Mapping[str, Sequence[tuple[CallPlan, Mapping[str, Any]]]],
+    ) -> dict[str, FieldProvenance]:
+        """Record id -> its provenance; the batch's state read in a query per sObject and one more."""
+        provenances: dict[str, FieldProvenance] = {}
+        for sobject in sorted({kinds[record_id] for record_id in entries}):
+            ids = [record_id for record_id in entries if kinds[record_id] == sobject]
+            provenances.update(FieldProvenance.read_many(self.context, sobject, ids))
+        # A record last written before the hub kept provenance: its one "last call" time stands
+        # for every field until the hub notes fields one by one.
+        numbers = {
+            record_id: [plan.number for plan, _ in entries[record_id] if plan.number]
+            for record_id, provenance in provenances.items()
+            if provenance.empty
+        }
+        last_calls = self.context.get_states(
+            last_call_state_key(number) for group in numbers.values() for number in group
+        )
+        for record_id, group in numbers.items():
+            for number in group:
+                state = last_calls[last_call_state_key(number)]
                 if state and state.get("at"):
-                    provenance.floor = Origin(str(state["at"]), "")
-        return provenance
+                    provenances[record_id].floor = Origin(str(state["at"]), "")
+        return provenances
 
 
 class _NoState:
@@ -229,6 +248,9 @@ class _NoState:
 
     def get_state(self, key: str) -> dict[str, Any] | None:
         return None
+
+    def get_states(self, keys: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        return dict.fromkeys(keys)
 
     def put_state(self, key: str, value: Mapping[str, Any]) -> None:
         return None

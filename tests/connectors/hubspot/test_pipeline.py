@@ -123,3 +123,42 @@ def test_connector_state_is_stored_per_batch_not_per_record(hub_and_portal):
         stored = session.scalar(select(func.count()).select_from(ConnectorState))
     assert stored is not None
     assert stored >= 10
+
+
+def test_a_batch_reads_connector_state_in_a_few_queries_whatever_its_size(hub_and_portal):
+    """New callers, all taken by one agent: the contact, owner, provenance and call state of a
+    batch is read in a fixed number of queries, not in one or more per caller."""
+    hub, portal = hub_and_portal
+    engines = {id(e): e for e in (hub.runtime.db.engine, hub.runtime.db.read_engine)}.values()
+
+    def state_reads(first: int, count: int) -> int:
+        selects: list[str] = []
+
+        def record(_conn, _cursor, statement, _parameters, _context, _executemany):  # type: ignore[no-untyped-def]
+            if statement.lstrip().upper().startswith("SELECT") and "connector_state" in statement:
+                selects.append(statement)
+
+        for index in range(first, first + count):
+
+            def edit(body: bytes, index: int = index) -> bytes:
+                text = body.decode().replace("CAL3f1e6c0a9b2d47e8a1c5d9f07b64e2a1", f"CALbatch{index:04d}")
+                return text.replace("+14705550183", f"+1470555{index:04d}").encode()
+
+            assert hub.post_fixture("callrail", ANSWERED, edit=edit).status_code == 202
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", record)
+        try:
+            hub.drain()
+        finally:
+            for engine in engines:
+                event.remove(engine, "before_cursor_execute", record)
+        return len(selects)
+
+    # The first batch also learns the portal's call key mode and the agent's owner: both remembered.
+    small = state_reads(0, 2)
+    large = state_reads(2, 12)
+
+    assert len(portal.store.records("contacts")) == 14
+    assert len(portal.store.records("calls")) == 14
+    assert large == small
+    assert large <= 8

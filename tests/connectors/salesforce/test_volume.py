@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from connectors.base import Delivered
+from hub.coordination import MemoryStateStore
 from tests.connectors.salesforce.calls import call, connector, item
 from tests.connectors.salesforce.conftest import FakeOrg
 
@@ -48,3 +52,42 @@ def test_a_repeat_caller_costs_no_create(fake: FakeOrg, redis_url: str) -> None:
 
     # Search and Task upsert: the Lead is found, the agent, Campaign and membership remembered.
     assert fake.api_requests() - before == 2
+
+
+class CountingStore(MemoryStateStore):
+    """Counts reads as the database runs them: one query per `get`, one per `get_many`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get(self, destination_id: str, key: str) -> dict[str, Any] | None:
+        self.reads += 1
+        return super().get(destination_id, key)
+
+    def get_many(self, destination_id: str, keys: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        self.reads += 1
+        return {key: MemoryStateStore.get(self, destination_id, key) for key in keys}
+
+
+def test_a_batch_reads_its_state_in_a_few_queries_whatever_its_size(fake: FakeOrg, redis_url: str) -> None:
+    """New callers, then the same callers again (Leads, Tasks, memberships remembered): the state
+    reads of each batch do not grow with how many calls it holds."""
+
+    def reads(size: int, offset: int) -> tuple[int, int]:
+        store = CountingStore()
+        sf = connector(fake.url, redis_url, store)
+        numbers = [f"+1404555{offset + n:04d}" for n in range(size)]
+        first = sf.send([item(call(f"CAL{offset + n}", number)) for n, number in enumerate(numbers)])
+        after_first = store.reads
+        second = sf.send([item(call(f"CAL{offset + n}b", number)) for n, number in enumerate(numbers)])
+        outcomes = [*first.outcomes.values(), *second.outcomes.values()]
+        assert all(isinstance(outcome, Delivered) for outcome in outcomes), outcomes
+        return after_first, store.reads - after_first
+
+    fake.search_lag(True)  # the second batch finds its callers through the hub's memory
+    small = reads(3, 0)
+    large = reads(15, 100)
+
+    assert large == small
+    assert max(large) <= 8
