@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import redis
 
 from connectors.base import RetryableError
-from hub.locks import HeldKeys, KeyLocks
+from hub.locks import KeyLocks, LockedKeys
 
 #: How long a connector's lock outlives its holder's last renewal (the job's heartbeat renews
 #: every lock its process holds): a worker that dies frees its locks within this.
@@ -214,7 +214,7 @@ class SharedContext:
             for bucket, (limit, window) in (limits or {}).items()
         }
         self._key_locks = KeyLocks(client)
-        self._held: dict[int, HeldKeys] = {}
+        self._held: dict[int, LockedKeys] = {}
         self._held_guard = threading.Lock()
         # State written during a batch, not yet stored (None: writes go straight to the store).
         self._unwritten: dict[str, dict[str, Any]] | None = None
@@ -298,26 +298,38 @@ class SharedContext:
         if not names:
             yield
             return
-        held = self._key_locks.acquire(
-            (f"hub:lock:{self.destination_id}:{name}" for name in names), self.lock_ttl_s, timeout_s
+        held = self._key_locks.on(
+            (f"hub:lock:{self.destination_id}:{name}" for name in names), self.lock_ttl_s
         )
-        if held is None:
-            which = f"lock {names[0]}" if len(names) == 1 else f"a lock among {len(names)} ({names[0]}, ...)"
-            raise RetryableError(f"{which} is held by another worker", reason="lock_timeout", retry_after=5)
+        # Renewed from before it is taken: the keys it holds while it waits for one held elsewhere
+        # would be lost after `lock_ttl_s` otherwise.
+        with self._renewed(held):
+            if not held.acquire(timeout_s):
+                which = f"lock {names[0]}" if len(names) == 1 else f"a lock of {len(names)} ({names[0]}...)"
+                raise RetryableError(
+                    f"{which} is held by another worker", reason="lock_timeout", retry_after=5
+                )
+            try:
+                yield
+            finally:
+                try:
+                    # What was written under the locks is stored before another worker can take them.
+                    self.flush_state()
+                finally:
+                    # A key that expired under a stalled holder is left alone: the other holder's
+                    # work stands.
+                    held.release()
+
+    @contextlib.contextmanager
+    def _renewed(self, held: LockedKeys) -> Iterator[None]:
+        """The job's heartbeat (`renew_locks`) extends `held` inside the block."""
         with self._held_guard:
             self._held[id(held)] = held
         try:
             yield
         finally:
-            try:
-                # What was written under the locks is stored before another worker can take them.
-                self.flush_state()
-            finally:
-                with self._held_guard:
-                    self._held.pop(id(held), None)
-                # A key that expired under a stalled holder is left alone: the other holder's
-                # work stands.
-                held.release()
+            with self._held_guard:
+                self._held.pop(id(held), None)
 
     def claim_alive(self, claim: str) -> bool | None:
         return None if self._claim_alive is None else self._claim_alive(claim)

@@ -68,38 +68,42 @@ class KeyLocks:
         self.release_script = client.register_script(_RELEASE)
         self.extend_script = client.register_script(_EXTEND)
 
-    def acquire(self, keys: Iterable[str], ttl_s: float, timeout_s: float) -> HeldKeys | None:
-        """Every one of `keys`, each for `ttl_s`, waiting up to `timeout_s` for keys others hold;
-        None (holding none of them) when some stay held that long."""
-        held = HeldKeys(self, tuple(sorted(set(keys))), uuid.uuid4().hex, int(ttl_s * 1000))
-        if not held.keys:
-            return held
+    def on(self, keys: Iterable[str], ttl_s: float) -> LockedKeys:
+        """A lock on every one of `keys`, each held for `ttl_s` past its last renewal."""
+        return LockedKeys(self, tuple(sorted(set(keys))), uuid.uuid4().hex, int(ttl_s * 1000))
+
+
+@dataclass(frozen=True)
+class LockedKeys:
+    """Keys taken, renewed and freed together under one token."""
+
+    scripts: KeyLocks
+    keys: tuple[str, ...]
+    token: str
+    ttl_ms: int
+
+    def acquire(self, timeout_s: float) -> bool:
+        """Take every key, waiting up to `timeout_s` for keys others hold; False (holding none of
+        them) when some stay held that long. Keys taken while waiting for the rest are renewed
+        by `extend` meanwhile."""
+        if not self.keys:
+            return True
         deadline = time.monotonic() + timeout_s
         taken = 0
         try:
             while True:
-                taken += int(self.take_script(keys=held.keys[taken:], args=[held.token, held.ttl_ms]))
-                if taken == len(held.keys):
-                    return held
+                taken += int(self.scripts.take_script(keys=self.keys[taken:], args=[self.token, self.ttl_ms]))
+                if taken == len(self.keys):
+                    return True
                 if time.monotonic() > deadline:
                     break
                 time.sleep(RETRY_SLEEP_S)
         except BaseException:
-            # Whatever the failed try took goes too (this releases only keys holding the token).
-            held.release()
+            # Whatever the failed try took goes too (this frees only keys holding the token).
+            self.release()
             raise
-        held.release()
-        return None
-
-
-@dataclass(frozen=True)
-class HeldKeys:
-    """Keys held under one token."""
-
-    locks: KeyLocks
-    keys: tuple[str, ...]
-    token: str
-    ttl_ms: int
+        self.release()
+        return False
 
     def extend(self) -> int:
         """Give each key still held its full time to live again; returns how many were.
@@ -107,10 +111,10 @@ class HeldKeys:
         A key lost meanwhile (expired under a stalled holder) is not counted and stays lost."""
         if not self.keys:
             return 0
-        return int(self.locks.extend_script(keys=self.keys, args=[self.token, self.ttl_ms]))
+        return int(self.scripts.extend_script(keys=self.keys, args=[self.token, self.ttl_ms]))
 
     def release(self) -> int:
         """Free the keys still held; returns how many were (a lost key is left to its holder)."""
         if not self.keys:
             return 0
-        return int(self.locks.release_script(keys=self.keys, args=[self.token]))
+        return int(self.scripts.release_script(keys=self.keys, args=[self.token]))

@@ -134,6 +134,31 @@ def test_a_batch_waits_for_a_key_held_elsewhere_keeping_the_keys_it_took(client:
     assert held(client, "a", "b", "c", "d", "e") == [False] * 5
 
 
+def test_keys_taken_while_waiting_for_the_rest_are_renewed(client: redis.Redis) -> None:
+    """A wait longer than the locks' time to live must not lose the keys taken first."""
+    holder, waiter = context(client), context(client)
+    errors: list[BaseException] = []
+
+    def wait_for_batch() -> None:
+        try:
+            with waiter.locks(["a", "c"], timeout_s=60.0):
+                pass
+        except BaseException as exc:
+            errors.append(exc)
+
+    with holder.lock("c"):
+        thread = threading.Thread(target=wait_for_batch)
+        thread.start()
+        while not client.exists(redis_key("a")):
+            assert thread.is_alive(), errors
+            time.sleep(0.01)
+        client.pexpire(redis_key("a"), 1000)  # most of its time to live has passed
+        assert waiter.renew_locks() == 1
+        assert client.pttl(redis_key("a")) > 1000
+    thread.join(60)
+    assert errors == []
+
+
 def test_a_timed_out_batch_raises_lock_timeout_holding_none_of_its_keys(client: redis.Redis) -> None:
     holder, waiter = context(client), context(client)
     with holder.lock("m"):
