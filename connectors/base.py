@@ -269,6 +269,12 @@ class ConnectorContext(Protocol):
     def lock(self, key: str, timeout_s: float = 30.0) -> contextlib.AbstractContextManager[None]:
         """A lock shared by every worker (e.g. per caller number, so two calls make one Lead)."""
 
+    def locks(self, keys: Iterable[str], timeout_s: float = 30.0) -> contextlib.AbstractContextManager[None]:
+        """`lock` on every one of `keys` at once (a batch's callers): all are held inside the block,
+        or RetryableError(reason="lock_timeout") once `timeout_s` passed with some held elsewhere,
+        holding none. Each key excludes `lock` on the same key, and overlapping sets cannot
+        deadlock."""
+
     def throttle(self, bucket: str = "default", cost: int = 1) -> None:
         """Wait (briefly) until the shared rate limiter allows `cost` requests, else raise
         RetryableError(reason="throttled", retry_after=...): the hub reschedules the delivery for
@@ -301,8 +307,12 @@ class MemoryContext:
     def put_state(self, key: str, value: Mapping[str, Any]) -> None:
         self.state[key] = dict(value)
 
+    def lock(self, key: str, timeout_s: float = 30.0) -> contextlib.AbstractContextManager[None]:
+        return self.locks([key], timeout_s)
+
     @contextlib.contextmanager
-    def lock(self, key: str, timeout_s: float = 30.0) -> Iterator[None]:
+    def locks(self, keys: Iterable[str], timeout_s: float = 30.0) -> Iterator[None]:
+        # Its state is its own snapshot, shared with no other worker: there is nobody to exclude.
         yield
 
     def throttle(self, bucket: str = "default", cost: int = 1) -> None:

@@ -1,4 +1,4 @@
-"""What connectors share across workers: locks and a destination-wide rate limiter, in Redis.
+"""What connectors share across workers: per-key locks and a destination-wide rate limiter, in Redis.
 
 `SharedContext` is the `ConnectorContext` the hub gives connectors at delivery time. Durable
 state goes to a `StateStore` (the database in production; `MemoryStateStore` where a test or a
@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import redis
 
 from connectors.base import RetryableError
+from hub.locks import KeyLocks, LockedKeys
 
 #: How long a connector's lock outlives its holder's last renewal (the job's heartbeat renews
 #: every lock its process holds): a worker that dies frees its locks within this.
@@ -218,7 +219,8 @@ class SharedContext:
             bucket: RateLimiter(client, f"hub:rate:{destination_id}:{bucket}", limit, window)
             for bucket, (limit, window) in (limits or {}).items()
         }
-        self._held: dict[int, Any] = {}
+        self._key_locks = KeyLocks(client)
+        self._held: dict[int, LockedKeys] = {}
         self._held_guard = threading.Lock()
         # State written during a batch, not yet stored (None: writes go straight to the store).
         self._unwritten: dict[str, dict[str, Any]] | None = None
@@ -234,16 +236,12 @@ class SharedContext:
         return limiter.wait_s() if limiter is not None else 0.0
 
     def renew_locks(self) -> int:
-        """Extend every lock this process holds (the job's heartbeat calls this); returns how many."""
+        """Extend every lock this process holds (the job's heartbeat calls this); returns how many
+        keys were still held (one Redis call per `locks` block, whatever its number of keys)."""
         with self._held_guard:
             held = list(self._held.values())
-        renewed = 0
-        for lock in held:
-            with contextlib.suppress(redis.exceptions.LockError):
-                # Released meanwhile, or lost: the holder's own release settles it.
-                lock.extend(self.lock_ttl_s, replace_ttl=True)
-                renewed += 1
-        return renewed
+        # Released meanwhile, or lost: nothing is extended, and the holder's own release settles it.
+        return sum(keys.extend() for keys in held)
 
     def get_state(self, key: str) -> dict[str, Any] | None:
         with self._unwritten_guard:
@@ -302,37 +300,54 @@ class SharedContext:
             self._unwritten.clear()
             return len(pending)
 
+    def lock(self, key: str, timeout_s: float = 30.0) -> contextlib.AbstractContextManager[None]:
+        return self.locks([key], timeout_s)
+
     @contextlib.contextmanager
-    def lock(self, key: str, timeout_s: float = 30.0) -> Iterator[None]:
+    def locks(self, keys: Iterable[str], timeout_s: float = 30.0) -> Iterator[None]:
+        """Hold every one of `keys` (one Redis call per try, one to release): other workers wait
+        for any of them, whether they take it alone (`lock`) or among others."""
         # A lock that expired mid-batch would let another worker create the same record, so the
         # job's heartbeat renews it while the holder lives (a batch of 200 callers can take
         # minutes); a holder that dies frees it within `lock_ttl_s`. Others wait meanwhile
-        # (`lock_timeout`, which spends no retry budget). Not thread-local: the heartbeat thread
+        # (`lock_timeout`, which spends no retry budget). Not per thread: the heartbeat thread
         # extends it.
-        lock = self.client.lock(
-            f"hub:lock:{self.destination_id}:{key}",
-            timeout=self.lock_ttl_s,
-            blocking_timeout=timeout_s,
-            thread_local=False,
+        names = sorted(set(keys))
+        if not names:
+            yield
+            return
+        held = self._key_locks.on(
+            (f"hub:lock:{self.destination_id}:{name}" for name in names), self.lock_ttl_s
         )
-        if not lock.acquire():
-            raise RetryableError(
-                f"lock {key} is held by another worker", reason="lock_timeout", retry_after=5
-            )
+        # Renewed from before it is taken: the keys it holds while it waits for one held elsewhere
+        # would be lost after `lock_ttl_s` otherwise.
+        with self._renewed(held):
+            if not held.acquire(timeout_s):
+                which = f"lock {names[0]}" if len(names) == 1 else f"a lock of {len(names)} ({names[0]}...)"
+                raise RetryableError(
+                    f"{which} is held by another worker", reason="lock_timeout", retry_after=5
+                )
+            try:
+                yield
+            finally:
+                try:
+                    # What was written under the locks is stored before another worker can take them.
+                    self.flush_state()
+                finally:
+                    # A key that expired under a stalled holder is left alone: the other holder's
+                    # work stands.
+                    held.release()
+
+    @contextlib.contextmanager
+    def _renewed(self, held: LockedKeys) -> Iterator[None]:
+        """The job's heartbeat (`renew_locks`) extends `held` inside the block."""
         with self._held_guard:
-            self._held[id(lock)] = lock
+            self._held[id(held)] = held
         try:
             yield
         finally:
-            try:
-                # What was written under the lock is stored before another worker can take it.
-                self.flush_state()
-            finally:
-                with self._held_guard:
-                    self._held.pop(id(lock), None)
-                with contextlib.suppress(redis.exceptions.LockError):
-                    # The lock expired under a stalled holder: the other holder's work stands.
-                    lock.release()
+            with self._held_guard:
+                self._held.pop(id(held), None)
 
     def claim_alive(self, claim: str) -> bool | None:
         return None if self._claim_alive is None else self._claim_alive(claim)

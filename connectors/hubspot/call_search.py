@@ -44,26 +44,16 @@ class SearchedCalls(Sync):
         properties: Mapping[str, dict[str, str]],
         ledger: Ledger,
     ) -> dict[str, str]:
+        # All of the batch's calls or none: waiting for each busy one in turn could take a lock
+        # timeout per call.
         with contextlib.ExitStack() as locks:
-            locked = self._lock(calls, properties, ledger, locks)
-            return self._write_locked(calls, {k: properties[k] for k in locked}, ledger)
-
-    def _lock(
-        self,
-        calls: Mapping[str, list[CallPlan]],
-        properties: Mapping[str, dict[str, str]],
-        ledger: Ledger,
-        locks: contextlib.ExitStack,
-    ) -> list[str]:
-        locked: list[str] = []
-        for key in sorted(properties):
             try:
-                locks.enter_context(self.context.lock(call_lock_key(key), LOCK_TIMEOUT_S))
+                locks.enter_context(self.context.locks(map(call_lock_key, properties), LOCK_TIMEOUT_S))
             except DeliveryError as busy:
-                ledger.settle(calls[key], busy)
-                continue
-            locked.append(key)
-        return locked
+                for key in properties:
+                    ledger.settle(calls[key], busy)
+                return {}
+            return self._write_locked(calls, {key: properties[key] for key in sorted(properties)}, ledger)
 
     def _write_locked(
         self, calls: Mapping[str, list[CallPlan]], properties: Mapping[str, dict[str, str]], ledger: Ledger

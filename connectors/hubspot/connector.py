@@ -112,12 +112,10 @@ class HubSpotConnector(Connector):
         match_properties = frozenset(name for w in plans if w.contact for name in w.contact.match)
         with matching(match_properties), self.exchanges.collecting() as exchanges:
             numbers = sorted({w.caller for w in ledger.open(plans) if w.caller and w.contact})
+            callers = [f"hubspot:contact:{caller_key(number)}" for number in numbers]
             with contextlib.ExitStack() as locks:
                 try:
-                    for number in numbers:
-                        locks.enter_context(
-                            self.context.lock(f"hubspot:contact:{caller_key(number)}", LOCK_TIMEOUT_S)
-                        )
+                    locks.enter_context(self.context.locks(callers, LOCK_TIMEOUT_S))
                 except DeliveryError as error:
                     ledger.settle(plans, error)
                     return BatchResult(outcomes=ledger.outcomes, exchanges=list(exchanges))

@@ -7,7 +7,6 @@ serialize on a per-number lock held from the lookup until the new Lead is rememb
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -44,12 +43,8 @@ class BatchWriter:
         working = [plan for plan in plans if plan.records]
         self._resolve_agents(working)
         numbers = sorted({plan.number for plan in working if plan.number})
-        with contextlib.ExitStack() as locks:
-            # Sorted order: two workers with overlapping batches cannot deadlock.
-            for number in numbers:
-                locks.enter_context(
-                    self.context.lock(f"salesforce:caller:{caller_key(number)}", LOCK_TIMEOUT_S)
-                )
+        callers = [f"salesforce:caller:{caller_key(number)}" for number in numbers]
+        with self.context.locks(callers, LOCK_TIMEOUT_S):
             self._find_people(working, numbers)
             created = self._create_leads(working)
         self._update_people([plan for plan in working if plan.who and plan.who.id not in created])
