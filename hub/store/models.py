@@ -123,7 +123,7 @@ class Delivery(Base):
         UniqueConstraint("event_id", "destination", name="uq_deliveries_event_destination"),
         Index("ix_deliveries_status_due", "status", "due_at"),
         Index("ix_deliveries_call_destination", "call_id", "destination"),
-        Index("ix_deliveries_destination_status", "destination", "status"),
+        Index("ix_deliveries_destination_status_due", "destination", "status", "due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
