@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -124,6 +135,13 @@ class Delivery(Base):
         Index("ix_deliveries_status_due", "status", "due_at"),
         Index("ix_deliveries_call_destination", "call_id", "destination"),
         Index("ix_deliveries_destination_status_due", "destination", "status", "due_at"),
+        # Partial: only folded deliveries have it, and a job asks for those of its batch.
+        Index(
+            "ix_deliveries_superseded_by",
+            "superseded_by",
+            sqlite_where=text("superseded_by IS NOT NULL"),
+            postgresql_where=text("superseded_by IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
