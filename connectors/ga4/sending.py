@@ -1,7 +1,7 @@
 """Sending one batch: claim each call's new events, validate if asked, POST, settle the ledger.
 
-Claiming (read the call's marks, decide, write `pending`/`prepared`) happens under the call's
-lock and is short; POSTs happen after the locks are released, each preceded by turning its
+Claiming (read the calls' marks, decide, write `pending`/`prepared`) happens under the calls'
+locks, for the whole batch at once, and is short; POSTs happen after the locks are released, each preceded by turning its
 events' marks to `sending` (see ledger.py). A `pending` mark of another claim is judged by that
 claim's liveness: alive means its send is under way (`in_flight`, retry shortly); dead means it
 is decided at once: `prepared` is sent now, `sending` is `in_doubt`.
@@ -111,9 +111,7 @@ class BatchSender:
         by_key: dict[str, list[CallPlan]] = defaultdict(list)
         for plan in plans:
             by_key[plan.key].append(plan)
-        claims: list[_Claim] = []
-        for key, group in by_key.items():
-            claims += self._claim(key, group)
+        claims = self._claim(by_key)
         ready = {claim.plan.item.delivery_id: claim for claim in claims if claim.error is None and claim.new}
         requests: list[PackedRequest] = []
         try:
@@ -133,23 +131,29 @@ class BatchSender:
 
     # --- claiming ----------------------------------------------------------------------------
 
-    def _claim(self, key: str, plans: list[CallPlan]) -> list[_Claim]:
-        claims = [_Claim(plan) for plan in plans]
+    def _claim(self, by_key: Mapping[str, list[CallPlan]]) -> list[_Claim]:
+        """Every call's new events marked `pending` under this claim, all calls at once: their
+        locks in one Redis call, their marks in one read, and one write when the locks go."""
+        grouped = {key: [_Claim(plan) for plan in plans] for key, plans in by_key.items()}
+        claims = [claim for group in grouped.values() for claim in group]
         try:
-            with self.context.lock(key):
-                claimed: set[str] = set()
-                for claim in claims:
-                    self._decide(key, claim, claimed)
-                    if claim.error is None and claim.new:
-                        claimed.update(draft.name for draft in claim.new)
-                if claimed:
-                    self.ledger.claim(key, sorted(claimed), self.now, plans[0].item.claim)
+            with self.context.locks(grouped):
+                self.ledger.refresh(grouped)
+                for key, group in grouped.items():
+                    claimed: set[str] = set()
+                    for claim in group:
+                        self._decide(key, claim, claimed)
+                        if claim.error is None and claim.new:
+                            claimed.update(draft.name for draft in claim.new)
+                    if claimed:
+                        self.ledger.claim(key, sorted(claimed), self.now, group[0].plan.item.claim)
         except RetryableError as exc:
+            # A call's lock stayed busy: the batch tries again later, no attempt spent.
             for claim in claims:
                 claim.error = exc
         except Exception as exc:  # noqa: BLE001
-            # The state store failed for this call only: its items fail (and are retried), the
-            # batch's other calls go on. Nothing was claimed, since the write is what failed.
+            # The state store failed: the batch's items fail (and are retried). Nothing was
+            # claimed, since the write, when the locks go, is what failed.
             error = classify_common(exc)
             for claim in claims:
                 claim.error = error

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import threading
+from collections.abc import Iterable, Iterator
 
 import redis
 
@@ -255,3 +257,51 @@ def test_a_user_id_holding_personal_data_is_refused(ga4_url: str, recorded: Sand
     assert outcome.reason == "mapping"
     assert "personal data" in outcome.message
     assert recorded.hits() == []
+
+
+class _CountingContext(MemoryContext):
+    """Counts the connector's lock and state calls (reads of one key, of many, and lock takes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str] = []
+        self.batch_reads = 0
+        self.lock_takes: list[list[str]] = []
+
+    def get_state(self, key: str) -> dict[str, object] | None:
+        self.reads.append(key)
+        return super().get_state(key)
+
+    def get_states(self, keys: Iterable[str]) -> dict[str, dict[str, object] | None]:
+        self.batch_reads += 1
+        return {key: MemoryContext.get_state(self, key) for key in keys}
+
+    @contextlib.contextmanager
+    def locks(self, keys: Iterable[str], timeout_s: float = 30.0) -> Iterator[None]:
+        self.lock_takes.append(sorted(keys))
+        yield
+
+
+def test_a_batch_claims_all_its_calls_under_one_lock_take_and_one_read(
+    ga4_url: str, recorded: SandboxState
+) -> None:
+    """Claiming costs the same few calls for 2 calls as for 20: the per-request steps (marking
+    `sending` right before each POST, settling after it) stay one per request, as they must."""
+    calls = [
+        with_attribution(
+            dataclasses.replace(callrail_call(), provider_call_id=f"CAL{n}"),
+            ga_client_id=f"11874167{n:02d}.1710263921",
+        )
+        for n in range(20)
+    ]
+    context = _CountingContext()
+
+    result = connector(ga4_url, context).deliver([item(call, f"d{n}") for n, call in enumerate(calls)])
+
+    assert all(isinstance(outcome, Delivered) for outcome in result.outcomes.values())
+    assert len(recorded.events()) == 20
+    claim_take, *per_request = context.lock_takes
+    assert len(claim_take) == 20, "every call of the batch locked at once to claim"
+    assert context.batch_reads == 1
+    assert all(len(keys) == 1 for keys in per_request)
+    assert len(per_request) == 2 * len(recorded.hits()), "marked sending, then settled, per request"
