@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from hub.core.errors import HubError
 from hub.core.events import CallEvent
@@ -42,16 +42,27 @@ FAKE_HISTORY_LIMIT = 1000
 
 
 def add_fake_latency(app: Any, seconds: float = 0.0) -> None:
-    """Make a fake answer its API requests after `seconds` (a real vendor's response time).
+    """Make a fake answer its API requests `seconds` after they arrive (a real vendor's response
+    time), its own work included: the answer waits for whatever is left of `seconds` once the
+    request is handled, so a fake that takes 50 ms to handle a batch still answers in 200 ms.
 
     `POST /__fake__/latency {"seconds": 0.2}` changes it, `GET /__fake__/latency` reads it; the
-    control API itself is never delayed.
+    control API itself is never delayed. Register it after the fake's own `after_request` hooks:
+    they then run once the answer is due (one logging when a request was answered sees it so).
     """
     setting = {"seconds": float(seconds)}
 
-    def delay() -> None:
-        if setting["seconds"] > 0 and not request.path.startswith(FAKE_CONTROL_PREFIX):
-            time.sleep(setting["seconds"])
+    def start() -> None:
+        if not request.path.startswith(FAKE_CONTROL_PREFIX):
+            g.fake_latency_from = time.monotonic()
+
+    def delay(response: Any) -> Any:
+        started = g.pop("fake_latency_from", None)
+        if started is not None and setting["seconds"] > 0:
+            left = setting["seconds"] - (time.monotonic() - started)
+            if left > 0:
+                time.sleep(left)
+        return response
 
     control = Blueprint(f"{app.name}_latency", __name__, url_prefix=f"{FAKE_CONTROL_PREFIX}/latency")
 
@@ -67,7 +78,8 @@ def add_fake_latency(app: Any, seconds: float = 0.0) -> None:
         setting["seconds"] = float(value)
         return jsonify(seconds=setting["seconds"])
 
-    app.before_request(delay)
+    app.before_request(start)
+    app.after_request(delay)
     app.register_blueprint(control)
 
 

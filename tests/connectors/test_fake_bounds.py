@@ -28,6 +28,21 @@ def test_latency_is_read_and_changed_through_the_control_api(type_name: str) -> 
     assert client.get("/__fake__/latency").json == {"seconds": 0.2}
 
 
+def test_a_request_is_answered_once_the_latency_has_passed_and_logged_so() -> None:
+    """The latency is the time to answer, the fake's own work included; its request log (what
+    the bench reads a CRM's pace from) records a request answered only once it is."""
+    app = registry.sandbox_app("hubspot")
+    assert app is not None
+    client = app.test_client()
+    client.post("/__fake__/latency", json={"seconds": 0.05})
+
+    answer = client.get("/crm/v3/owners", headers={"Authorization": "Bearer sandbox"})
+
+    assert answer.status_code == 200
+    [entry] = client.get("/__fake__/log").json["requests"]
+    assert entry["answered"] - entry["arrived"] >= 0.05
+
+
 def test_the_webhook_receiver_keeps_the_latest_deliveries_and_counts_all() -> None:
     client = webhook_receiver().test_client()
     extra = 5

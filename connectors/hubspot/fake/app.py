@@ -319,8 +319,9 @@ def create_app(
     app.extensions["hubspot_fake"] = fake
     app.register_error_handler(FakeApiError, _error_response)
     app.before_request(_before)
-    add_fake_latency(app, latency_s)
     app.after_request(_after)
+    # After `_after`: the answer is due (its log's `answered`) once the latency has passed.
+    add_fake_latency(app, latency_s)
     app.register_blueprint(crm)
     app.register_blueprint(control)
 
