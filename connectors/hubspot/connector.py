@@ -119,10 +119,10 @@ class HubSpotConnector(Connector):
                 except DeliveryError as error:
                     ledger.settle(plans, error)
                     return BatchResult(outcomes=ledger.outcomes, exchanges=list(exchanges))
-                ContactSync(self.api, self.context, self.options, self.classify, self._resolve_owner).run(
+                ContactSync(self.api, self.context, self.options, self.classify, self._owner_resolver()).run(
                     plans, ledger
                 )
-            CallSync(self.api, self.context, self.options, self.classify, self._resolve_owner).run(
+            CallSync(self.api, self.context, self.options, self.classify, self._owner_resolver()).run(
                 plans, ledger
             )
         return BatchResult(outcomes=ledger.outcomes, exchanges=list(exchanges))
@@ -200,10 +200,9 @@ class HubSpotConnector(Connector):
                 return e164
         return None
 
-    @property
-    def _resolve_owner(self) -> OwnerResolver:
-        """Owner resolution for one step of a batch: `send` builds its contact step and its call
-        step each with a fresh one, so an agent's remembered owner is read once per step."""
+    def _owner_resolver(self) -> OwnerResolver:
+        """Owner resolution for one step of a batch: `send` gives its contact step and its call
+        step each a fresh one, so an agent's remembered owner is read once per step."""
         return Owners(self.api, self.context).resolve
 
 

@@ -19,7 +19,7 @@ def test_no_owner_is_remembered_for_a_while_only_and_never_under_the_email(porta
     connector.api.owner_id = owner_id  # type: ignore[method-assign]
 
     for _ in range(2):
-        assert "hubspot_owner_id" not in connector._resolve_owner(
+        assert "hubspot_owner_id" not in connector._owner_resolver()(
             {"hubspot_owner_id": "New.Agent@Example.com"}
         )
     assert asked == ["new.agent@example.com"]
@@ -28,7 +28,7 @@ def test_no_owner_is_remembered_for_a_while_only_and_never_under_the_email(porta
     for value in context.state.values():
         value["at"] = 0.0  # ten minutes and more ago
     found["id"] = "7009"  # the agent got a HubSpot seat
-    resolved = connector._resolve_owner({"hubspot_owner_id": "new.agent@example.com"})
+    resolved = connector._owner_resolver()({"hubspot_owner_id": "new.agent@example.com"})
 
     assert resolved["hubspot_owner_id"] == "7009"
     assert len(asked) == 2
