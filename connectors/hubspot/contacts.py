@@ -224,20 +224,20 @@ class ContactSync(Sync):
         while pending:
             search_plan = pending.pop(0)
             group = [w for n in search_plan.numbers for w in callers[n]]
+            search = partial(
+                self.api.search_contacts,
+                search_plan.filter_groups(),
+                wanted,
+                # One number's holders are read as far as HubSpot pages (the duplicate policy then
+                # chooses among them); several numbers' are searched apart instead.
+                split_over=MAX_RESULTS if len(search_plan.numbers) > 1 else None,
+            )
             try:
-                hits = self.api.search_contacts(
-                    search_plan.filter_groups(),
-                    wanted,
-                    # One number's holders are read as far as HubSpot pages (the duplicate policy
-                    # then chooses among them); several numbers' are searched apart instead.
-                    split_over=MAX_RESULTS if len(search_plan.numbers) > 1 else None,
-                )
+                hits = ledger.guarded(group, search, self.classify, passing=(TooManyResults,))
             except TooManyResults:
                 pending[:0] = split(search_plan, searched, self.options.max_in_values)
                 continue
-            except Exception as exc:  # noqa: BLE001
-                # Classified and stored per delivery (retried or rejected), never swallowed.
-                ledger.settle(group, self.classify(exc))
+            if hits is None:
                 continue
             holders: dict[str, list[dict[str, Any]]] = {}
             for contact in hits:

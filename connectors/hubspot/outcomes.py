@@ -23,10 +23,9 @@ def origin(plan: CallPlan) -> Origin:
 def newest_sources(plans: Iterable[CallPlan]) -> dict[str, Origin]:
     """Per property: the call whose value the merged properties hold (the newest call giving one)."""
     sources: dict[str, Origin] = {}
-    given = [(origin(plan), plan) for plan in plans if plan.contact is not None]
-    for call_origin, plan in sorted(given, key=lambda pair: (pair[0].at, pair[0].call)):
-        assert plan.contact is not None
-        for name in text_properties(plan.contact.fields):
+    given = [(origin(plan), plan.contact) for plan in plans if plan.contact is not None]
+    for call_origin, contact in sorted(given, key=lambda pair: (pair[0].at, pair[0].call)):
+        for name in text_properties(contact.fields):
             sources[name] = call_origin
     return sources
 

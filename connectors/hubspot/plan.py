@@ -58,10 +58,14 @@ class Ledger:
         plans: Sequence[CallPlan],
         action: Callable[[], T],
         classify: Callable[[Exception], DeliveryError],
+        passing: tuple[type[Exception], ...] = (),
     ) -> T | None:
-        """Run one HubSpot request for these deliveries; its failure becomes theirs, not the batch's."""
+        """Run one HubSpot request for these deliveries; its failure becomes theirs, not the batch's.
+        Exceptions of the `passing` kinds are the caller's to handle (they are raised on)."""
         try:
             return action()
+        except passing:
+            raise
         except Exception as exc:  # noqa: BLE001
             # Classified and stored per delivery (retried or rejected), never swallowed.
             self.settle(plans, classify(exc))

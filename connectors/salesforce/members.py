@@ -11,6 +11,7 @@ from connectors.salesforce.errors import error_entries, from_entries
 from connectors.salesforce.names import NameResolver
 from connectors.salesforce.options import CAMPAIGN_NAME
 from connectors.salesforce.plan import CallPlan, sendable, with_type
+from hub.core.records import RenderedRecord
 
 
 class MemberWriter:
@@ -26,24 +27,23 @@ class MemberWriter:
         if not members:
             return
         campaign_ids = self._campaign_ids(members)
-        joining: list[tuple[CallPlan, Any]] = []
+        #: (plan, its CampaignMember record, the Campaign id, the membership's state key)
+        joining: list[tuple[CallPlan, RenderedRecord, Any, str]] = []
         for plan in members:
             record = plan.record("CampaignMember")
             assert record is not None
+            assert plan.who is not None
             campaign_id = record.fields.get("CampaignId") or campaign_ids.get(
                 str(record.fields.get(CAMPAIGN_NAME))
             )
             if campaign_id:
-                joining.append((plan, campaign_id))
+                joining.append((plan, record, campaign_id, f"member:{campaign_id}:{plan.who.id}"))
             else:
                 plan.notes.append("no Salesforce Campaign of that name: membership skipped")
-        states = self.context.get_states(_member_key(campaign_id, plan) for plan, campaign_id in joining)
+        states = self.context.get_states(key for *_, key in joining)
         pending: dict[str, tuple[dict[str, Any], list[CallPlan]]] = {}
-        for plan, campaign_id in joining:
-            record = plan.record("CampaignMember")
-            assert record is not None
+        for plan, record, campaign_id, key in joining:
             assert plan.who is not None
-            key = _member_key(campaign_id, plan)
             known = states[key]
             if known is not None:
                 if known.get("id"):
@@ -73,11 +73,6 @@ class MemberWriter:
         return self.names.campaigns(
             str(v) for p in plans if (v := _field(p, "CampaignMember", CAMPAIGN_NAME))
         )
-
-
-def _member_key(campaign_id: object, plan: CallPlan) -> str:
-    assert plan.who is not None
-    return f"member:{campaign_id}:{plan.who.id}"
 
 
 def _field(plan: CallPlan, target: str, name: str) -> Any:

@@ -361,14 +361,14 @@ def _read_bool(value: Any) -> bool:
     return value
 
 
-def _read_decimal(value: Any) -> Decimal:
-    number = Decimal(_read_str(value)) if _DECIMAL_TEXT.fullmatch(_read_str(value)) else None
-    if number is None or not number.is_finite():
-        raise _NotCanonical
-    return number
-
-
+#: How `dump_event` writes a money value (a plain decimal: never an exponent, NaN or infinity).
 _DECIMAL_TEXT: Final = re.compile(r"-?\d+(\.\d+)?")
+
+
+def _read_decimal(value: Any) -> Decimal:
+    if not _DECIMAL_TEXT.fullmatch(_read_str(value)):
+        raise _NotCanonical
+    return Decimal(value)
 
 
 def _read_strings(value: Any) -> list[str]:

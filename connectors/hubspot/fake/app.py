@@ -291,9 +291,9 @@ def create_app(
 ) -> Flask:
     """The fake portal. `access_token=None` accepts any bearer token (sandbox mode); limits default
     to HubSpot's (100 per 10 s, search 5 per s); `search_lag_s` is how long a new record stays
-    out of search (SEARCH_LAG_S; 0 for a portal searched the moment it is seeded); `custom_properties=False` is a portal without the
-    callhub properties docs/destinations/hubspot.md asks for; `unique_calls=False` one without
-    unique values on calls; `batch_errors="per_record"` answers 207 per input where HubSpot
+    out of search (SEARCH_LAG_S; 0 for a portal searched the moment it is seeded);
+    `custom_properties=False` is a portal without the callhub properties
+    docs/destinations/hubspot.md asks for; `unique_calls=False` one without unique values on calls; `batch_errors="per_record"` answers 207 per input where HubSpot
     refuses the whole batch; `properties` adds custom properties ({contacts: [{name, type,
     options, unique}], calls: [...]}, hub.yaml's `sandbox: properties:`); `state_path` is the SQLite
     file that keeps the records across restarts (without it, a temporary one); `latency_s` delays every answer."""
