@@ -13,6 +13,7 @@ The database is the source of truth; Redis only moves work. One dispatcher is ac
    while its rate limit is saturated, never two at once for the same call. One read tells which
    destinations have anything due (an idle pass ends there), and the batches of all
    destinations are claimed in one write transaction.
+Between passes, a wake (hub.wake: an ingest job has stored calls) runs step 3 alone at once.
 Each job carries a fresh claim token; only the holder of the current token may send or record.
 When Redis is unreachable nothing is claimed, so stored work simply waits for it.
 """
@@ -43,6 +44,7 @@ from hub.coordination import THROTTLE_WAIT_S
 from hub.prune import prune_if_due
 from hub.runtime import Runtime
 from hub.store.models import Attempt, Delivery, DestinationPause, Receipt
+from hub.wake import WakeListener
 
 log = logging.getLogger("hub.dispatch")
 
@@ -581,10 +583,16 @@ PRUNE_CHECK_S = 60.0
 #: How often the leader looks for due deliveries whose destination left hub.yaml (they fail
 #: `unknown_destination`): a rare event, and the one question of a pass no index answers.
 ORPHAN_CHECK_S = 60.0
+#: A woken pass starts no sooner than this after the previous pass started: under load every
+#: parsed chunk and sent batch wakes the dispatcher, and a pass costs a few ms of CPU.
+MIN_PASS_GAP_S = 0.05
+#: A dispatcher waiting for its next pass notices `stop` within this.
+STOP_CHECK_S = 0.5
 
 
 class Dispatcher:
-    """Runs `dispatch_once` every `interval_s` while it holds leadership."""
+    """Runs `dispatch_once` every `interval_s` while it holds leadership; when woken meanwhile
+    (hub.wake: calls parsed, a batch sent), hands out due deliveries at once."""
 
     def __init__(self, runtime: Runtime, interval_s: float = 0.25) -> None:
         self.runtime = runtime
@@ -595,24 +603,20 @@ class Dispatcher:
         self.next_prune = 0.0
         self.next_orphan_check = 0.0
         self.workers = WorkerCounts()
+        self.wakes = WakeListener(runtime.redis)
 
     def run(self) -> None:
         lock = self.runtime.redis.lock(LEADER_KEY, timeout=LEADER_TTL_S, blocking=False)
         renewed: float | None = None
+        next_full = 0.0
         while not self.stopping.is_set():
+            started = time.monotonic()
+            full = started >= next_full
             busy = False
             try:
                 renewed = self.lead(lock, renewed)
                 if renewed is not None:
-                    check_orphans = time.monotonic() >= self.next_orphan_check
-                    summary = dispatch_once(self.runtime, workers=self.workers, check_orphans=check_orphans)
-                    if check_orphans:
-                        self.next_orphan_check = time.monotonic() + ORPHAN_CHECK_S
-                    self.check_alerts()
-                    busy = bool(summary.receipts or summary.deliveries)
-                    if time.monotonic() >= self.next_prune:
-                        self.next_prune = time.monotonic() + PRUNE_CHECK_S
-                        prune_if_due(self.runtime.db, self.runtime.config.retention, self.runtime.redis)
+                    busy = self.full_pass() if full else self.woken_pass()
                 self.failures = 0
             except redis.RedisError as exc:
                 log.warning("redis unavailable; stored work waits", extra={"detail": str(exc)})
@@ -623,11 +627,48 @@ class Dispatcher:
                 log.exception("dispatch pass failed; retrying")
                 self.failures += 1
                 self.stopping.wait(min(30.0, 2.0 ** min(self.failures, 5)))
-            if not busy:
+            if full:
+                # A full pass that handed anything out may have left more: another follows at once.
+                next_full = started if busy else started + self.interval_s
+            if renewed is None:
+                # Another process leads: only the leader listens for wakes.
+                self.wakes.close()
                 self.stopping.wait(self.interval_s)
+            elif self.woken_before(next_full):
+                self.stopping.wait(max(started + MIN_PASS_GAP_S - time.monotonic(), 0.0))
+        self.wakes.close()
         with contextlib.suppress(redis.RedisError):
             if lock.owned():
                 lock.release()
+
+    def woken_before(self, moment: float) -> bool:
+        """Wait until `moment` (monotonic); True when woken first. Stopping ends the wait too."""
+        while not self.stopping.is_set():
+            left = moment - time.monotonic()
+            if left <= 0:
+                return False
+            # In slices, so that `stop` is noticed soon whatever the interval.
+            if self.wakes.wait(min(left, STOP_CHECK_S)):
+                return True
+        return False
+
+    def full_pass(self) -> bool:
+        """`dispatch_once`, alerts and pruning when due; True when it handed anything out."""
+        check_orphans = time.monotonic() >= self.next_orphan_check
+        summary = dispatch_once(self.runtime, workers=self.workers, check_orphans=check_orphans)
+        if check_orphans:
+            self.next_orphan_check = time.monotonic() + ORPHAN_CHECK_S
+        self.check_alerts()
+        if time.monotonic() >= self.next_prune:
+            self.next_prune = time.monotonic() + PRUNE_CHECK_S
+            prune_if_due(self.runtime.db, self.runtime.config.retention, self.runtime.redis)
+        return bool(summary.receipts or summary.deliveries)
+
+    def woken_pass(self) -> bool:
+        """Deliveries only: a wake says calls were parsed or a batch was sent. Receipts wait for
+        the next full pass, so that they reach ingest in batches: claimed as each arrives, every
+        receipt would cost its own claim, job and write transaction."""
+        return bool(dispatch_deliveries(self.runtime, datetime.now(UTC), self.workers, check_orphans=False))
 
     @staticmethod
     def lead(lock: Lock, renewed: float | None) -> float | None:

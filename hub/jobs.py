@@ -14,6 +14,7 @@ from hub.deliver import deliver as deliver_batch
 from hub.ingest import ingest as ingest_receipts
 from hub.runtime import Runtime
 from hub.settings import Settings
+from hub.wake import wake
 
 _runtime: Runtime | None = None
 _lock = threading.Lock()
@@ -56,6 +57,9 @@ def ingest(receipt_ids: Sequence[int], token: str | None = None) -> dict[str, in
     lease_s = hub.settings.lease_s
     with Heartbeat(lambda: renew_receipts(hub.db, token or "", lease_s), heartbeat_period(lease_s)):
         summary = ingest_receipts(hub, receipt_ids, token)
+    if summary.events:
+        # Their deliveries are due now (or once their batch window has passed).
+        wake(hub.redis)
     return {
         "parsed": summary.parsed,
         "failed": summary.failed,

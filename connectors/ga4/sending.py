@@ -1,8 +1,9 @@
 """Sending one batch: claim each call's new events, validate if asked, POST, settle the ledger.
 
 Claiming (read the calls' marks, decide, write `pending`/`prepared`) happens under the calls'
-locks, for the whole batch at once, and is short; POSTs happen after the locks are released, each preceded by turning its
-events' marks to `sending` (see ledger.py). A `pending` mark of another claim is judged by that
+locks, for the whole batch at once, and is short; POSTs happen after the locks are released,
+each preceded by turning its events' marks to `sending` (see ledger.py), in the same step that
+marks the previous request's events `sent`. A `pending` mark of another claim is judged by that
 claim's liveness: alive means its send is under way (`in_flight`, retry shortly); dead means it
 is decided at once: `prepared` is sent now, `sending` is `in_doubt`.
 """
@@ -32,7 +33,7 @@ from connectors.base import (
     retry_after_seconds,
 )
 from connectors.ga4 import ledger as marks
-from connectors.ga4.ledger import Ledger
+from connectors.ga4.ledger import Confirmed, Ledger
 from connectors.ga4.payload import EventDraft, EventRef, PackedRequest, pack_requests
 from connectors.ga4.plan import (
     ALREADY_SENT,
@@ -90,6 +91,15 @@ class _Claim:
     error: DeliveryError | None = None
 
 
+@dataclass
+class _Unsettled:
+    """A request GA4 accepted whose events are not marked sent yet."""
+
+    request: PackedRequest
+    confirmed: dict[str, Confirmed]
+    settled: bool = False
+
+
 class BatchSender:
     def __init__(
         self,
@@ -114,18 +124,23 @@ class BatchSender:
         claims = self._claim(by_key)
         ready = {claim.plan.item.delivery_id: claim for claim in claims if claim.error is None and claim.new}
         requests: list[PackedRequest] = []
+        # A request's confirmed events are marked sent together with the next request's start.
+        unsettled: _Unsettled | None = None
         try:
             requests = pack_requests(self._refs(ready.values()))
             if self.validate_first and requests:
                 self._validate(requests, ready, result)
                 requests = pack_requests(self._refs(claim for claim in ready.values() if claim.error is None))
             for request in requests:
-                self._post(request, ready, result)
+                unsettled = self._post(request, ready, result, unsettled)
         except BaseException:
             # The batch fails as a whole (the hub retries it): events never POSTed must not stay
             # pending, or they would end in doubt without ever having been sent.
             self._release_unattempted(requests, ready)
             raise
+        finally:
+            if unsettled is not None and not unsettled.settled:
+                self._settle(unsettled, ready)
         for claim in claims:
             result.outcomes[claim.plan.item.delivery_id] = self._outcome(claim)
 
@@ -245,36 +260,53 @@ class BatchSender:
                     ),
                 )
 
-    def _post(self, request: PackedRequest, ready: dict[str, _Claim], result: BatchResult) -> None:
+    def _post(
+        self,
+        request: PackedRequest,
+        ready: dict[str, _Claim],
+        result: BatchResult,
+        unsettled: _Unsettled | None,
+    ) -> _Unsettled | None:
+        """Start, POST and confirm one request; returns what is left to mark sent (this
+        request's confirmed events, or `unsettled` when this request did not start)."""
         if all(ready[ref.delivery_id].error is not None for ref in request.refs):
-            return
-        if not self._start_sending(request, ready):
-            return
+            return unsettled
+        if not self._start_sending(request, ready, unsettled):
+            # `unsettled` was marked sent meanwhile, with this request's start or on its own.
+            return None
         # Before the POST: from here on, GA4 may have the events, so they are never released.
         request.attempted = True
         if self._exchange(COLLECT_PATH, request, ready, result) is None:
-            return
-        by_key: dict[str, list[str]] = defaultdict(list)
+            return None
+        names: dict[str, list[str]] = defaultdict(list)
         times: dict[str, dict[str, datetime]] = defaultdict(dict)
         for ref in request.refs:
-            by_key[ref.call_key].append(ref.name)
+            names[ref.call_key].append(ref.name)
             claim = ready[ref.delivery_id]
             claim.sent.append(ref.name)
             draft = next((d for d in claim.new if d.name == ref.name), None)
             micros = draft.event.get("timestamp_micros") if draft else None
             if isinstance(micros, int):
                 times[ref.call_key][ref.name] = datetime.fromtimestamp(micros / 1_000_000, UTC)
-        for key, names in by_key.items():
+        return _Unsettled(request, {key: Confirmed(names[key], times[key]) for key in names})
+
+    def _settle(self, unsettled: _Unsettled, ready: dict[str, _Claim]) -> None:
+        """Mark a request's confirmed events sent on their own (no request follows it)."""
+        unsettled.settled = True
+        for key, events in unsettled.confirmed.items():
             try:
-                self.ledger.settle(key, self.now, sent=names, event_times=times[key])
+                self.ledger.settle(key, self.now, sent=events.names, event_times=events.event_times)
             except RetryableError:
                 # Sent but not recorded as such: left pending, they are never sent again.
-                for ref in request.refs:
+                for ref in unsettled.request.refs:
                     if ref.call_key == key:
                         ready[ref.delivery_id].notes.append(f"{ref.name} sent, but its record stays pending")
 
-    def _start_sending(self, request: PackedRequest, ready: dict[str, _Claim]) -> bool:
-        """Turn the request's marks to `sending`; drop the events another claim took over.
+    def _start_sending(
+        self, request: PackedRequest, ready: dict[str, _Claim], unsettled: _Unsettled | None
+    ) -> bool:
+        """Turn the request's marks to `sending`; drop the events another claim took over. The
+        previous request's confirmed events (`unsettled`) are marked sent in the same step.
 
         Returns whether anything is left to POST.
         """
@@ -282,24 +314,28 @@ class BatchSender:
         for ref in request.refs:
             if ready[ref.delivery_id].error is None:
                 by_key[ref.call_key].append(ref)
-        keep: set[tuple[str, str]] = set()
-        for key, refs in by_key.items():
-            owner = ready[refs[0].delivery_id].plan.item.claim
-            try:
-                mine = self.ledger.start_sending(key, [ref.name for ref in refs], owner)
-            except RetryableError as exc:
-                for delivery_id in dict.fromkeys(ref.delivery_id for ref in refs):
-                    self._fail(ready[delivery_id], exc)
-                continue
-            except Exception as exc:  # noqa: BLE001
-                # The state store failed for this call: its events stay `prepared` (unsent).
-                error = classify_common(exc)
-                for delivery_id in dict.fromkeys(ref.delivery_id for ref in refs):
-                    self._fail(ready[delivery_id], error)
-                continue
-            keep.update((key, name) for name in mine)
+        starting = {
+            key: ([ref.name for ref in refs], ready[refs[0].delivery_id].plan.item.claim)
+            for key, refs in by_key.items()
+        }
+        confirmed = unsettled.confirmed if unsettled is not None and not unsettled.settled else None
+        try:
+            mine = self.ledger.advance(starting, confirmed=confirmed, now=self.now)
+            if unsettled is not None:
+                unsettled.settled = True
+        except Exception as exc:  # noqa: BLE001
+            # A busy lock, or the state store failed: nothing was written. The previous request's
+            # events are marked sent on their own; this request's stay `prepared` (unsent).
+            if unsettled is not None and not unsettled.settled:
+                self._settle(unsettled, ready)
+            error = exc if isinstance(exc, RetryableError) else classify_common(exc)
+            for delivery_id in dict.fromkeys(ref.delivery_id for refs in by_key.values() for ref in refs):
+                self._fail(ready[delivery_id], error)
+            return False
+        keep = {(key, name) for key, names in mine.items() for name in names}
+        for refs in by_key.values():
             for ref in refs:
-                if ref.name not in mine:
+                if (ref.call_key, ref.name) not in keep:
                     # Taken over by a newer claim while this one lapsed: that claim sends it.
                     self._fail(
                         ready[ref.delivery_id],

@@ -13,6 +13,7 @@ import redis
 from connectors.base import Delivered, MemoryContext, PermanentError, RetryableError, Skipped
 from connectors.ga4 import GA4Connector
 from connectors.ga4.fake.state import SandboxState
+from connectors.ga4.ledger import call_key
 from hub.coordination import MemoryStateStore, SharedContext
 from tests.connectors.ga4.calls import (
     API_SECRET,
@@ -285,8 +286,9 @@ class _CountingContext(MemoryContext):
 def test_a_batch_claims_all_its_calls_under_one_lock_take_and_one_read(
     ga4_url: str, recorded: SandboxState
 ) -> None:
-    """Claiming costs the same few calls for 2 calls as for 20: the per-request steps (marking
-    `sending` right before each POST, settling after it) stay one per request, as they must."""
+    """Claiming costs the same few calls for 2 calls as for 20. Marking `sending` right before
+    each POST stays one step per request, as it must; each such step also marks the previous
+    request's events sent, so N requests take N + 1 steps, not 2N."""
     calls = [
         with_attribution(
             dataclasses.replace(callrail_call(), provider_call_id=f"CAL{n}"),
@@ -300,8 +302,12 @@ def test_a_batch_claims_all_its_calls_under_one_lock_take_and_one_read(
 
     assert all(isinstance(outcome, Delivered) for outcome in result.outcomes.values())
     assert len(recorded.events()) == 20
-    claim_take, *per_request = context.lock_takes
+    claim_take, first, *following, last = context.lock_takes
+    requests = len(recorded.hits())
     assert len(claim_take) == 20, "every call of the batch locked at once to claim"
-    assert context.batch_reads == 1
-    assert all(len(keys) == 1 for keys in per_request)
-    assert len(per_request) == 2 * len(recorded.hits()), "marked sending, then settled, per request"
+    assert first == [call_key(calls[0])], "the first request starts alone"
+    assert len(following) == requests - 1
+    assert all(len(keys) == 2 for keys in following), "a request's start settles the one before"
+    assert last == [call_key(calls[-1])], "the last request is settled on its own"
+    assert context.batch_reads == 1 + requests, "one read to claim, one per request's start"
+    assert context.reads == [call_key(calls[-1])]

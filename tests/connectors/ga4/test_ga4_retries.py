@@ -211,16 +211,16 @@ def test_validation_server_down_fails_retryably_and_sends_nothing(
 
 
 class FailingStateContext(MemoryContext):
-    """A state store that fails on one chosen write, as a database going away would."""
+    """A state store that fails on chosen writes, as a database going away would."""
 
-    def __init__(self, fail_on_write: int) -> None:
+    def __init__(self, *fail_on_writes: int) -> None:
         super().__init__()
         self.writes = 0
-        self.fail_on_write = fail_on_write
+        self.fail_on_writes = set(fail_on_writes)
 
     def put_state(self, key: str, value: Mapping[str, Any]) -> None:
         self.writes += 1
-        if self.writes == self.fail_on_write:
+        if self.writes in self.fail_on_writes:
             raise OSError("state store unavailable")
         super().put_state(key, value)
 
@@ -230,9 +230,9 @@ def test_state_store_failure_after_a_post_never_resends_and_never_strands(
 ) -> None:
     first_call = callrail_call()
     other_visitor = with_attribution(callrail_call(provider_call_id="other"), ga_client_id="555.666")
-    # Writes: claim first, claim other, first's marks to `sending`, then "first sent" fails (the
-    # POST already happened).
-    context = FailingStateContext(fail_on_write=4)
+    # Writes: claim first, claim other, first's marks to `sending`, then "first sent" (with other's
+    # start) fails, and so does "first sent" on its own (the POST already happened).
+    context = FailingStateContext(4, 5)
     result = GA4Connector(settings(ga4_url), context, clock=clock).deliver(
         [item(first_call, "d1"), item(other_visitor, "d2")]
     )
@@ -244,5 +244,30 @@ def test_state_store_failure_after_a_post_never_resends_and_never_strands(
 
     assert isinstance(retried["d1"], Skipped)
     assert retried["d1"].reason == "in_doubt"
+    assert isinstance(retried["d2"], Delivered)
+    assert [event.client_id for event in recorded.events()] == ["1187416732.1710263921", "555.666"]
+
+
+def test_a_failed_start_still_marks_the_previous_request_sent(ga4_url: str, recorded: SandboxState) -> None:
+    """The step that starts a request also marks the previous one sent. When that step fails
+    (here the store, once), the previous request's events are marked sent on their own and
+    this request's stay unsent: the batch delivers the first and retries the second."""
+    first_call = callrail_call()
+    other_visitor = with_attribution(callrail_call(provider_call_id="other"), ga_client_id="555.666")
+    # Writes: claim first, claim other, first's marks to `sending`, then "first sent" with
+    # other's start fails.
+    context = FailingStateContext(4)
+    result = GA4Connector(settings(ga4_url), context, clock=clock).deliver(
+        [item(first_call, "d1"), item(other_visitor, "d2")]
+    )
+
+    assert isinstance(result.outcomes["d1"], Delivered)
+    assert isinstance(result.outcomes["d2"], RetryableError)
+    assert [event.client_id for event in recorded.events()] == ["1187416732.1710263921"]
+    later = GA4Connector(settings(ga4_url), context, clock=lambda: NOW + timedelta(minutes=1))
+    retried = later.deliver([item(first_call, "d1"), item(other_visitor, "d2")]).outcomes
+
+    assert isinstance(retried["d1"], Skipped)
+    assert retried["d1"].reason == "already_sent"
     assert isinstance(retried["d2"], Delivered)
     assert [event.client_id for event in recorded.events()] == ["1187416732.1710263921", "555.666"]
