@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import flask
+import pytest
 import requests
 
 from connectors.base import Delivered, MemoryContext, PermanentError, RetryableError, Skipped
@@ -225,49 +226,40 @@ class FailingStateContext(MemoryContext):
         super().put_state(key, value)
 
 
+@pytest.mark.parametrize(
+    ("failing_writes", "first_outcome", "first_later"),
+    [
+        # The store stays away: "first sent" fails with other's start, and on its own after it.
+        # The POST already happened, so the first call's event is in doubt, never resent.
+        ((4, 5), RetryableError, "in_doubt"),
+        # The store fails once, on the step that starts other's request: the first request's
+        # event is marked sent on its own, and other's request stays unsent, retried later.
+        ((4,), Delivered, "already_sent"),
+    ],
+)
 def test_state_store_failure_after_a_post_never_resends_and_never_strands(
-    ga4_url: str, recorded: SandboxState
+    ga4_url: str,
+    recorded: SandboxState,
+    failing_writes: tuple[int, ...],
+    first_outcome: type[object],
+    first_later: str,
 ) -> None:
     first_call = callrail_call()
     other_visitor = with_attribution(callrail_call(provider_call_id="other"), ga_client_id="555.666")
-    # Writes: claim first, claim other, first's marks to `sending`, then "first sent" (with other's
-    # start) fails, and so does "first sent" on its own (the POST already happened).
-    context = FailingStateContext(4, 5)
+    # Writes: claim first, claim other, first's marks to `sending`, then "first sent" together
+    # with other's start (the fourth), then "first sent" on its own when that failed.
+    context = FailingStateContext(*failing_writes)
     result = GA4Connector(settings(ga4_url), context, clock=clock).deliver(
         [item(first_call, "d1"), item(other_visitor, "d2")]
     )
 
-    assert all(isinstance(outcome, RetryableError) for outcome in result.outcomes.values())
+    assert isinstance(result.outcomes["d1"], first_outcome)
+    assert isinstance(result.outcomes["d2"], RetryableError)
     assert [event.client_id for event in recorded.events()] == ["1187416732.1710263921"]
     later = GA4Connector(settings(ga4_url), context, clock=lambda: NOW + timedelta(minutes=30))
     retried = later.deliver([item(first_call, "d1"), item(other_visitor, "d2")]).outcomes
 
     assert isinstance(retried["d1"], Skipped)
-    assert retried["d1"].reason == "in_doubt"
-    assert isinstance(retried["d2"], Delivered)
-    assert [event.client_id for event in recorded.events()] == ["1187416732.1710263921", "555.666"]
-
-
-def test_a_failed_start_still_marks_the_previous_request_sent(ga4_url: str, recorded: SandboxState) -> None:
-    """The step that starts a request also marks the previous one sent. When that step fails
-    (here the store, once), the previous request's events are marked sent on their own and
-    this request's stay unsent: the batch delivers the first and retries the second."""
-    first_call = callrail_call()
-    other_visitor = with_attribution(callrail_call(provider_call_id="other"), ga_client_id="555.666")
-    # Writes: claim first, claim other, first's marks to `sending`, then "first sent" with
-    # other's start fails.
-    context = FailingStateContext(4)
-    result = GA4Connector(settings(ga4_url), context, clock=clock).deliver(
-        [item(first_call, "d1"), item(other_visitor, "d2")]
-    )
-
-    assert isinstance(result.outcomes["d1"], Delivered)
-    assert isinstance(result.outcomes["d2"], RetryableError)
-    assert [event.client_id for event in recorded.events()] == ["1187416732.1710263921"]
-    later = GA4Connector(settings(ga4_url), context, clock=lambda: NOW + timedelta(minutes=1))
-    retried = later.deliver([item(first_call, "d1"), item(other_visitor, "d2")]).outcomes
-
-    assert isinstance(retried["d1"], Skipped)
-    assert retried["d1"].reason == "already_sent"
+    assert retried["d1"].reason == first_later
     assert isinstance(retried["d2"], Delivered)
     assert [event.client_id for event in recorded.events()] == ["1187416732.1710263921", "555.666"]
