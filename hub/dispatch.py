@@ -584,7 +584,7 @@ PRUNE_CHECK_S = 60.0
 #: `unknown_destination`): a rare event, and the one question of a pass no index answers.
 ORPHAN_CHECK_S = 60.0
 #: A woken pass starts no sooner than this after the previous pass started: under load every
-#: parsed chunk and sent batch wakes the dispatcher, and a pass costs a few ms of CPU.
+#: ingest job wakes the dispatcher, and a pass costs a few ms of CPU.
 MIN_PASS_GAP_S = 0.05
 #: A dispatcher waiting for its next pass notices `stop` within this.
 STOP_CHECK_S = 0.5
@@ -592,7 +592,7 @@ STOP_CHECK_S = 0.5
 
 class Dispatcher:
     """Runs `dispatch_once` every `interval_s` while it holds leadership; when woken meanwhile
-    (hub.wake: calls parsed, a batch sent), hands out due deliveries at once."""
+    (hub.wake: an ingest job stored calls), hands out due deliveries at once."""
 
     def __init__(self, runtime: Runtime, interval_s: float = 0.25) -> None:
         self.runtime = runtime
@@ -616,7 +616,10 @@ class Dispatcher:
             try:
                 renewed = self.lead(lock, renewed)
                 if renewed is not None:
-                    busy = self.full_pass() if full else self.woken_pass()
+                    if full:
+                        busy = self.full_pass()
+                    else:
+                        self.woken_pass()
                 self.failures = 0
             except redis.RedisError as exc:
                 log.warning("redis unavailable; stored work waits", extra={"detail": str(exc)})
@@ -664,11 +667,11 @@ class Dispatcher:
             prune_if_due(self.runtime.db, self.runtime.config.retention, self.runtime.redis)
         return bool(summary.receipts or summary.deliveries)
 
-    def woken_pass(self) -> bool:
-        """Deliveries only: a wake says calls were parsed or a batch was sent. Receipts wait for
-        the next full pass, so that they reach ingest in batches: claimed as each arrives, every
-        receipt would cost its own claim, job and write transaction."""
-        return bool(dispatch_deliveries(self.runtime, datetime.now(UTC), self.workers, check_orphans=False))
+    def woken_pass(self) -> None:
+        """Deliveries only: a wake says calls were parsed. Receipts wait for the next full pass,
+        so that they reach ingest in batches: claimed as each arrives, every receipt would cost
+        its own claim, job and write transaction."""
+        dispatch_deliveries(self.runtime, datetime.now(UTC), self.workers, check_orphans=False)
 
     @staticmethod
     def lead(lock: Lock, renewed: float | None) -> float | None:
