@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from hub.call_state import MergedCall, call_of, merge_ahead
 from hub.config import SourceConfig
 from hub.core.errors import NotACall, ParseError
 from hub.core.events import CallEvent, dump_event
@@ -37,12 +38,12 @@ from hub.ingest_outcome import (
 from hub.runtime import Runtime
 from hub.store.models import Receipt
 from hub.store.transient import is_transient
-from hub.version_store import Version, call_of, lock_calls, store_versions
+from hub.version_store import Version, lock_calls, store_versions
 from webhooks.base import Headers, InboundRequest
 
 log = logging.getLogger("hub.ingest")
 
-__all__ = ["IngestSummary", "Parsed", "ingest", "parse_ahead", "request_of"]
+__all__ = ["Ahead", "IngestSummary", "Parsed", "ingest", "parse_ahead", "request_of"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,15 @@ class Parsed:
     error: ParseError | None = None
     ignored: NotACall | None = None
     crash: Exception | None = None
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """A chunk's work done before its write transaction: each receipt's versions, each call's
+    merged state (checked under the lock: see hub.call_state)."""
+
+    parsed: dict[int, Parsed]
+    merged: dict[str, MergedCall]
 
 
 def request_of(receipt: Receipt) -> InboundRequest:
@@ -90,8 +100,8 @@ def ingest(runtime: Runtime, receipt_ids: Sequence[int], token: str | None = Non
     return summary
 
 
-def parse_ahead(runtime: Runtime, receipt_ids: Sequence[int], token: str | None) -> dict[int, Parsed]:
-    """Normalize the receipts this claim holds, reading without any write lock."""
+def parse_ahead(runtime: Runtime, receipt_ids: Sequence[int], token: str | None) -> Ahead:
+    """Normalize the receipts this claim holds and merge their calls, reading without any write lock."""
     parsed: dict[int, Parsed] = {}
     with runtime.db.read_session() as session:
         receipts = session.execute(
@@ -104,11 +114,15 @@ def parse_ahead(runtime: Runtime, receipt_ids: Sequence[int], token: str | None)
                 RECEIPTS.c.headers,
                 RECEIPTS.c.body,
                 RECEIPTS.c.received_at,
-            ).where(
+            )
+            .where(
                 RECEIPTS.c.id.in_(receipt_ids),
                 RECEIPTS.c.status == "received",
                 RECEIPTS.c.claim_token == token,
             )
+            # In the order the write transaction takes them: a call's versions are then added in
+            # the same order ahead as under the lock.
+            .order_by(RECEIPTS.c.id)
         ).all()
         requests = [
             (
@@ -123,7 +137,11 @@ def parse_ahead(runtime: Runtime, receipt_ids: Sequence[int], token: str | None)
         source = runtime.source(source_id)
         if source is not None:
             parsed[receipt_id] = _normalize(runtime, source, request, key)
-    return parsed
+    events = [event for result in parsed.values() for event in result.events or []]
+    if not events:
+        return Ahead(parsed, {})
+    with runtime.db.read_session() as session:
+        return Ahead(parsed, merge_ahead(session.connection(), events))
 
 
 def _normalize(runtime: Runtime, source: SourceConfig, request: InboundRequest, key: str) -> Parsed:
@@ -145,13 +163,13 @@ def _ingest_chunk(
     receipt_ids: list[int],
     summary: IngestSummary,
     token: str | None,
-    parsed: dict[int, Parsed],
+    ahead: Ahead,
 ) -> None:
     for attempt in range(1, TRANSIENT_TRIES + 1):
         outcome = ChunkOutcome()
         try:
             with runtime.db.session() as session:
-                _ingest_in(runtime, session, receipt_ids, outcome, token, parsed)
+                _ingest_in(runtime, session, receipt_ids, outcome, token, ahead)
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -205,7 +223,7 @@ def _ingest_in(
     receipt_ids: list[int],
     outcome: ChunkOutcome,
     token: str | None,
-    parsed: dict[int, Parsed],
+    ahead: Ahead,
 ) -> None:
     """Lock the chunk's receipts, then every call it touches in one order, then store its versions.
 
@@ -237,7 +255,7 @@ def _ingest_in(
                 row.id, row.source, row.status, row.error_reason, row.error, row.events_count
             )
     outcome.skipped.extend(receipt_id for receipt_id in receipt_ids if receipt_id not in taken)
-    ready = _ready(runtime, session, taken, outcome, parsed)
+    ready = _ready(runtime, session, taken, outcome, ahead.parsed)
     broken = _lock_calls(session, [event for item in ready for event in item.events])
     writable = []
     for item in ready:
@@ -246,7 +264,7 @@ def _ingest_in(
             fail_with(taken[item.receipt_id], bad, outcome)
         else:
             writable.append(item)
-    for item in _store(runtime, session, writable, taken, outcome):
+    for item in _store(runtime, session, writable, taken, outcome, ahead.merged):
         receipt = taken[item.receipt_id]
         receipt.status, receipt.error_reason, receipt.error = "parsed", None, None
         receipt.events_count = len(item.events)
@@ -308,6 +326,7 @@ def _store(
     writable: list[ParsedReceipt],
     taken: dict[int, TakenReceipt],
     outcome: ChunkOutcome,
+    merged: dict[str, MergedCall],
 ) -> list[ParsedReceipt]:
     """Store the versions of `writable`; returns the receipts stored (the others are failed)."""
     if not writable:
@@ -316,7 +335,7 @@ def _store(
         # The whole chunk in one savepoint; only when it fails is each receipt written in its
         # own, to find the one that fails and keep the others.
         with session.begin_nested():
-            store_versions(runtime, session, [v for item in writable for v in _versions(item)])
+            store_versions(runtime, session, [v for item in writable for v in _versions(item)], merged)
         return writable
     except Exception as exc:
         if is_transient(exc):
@@ -325,7 +344,7 @@ def _store(
     for item in writable:
         try:
             with session.begin_nested():
-                store_versions(runtime, session, _versions(item))
+                store_versions(runtime, session, _versions(item), merged)
         except Exception as exc:
             if is_transient(exc):
                 raise

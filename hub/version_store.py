@@ -8,7 +8,7 @@ the session's connection: no ORM object is loaded, tracked or flushed.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -18,9 +18,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from hub.call_state import MergedCall, call_of, merge_versions, stored_versions
 from hub.config import SourceConfig
-from hub.core.events import KIND_COMPLETED, CallEvent, dump_event, load_event
-from hub.merge import call_id, merge
+from hub.core.events import KIND_COMPLETED, CallEvent, dump_event
 from hub.runtime import Runtime
 from hub.store.models import Call, Delivery, Event
 
@@ -42,10 +42,6 @@ class Version:
 
 def new_delivery_id() -> str:
     return f"dlv_{secrets.token_hex(12)}"
-
-
-def call_of(event: CallEvent) -> str:
-    return call_id(event.source, event.provider_call_id)
 
 
 def lock_calls(session: Session, events: Sequence[CallEvent]) -> None:
@@ -94,11 +90,18 @@ def _create_statement(connection: Connection) -> Any:
     return statement.on_conflict_do_nothing()
 
 
-def store_versions(runtime: Runtime, session: Session, versions: Sequence[Version]) -> int:
+def store_versions(
+    runtime: Runtime,
+    session: Session,
+    versions: Sequence[Version],
+    ahead: Mapping[str, MergedCall] | None = None,
+) -> int:
     """Store versions, refresh their calls' merged state, create their deliveries; returns how many.
 
     Idempotent: a version already stored (or given twice) is left alone. The calls must be locked
-    already (`lock_calls`, for the whole chunk, before any version is written).
+    already (`lock_calls`, for the whole chunk, before any version is written). A call's state
+    merged `ahead` of the transaction is taken when it merged the versions stored now and the ones
+    added here; any other call is merged here.
     """
     if not versions:
         return 0
@@ -117,11 +120,7 @@ def store_versions(runtime: Runtime, session: Session, versions: Sequence[Versio
     for version in new:
         by_call.setdefault(call_of(version.event), []).append(version)
     keys = sorted(by_call)
-    earlier: dict[str, list[CallEvent]] = {key: [] for key in keys}
-    for key, payload in connection.execute(
-        select(EVENTS.c.call_id, EVENTS.c.payload).where(EVENTS.c.call_id.in_(keys))
-    ):
-        earlier[key].append(load_event(payload))
+    values = _merged(connection, by_call, ahead or {})
     bounds = {
         key: (first, last)
         for key, first, last in connection.execute(
@@ -145,9 +144,29 @@ def store_versions(runtime: Runtime, session: Session, versions: Sequence[Versio
         ],
     )
     connection.execute(
-        _CALL_UPDATE, [_merged_call(key, earlier[key], by_call[key], bounds[key], now) for key in keys]
+        _CALL_UPDATE, [_call_row(key, values[key], by_call[key], bounds[key], now) for key in keys]
     )
     return _route(runtime, connection, new, keys, now)
+
+
+def _merged(
+    connection: Connection, by_call: dict[str, list[Version]], ahead: Mapping[str, MergedCall]
+) -> dict[str, dict[str, Any]]:
+    """Each call's merged values: the ones worked out ahead where they still hold, else merged now."""
+    stored = stored_versions(connection, by_call, payloads=False)
+    values: dict[str, dict[str, Any]] = {}
+    stale: list[str] = []
+    for key, added in by_call.items():
+        merged = ahead.get(key)
+        if merged is not None and merged.holds(frozenset(stored[key]), [v.event.id for v in added]):
+            values[key] = merged.values
+        else:
+            stale.append(key)
+    if stale:
+        earlier = stored_versions(connection, stale, payloads=True)
+        for key in stale:
+            values[key] = merge_versions(earlier[key], [v.event for v in by_call[key]])
+    return values
 
 
 _CALL_UPDATE = (
@@ -165,22 +184,13 @@ _CALL_UPDATE = (
 )
 
 
-def _merged_call(
-    key: str,
-    earlier: list[CallEvent],
-    new: list[Version],
-    bounds: tuple[datetime, datetime],
-    now: datetime,
+def _call_row(
+    key: str, values: dict[str, Any], new: list[Version], bounds: tuple[datetime, datetime], now: datetime
 ) -> dict[str, Any]:
-    versions = [*earlier, *(v.event for v in new)]
-    merged = merge(versions)
     moments = [v.event.occurred_at for v in new]
     return {
+        **values,
         "b_id": key,
-        "b_state": dump_event(merged),
-        "b_kind": merged.kind,
-        "b_caller_number": merged.caller.number,
-        "b_version_count": len(versions),
         "b_first_event_at": min(bounds[0], *moments),
         "b_last_event_at": max(bounds[1], *moments),
         "b_updated_at": now,

@@ -307,8 +307,8 @@ _SCHEMA: Final = CallEventSchema()
 
 
 def dump_event(event: CallEvent) -> dict[str, Any]:
-    """The event as JSON-ready data (the contract)."""
-    return _SCHEMA.dump(event)  # type: ignore[no-any-return]
+    """The event as JSON-ready data (the contract): what `_SCHEMA.dump` gives, faster (below)."""
+    return _CANONICAL_WRITER(event)
 
 
 def load_event(data: Mapping[str, Any]) -> CallEvent:
@@ -452,6 +452,50 @@ def _read_canonical(data: Mapping[str, Any]) -> CallEvent | None:
     except _NotCanonical:
         return None
     return event
+
+
+# --- Contract data, written without the schema's machinery -----------------------------------
+#
+# Every version is dumped when parsed and every merged state when stored, ~0.5 ms each through
+# marshmallow, and on SQLite the merged state is written under the one write lock. The writer is
+# built from the schemas' own fields: a value of the exact type a field writes unchanged (a str in
+# a String, an int in an Integer) is taken as it is, anything else is written by the field itself.
+
+
+def _value_writer(field: fields.Field[Any]) -> Callable[[Any], Any]:
+    write_slowly: Callable[..., Any] = field._serialize
+    if isinstance(field, fields.Nested):
+        write_part = _schema_writer(field.schema)
+        return lambda value: None if value is None else write_part(value)
+    exact = {fields.String: str, fields.Integer: int, fields.Boolean: bool}.get(type(field))
+    if exact is not None:
+        return lambda value: (
+            value if value is None or type(value) is exact else write_slowly(value, None, None)
+        )
+    if isinstance(field, fields.List) and type(field.inner) is fields.String:
+
+        def write_strings(value: Any) -> Any:
+            if value is not None and all(type(item) is str for item in value):
+                return list(value)
+            return write_slowly(value, None, None)
+
+        return write_strings
+    return lambda value: write_slowly(value, None, None)
+
+
+def _schema_writer(schema: Schema) -> Callable[[Any], dict[str, Any]]:
+    """Writes what `schema.dump` would (the schemas have no dump hooks to run)."""
+    plan = [
+        (field.data_key or name, name, _value_writer(field)) for name, field in schema.dump_fields.items()
+    ]
+
+    def write(obj: Any) -> dict[str, Any]:
+        return {key: writer(getattr(obj, name)) for key, name, writer in plan}
+
+    return write
+
+
+_CANONICAL_WRITER: Final = _schema_writer(_SCHEMA)
 
 
 def validate_event(event: CallEvent) -> CallEvent:

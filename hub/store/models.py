@@ -51,6 +51,7 @@ class Receipt(Base):
     __table_args__ = (
         UniqueConstraint("source", "receipt_key", name="uq_receipts_source_key"),
         Index("ix_receipts_status_id", "status", "id"),
+        Index("ix_receipts_status_claim", "status", "claim_token", "lease_until"),
         Index("ix_receipts_received_at", "received_at"),
         Index("ix_receipts_status_source_received", "status", "source", "received_at"),
     )
