@@ -41,7 +41,7 @@ class MergedCall:
         return self.stored == stored and self.added == tuple(added)
 
 
-def merged_values(versions: Iterable[CallEvent]) -> dict[str, Any]:
+def _merged_values(versions: Iterable[CallEvent]) -> dict[str, Any]:
     versions = list(versions)
     merged = merge(versions)
     return {
@@ -52,24 +52,32 @@ def merged_values(versions: Iterable[CallEvent]) -> dict[str, Any]:
     }
 
 
-def stored_versions(
-    connection: Connection, keys: Iterable[str], *, payloads: bool
-) -> dict[str, dict[str, Any]]:
-    """Per call id: its stored versions by event id, as events (`payloads`) or as None."""
-    keys = sorted(set(keys))
-    found: dict[str, dict[str, Any]] = {key: {} for key in keys}
-    if not keys:
-        return found
-    columns = [EVENTS.c.call_id, EVENTS.c.id] + ([EVENTS.c.payload] if payloads else [])
-    for row in connection.execute(select(*columns).where(EVENTS.c.call_id.in_(keys))):
-        found[row[0]][row[1]] = load_event(row[2]) if payloads else None
+def stored_version_ids(connection: Connection, keys: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Per call id: the ids of its stored versions (not their payloads: no event is loaded)."""
+    found: dict[str, set[str]] = {key: set() for key in keys}
+    if found:
+        query = select(EVENTS.c.call_id, EVENTS.c.id).where(EVENTS.c.call_id.in_(sorted(found)))
+        for key, event_id in connection.execute(query):
+            found[key].add(event_id)
+    return {key: frozenset(ids) for key, ids in found.items()}
+
+
+def stored_versions(connection: Connection, keys: Iterable[str]) -> dict[str, dict[str, CallEvent]]:
+    """Per call id: its stored versions by event id."""
+    found: dict[str, dict[str, CallEvent]] = {key: {} for key in keys}
+    if found:
+        query = select(EVENTS.c.call_id, EVENTS.c.id, EVENTS.c.payload).where(
+            EVENTS.c.call_id.in_(sorted(found))
+        )
+        for key, event_id, payload in connection.execute(query):
+            found[key][event_id] = load_event(payload)
     return found
 
 
 def merge_versions(earlier: Mapping[str, CallEvent], added: Sequence[CallEvent]) -> dict[str, Any]:
     """The call row's values from its stored versions (by event id) and the ones added."""
     # By event id, so the same versions always merge in the same order (ties in time included).
-    return merged_values([*(earlier[event_id] for event_id in sorted(earlier)), *added])
+    return _merged_values([*(earlier[event_id] for event_id in sorted(earlier)), *added])
 
 
 def merge_ahead(connection: Connection, events: Sequence[CallEvent]) -> dict[str, MergedCall]:
@@ -78,7 +86,7 @@ def merge_ahead(connection: Connection, events: Sequence[CallEvent]) -> dict[str
     by_call: dict[str, list[CallEvent]] = {}
     for event in events:
         by_call.setdefault(call_of(event), []).append(event)
-    earlier = stored_versions(connection, by_call, payloads=True)
+    earlier = stored_versions(connection, by_call)
     merged: dict[str, MergedCall] = {}
     for key, candidates in by_call.items():
         seen = set(earlier[key])

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from hub.call_state import MergedCall, call_of, merge_versions, stored_versions
+from hub.call_state import MergedCall, call_of, merge_versions, stored_version_ids, stored_versions
 from hub.config import SourceConfig
 from hub.core.events import KIND_COMPLETED, CallEvent, dump_event
 from hub.runtime import Runtime
@@ -153,17 +153,17 @@ def _merged(
     connection: Connection, by_call: dict[str, list[Version]], ahead: Mapping[str, MergedCall]
 ) -> dict[str, dict[str, Any]]:
     """Each call's merged values: the ones worked out ahead where they still hold, else merged now."""
-    stored = stored_versions(connection, by_call, payloads=False)
+    stored = stored_version_ids(connection, by_call)
     values: dict[str, dict[str, Any]] = {}
     stale: list[str] = []
     for key, added in by_call.items():
         merged = ahead.get(key)
-        if merged is not None and merged.holds(frozenset(stored[key]), [v.event.id for v in added]):
+        if merged is not None and merged.holds(stored[key], [v.event.id for v in added]):
             values[key] = merged.values
         else:
             stale.append(key)
     if stale:
-        earlier = stored_versions(connection, stale, payloads=True)
+        earlier = stored_versions(connection, stale)
         for key in stale:
             values[key] = merge_versions(earlier[key], [v.event for v in by_call[key]])
     return values
