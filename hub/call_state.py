@@ -4,8 +4,9 @@ Merging a call's versions and serializing the result is most of the CPU a chunk 
 spends in its write transaction, and on SQLite that transaction holds the one write lock every
 other worker and web process waits for. So a chunk's merges are worked out first, from the
 versions stored when the chunk is read; under the lock only the ids of the stored versions are
-read, and a call whose versions changed meanwhile (another worker stored one, a receipt of the
-chunk failed or was dropped) is merged again there, from what the transaction sees.
+read (in the same query as which versions are stored already: hub.version_store), and a call
+whose versions changed meanwhile (another worker stored one, a receipt of the chunk failed or was
+dropped) is merged again there, from what the transaction sees.
 """
 
 from __future__ import annotations
@@ -50,16 +51,6 @@ def _merged_values(versions: Iterable[CallEvent]) -> dict[str, Any]:
         "b_caller_number": merged.caller.number,
         "b_version_count": len(versions),
     }
-
-
-def stored_version_ids(connection: Connection, keys: Iterable[str]) -> dict[str, frozenset[str]]:
-    """Per call id: the ids of its stored versions (not their payloads: no event is loaded)."""
-    found: dict[str, set[str]] = {key: set() for key in keys}
-    if found:
-        query = select(EVENTS.c.call_id, EVENTS.c.id).where(EVENTS.c.call_id.in_(sorted(found)))
-        for key, event_id in connection.execute(query):
-            found[key].add(event_id)
-    return {key: frozenset(ids) for key, ids in found.items()}
 
 
 def stored_versions(connection: Connection, keys: Iterable[str]) -> dict[str, dict[str, CallEvent]]:

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from hub.call_state import MergedCall, call_of, merge_versions, stored_version_ids, stored_versions
+from hub.call_state import MergedCall, call_of, merge_versions, stored_versions
 from hub.config import SourceConfig
 from hub.core.events import KIND_COMPLETED, CallEvent, dump_event
 from hub.runtime import Runtime
@@ -106,8 +106,7 @@ def store_versions(
     if not versions:
         return 0
     connection = session.connection()
-    given = [v.event.id for v in versions]
-    stored = set(connection.scalars(select(EVENTS.c.id).where(EVENTS.c.id.in_(given))))
+    stored, stored_by_call = _stored_ids(connection, versions)
     new: list[Version] = []
     for version in versions:
         if version.event.id not in stored:
@@ -120,7 +119,7 @@ def store_versions(
     for version in new:
         by_call.setdefault(call_of(version.event), []).append(version)
     keys = sorted(by_call)
-    values = _merged(connection, by_call, ahead or {})
+    values = _merged(connection, by_call, stored_by_call, ahead or {})
     bounds = {
         key: (first, last)
         for key, first, last in connection.execute(
@@ -149,11 +148,34 @@ def store_versions(
     return _route(runtime, connection, new, keys, now)
 
 
+def _stored_ids(
+    connection: Connection, versions: Sequence[Version]
+) -> tuple[set[str], dict[str, frozenset[str]]]:
+    """In one read: which of `versions` are stored already (by event id: a replay after a parser
+    fix may give a stored event another call), and the ids of every stored version of their calls."""
+    given = {v.event.id for v in versions}
+    calls = {call_of(v.event) for v in versions}
+    stored: set[str] = set()
+    by_call: dict[str, set[str]] = {key: set() for key in calls}
+    for key, event_id in connection.execute(
+        select(EVENTS.c.call_id, EVENTS.c.id).where(
+            or_(EVENTS.c.call_id.in_(sorted(calls)), EVENTS.c.id.in_(sorted(given)))
+        )
+    ):
+        if event_id in given:
+            stored.add(event_id)
+        if key in by_call:
+            by_call[key].add(event_id)
+    return stored, {key: frozenset(ids) for key, ids in by_call.items()}
+
+
 def _merged(
-    connection: Connection, by_call: dict[str, list[Version]], ahead: Mapping[str, MergedCall]
+    connection: Connection,
+    by_call: dict[str, list[Version]],
+    stored: dict[str, frozenset[str]],
+    ahead: Mapping[str, MergedCall],
 ) -> dict[str, dict[str, Any]]:
     """Each call's merged values: the ones worked out ahead where they still hold, else merged now."""
-    stored = stored_version_ids(connection, by_call)
     values: dict[str, dict[str, Any]] = {}
     stale: list[str] = []
     for key, added in by_call.items():
