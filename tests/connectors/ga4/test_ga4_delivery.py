@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import threading
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import redis
 
@@ -15,6 +16,7 @@ from connectors.ga4 import GA4Connector
 from connectors.ga4.fake.state import SandboxState
 from connectors.ga4.ledger import call_key
 from hub.coordination import MemoryStateStore, SharedContext
+from hub.core.events import CallEvent
 from tests.connectors.ga4.calls import (
     API_SECRET,
     CALL_STARTED,
@@ -309,5 +311,73 @@ def test_a_batch_claims_all_its_calls_under_one_lock_take_and_one_read(
     assert len(following) == requests - 1
     assert all(len(keys) == 2 for keys in following), "a request's start settles the one before"
     assert last == [call_key(calls[-1])], "the last request is settled on its own"
-    assert context.batch_reads == 1 + requests, "one read to claim, one per request's start"
-    assert context.reads == [call_key(calls[-1])]
+    assert context.batch_reads == 2 + requests, "one read to claim, one per request's start, one to settle"
+    assert context.reads == []
+
+
+def _one_visitors_calls(count: int) -> list[CallEvent]:
+    """Calls from one web visitor (one GA client id): their events share one request."""
+    return [
+        with_attribution(dataclasses.replace(callrail_call(), provider_call_id=f"CAL{n}"))
+        for n in range(count)
+    ]
+
+
+def _mark(context: MemoryContext, key: str) -> dict[str, Any]:
+    state = context.get_state(key)
+    assert state is not None, f"no state for {key}"
+    return dict(state["events"]["phone_call"])
+
+
+def test_a_request_of_several_calls_is_settled_in_one_step(ga4_url: str, recorded: SandboxState) -> None:
+    """The events of a request GA4 accepted are marked sent for all its calls in one lock take,
+    one read and one write: each write is a transaction of the state store."""
+    calls = _one_visitors_calls(5)
+    context = _CountingContext()
+
+    result = connector(ga4_url, context).deliver([item(call, f"d{n}") for n, call in enumerate(calls)])
+
+    assert all(isinstance(outcome, Delivered) for outcome in result.outcomes.values())
+    assert len(recorded.hits()) == 1, "one visitor's calls share one request"
+    keys = sorted(call_key(call) for call in calls)
+    assert context.lock_takes == [keys, keys, keys], "claim, start, settle: each once for the request"
+    assert context.batch_reads == 3
+    assert context.reads == []
+    for key in keys:
+        assert _mark(context, key)["status"] == "sent"
+
+
+class _BusyAtSettleContext(_CountingContext):
+    """One call's lock is held elsewhere once its request has started."""
+
+    def __init__(self, busy: str) -> None:
+        super().__init__()
+        self.busy = busy
+
+    @contextlib.contextmanager
+    def locks(self, keys: Iterable[str], timeout_s: float = 30.0) -> Iterator[None]:
+        keys = sorted(keys)
+        self.lock_takes.append(keys)
+        if len(self.lock_takes) > 2 and self.busy in keys:
+            raise RetryableError(f"lock {self.busy} is held by another worker", reason="lock_timeout")
+        yield
+
+
+def test_a_busy_lock_at_settling_keeps_only_its_own_call_pending(
+    ga4_url: str, recorded: SandboxState
+) -> None:
+    calls = _one_visitors_calls(3)
+    keys = [call_key(call) for call in calls]
+    context = _BusyAtSettleContext(keys[1])
+
+    result = connector(ga4_url, context).deliver([item(call, f"d{n}") for n, call in enumerate(calls)])
+
+    assert len(recorded.events()) == 3, "all three were sent, once"
+    assert context.lock_takes[2] == sorted(keys), "all calls at once first"
+    assert context.lock_takes[3:] == [[key] for key in keys], "then each call alone"
+    marks = {key: _mark(context, key) for key in keys}
+    assert marks[keys[0]]["status"] == marks[keys[2]]["status"] == "sent"
+    assert marks[keys[1]]["status"] == "pending", "never sent again, never marked sent unlocked"
+    assert marks[keys[1]]["phase"] == "sending"
+    outcome = result.outcomes["d1"]
+    assert "phone_call sent, but its record stays pending" in str(outcome)
