@@ -15,6 +15,7 @@ from hub import metrics
 from hub.config import SourceConfig
 from hub.core.errors import NotACall
 from hub.core.events import CallEvent
+from hub.store.bulk import BulkWrite
 from hub.store.models import Receipt
 
 log = logging.getLogger("hub.ingest")
@@ -111,7 +112,7 @@ class ChunkOutcome:
             )
 
 
-_RECORD = (
+_RECORD = BulkWrite(
     update(RECEIPTS)
     .where(RECEIPTS.c.id == bindparam("b_id"))
     .values(
@@ -134,8 +135,8 @@ def record_outcomes(session: Session, taken: list[TakenReceipt]) -> None:
         return
     now = datetime.now(UTC)
     connection = session.connection()
-    connection.execute(
-        _RECORD,
+    _RECORD.execute(
+        connection,
         [
             {
                 "b_id": r.id,

@@ -22,6 +22,7 @@ from hub.call_state import MergedCall, call_of, merge_versions, stored_versions
 from hub.config import SourceConfig
 from hub.core.events import KIND_COMPLETED, CallEvent, dump_event
 from hub.runtime import Runtime
+from hub.store.bulk import BulkWrite
 from hub.store.models import Call, Delivery, Event
 
 CALLS = cast(Table, Call.__table__)
@@ -76,18 +77,32 @@ def lock_calls(session: Session, events: Sequence[CallEvent]) -> None:
         for key in keys
     ]
     # executemany keeps the rows' order: each call is created after the one before.
-    connection.execute(_create_statement(connection), rows)
+    _CREATE[connection.dialect.name].execute(connection, rows)
     connection.execute(select(CALLS.c.id).where(CALLS.c.id.in_(keys)).order_by(CALLS.c.id).with_for_update())
 
 
-def _create_statement(connection: Connection) -> Any:
-    dialect = connection.dialect.name
-    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(CALLS)
-    # No conflict target: every unique index is an arbiter. With only the id as arbiter, the
-    # (source, provider_call_id) index, which a call id is derived from, is checked as a plain
-    # unique index, and two workers creating the same call at once could fail with a duplicate
-    # key or deadlock on PostgreSQL instead of one waiting for the other.
-    return statement.on_conflict_do_nothing()
+_CALL_COLUMNS = (
+    "id",
+    "source",
+    "provider",
+    "provider_call_id",
+    "kind",
+    "state",
+    "version_count",
+    "first_event_at",
+    "last_event_at",
+    "updated_at",
+)
+# No conflict target: every unique index is an arbiter. With only the id as arbiter, the
+# (source, provider_call_id) index, which a call id is derived from, is checked as a plain
+# unique index, and two workers creating the same call at once could fail with a duplicate
+# key or deadlock on PostgreSQL instead of one waiting for the other.
+_CREATE = {
+    name: BulkWrite(
+        dialect_insert(CALLS).values({c: bindparam(c) for c in _CALL_COLUMNS}).on_conflict_do_nothing()
+    )
+    for name, dialect_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
 
 
 def store_versions(
@@ -126,8 +141,8 @@ def store_versions(
             select(CALLS.c.id, CALLS.c.first_event_at, CALLS.c.last_event_at).where(CALLS.c.id.in_(keys))
         )
     }
-    connection.execute(
-        insert(EVENTS),
+    _EVENT_INSERT.execute(
+        connection,
         [
             {
                 "id": v.event.id,
@@ -142,8 +157,8 @@ def store_versions(
             for v in new
         ],
     )
-    connection.execute(
-        _CALL_UPDATE, [_call_row(key, values[key], by_call[key], bounds[key], now) for key in keys]
+    _CALL_UPDATE.execute(
+        connection, [_call_row(key, values[key], by_call[key], bounds[key], now) for key in keys]
     )
     return _route(runtime, connection, new, keys, now)
 
@@ -191,7 +206,16 @@ def _merged(
     return values
 
 
-_CALL_UPDATE = (
+_EVENT_INSERT = BulkWrite(
+    insert(EVENTS).values(
+        {
+            c: bindparam(c)
+            for c in ("id", "receipt_id", "call_id", "source", "kind", "occurred_at", "payload", "created_at")
+        }
+    )
+)
+
+_CALL_UPDATE = BulkWrite(
     update(CALLS)
     .where(CALLS.c.id == bindparam("b_id"))
     .values(
@@ -276,13 +300,31 @@ def _route(
             after = chain[position + 1].id if position + 1 < len(chain) else None
             rows.append(_delivery_row(link, key, destination, due, after, now))
             latest = due
-    connection.execute(insert(DELIVERIES), rows)
-    if folds:
-        connection.execute(_FOLD, [{**fold, "b_now": now} for fold in folds])
+    _DELIVERY_INSERT.execute(connection, rows)
+    _FOLD.execute(connection, [{**fold, "b_now": now} for fold in folds])
     return len(rows)
 
 
-_FOLD = (
+_DELIVERY_COLUMNS = (
+    "id",
+    "call_id",
+    "event_id",
+    "destination",
+    "status",
+    "reason",
+    "message",
+    "superseded_by",
+    "attempts",
+    "retry_base",
+    "due_at",
+    "external_ids",
+    "created_at",
+    "updated_at",
+    "finished_at",
+)
+_DELIVERY_INSERT = BulkWrite(insert(DELIVERIES).values({c: bindparam(c) for c in _DELIVERY_COLUMNS}))
+
+_FOLD = BulkWrite(
     update(DELIVERIES)
     .where(DELIVERIES.c.id == bindparam("b_id"), DELIVERIES.c.status == "pending")
     .values(

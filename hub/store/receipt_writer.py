@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from hub.core.errors import StorageUnavailable
+from hub.store.bulk import CompiledWrite
 from hub.store.db import Database
 from hub.store.models import Receipt
 
@@ -48,13 +49,7 @@ class ReceiptWriter:
         table = Receipt.__table__
         assert isinstance(table, Table)
         statement = insert(table).values({name: bindparam(name) for name in _COLUMNS}).returning(table.c.id)
-        compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.positional = bool(compiled.positional)
-        self.order: tuple[str, ...] = tuple(compiled.positiontup or ()) if self.positional else ()
-        self.processors: dict[str, Callable[[Any], Any] | None] = {
-            name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in _COLUMNS
-        }
+        self.statement = CompiledWrite.of(statement, dialect)
         self.sqlite = dialect.name == "sqlite"
         self._local = threading.local()
         # Every thread's kept connection, so `close` can close them all (a thread-local cannot).
@@ -133,21 +128,17 @@ class ReceiptWriter:
             return self._insert(values)
 
     def _insert(self, values: Mapping[str, Any]) -> int:
-        params = {
-            name: (process(values[name]) if process else values[name])
-            for name, process in self.processors.items()
-        }
-        args: Any = tuple(params[name] for name in self.order) if self.positional else params
+        args = self.statement.arguments(values)
         with self.db.write_lock(self.LOCK_TIMEOUT_S):
             connection = self._connection()
             try:
                 cursor = connection.cursor()
                 if self.sqlite:
                     cursor.execute("BEGIN IMMEDIATE")
-                    cursor.execute(self.sql, args)
+                    cursor.execute(self.statement.sql, args)
                 else:
                     # Autocommit: this call returns once the row is committed (see the module doc).
-                    cursor.execute(self.sql, args, prepare=True)
+                    cursor.execute(self.statement.sql, args, prepare=True)
                 row = cursor.fetchone()
                 assert row is not None, "INSERT ... RETURNING returned no row"
                 receipt_id = int(row[0])

@@ -1,0 +1,78 @@
+"""Statements a write transaction runs with many rows at once, sent to the DB-API cursor directly.
+
+SQLAlchemy's executemany builds each row's parameters through its compiled-statement machinery,
+which costs more than the database's own work on the rows (measured: a third of a chunk of
+receipts' CPU under SQLite's write lock, which every worker and web process waits for). Here the
+statement is compiled once per dialect and each value goes through its column type's own bind
+processor only: the database receives what SQLAlchemy would have sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import UpdateBase
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class CompiledWrite:
+    """One statement compiled for one dialect, with how each of its parameters is converted."""
+
+    sql: str
+    #: Parameter names in the statement's order (qmark drivers); None: passed by name.
+    order: tuple[str, ...] | None
+    processors: dict[str, Processor]
+    #: Parameters the statement itself gives a value (`.values(status="skipped")`).
+    constants: dict[str, Any]
+
+    @classmethod
+    def of(cls, statement: UpdateBase, dialect: Dialect) -> CompiledWrite:
+        compiled = statement.compile(dialect=dialect)
+        # By the names the SQL uses (`binds` also holds anonymous parameters by their raw keys).
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        return cls(
+            sql=str(compiled),
+            order=tuple(compiled.positiontup or ()) if compiled.positional else None,
+            processors={
+                name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in binds.items()
+            },
+            constants={name: bind.effective_value for name, bind in binds.items() if not bind.required},
+        )
+
+    def converted(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """`row`'s parameters as the driver takes them (the statement's constants filled in)."""
+        values: dict[str, Any] = {}
+        for name, process in self.processors.items():
+            value = row[name] if name in row else self.constants[name]
+            values[name] = process(value) if process is not None else value
+        return values
+
+    def arguments(self, row: Mapping[str, Any]) -> Any:
+        values = self.converted(row)
+        return tuple(values[name] for name in self.order) if self.order is not None else values
+
+
+class BulkWrite:
+    """An INSERT or UPDATE run with many rows (executemany) on the connection's DB-API cursor."""
+
+    def __init__(self, statement: UpdateBase) -> None:
+        self.statement = statement
+        self._compiled: dict[str, CompiledWrite] = {}
+
+    def compiled(self, dialect: Dialect) -> CompiledWrite:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            found = self._compiled[dialect.name] = CompiledWrite.of(self.statement, dialect)
+        return found
+
+    def execute(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        compiled = self.compiled(connection.dialect)
+        connection.exec_driver_sql(compiled.sql, [compiled.arguments(row) for row in rows])
