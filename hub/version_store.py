@@ -13,16 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.call_state import MergedCall, call_of, merge_versions, stored_versions
 from hub.config import SourceConfig
 from hub.core.events import KIND_COMPLETED, CallEvent, dump_event
 from hub.runtime import Runtime
-from hub.store.bulk import BulkWrite
+from hub.store.bulk import BulkInsert, BulkWrite
 from hub.store.models import Call, Delivery, Event
 
 CALLS = cast(Table, Call.__table__)
@@ -77,32 +75,15 @@ def lock_calls(session: Session, events: Sequence[CallEvent]) -> None:
         for key in keys
     ]
     # executemany keeps the rows' order: each call is created after the one before.
-    _CREATE[connection.dialect.name].execute(connection, rows)
+    _CREATE.execute(connection, rows)
     connection.execute(select(CALLS.c.id).where(CALLS.c.id.in_(keys)).order_by(CALLS.c.id).with_for_update())
 
 
-_CALL_COLUMNS = (
-    "id",
-    "source",
-    "provider",
-    "provider_call_id",
-    "kind",
-    "state",
-    "version_count",
-    "first_event_at",
-    "last_event_at",
-    "updated_at",
-)
 # No conflict target: every unique index is an arbiter. With only the id as arbiter, the
 # (source, provider_call_id) index, which a call id is derived from, is checked as a plain
 # unique index, and two workers creating the same call at once could fail with a duplicate
 # key or deadlock on PostgreSQL instead of one waiting for the other.
-_CREATE = {
-    name: BulkWrite(
-        dialect_insert(CALLS).values({c: bindparam(c) for c in _CALL_COLUMNS}).on_conflict_do_nothing()
-    )
-    for name, dialect_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
-}
+_CREATE = BulkInsert(CALLS, skip_conflicts=True)
 
 
 def store_versions(
@@ -206,14 +187,7 @@ def _merged(
     return values
 
 
-_EVENT_INSERT = BulkWrite(
-    insert(EVENTS).values(
-        {
-            c: bindparam(c)
-            for c in ("id", "receipt_id", "call_id", "source", "kind", "occurred_at", "payload", "created_at")
-        }
-    )
-)
+_EVENT_INSERT = BulkInsert(EVENTS)
 
 _CALL_UPDATE = BulkWrite(
     update(CALLS)
@@ -305,24 +279,7 @@ def _route(
     return len(rows)
 
 
-_DELIVERY_COLUMNS = (
-    "id",
-    "call_id",
-    "event_id",
-    "destination",
-    "status",
-    "reason",
-    "message",
-    "superseded_by",
-    "attempts",
-    "retry_base",
-    "due_at",
-    "external_ids",
-    "created_at",
-    "updated_at",
-    "finished_at",
-)
-_DELIVERY_INSERT = BulkWrite(insert(DELIVERIES).values({c: bindparam(c) for c in _DELIVERY_COLUMNS}))
+_DELIVERY_INSERT = BulkInsert(DELIVERIES)
 
 _FOLD = BulkWrite(
     update(DELIVERIES)

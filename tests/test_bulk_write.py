@@ -1,4 +1,5 @@
-"""BulkWrite stores exactly what SQLAlchemy's own executemany stores, on SQLite and PostgreSQL."""
+"""BulkInsert and BulkWrite store exactly what SQLAlchemy's own executemany stores, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
 
-from hub.store.bulk import BulkWrite
+from hub.store.bulk import BulkInsert, BulkWrite
 from hub.store.db import Database
 from hub.version_store import CALLS
 
@@ -43,8 +44,7 @@ def _stored(db: Database, keys: list[str]) -> list[tuple[Any, ...]]:
 def test_an_insert_stores_what_sqlalchemy_stores(database_url: str) -> None:
     db = Database(database_url)
     db.migrate()
-    columns = list(_call("x"))
-    write = BulkWrite(insert(CALLS).values({c: bindparam(c) for c in columns}))
+    write = BulkInsert(CALLS)
     try:
         with db.session() as session:
             connection = session.connection()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, event
 
 from hub.call_state import merge_ahead
 from hub.core.events import CallEvent
@@ -25,17 +25,20 @@ def _event(hub: Hub, receipt_id: int) -> tuple[CallEvent, Version]:
 
 
 @contextmanager
-def _statements(connection: Connection) -> Iterator[list[str]]:
+def _statements(*targets: Connection | Engine) -> Iterator[list[str]]:
+    """The statements run on `targets` (connections or engines) inside the block, in order."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         seen.append(" ".join(statement.split()))
 
-    event.listen(connection, "before_cursor_execute", record)
+    for target in targets:
+        event.listen(target, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(connection, "before_cursor_execute", record)
+        for target in targets:
+            event.remove(target, "before_cursor_execute", record)
 
 
 def _reads_payloads(statements: list[str]) -> bool:
@@ -101,19 +104,9 @@ def test_a_merge_ahead_of_other_versions_than_the_ones_written_is_not_taken(hub:
 def test_a_chunk_s_calls_are_merged_ahead_of_its_write_transaction(hub: Hub) -> None:
     receipts = [_post(hub, ANSWERED, "CALCHUNK"), _post(hub, MODIFIED, "CALCHUNK")]
     receipts += [_post(hub, ANSWERED, f"CALNEW{n}") for n in range(3)]
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
     engines = {id(e): e for e in (hub.runtime.db.engine, hub.runtime.db.read_engine)}.values()
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
-    try:
+    with _statements(*engines) as seen:
         assert ingest(hub.runtime, receipts).events == 5
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
 
     writing = next(i for i, s in enumerate(seen) if s.startswith("INSERT INTO calls"))
     assert _reads_payloads(seen[:writing]), "merged ahead"

@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table, bindparam, insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import UpdateBase
 
@@ -59,7 +61,8 @@ class CompiledWrite:
 
 
 class BulkWrite:
-    """An INSERT or UPDATE run with many rows (executemany) on the connection's DB-API cursor."""
+    """An UPDATE (or any write whose parameters it names) run with many rows (executemany) on the
+    connection's DB-API cursor."""
 
     def __init__(self, statement: UpdateBase) -> None:
         self.statement = statement
@@ -75,4 +78,36 @@ class BulkWrite:
         if not rows:
             return
         compiled = self.compiled(connection.dialect)
+        connection.exec_driver_sql(compiled.sql, [compiled.arguments(row) for row in rows])
+
+
+class BulkInsert:
+    """Rows inserted into `table` with one executemany on the DB-API cursor. As with SQLAlchemy's
+    own `insert(table)`, the columns are the rows' keys: the rows are the one list of them.
+
+    `skip_conflicts`: a row that would break a unique index is left out (ON CONFLICT DO NOTHING,
+    with every unique index as arbiter).
+    """
+
+    def __init__(self, table: Table, *, skip_conflicts: bool = False) -> None:
+        self.table = table
+        self.skip_conflicts = skip_conflicts
+        self._compiled: dict[tuple[str, tuple[str, ...]], CompiledWrite] = {}
+
+    def _statement(self, dialect: Dialect, columns: tuple[str, ...]) -> UpdateBase:
+        values: dict[str, Any] = {column: bindparam(column) for column in columns}
+        if not self.skip_conflicts:
+            return insert(self.table).values(values)
+        dialect_insert = postgresql_insert if dialect.name == "postgresql" else sqlite_insert
+        return dialect_insert(self.table).values(values).on_conflict_do_nothing()
+
+    def execute(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        dialect = connection.dialect
+        columns = tuple(rows[0])
+        compiled = self._compiled.get((dialect.name, columns))
+        if compiled is None:
+            compiled = CompiledWrite.of(self._statement(dialect, columns), dialect)
+            self._compiled[(dialect.name, columns)] = compiled
         connection.exec_driver_sql(compiled.sql, [compiled.arguments(row) for row in rows])
