@@ -25,6 +25,10 @@ def configure(data_dir: Path, *, clean: bool = False) -> Path:
     path = Path(chosen) if chosen else data_dir / "metrics" / (socket.gethostname() or "localhost")
     path.mkdir(parents=True, exist_ok=True)
     os.environ[ENV] = str(path)
+    # Only now: prometheus_client picks its multiprocess values when first imported.
+    from hub import metrics_files
+
+    metrics_files.install()
     if clean:
         remove_dead(path)
     return path
