@@ -45,6 +45,7 @@ from hub.config import DestinationConfig
 from hub.core.errors import ConfigError
 from hub.core.events import CallEvent, load_event
 from hub.core.records import RenderedRecord, Skip
+from hub.core.writer_turn import yield_to_writer
 from hub.pauses import PAUSING_REASONS, hold_for_credentials
 from hub.render import RenderFailed, render_covering
 from hub.runtime import Runtime
@@ -134,6 +135,8 @@ def deliver(
         )
     started = datetime.now(UTC)
     try:
+        # Rendering a batch is the lane's longest stretch of Python: not while this process writes.
+        yield_to_writer()
         items, early, rows = _prepare(runtime, destination, delivery_ids, token)
         result = BatchResult()
         sending: set[str] = set()
@@ -150,6 +153,7 @@ def deliver(
                 sending = _start_sending(runtime, token, items, rows)
                 live = [item for item in items if item.delivery_id in sending]
                 if live:
+                    yield_to_writer()
                     clock = time.monotonic()
                     try:
                         # Connector state (record ids it wrote) is stored once for the batch.

@@ -31,6 +31,7 @@ from connectors.base import (
 from connectors.exchanges import NAME_KEYS, ExchangeRecorder, Masking
 from connectors.webhook.signing import SIGNATURE_HEADER, header_value
 from hub.core.events import dump_event
+from hub.core.writer_turn import yield_to_writer
 
 SANDBOX_PATH = "/receive"
 # Only ever used between `hub run` and its own local receiver.
@@ -113,6 +114,7 @@ class WebhookConnector(Connector):
         return f"{parts.scheme}://{parts.netloc}/***" if parts.path.strip("/") or parts.query else self.url
 
     def _post(self, item: DeliveryItem) -> tuple[str, Delivered | DeliveryError, Exchange]:
+        yield_to_writer()
         body = json.dumps(self.payload(item), separators=(",", ":"), ensure_ascii=False).encode()
         url, shown = self.url, self.display_url
         started = time.monotonic()

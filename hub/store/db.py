@@ -16,6 +16,7 @@ from sqlalchemy import Engine, String, column, create_engine, event, inspect, se
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.core.errors import ConfigError, StorageUnavailable
+from hub.core.writer_turn import writer_entered, writer_left
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -143,9 +144,11 @@ class _FileLock:
                         raise StorageUnavailable(f"the database stayed locked for {timeout_s:g} s") from None
                     time.sleep(pause)
                     pause = min(pause * 2, 0.002)
+            writer_entered()
             try:
                 yield
             finally:
+                writer_left()
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._thread_lock.release()

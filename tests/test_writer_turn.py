@@ -1,0 +1,79 @@
+"""A thread that yields to a writer waits while another thread of its process holds the write
+lock, and only then (hub.core.writer_turn)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from hub.core.writer_turn import writer_active, yield_to_writer
+from hub.store.db import Database
+
+
+def _hold_write_lock(db: Database, holding: threading.Event, release: threading.Event) -> threading.Thread:
+    def hold() -> None:
+        with db.session():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    return holder
+
+
+def test_a_yielding_thread_waits_until_the_write_transaction_ends(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    db.migrate()
+    holding, release, returned = threading.Event(), threading.Event(), threading.Event()
+    try:
+        assert not writer_active()
+        holder = _hold_write_lock(db, holding, release)
+        assert writer_active()
+
+        def yielder() -> None:
+            yield_to_writer(max_wait_s=30)
+            returned.set()
+
+        waiting = threading.Thread(target=yielder)
+        waiting.start()
+        # Still held: the yielder waits (its limit is far away).
+        assert not returned.wait(0.3)
+        release.set()
+        holder.join(10)
+        assert returned.wait(10)
+        waiting.join(10)
+        assert not writer_active()
+    finally:
+        release.set()
+        db.dispose()
+
+
+def test_a_yielding_thread_waits_no_longer_than_its_limit(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    db.migrate()
+    holding, release = threading.Event(), threading.Event()
+    try:
+        holder = _hold_write_lock(db, holding, release)
+        yield_to_writer(max_wait_s=0.01)
+        # The holder is not done, yet the yielder went on.
+        assert writer_active()
+        release.set()
+        holder.join(10)
+    finally:
+        release.set()
+        db.dispose()
+
+
+def test_nothing_is_marked_where_the_database_has_no_process_lock(database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL only: its writers hold no lock of this process")
+    db = Database(database_url)
+    db.migrate()
+    try:
+        with db.session():
+            assert not writer_active()
+    finally:
+        db.dispose()
