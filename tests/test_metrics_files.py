@@ -9,9 +9,12 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.hubkit import fill_up, small_tmpfs
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -57,20 +60,11 @@ def test_every_sample_file_has_its_space_taken(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def full_disk(tmp_path: Path) -> Path:
-    mount = tmp_path / "small"
-    mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=False)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    with small_tmpfs(tmp_path / "small", "2m") as mount:
         (mount / "metrics").mkdir()
-        subprocess.run(
-            ["dd", "if=/dev/zero", f"of={mount / 'filler'}", "bs=64k"], check=False, capture_output=True
-        )
+        fill_up(mount)
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_full_disk_keeps_the_samples_in_memory_instead_of_killing_the_process(full_disk: Path) -> None:

@@ -26,6 +26,7 @@ from tests.chaos.harness import (
     plan_calls,
     running,
 )
+from tests.hubkit import fill_up, small_tmpfs
 
 FULL = os.environ.get("HUB_CHAOS") == "1"
 full_only = pytest.mark.skipif(not FULL, reason="full chaos scenario: make chaos")
@@ -257,21 +258,13 @@ def _busiest_second(attempts: list[dict[str, object]]) -> int:
 @full_only
 def test_disk_full(tmp_path: Path) -> None:
     """The data directory on a small tmpfs filled to the brim: 503s while full, nothing lost after."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], check=False)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
     plans = plan_calls(40)
-    try:
+    with small_tmpfs(tmp_path / "small", "24m") as mount:
         hub = ChaosHub(tmp_path, data_dir=mount / "var", destinations=("webhook",))
         hub.start()
         try:
             hub.post_all(all_bodies(plans[:10]))
-            filler = mount / "filler"
-            subprocess.run(
-                ["dd", "if=/dev/zero", f"of={filler}", "bs=1M", "count=64"], check=False, capture_output=True
-            )
+            filler = fill_up(mount)
             during = hub.post_all(all_bodies(plans[10:]), threads=4)
             filler.unlink()
             hub.post_until_accepted(all_bodies(plans))
@@ -282,8 +275,6 @@ def test_disk_full(tmp_path: Path) -> None:
             finish(ledger)
         finally:
             hub.stop()
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
     assert set(during) <= {200, 202, 503}, ledger
     expect_clean(ledger)
 
