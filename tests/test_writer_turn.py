@@ -3,6 +3,7 @@ lock, and only then (hub.core.writer_turn)."""
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -76,4 +77,24 @@ def test_nothing_is_marked_where_the_database_has_no_process_lock(database_url: 
         with db.session():
             assert not writer_active()
     finally:
+        db.dispose()
+
+
+def test_a_forked_child_starts_with_no_holder(tmp_path: Path) -> None:
+    """A child forked while a thread holds the lock has no such thread: it waits for nobody."""
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    db.migrate()
+    holding, release = threading.Event(), threading.Event()
+    try:
+        holder = _hold_write_lock(db, holding, release)
+        assert writer_active()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(1 if writer_active() else 0)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        release.set()
+        holder.join(10)
+    finally:
+        release.set()
         db.dispose()

@@ -15,6 +15,7 @@ PostgreSQL nothing is ever marked and the call returns at once.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Final
 
@@ -42,6 +43,18 @@ def writer_left() -> None:
         if _holders <= 0:
             _holders = 0
             _no_holder.set()
+
+
+def _forget_holders() -> None:
+    # A forked child has none of its parent's threads, so none of its holders either.
+    global _count_lock, _holders, _no_holder
+    _count_lock = threading.Lock()
+    _holders = 0
+    _no_holder = threading.Event()
+    _no_holder.set()
+
+
+os.register_at_fork(after_in_child=_forget_holders)
 
 
 def writer_active() -> bool:
