@@ -54,13 +54,9 @@ def _allocated(filename: str) -> None:
         os.close(fd)
 
 
-#: Descriptors of the in-memory sample files, open for as long as the process writes to them.
-_memory_files: list[int] = []
-
-
-def _in_memory(filename: str, exc: OSError) -> str:
-    """Where the samples go when the disk has no room: this process's memory. /metrics does not
-    show them, but a request or job never fails because a sample could not be kept."""
+def _in_memory(filename: str, exc: OSError) -> int:
+    """A descriptor of this process's memory for the samples the disk has no room for: /metrics
+    does not show them, but a request or job never fails because a sample could not be kept."""
     memfd_create = getattr(os, "memfd_create", None)
     if memfd_create is None:
         raise exc
@@ -69,21 +65,26 @@ def _in_memory(filename: str, exc: OSError) -> str:
         " will not show them until it restarts",
         extra={"file": os.path.basename(filename), "detail": f"{type(exc).__name__}: {exc.strerror}"},
     )
-    fd = memfd_create(os.path.basename(filename))
-    _memory_files.append(fd)
-    return f"/proc/self/fd/{fd}"
+    return int(memfd_create(os.path.basename(filename)))
 
 
 class AllocatedSampleFile(mmap_dict.MmapedDict):
     """prometheus_client's sample file, with its space allocated ahead of every mapping."""
 
     def __init__(self, filename: str, read_mode: bool = False) -> None:
+        memory: int | None = None
         if not read_mode:
             try:
                 _allocated(filename)
             except OSError as exc:
-                filename = _in_memory(filename, exc)
-        super().__init__(filename, read_mode)  # type: ignore[no-untyped-call]
+                memory = _in_memory(filename, exc)
+                filename = f"/proc/self/fd/{memory}"
+        try:
+            super().__init__(filename, read_mode)  # type: ignore[no-untyped-call]
+        finally:
+            # The parent opened the memory file anew; its own descriptor keeps it alive.
+            if memory is not None:
+                os.close(memory)
 
     def _init_value(self, key: str) -> Any:
         needed = self._used + len(key.encode("utf-8")) + _ENTRY_OVERHEAD

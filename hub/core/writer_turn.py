@@ -40,8 +40,7 @@ def writer_left() -> None:
     global _holders
     with _count_lock:
         _holders -= 1
-        if _holders <= 0:
-            _holders = 0
+        if _holders == 0:
             _no_holder.set()
 
 
