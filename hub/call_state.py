@@ -13,15 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, select
 
 from hub.core.events import CallEvent, dump_event, load_event
 from hub.merge import call_id, merge
-from hub.store.models import Event
-
-EVENTS = cast(Table, Event.__table__)
+from hub.store.models import EVENTS
 
 
 def call_of(event: CallEvent) -> str:

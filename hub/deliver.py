@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import (
@@ -49,24 +49,13 @@ from hub.core.writer_turn import yield_to_writer
 from hub.pauses import PAUSING_REASONS, hold_for_credentials
 from hub.render import RenderFailed, render_covering
 from hub.runtime import Runtime
-from hub.store.models import Attempt, Batch, Call, Delivery, Event
+from hub.store.models import ATTEMPTS, BATCHES, DELIVERIES, Call, Delivery, Event
 
 log = logging.getLogger("hub.deliver")
 
 
 # Core tables: the batched writes below skip the ORM's unit of work (its per-object bookkeeping
 # cost more than the rows).
-def _table(model: type[Delivery] | type[Attempt] | type[Batch]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-DELIVERIES = _table(Delivery)
-ATTEMPTS = _table(Attempt)
-BATCHES = _table(Batch)
-
-
 #: Stored history never keeps hashed personal data (a bare SHA-256 of a phone number can be
 #: reversed by trying every number); the field's presence is kept so comparisons still see it.
 HASHED = "<hashed>"

@@ -43,7 +43,7 @@ from hub.config import DestinationConfig, HubConfig
 from hub.coordination import THROTTLE_WAIT_S
 from hub.prune import prune_if_due
 from hub.runtime import Runtime
-from hub.store.models import Attempt, Delivery, DestinationPause, Receipt
+from hub.store.models import DELIVERIES, RECEIPTS, Attempt, Delivery, DestinationPause, Receipt
 from hub.wake import WakeListener
 
 log = logging.getLogger("hub.dispatch")
@@ -107,13 +107,16 @@ def dispatch_once(
     workers: WorkerCounts | None = None,
     *,
     check_orphans: bool = True,
+    check_lapsed: bool = True,
 ) -> PassSummary:
     """One pass (see the module docstring); `workers` reuses worker counts across passes;
-    `check_orphans`: also fail due deliveries whose destination left hub.yaml."""
+    `check_orphans`: also fail due deliveries whose destination left hub.yaml; `check_lapsed`:
+    also return claims whose lease lapsed (step 1, and lapsed receipt claims)."""
     moment = now or datetime.now(UTC)
     summary = PassSummary()
-    summary.released = release_expired(runtime, moment)
-    summary.receipts = dispatch_receipts(runtime, moment)
+    if check_lapsed:
+        summary.released = release_expired(runtime, moment)
+    summary.receipts = dispatch_receipts(runtime, moment, check_lapsed=check_lapsed)
     summary.deliveries = dispatch_deliveries(runtime, moment, workers, check_orphans=check_orphans)
     return summary
 
@@ -241,24 +244,62 @@ def _receipt_free(now: datetime) -> ColumnElement[bool]:
     )
 
 
+# Built once, on the table rather than the mapped class: an ORM update would also evaluate its
+# criteria against the session's objects (there are none) on each pass.
+_CLAIM_RECEIPTS = (
+    update(RECEIPTS)
+    .where(
+        RECEIPTS.c.id.in_(bindparam("ids", expanding=True)),
+        RECEIPTS.c.status == "received",
+        or_(
+            RECEIPTS.c.claim_token.is_(None),
+            RECEIPTS.c.lease_until.is_(None),
+            RECEIPTS.c.lease_until < bindparam("now", type_=Receipt.lease_until.type),
+        ),
+    )
+    .values(
+        claim_token=bindparam("token", type_=Receipt.claim_token.type),
+        lease_until=bindparam("lease", type_=Receipt.lease_until.type),
+        claimed_at=bindparam("now", type_=Receipt.claimed_at.type),
+    )
+    .returning(RECEIPTS.c.id)
+)
+
+
 def dispatch_receipts(
-    runtime: Runtime, now: datetime, *, batch: int = INGEST_BATCH, cap: int = INGEST_IN_FLIGHT
+    runtime: Runtime,
+    now: datetime,
+    *,
+    batch: int = INGEST_BATCH,
+    cap: int = INGEST_IN_FLIGHT,
+    check_lapsed: bool = True,
 ) -> int:
-    """Claim unparsed receipts for ingest jobs of up to `batch`, at most `cap` claimed at once."""
+    """Claim unparsed receipts for ingest jobs of up to `batch`, at most `cap` claimed at once;
+    `check_lapsed`: receipts whose claim lapsed are claimed again too (unless their job still
+    waits in the queue), otherwise only unclaimed ones are."""
     lease = now + timedelta(seconds=runtime.settings.lease_s)
+    lapsed: set[str] = set()
     with runtime.db.read_session() as session:
-        if session.scalar(select(Receipt.id).where(Receipt.status == "received").limit(1)) is None:
-            # Nothing unparsed, claimed or not: the usual idle pass ends with this one lookup.
+        # Under load a claimed receipt nearly always waits for its ingest job: without the lapsed
+        # ones to look for, a pass asks for unclaimed receipts only, and most passes end here.
+        pending = Receipt.status == "received"
+        if not check_lapsed:
+            pending = and_(pending, Receipt.claim_token.is_(None))
+        if session.scalar(select(Receipt.id).where(pending).limit(1)) is None:
+            # Nothing unparsed (to look at): the usual idle pass ends with this one lookup.
             return 0
-        lapsed = set(
-            session.scalars(
-                select(Receipt.claim_token)
-                .where(
-                    Receipt.status == "received", Receipt.claim_token.is_not(None), Receipt.lease_until < now
+        if check_lapsed:
+            lapsed = set(
+                session.scalars(
+                    select(Receipt.claim_token)
+                    .where(
+                        Receipt.status == "received",
+                        Receipt.claim_token.is_not(None),
+                        Receipt.lease_until < now,
+                    )
+                    .distinct()
                 )
-                .distinct()
             )
-        )
     still_queued = waiting_jobs(runtime.redis, [ingest_job_id(t) for t in lapsed if t])
     waiting = {t for t in lapsed if t and ingest_job_id(t) in still_queued}
     with runtime.db.read_session() as session:
@@ -271,7 +312,7 @@ def dispatch_receipts(
         # Room freed by a finished chunk waits for a whole job's worth while the backlog has
         # plenty in flight: a job per chunk would cost a claim, a job and a transaction each.
         room -= room % batch if room < cap else 0
-        free = _receipt_free(now)
+        free = _receipt_free(now) if check_lapsed else pending
         if waiting:
             free = and_(free, or_(Receipt.claim_token.is_(None), Receipt.claim_token.not_in(waiting)))
         ids = list(session.scalars(select(Receipt.id).where(free).order_by(Receipt.id).limit(max(room, 0))))
@@ -292,10 +333,8 @@ def dispatch_receipts(
             # Conditional: a second dispatcher that read the same rows claims none of them.
             claimed = list(
                 session.scalars(
-                    update(Receipt)
-                    .where(Receipt.id.in_(ids[start : start + batch]), _receipt_free(now))
-                    .values(claim_token=token, lease_until=lease, claimed_at=now)
-                    .returning(Receipt.id)
+                    _CLAIM_RECEIPTS,
+                    {"ids": ids[start : start + batch], "token": token, "lease": lease, "now": now},
                 )
             )
             if claimed:
@@ -349,9 +388,10 @@ def in_flight_batches(
 
 @dataclass(frozen=True)
 class _Backlog:
-    """Per destination: whether it has due work, is paused, and how many deliveries it has in flight."""
+    """Per destination: whether it has a batch to plan now, is paused, and how many deliveries it
+    has in flight."""
 
-    due: frozenset[str]
+    ready: frozenset[str]
     paused: frozenset[str]
     in_flight: Mapping[str, int]
     orphaned: bool
@@ -360,24 +400,52 @@ class _Backlog:
 _UNKNOWN = "?unknown"
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What the backlog query asks of a destination: a batch window makes it ask how old its
+    oldest due call is and whether a full batch is due, rather than only whether anything is."""
+
+    id: str
+    #: Its batch size when it has a batch window; None without one (anything due is ready).
+    windowed_size: int | None
+
+
 @functools.lru_cache(maxsize=16)
-def _backlog_query(destinations: tuple[str, ...], with_orphans: bool) -> Select[Any]:
+def _backlog_query(shapes: tuple[_Shape, ...], with_orphans: bool) -> Select[Any]:
     """One statement answering, for every destination, what the pass needs to know about it.
 
     Built once per set of destinations (the pass runs four times a second); `now` is bound at
-    each run. Each EXISTS stops at its destination's first due row (index on destination,
-    status, due_at). Whether anything is due for a destination no longer configured cannot use
-    that index (it reads every due row of the others), so it is asked only `with_orphans`.
+    each run. Each lookup reads the head of its destination's index (destination, status,
+    due_at): an EXISTS stops at the first due row, the oldest pending row is the first one, and
+    the count of due rows stops at a full batch. Whether anything is due for a destination no
+    longer configured cannot use that index (it reads every due row of the others), so it is
+    asked only `with_orphans`.
     """
     now = bindparam("now", type_=Delivery.due_at.type)
     columns: list[Any] = []
-    for position, destination in enumerate(destinations):
-        mine = Delivery.destination == destination
+    for position, shape in enumerate(shapes):
+        mine = Delivery.destination == shape.id
+        pending = [mine, Delivery.status == "pending"]
+        if shape.windowed_size is None:
+            columns.append(exists().where(*pending, Delivery.due_at <= now).label(f"due_{position}"))
+        else:
+            columns += [
+                select(func.min(Delivery.due_at))
+                .where(*pending)
+                .scalar_subquery()
+                .label(f"oldest_{position}"),
+                select(func.count())
+                .select_from(
+                    select(Delivery.id)
+                    .where(*pending, Delivery.due_at <= now)
+                    .limit(shape.windowed_size)
+                    .subquery()
+                )
+                .scalar_subquery()
+                .label(f"due_count_{position}"),
+            ]
         columns += [
-            exists()
-            .where(mine, Delivery.status == "pending", Delivery.due_at <= now)
-            .label(f"due_{position}"),
-            exists().where(DestinationPause.destination == destination).label(f"paused_{position}"),
+            exists().where(DestinationPause.destination == shape.id).label(f"paused_{position}"),
             select(func.count())
             .select_from(Delivery)
             .where(mine, Delivery.status.in_(CLAIMED))
@@ -386,21 +454,40 @@ def _backlog_query(destinations: tuple[str, ...], with_orphans: bool) -> Select[
         ]
     if with_orphans:
         orphaned = [Delivery.status == "pending", Delivery.due_at <= now]
-        if destinations:
-            orphaned.append(Delivery.destination.not_in(destinations))
+        if shapes:
+            orphaned.append(Delivery.destination.not_in([shape.id for shape in shapes]))
         columns.append(exists().where(*orphaned).label(_UNKNOWN))
     return select(*columns)
 
 
+def _shape(destination: DestinationConfig) -> _Shape:
+    return _Shape(destination.id, batch_size(destination) if batch_window_s(destination) > 0 else None)
+
+
 def _backlog(runtime: Runtime, now: datetime, with_orphans: bool) -> _Backlog:
-    destinations = tuple(runtime.config.destinations)
+    destinations = list(runtime.config.destinations.values())
+    shapes = tuple(_shape(destination) for destination in destinations)
     with runtime.db.read_session() as session:
-        row = session.execute(_backlog_query(destinations, with_orphans), {"now": now}).one()
+        row = session.execute(_backlog_query(shapes, with_orphans), {"now": now}).one()
     flags = row._mapping
+    ready: set[str] = set()
+    for position, (destination, shape) in enumerate(zip(destinations, shapes, strict=True)):
+        if shape.windowed_size is None:
+            if flags[f"due_{position}"]:
+                ready.add(shape.id)
+            continue
+        oldest: datetime | None = flags[f"oldest_{position}"]
+        if oldest is None or oldest > now:
+            continue
+        # Neither a full batch due nor its oldest call's window over: `_plan` would hold them all
+        # back (`choose_batches`), so it is not asked (under steady load, most passes).
+        full = int(flags[f"due_count_{position}"] or 0) >= shape.windowed_size
+        if full or oldest <= now - timedelta(seconds=batch_window_s(destination)):
+            ready.add(shape.id)
     return _Backlog(
-        due=frozenset(d for i, d in enumerate(destinations) if flags[f"due_{i}"]),
-        paused=frozenset(d for i, d in enumerate(destinations) if flags[f"paused_{i}"]),
-        in_flight={d: int(flags[f"in_flight_{i}"] or 0) for i, d in enumerate(destinations)},
+        ready=frozenset(ready),
+        paused=frozenset(d.id for i, d in enumerate(destinations) if flags[f"paused_{i}"]),
+        in_flight={d.id: int(flags[f"in_flight_{i}"] or 0) for i, d in enumerate(destinations)},
         orphaned=with_orphans and bool(flags[_UNKNOWN]),
     )
 
@@ -408,7 +495,7 @@ def _backlog(runtime: Runtime, now: datetime, with_orphans: bool) -> _Backlog:
 def dispatch_deliveries(
     runtime: Runtime, now: datetime, workers: WorkerCounts | None = None, *, check_orphans: bool = True
 ) -> int:
-    # One read tells which destinations have anything due: an idle pass ends there.
+    # One read tells which destinations have a batch to plan: an idle pass ends there.
     backlog = _backlog(runtime, now, check_orphans)
     if backlog.orphaned:
         _fail_unknown_destinations(runtime, now)
@@ -416,7 +503,7 @@ def dispatch_deliveries(
     # refused): their deliveries stay pending, unclaimed, until they are resumed.
     plans: list[tuple[str, list[list[str]]]] = []
     for destination in runtime.config.destinations.values():
-        if destination.id in backlog.due and destination.id not in backlog.paused:
+        if destination.id in backlog.ready and destination.id not in backlog.paused:
             batches = _plan(runtime, destination, now, backlog.in_flight[destination.id], workers)
             if batches:
                 plans.append((destination.id, batches))
@@ -467,25 +554,24 @@ def _fail_unknown_destinations(runtime: Runtime, now: datetime) -> None:
         )
 
 
-_DELIVERIES = Delivery.__table__
-_BUSY = _DELIVERIES.alias("busy")
+_BUSY = DELIVERIES.alias("busy")
 # The dispatcher asks these of every destination several times a second: the statements are
 # built once (building one costs more CPU than SQLite spends answering it).
 _DUE = (
-    select(_DELIVERIES.c.id, _DELIVERIES.c.call_id, _DELIVERIES.c.due_at)
+    select(DELIVERIES.c.id, DELIVERIES.c.call_id, DELIVERIES.c.due_at)
     .where(
-        _DELIVERIES.c.destination == bindparam("destination"),
-        _DELIVERIES.c.status == "pending",
-        _DELIVERIES.c.due_at <= bindparam("now", type_=Delivery.due_at.type),
+        DELIVERIES.c.destination == bindparam("destination"),
+        DELIVERIES.c.status == "pending",
+        DELIVERIES.c.due_at <= bindparam("now", type_=Delivery.due_at.type),
         ~exists().where(
             and_(
-                _BUSY.c.call_id == _DELIVERIES.c.call_id,
-                _BUSY.c.destination == _DELIVERIES.c.destination,
+                _BUSY.c.call_id == DELIVERIES.c.call_id,
+                _BUSY.c.destination == DELIVERIES.c.destination,
                 _BUSY.c.status.in_(CLAIMED),
             )
         ),
     )
-    .order_by(_DELIVERIES.c.due_at, _DELIVERIES.c.id)
+    .order_by(DELIVERIES.c.due_at, DELIVERIES.c.id)
     .limit(bindparam("limit", type_=Integer))
 )
 
@@ -543,6 +629,20 @@ def _plan(
     return batches
 
 
+# On the table, like the receipts' claim (no ORM evaluation of the criteria on each pass).
+_CLAIM_DELIVERIES = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id.in_(bindparam("ids", expanding=True)), DELIVERIES.c.status == "pending")
+    .values(
+        status="queued",
+        claim_token=bindparam("token", type_=Delivery.claim_token.type),
+        lease_until=bindparam("lease", type_=Delivery.lease_until.type),
+        updated_at=bindparam("now", type_=Delivery.updated_at.type),
+    )
+    .returning(DELIVERIES.c.id)
+)
+
+
 def _claim(
     runtime: Runtime, plans: Sequence[tuple[str, list[list[str]]]], now: datetime
 ) -> list[tuple[str, list[tuple[str, list[str]]]]]:
@@ -558,10 +658,7 @@ def _claim(
                 # Conditional: a second dispatcher that read the same rows claims none of them.
                 claimed = list(
                     session.scalars(
-                        update(Delivery)
-                        .where(Delivery.id.in_(batch), Delivery.status == "pending")
-                        .values(status="queued", claim_token=token, lease_until=lease, updated_at=now)
-                        .returning(Delivery.id)
+                        _CLAIM_DELIVERIES, {"ids": batch, "token": token, "lease": lease, "now": now}
                     )
                 )
                 if claimed:
@@ -583,6 +680,10 @@ PRUNE_CHECK_S = 60.0
 #: How often the leader looks for due deliveries whose destination left hub.yaml (they fail
 #: `unknown_destination`): a rare event, and the one question of a pass no index answers.
 ORPHAN_CHECK_S = 60.0
+#: How often the leader looks for lapsed claims (step 1, and receipts): a claim lapses only
+#: `lease_s` after its worker stopped renewing it, so seconds of delay cost nothing, while the
+#: lookups cost a few ms of CPU on every pass.
+LAPSE_CHECK_S = 1.0
 #: A woken pass starts no sooner than this after the previous pass started: under load every
 #: ingest job wakes the dispatcher, and a pass costs a few ms of CPU.
 MIN_PASS_GAP_S = 0.05
@@ -602,6 +703,7 @@ class Dispatcher:
         self.next_alerts = 0.0
         self.next_prune = 0.0
         self.next_orphan_check = 0.0
+        self.next_lapse_check = 0.0
         self.workers = WorkerCounts()
         self.wakes = WakeListener(runtime.redis)
 
@@ -657,10 +759,17 @@ class Dispatcher:
 
     def full_pass(self) -> bool:
         """`dispatch_once`, alerts and pruning when due; True when it handed anything out."""
-        check_orphans = time.monotonic() >= self.next_orphan_check
-        summary = dispatch_once(self.runtime, workers=self.workers, check_orphans=check_orphans)
+        clock = time.monotonic()
+        check_orphans = clock >= self.next_orphan_check
+        check_lapsed = clock >= self.next_lapse_check
+        summary = dispatch_once(
+            self.runtime, workers=self.workers, check_orphans=check_orphans, check_lapsed=check_lapsed
+        )
         if check_orphans:
             self.next_orphan_check = time.monotonic() + ORPHAN_CHECK_S
+        if check_lapsed:
+            # A short lease (HUB_LEASE_S, from 1 s) is looked after within a quarter of it.
+            self.next_lapse_check = time.monotonic() + min(LAPSE_CHECK_S, self.runtime.settings.lease_s / 4)
         self.check_alerts()
         if time.monotonic() >= self.next_prune:
             self.next_prune = time.monotonic() + PRUNE_CHECK_S

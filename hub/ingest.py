@@ -24,7 +24,6 @@ from hub.core.errors import NotACall, ParseError
 from hub.core.events import CallEvent, dump_event
 from hub.erasure import forgotten_numbers
 from hub.ingest_outcome import (
-    RECEIPTS,
     ChunkOutcome,
     IngestSummary,
     ParsedReceipt,
@@ -36,7 +35,7 @@ from hub.ingest_outcome import (
     record_outcomes,
 )
 from hub.runtime import Runtime
-from hub.store.models import Receipt
+from hub.store.models import RECEIPTS, Receipt
 from hub.store.transient import is_transient
 from hub.version_store import Version, lock_calls, store_versions
 from webhooks.base import Headers, InboundRequest

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -16,11 +16,9 @@ from hub.config import SourceConfig
 from hub.core.errors import NotACall
 from hub.core.events import CallEvent
 from hub.store.bulk import BulkWrite
-from hub.store.models import Receipt
+from hub.store.models import RECEIPTS
 
 log = logging.getLogger("hub.ingest")
-
-RECEIPTS = cast(Table, Receipt.__table__)
 
 
 @dataclass

@@ -11,9 +11,9 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.call_state import MergedCall, call_of, merge_versions, stored_versions
@@ -21,11 +21,7 @@ from hub.config import SourceConfig
 from hub.core.events import KIND_COMPLETED, CallEvent, dump_event
 from hub.runtime import Runtime
 from hub.store.bulk import BulkInsert, BulkWrite
-from hub.store.models import Call, Delivery, Event
-
-CALLS = cast(Table, Call.__table__)
-EVENTS = cast(Table, Event.__table__)
-DELIVERIES = cast(Table, Delivery.__table__)
+from hub.store.models import CALLS, DELIVERIES, EVENTS
 
 
 @dataclass(frozen=True)

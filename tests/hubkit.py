@@ -133,6 +133,10 @@ class Hub:
         if connection is None:
             client.close()
 
+    def lose_jobs(self) -> None:
+        """Redis forgets every job (as after a crash without persistence)."""
+        redis.Redis.from_url(self.runtime.redis_url).flushall()
+
     def later(self, seconds: float) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=seconds)
 

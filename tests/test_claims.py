@@ -50,11 +50,6 @@ def queued_claim(hub: Hub) -> tuple[str, str]:
     return row.id, row.claim_token
 
 
-def lose_jobs(hub: Hub) -> None:
-    """Redis forgets every job (as after a crash without persistence)."""
-    redis_lib.Redis.from_url(hub.runtime.redis_url).flushall()
-
-
 def test_each_job_names_its_claim_and_the_destination_queue(hub: Hub) -> None:
     delivery_id, token = queued_claim(hub)
     queue = Queue(deliver_queue_name("webhook"), connection=redis_lib.Redis.from_url(hub.runtime.redis_url))
@@ -68,7 +63,7 @@ def test_a_stale_claim_can_neither_send_nor_record(hub: Hub) -> None:
     """The original job started sending, its lease lapsed, the delivery was re-driven and sent
     by a second job; the late original then finishes: nothing of it is recorded."""
     delivery_id, first = queued_claim(hub)
-    lose_jobs(hub)
+    hub.lose_jobs()
     destination = hub.runtime.config.destinations["webhook"]
     items, _, snapshot = _prepare(hub.runtime, destination, [delivery_id], first)
     assert _start_sending(hub.runtime, first, items, snapshot) == {delivery_id}
@@ -99,7 +94,7 @@ def test_a_stale_claim_can_neither_send_nor_record(hub: Hub) -> None:
 
 def test_lapsed_queued_claim_goes_back_without_spending_an_attempt(hub: Hub) -> None:
     delivery_id, _ = queued_claim(hub)
-    lose_jobs(hub)
+    hub.lose_jobs()
     assert release_expired(hub.runtime, hub.later(hub.runtime.settings.lease_s - 1)) == 0
     assert release_expired(hub.runtime, hub.later(hub.runtime.settings.lease_s + 1)) == 1
     row = rows(hub)[delivery_id]
@@ -109,7 +104,7 @@ def test_lapsed_queued_claim_goes_back_without_spending_an_attempt(hub: Hub) -> 
 
 def test_lapsed_sending_claim_counts_the_lost_try(hub: Hub) -> None:
     delivery_id, token = queued_claim(hub)
-    lose_jobs(hub)
+    hub.lose_jobs()
     destination = hub.runtime.config.destinations["webhook"]
     items, _, snapshot = _prepare(hub.runtime, destination, [delivery_id], token)
     _start_sending(hub.runtime, token, items, snapshot)
@@ -150,7 +145,7 @@ def test_a_job_taken_by_a_worker_that_died_before_starting_it_lets_its_claim_lap
 
 def test_heartbeat_renewal_keeps_live_work(hub: Hub) -> None:
     delivery_id, token = queued_claim(hub)
-    lose_jobs(hub)  # only the heartbeat can keep this claim now
+    hub.lose_jobs()  # only the heartbeat can keep this claim now
     lease_s = hub.runtime.settings.lease_s
     # A slow but live worker renews at 0.9 leases: at 1.1 leases its claim still holds.
     assert renew_deliveries(hub.runtime.db, token, lease_s, hub.later(lease_s * 0.9)) == 1
@@ -179,7 +174,7 @@ def test_a_lapsed_receipt_claim_is_handed_out_again_and_the_stale_job_parses_not
     with hub.runtime.db.read_session() as session:
         first = session.scalar(select(Receipt.claim_token))
     assert first
-    lose_jobs(hub)
+    hub.lose_jobs()
     later = hub.later(hub.runtime.settings.lease_s + 1)
     assert dispatch_once(hub.runtime, later).receipts == 1, "re-driven after its lease"
     with hub.runtime.db.read_session() as session:

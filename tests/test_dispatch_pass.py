@@ -178,3 +178,43 @@ def test_room_freed_by_a_chunk_waits_for_a_whole_ingest_job(hub: Hub) -> None:
     with hub.runtime.db.session() as session:
         session.get_one(Receipt, second.id).status = "parsed"
     assert dispatch_receipts(hub.runtime, now, batch=2, cap=4) == 1, "the last receipt left"
+
+
+def claim_of(hub: Hub, model: type[Receipt] | type[Delivery]) -> str | None:
+    with hub.runtime.db.read_session() as session:
+        return session.scalar(select(model.claim_token))
+
+
+def test_a_pass_without_the_lapsed_check_claims_unclaimed_receipts_only(hub: Hub) -> None:
+    hub.post_fixture("callrail", MISSED)
+    assert dispatch_receipts(hub.runtime, datetime.now(UTC)) == 1
+    lost = claim_of(hub, Receipt)
+    hub.lose_jobs()
+    hub.post_fixture("callrail", CALLS[0])
+    later = hub.later(hub.runtime.settings.lease_s + 1)
+    assert dispatch_receipts(hub.runtime, later, check_lapsed=False) == 1, "the new receipt only"
+    with hub.runtime.db.read_session() as session:
+        assert session.scalar(select(Receipt.claim_token).where(Receipt.id == 1)) == lost
+    assert dispatch_receipts(hub.runtime, later, check_lapsed=False) == 0
+    assert dispatch_receipts(hub.runtime, later) == 1, "the lapsed claim, once looked for"
+
+
+def test_the_leader_looks_for_lapsed_claims_now_and_then_not_on_every_pass(hub: Hub) -> None:
+    hub.post_fixture("callrail", MISSED)
+    dispatcher = Dispatcher(hub.runtime)
+    dispatcher.full_pass()
+    hub.run_jobs()
+    dispatcher.full_pass()
+    lost = claim_of(hub, Delivery)
+    assert lost is not None, "the delivery is claimed"
+    assert dispatcher.next_lapse_check > time.monotonic(), "the next look is scheduled"
+    hub.lose_jobs()
+    with hub.runtime.db.session() as session:
+        session.get_one(Delivery, session.scalar(select(Delivery.id))).lease_until = hub.later(-1)
+    dispatcher.next_lapse_check = time.monotonic() + 3600
+    dispatcher.full_pass()
+    assert claim_of(hub, Delivery) == lost, "not looked for on this pass"
+    dispatcher.next_lapse_check = 0.0
+    dispatcher.full_pass()
+    renewed = claim_of(hub, Delivery)
+    assert renewed not in (None, lost), "released, then claimed again under a new token"

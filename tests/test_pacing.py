@@ -12,7 +12,14 @@ import redis as redis_lib
 from rq import Queue
 from sqlalchemy import select
 
-from hub.dispatch import choose_batches, deliver_queue_name, dispatch_deliveries, dispatch_once
+from hub.dispatch import (
+    _backlog,
+    choose_batches,
+    deliver_queue_name,
+    dispatch_deliveries,
+    dispatch_once,
+    dispatch_receipts,
+)
 from hub.store.models import Delivery
 from tests.hubkit import Hub, default_config, make_hub
 
@@ -73,6 +80,30 @@ def test_a_destination_waits_up_to_its_window_for_a_fuller_batch(windowed: Hub) 
     hub.run_jobs()
     assert {d.status for d in deliveries(hub)} == {"delivered"}
     assert len(hub.received()) == 3
+
+
+def test_a_windowed_destination_is_looked_at_only_once_a_batch_could_leave(windowed: Hub) -> None:
+    """The pass reads a windowed destination's due calls only when its oldest call's window is
+    over or a full batch is due: before that, what it would read could only wait."""
+    hub = windowed
+    ingested(hub, count=1)
+    due_at = min(d.due_at for d in deliveries(hub))
+    assert _backlog(hub.runtime, due_at - timedelta(seconds=1), False).ready == frozenset(), "not due yet"
+    assert _backlog(hub.runtime, due_at + timedelta(seconds=9), False).ready == frozenset(), "in its window"
+    assert _backlog(hub.runtime, due_at + timedelta(seconds=10.5), False).ready == {"webhook"}
+    # A full batch (the webhook's 50) is ready at once, window or not.
+    for n in range(49):
+        hub.post_fixture(
+            "callrail",
+            CALLS[1],
+            edit=lambda body, n=n: body.replace(b'"resource_id":"CAL', f'"resource_id":"CAL{n}'.encode()),
+        )
+    assert dispatch_receipts(hub.runtime, datetime.now(UTC)) == 49
+    hub.run_jobs()
+    newest = max(d.due_at for d in deliveries(hub))
+    assert len(deliveries(hub)) == 50
+    assert _backlog(hub.runtime, newest, False).ready == {"webhook"}
+    assert dispatch_deliveries(hub.runtime, newest) == 50, "one full batch, though its window is not over"
 
 
 def paced_config() -> dict[str, Any]:

@@ -31,7 +31,6 @@ def test_redis_down_during_receipt_loses_nothing(tmp_path: Path, redis_url: str,
 
 def test_dispatcher_survives_redis_outage_and_releases_claims(hub: Hub, redis_server) -> None:  # type: ignore[no-untyped-def]
     import pytest
-    import redis as redis_lib
 
     from hub.dispatch import dispatch_once
     from hub.runtime import redis_client
@@ -87,7 +86,7 @@ def test_work_of_a_vanished_worker_is_redriven_once(hub: Hub) -> None:
     dispatch_once(hub.runtime)  # deliveries -> a deliver job, not run yet
     queued = [d for d in hub.api("/deliveries?limit=50").json["items"] if d["status"] == "queued"]
     assert len(queued) == 2
-    redis_lib.Redis.from_url(hub.runtime.redis_url).flushall()  # the jobs are lost
+    hub.lose_jobs()  # the jobs are lost
     destination = hub.runtime.config.destinations["webhook"]
     with hub.runtime.db.read_session() as session:
         token = session.scalar(select(Delivery.claim_token).where(Delivery.id == queued[0]["id"]))

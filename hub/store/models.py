@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -320,3 +321,20 @@ class AlertSent(Base):
     rule: Mapped[str] = mapped_column(String(64), primary_key=True)
     sent_at: Mapped[datetime]
     summary: Mapped[str] = mapped_column(Text)
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table), "a mapped class declares one table"
+    return table
+
+
+# The tables of the rows the hot paths write in bulk or claim, for Core statements built once:
+# an ORM statement costs its own construction and session bookkeeping on every run.
+RECEIPTS = _table(Receipt)
+CALLS = _table(Call)
+EVENTS = _table(Event)
+DELIVERIES = _table(Delivery)
+BATCHES = _table(Batch)
+ATTEMPTS = _table(Attempt)
+CONNECTOR_STATE = _table(ConnectorState)

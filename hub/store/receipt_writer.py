@@ -18,13 +18,13 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import bindparam, insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from hub.core.errors import StorageUnavailable
 from hub.store.bulk import CompiledWrite
 from hub.store.db import Database
-from hub.store.models import Receipt
+from hub.store.models import RECEIPTS
 
 _COLUMNS = (
     "source",
@@ -46,9 +46,9 @@ class ReceiptWriter:
     def __init__(self, db: Database) -> None:
         self.db = db
         dialect = db.engine.dialect
-        table = Receipt.__table__
-        assert isinstance(table, Table)
-        statement = insert(table).values({name: bindparam(name) for name in _COLUMNS}).returning(table.c.id)
+        statement = (
+            insert(RECEIPTS).values({name: bindparam(name) for name in _COLUMNS}).returning(RECEIPTS.c.id)
+        )
         self.statement = CompiledWrite.of(statement, dialect)
         self.sqlite = dialect.name == "sqlite"
         self._local = threading.local()

@@ -6,22 +6,21 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.store.db import Database
-from hub.store.models import ConnectorState
+from hub.store.models import CONNECTOR_STATE
 
-_TABLE = ConnectorState.__table__
-assert isinstance(_TABLE, Table)
 # Connectors read state many times per call: the statement is built once and run on a plain
 # connection (an ORM session and a freshly built query cost several times the read itself).
-_GET = select(_TABLE.c.value).where(
-    _TABLE.c.destination == bindparam("destination"), _TABLE.c.key == bindparam("key")
+_GET = select(CONNECTOR_STATE.c.value).where(
+    CONNECTOR_STATE.c.destination == bindparam("destination"), CONNECTOR_STATE.c.key == bindparam("key")
 )
-_GET_MANY = select(_TABLE.c.key, _TABLE.c.value).where(
-    _TABLE.c.destination == bindparam("destination"), _TABLE.c.key.in_(bindparam("keys", expanding=True))
+_GET_MANY = select(CONNECTOR_STATE.c.key, CONNECTOR_STATE.c.value).where(
+    CONNECTOR_STATE.c.destination == bindparam("destination"),
+    CONNECTOR_STATE.c.key.in_(bindparam("keys", expanding=True)),
 )
 #: Keys per `_GET_MANY`: SQLite before 3.32 takes at most 999 parameters per statement, and a very
 #: long IN list costs PostgreSQL more to plan than a few shorter ones.
@@ -59,8 +58,6 @@ class DatabaseStateStore:
         """Upsert every key in one statement and one transaction."""
         if not values:
             return
-        table = ConnectorState.__table__
-        assert isinstance(table, Table)
         now = datetime.now(UTC)
         rows = [
             {"destination": destination_id, "key": key, "value": dict(value), "updated_at": now}
@@ -68,11 +65,11 @@ class DatabaseStateStore:
         ]
         with self.db.session() as session:
             dialect = session.get_bind().dialect.name
-            insert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+            insert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(CONNECTOR_STATE)
             # Sorted keys: two workers upserting overlapping keys lock them in the same order.
             session.execute(
                 insert.on_conflict_do_update(
-                    index_elements=[table.c.destination, table.c.key],
+                    index_elements=[CONNECTOR_STATE.c.destination, CONNECTOR_STATE.c.key],
                     set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
                 ),
                 rows,
