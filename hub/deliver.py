@@ -49,6 +49,7 @@ from hub.core.writer_turn import yield_to_writer
 from hub.pauses import PAUSING_REASONS, hold_for_credentials
 from hub.render import RenderFailed, render_covering
 from hub.runtime import Runtime
+from hub.store.bulk import BulkInsert, BulkWrite
 from hub.store.models import ATTEMPTS, BATCHES, DELIVERIES, Call, Delivery, Event
 
 log = logging.getLogger("hub.deliver")
@@ -288,6 +289,24 @@ def _start_sending(
     return started
 
 
+# The fence read and the writes below run inside the write transaction of every delivery job
+# (twice per job): built and compiled once, as statements on the table (an ORM statement would
+# also be built, and its criteria evaluated against the session, on every run).
+_HELD = (
+    select(DELIVERIES.c.id, DELIVERIES.c.status)
+    .where(
+        DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
+        DELIVERIES.c.claim_token == bindparam("token"),
+        DELIVERIES.c.status.in_(CLAIMED),
+    )
+    .order_by(DELIVERIES.c.id)
+    .with_for_update()
+)
+#: Per set of columns written: the fenced UPDATE run with one row of parameters per delivery.
+_HELD_UPDATES: dict[tuple[str, ...], BulkWrite] = {}
+_ATTEMPT_INSERT = BulkInsert(ATTEMPTS)
+
+
 def _held(session: Session, token: str, expected: Mapping[str, str]) -> set[str]:
     """The ids among `expected` that claim `token` still holds in the state named for each.
 
@@ -298,13 +317,23 @@ def _held(session: Session, token: str, expected: Mapping[str, str]) -> set[str]
     """
     if not expected:
         return set()
-    found = session.execute(
-        select(Delivery.id, Delivery.status)
-        .where(Delivery.id.in_(sorted(expected)), Delivery.claim_token == token, Delivery.status.in_(CLAIMED))
-        .order_by(Delivery.id)
-        .with_for_update()
-    ).all()
+    found = session.execute(_HELD, {"ids": sorted(expected), "token": token}).all()
     return {delivery_id for delivery_id, status in found if expected[delivery_id] == status}
+
+
+def _held_update(columns: tuple[str, ...]) -> BulkWrite:
+    found = _HELD_UPDATES.get(columns)
+    if found is None:
+        found = _HELD_UPDATES[columns] = BulkWrite(
+            update(DELIVERIES)
+            .where(
+                DELIVERIES.c.id == bindparam("k_id"),
+                DELIVERIES.c.claim_token == bindparam("k_token"),
+                DELIVERIES.c.status == bindparam("k_expected"),
+            )
+            .values({column: bindparam(f"v_{column}", type_=DELIVERIES.c[column].type) for column in columns})
+        )
+    return found
 
 
 def _update_held(session: Session, token: str, changes: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
@@ -314,20 +343,11 @@ def _update_held(session: Session, token: str, changes: Sequence[tuple[str, str,
     """
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for delivery_id, expected, values in changes:
-        params: dict[str, Any] = {"k_id": delivery_id, "k_expected": expected}
+        params: dict[str, Any] = {"k_id": delivery_id, "k_token": token, "k_expected": expected}
         params.update({f"v_{column}": value for column, value in values.items()})
         shapes.setdefault(tuple(sorted(values)), []).append(params)
     for columns, batch in shapes.items():
-        statement = (
-            update(DELIVERIES)
-            .where(
-                DELIVERIES.c.id == bindparam("k_id"),
-                DELIVERIES.c.claim_token == token,
-                DELIVERIES.c.status == bindparam("k_expected"),
-            )
-            .values({column: bindparam(f"v_{column}", type_=DELIVERIES.c[column].type) for column in columns})
-        )
-        session.execute(statement, batch)
+        _held_update(columns).execute(session.connection(), batch)
 
 
 def _release_unsent(runtime: Runtime, token: str) -> None:
@@ -454,8 +474,7 @@ def _record(
             attempt["batch_id"] = batch_id
             if batch_id is None:
                 attempt["exchanges"] = list(attempt["exchanges"]) + shared
-        if attempts:
-            session.execute(insert(ATTEMPTS), attempts)
+        _ATTEMPT_INSERT.execute(session.connection(), attempts)
     for row, number, status, reason in observed:
         _observe(destination, row, number, status, reason, finished)
     return statuses
