@@ -50,7 +50,7 @@ from hub.pauses import PAUSING_REASONS, hold_for_credentials
 from hub.render import RenderFailed, render_covering
 from hub.runtime import Runtime
 from hub.store.bulk import BulkInsert, BulkWrite
-from hub.store.models import ATTEMPTS, BATCHES, DELIVERIES, Call, Delivery, Event
+from hub.store.models import ATTEMPTS, BATCHES, CALLS, DELIVERIES, EVENTS, Delivery
 
 log = logging.getLogger("hub.deliver")
 
@@ -171,6 +171,28 @@ def _settle_requests(runtime: Runtime, destination: DestinationConfig) -> None:
         )
 
 
+# What preparing a batch reads, built once (a job prepares a batch every few ms under load).
+_QUEUED = select(
+    DELIVERIES.c.id,
+    DELIVERIES.c.call_id,
+    DELIVERIES.c.event_id,
+    DELIVERIES.c.attempts,
+    DELIVERIES.c.retry_base,
+    DELIVERIES.c.created_at,
+).where(
+    DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
+    DELIVERIES.c.claim_token == bindparam("token"),
+    DELIVERIES.c.status == "queued",
+)
+_CALL_STATES = select(CALLS.c.id, CALLS.c.state).where(CALLS.c.id.in_(bindparam("ids", expanding=True)))
+_PAYLOADS = select(EVENTS.c.id, EVENTS.c.payload).where(EVENTS.c.id.in_(bindparam("ids", expanding=True)))
+_FOLDED = (
+    select(DELIVERIES.c.id, DELIVERIES.c.superseded_by, EVENTS.c.kind)
+    .join(EVENTS, EVENTS.c.id == DELIVERIES.c.event_id)
+    .where(DELIVERIES.c.superseded_by.in_(bindparam("ids", expanding=True)))
+)
+
+
 def _prepare(
     runtime: Runtime, destination: DestinationConfig, delivery_ids: Sequence[str], token: str
 ) -> tuple[list[DeliveryItem], dict[str, ItemOutcome], dict[str, _Claimed]]:
@@ -179,27 +201,14 @@ def _prepare(
     early: dict[str, ItemOutcome] = {}
     claimed: dict[str, _Claimed] = {}
     with runtime.db.read_session() as session:
-        rows = session.execute(
-            select(
-                Delivery.id,
-                Delivery.call_id,
-                Delivery.event_id,
-                Delivery.attempts,
-                Delivery.retry_base,
-                Delivery.created_at,
-            ).where(Delivery.id.in_(delivery_ids), Delivery.claim_token == token, Delivery.status == "queued")
-        ).all()
+        rows = session.execute(_QUEUED, {"ids": list(delivery_ids), "token": token}).all()
         calls: dict[str, dict[str, Any]] = {
             call_id: state
-            for call_id, state in session.execute(
-                select(Call.id, Call.state).where(Call.id.in_({r.call_id for r in rows}))
-            )
+            for call_id, state in session.execute(_CALL_STATES, {"ids": sorted({r.call_id for r in rows})})
         }
         versions: dict[str, dict[str, Any]] = {
             event_id: payload
-            for event_id, payload in session.execute(
-                select(Event.id, Event.payload).where(Event.id.in_({r.event_id for r in rows}))
-            )
+            for event_id, payload in session.execute(_PAYLOADS, {"ids": sorted({r.event_id for r in rows})})
         }
         folded = _folded_kinds(session, [row.id for row in rows])
         loaded = [
@@ -367,11 +376,7 @@ def _folded_kinds(session: Session, delivery_ids: Sequence[str]) -> dict[str, li
     root_of = {delivery_id: delivery_id for delivery_id in delivery_ids}
     frontier = list(delivery_ids)
     while frontier:
-        rows = session.execute(
-            select(Delivery.id, Delivery.superseded_by, Event.kind)
-            .join(Event, Event.id == Delivery.event_id)
-            .where(Delivery.superseded_by.in_(frontier))
-        ).all()
+        rows = session.execute(_FOLDED, {"ids": frontier}).all()
         frontier = []
         for row_id, folded_into, kind in rows:
             root = root_of[str(folded_into)]
