@@ -34,7 +34,19 @@ import redis
 from redis.exceptions import LockNotOwnedError
 from redis.lock import Lock
 from rq import Queue, Worker
-from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from connectors import registry as connector_registry
@@ -237,10 +249,11 @@ def _lose_try(runtime: Runtime, session: Session, row: Any, claim: ColumnElement
 # --- Receipts ----------------------------------------------------------------------------------
 
 
-def _receipt_free(now: datetime) -> ColumnElement[bool]:
+def _receipt_free(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
+    """Unparsed and unclaimed, or claimed under a lease that lapsed before `now`."""
     return and_(
-        Receipt.status == "received",
-        or_(Receipt.claim_token.is_(None), Receipt.lease_until.is_(None), Receipt.lease_until < now),
+        RECEIPTS.c.status == "received",
+        or_(RECEIPTS.c.claim_token.is_(None), RECEIPTS.c.lease_until.is_(None), RECEIPTS.c.lease_until < now),
     )
 
 
@@ -250,12 +263,7 @@ _CLAIM_RECEIPTS = (
     update(RECEIPTS)
     .where(
         RECEIPTS.c.id.in_(bindparam("ids", expanding=True)),
-        RECEIPTS.c.status == "received",
-        or_(
-            RECEIPTS.c.claim_token.is_(None),
-            RECEIPTS.c.lease_until.is_(None),
-            RECEIPTS.c.lease_until < bindparam("now", type_=Receipt.lease_until.type),
-        ),
+        _receipt_free(bindparam("now", type_=Receipt.lease_until.type)),
     )
     .values(
         claim_token=bindparam("token", type_=Receipt.claim_token.type),
