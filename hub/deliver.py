@@ -55,8 +55,6 @@ from hub.store.models import ATTEMPTS, BATCHES, CALLS, DELIVERIES, EVENTS, Deliv
 log = logging.getLogger("hub.deliver")
 
 
-# Core tables: the batched writes below skip the ORM's unit of work (its per-object bookkeeping
-# cost more than the rows).
 #: Stored history never keeps hashed personal data (a bare SHA-256 of a phone number can be
 #: reversed by trying every number); the field's presence is kept so comparisons still see it.
 HASHED = "<hashed>"

@@ -286,15 +286,17 @@ def dispatch_receipts(
     `check_lapsed`: receipts whose claim lapsed are claimed again too (unless their job still
     waits in the queue), otherwise only unclaimed ones are."""
     lease = now + timedelta(seconds=runtime.settings.lease_s)
+    # Without the lapsed ones to look for, only unclaimed receipts count: under load a claimed one
+    # nearly always waits for its ingest job, and most passes end at the first lookup below.
+    claimable = (
+        _receipt_free(now)
+        if check_lapsed
+        else and_(RECEIPTS.c.status == "received", RECEIPTS.c.claim_token.is_(None))
+    )
     lapsed: set[str] = set()
     with runtime.db.read_session() as session:
-        # Under load a claimed receipt nearly always waits for its ingest job: without the lapsed
-        # ones to look for, a pass asks for unclaimed receipts only, and most passes end here.
-        pending = Receipt.status == "received"
-        if not check_lapsed:
-            pending = and_(pending, Receipt.claim_token.is_(None))
-        if session.scalar(select(Receipt.id).where(pending).limit(1)) is None:
-            # Nothing unparsed (to look at): the usual idle pass ends with this one lookup.
+        if session.scalar(select(Receipt.id).where(claimable).limit(1)) is None:
+            # Nothing to claim: the usual idle pass ends with this one lookup.
             return 0
         if check_lapsed:
             lapsed = set(
@@ -320,7 +322,7 @@ def dispatch_receipts(
         # Room freed by a finished chunk waits for a whole job's worth while the backlog has
         # plenty in flight: a job per chunk would cost a claim, a job and a transaction each.
         room -= room % batch if room < cap else 0
-        free = _receipt_free(now) if check_lapsed else pending
+        free = claimable
         if waiting:
             free = and_(free, or_(Receipt.claim_token.is_(None), Receipt.claim_token.not_in(waiting)))
         ids = list(session.scalars(select(Receipt.id).where(free).order_by(Receipt.id).limit(max(room, 0))))
