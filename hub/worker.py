@@ -79,9 +79,24 @@ class _ThreadInterruptingDeathPenalty(TimerDeathPenalty):
 
 class HubWorker(SimpleWorker):
     """A SimpleWorker (jobs run in this process: a fork costs 10-15 ms a job here, and the
-    database, not RQ, decides whether interrupted work runs again) whose timeout interrupts."""
+    database, not RQ, decides whether interrupted work runs again) whose timeout interrupts.
+
+    `ingest_between`: after each delivery job the ingest queue goes first, so receipts wait for
+    at most one delivery job of this loop; after an ingest job every destination goes before it.
+    """
 
     death_penalty_class: type[BaseDeathPenalty] = _InterruptingDeathPenalty
+
+    def __init__(self, *args: Any, ingest_between: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ingest_between = ingest_between
+
+    def reorder_queues(self, reference_queue: Any) -> None:
+        super().reorder_queues(reference_queue)
+        if self.ingest_between and reference_queue.name != INGEST_QUEUE:
+            ingest = [queue for queue in self._ordered_queues if queue.name == INGEST_QUEUE]
+            rest = [queue for queue in self._ordered_queues if queue.name != INGEST_QUEUE]
+            self._ordered_queues = ingest + rest
 
 
 #: How often an idle lane looks whether its process is stopping.
@@ -115,8 +130,8 @@ class DeliveryLane(HubWorker):
 
 
 def make_worker(runtime: Runtime, connection: redis.Redis) -> HubWorker:
-    """A worker listening to ingest and to every destination's own queue."""
-    return HubWorker(queue_names(runtime.config), connection=connection)
+    """A worker listening to ingest and to every destination's own queue, parsing between deliveries."""
+    return HubWorker(queue_names(runtime.config), connection=connection, ingest_between=True)
 
 
 def work(worker: HubWorker, *, burst: bool) -> None:

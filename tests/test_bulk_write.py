@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import bindparam, insert, select, text, update
 
 from hub.store.bulk import BulkInsert, BulkWrite
 from hub.store.db import Database
+from hub.store.models import CONNECTOR_STATE
 from hub.version_store import CALLS
 
 MOMENT = datetime(2024, 3, 12, 18, 22, 7, 123456, tzinfo=UTC)
@@ -105,3 +107,49 @@ def test_an_update_fills_in_the_statements_own_values(database_url: str) -> None
         ]
     finally:
         db.dispose()
+
+
+def test_an_upsert_replaces_the_other_columns_of_a_colliding_row(database_url: str) -> None:
+    """`upsert_on`: one row per key, holding the newest row's values; new keys are inserted."""
+    db = Database(database_url)
+    db.migrate()
+    put = BulkInsert(CONNECTOR_STATE, upsert_on=("destination", "key"))
+    later = MOMENT + timedelta(minutes=5)
+    try:
+        with db.session() as session:
+            put.execute(
+                session.connection(),
+                [
+                    {"destination": "ga4", "key": "call:a", "value": {"n": 1}, "updated_at": MOMENT},
+                    {"destination": "ga4", "key": "call:b", "value": {"n": 1}, "updated_at": MOMENT},
+                ],
+            )
+        with db.session() as session:
+            put.execute(
+                session.connection(),
+                [
+                    {
+                        "destination": "ga4",
+                        "key": "call:b",
+                        "value": {"n": 2, "é": [None]},
+                        "updated_at": later,
+                    },
+                    {"destination": "crm", "key": "call:b", "value": {"n": 3}, "updated_at": later},
+                ],
+            )
+        with db.read_session() as session:
+            stored = session.execute(
+                select(CONNECTOR_STATE).order_by(CONNECTOR_STATE.c.destination, CONNECTOR_STATE.c.key)
+            ).all()
+        assert [tuple(row) for row in stored] == [
+            ("crm", "call:b", {"n": 3}, later),
+            ("ga4", "call:a", {"n": 1}, MOMENT),
+            ("ga4", "call:b", {"n": 2, "é": [None]}, later),
+        ]
+    finally:
+        db.dispose()
+
+
+def test_a_conflict_is_skipped_or_updated_not_both() -> None:
+    with pytest.raises(ValueError, match="skipped or updated"):
+        BulkInsert(CONNECTOR_STATE, skip_conflicts=True, upsert_on=("destination", "key"))

@@ -86,20 +86,30 @@ class BulkInsert:
     own `insert(table)`, the columns are the rows' keys: the rows are the one list of them.
 
     `skip_conflicts`: a row that would break a unique index is left out (ON CONFLICT DO NOTHING,
-    with every unique index as arbiter).
+    with every unique index as arbiter). `upsert_on`: the columns of the unique index a row may
+    collide on; the stored row then takes the new row's other columns (ON CONFLICT DO UPDATE).
     """
 
-    def __init__(self, table: Table, *, skip_conflicts: bool = False) -> None:
+    def __init__(self, table: Table, *, skip_conflicts: bool = False, upsert_on: Sequence[str] = ()) -> None:
+        if skip_conflicts and upsert_on:
+            raise ValueError("a conflict is either skipped or updated, not both")
         self.table = table
         self.skip_conflicts = skip_conflicts
+        self.upsert_on = tuple(upsert_on)
         self._compiled: dict[tuple[str, tuple[str, ...]], CompiledWrite] = {}
 
     def _statement(self, dialect: Dialect, columns: tuple[str, ...]) -> UpdateBase:
         values: dict[str, Any] = {column: bindparam(column) for column in columns}
-        if not self.skip_conflicts:
+        if not (self.skip_conflicts or self.upsert_on):
             return insert(self.table).values(values)
         dialect_insert = postgresql_insert if dialect.name == "postgresql" else sqlite_insert
-        return dialect_insert(self.table).values(values).on_conflict_do_nothing()
+        statement = dialect_insert(self.table).values(values)
+        if self.skip_conflicts:
+            return statement.on_conflict_do_nothing()
+        return statement.on_conflict_do_update(
+            index_elements=[self.table.c[column] for column in self.upsert_on],
+            set_={column: statement.excluded[column] for column in columns if column not in self.upsert_on},
+        )
 
     def execute(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
