@@ -16,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 import redis
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.timeouts import BaseDeathPenalty, JobTimeoutException, TimerDeathPenalty, UnixSignalDeathPenalty
 from rq.worker import DequeueStrategy
 
@@ -91,7 +91,7 @@ class HubWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
         self.ingest_between = ingest_between
 
-    def reorder_queues(self, reference_queue: Any) -> None:
+    def reorder_queues(self, reference_queue: Queue) -> None:
         super().reorder_queues(reference_queue)
         if self.ingest_between and reference_queue.name != INGEST_QUEUE:
             ingest = [queue for queue in self._ordered_queues if queue.name == INGEST_QUEUE]

@@ -22,7 +22,8 @@ _GET_MANY = select(CONNECTOR_STATE.c.key, CONNECTOR_STATE.c.value).where(
     CONNECTOR_STATE.c.key.in_(bindparam("keys", expanding=True)),
 )
 # GA4's ledger writes one call's marks three times per send, each its own transaction under
-# SQLite's write lock: built and compiled per call, the upsert cost five times the database's work.
+# SQLite's write lock: built per call, the upsert took 1.6 ms of CPU; compiled once, 0.7 ms, most
+# of it the commit.
 _PUT = BulkInsert(CONNECTOR_STATE, upsert_on=("destination", "key"))
 #: Keys per `_GET_MANY`: SQLite before 3.32 takes at most 999 parameters per statement, and a very
 #: long IN list costs PostgreSQL more to plan than a few shorter ones.
