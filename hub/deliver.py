@@ -14,6 +14,7 @@ executemany INSERT stores their attempts.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import secrets
@@ -309,8 +310,6 @@ _HELD = (
     .order_by(DELIVERIES.c.id)
     .with_for_update()
 )
-#: Per set of columns written: the fenced UPDATE run with one row of parameters per delivery.
-_HELD_UPDATES: dict[tuple[str, ...], BulkWrite] = {}
 _ATTEMPT_INSERT = BulkInsert(ATTEMPTS)
 
 
@@ -328,19 +327,19 @@ def _held(session: Session, token: str, expected: Mapping[str, str]) -> set[str]
     return {delivery_id for delivery_id, status in found if expected[delivery_id] == status}
 
 
+@functools.cache
 def _held_update(columns: tuple[str, ...]) -> BulkWrite:
-    found = _HELD_UPDATES.get(columns)
-    if found is None:
-        found = _HELD_UPDATES[columns] = BulkWrite(
-            update(DELIVERIES)
-            .where(
-                DELIVERIES.c.id == bindparam("k_id"),
-                DELIVERIES.c.claim_token == bindparam("k_token"),
-                DELIVERIES.c.status == bindparam("k_expected"),
-            )
-            .values({column: bindparam(f"v_{column}", type_=DELIVERIES.c[column].type) for column in columns})
+    """The fenced UPDATE of these columns, run with one row of parameters per delivery (a job
+    writes one of a few sets of columns)."""
+    return BulkWrite(
+        update(DELIVERIES)
+        .where(
+            DELIVERIES.c.id == bindparam("k_id"),
+            DELIVERIES.c.claim_token == bindparam("k_token"),
+            DELIVERIES.c.status == bindparam("k_expected"),
         )
-    return found
+        .values({column: bindparam(f"v_{column}", type_=DELIVERIES.c[column].type) for column in columns})
+    )
 
 
 def _update_held(session: Session, token: str, changes: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:

@@ -135,7 +135,9 @@ class Hub:
 
     def lose_jobs(self) -> None:
         """Redis forgets every job (as after a crash without persistence)."""
-        redis.Redis.from_url(self.runtime.redis_url).flushall()
+        client = redis.Redis.from_url(self.runtime.redis_url)
+        client.flushall()
+        client.close()
 
     def later(self, seconds: float) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=seconds)

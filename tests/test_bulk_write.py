@@ -11,8 +11,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 
 from hub.store.bulk import BulkInsert, BulkWrite
 from hub.store.db import Database
-from hub.store.models import CONNECTOR_STATE
-from hub.version_store import CALLS
+from hub.store.models import CALLS, CONNECTOR_STATE
 
 MOMENT = datetime(2024, 3, 12, 18, 22, 7, 123456, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import redis as redis_lib
 from rq import Queue
 
 from hub.dispatch import INGEST_QUEUE, deliver_queue_name
-from hub.worker import HubWorker
+from hub.worker import HubWorker, work
 
 SERVED: list[str] = []
 
@@ -34,8 +34,6 @@ def queues(redis_url: str) -> Iterator[list[Queue]]:
 
 
 def _serve(queues: list[Queue], *, ingest_between: bool) -> list[str]:
-    from hub.worker import work
-
     work(HubWorker(queues, connection=queues[0].connection, ingest_between=ingest_between), burst=True)
     return list(SERVED)
 
