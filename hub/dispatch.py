@@ -76,6 +76,16 @@ class PassSummary:
     receipts: int = 0
     deliveries: int = 0
     released: int = 0
+    #: A limit cut what the pass handed out: more is ready now, and the next pass follows at once.
+    more: bool = False
+
+
+@dataclass(frozen=True)
+class Handed:
+    """What one step of a pass handed out, and whether a limit left more ready behind it."""
+
+    count: int = 0
+    more: bool = False
 
 
 def deliver_queue_name(destination_id: str) -> str:
@@ -128,8 +138,10 @@ def dispatch_once(
     summary = PassSummary()
     if check_lapsed:
         summary.released = release_expired(runtime, moment)
-    summary.receipts = dispatch_receipts(runtime, moment, check_lapsed=check_lapsed)
-    summary.deliveries = dispatch_deliveries(runtime, moment, workers, check_orphans=check_orphans)
+    receipts = hand_receipts(runtime, moment, check_lapsed=check_lapsed)
+    deliveries = hand_deliveries(runtime, moment, workers, check_orphans=check_orphans)
+    summary.receipts, summary.deliveries = receipts.count, deliveries.count
+    summary.more = receipts.more or deliveries.more
     return summary
 
 
@@ -284,7 +296,19 @@ def dispatch_receipts(
 ) -> int:
     """Claim unparsed receipts for ingest jobs of up to `batch`, at most `cap` claimed at once;
     `check_lapsed`: receipts whose claim lapsed are claimed again too (unless their job still
-    waits in the queue), otherwise only unclaimed ones are."""
+    waits in the queue), otherwise only unclaimed ones are. Returns how many were handed out."""
+    return hand_receipts(runtime, now, batch=batch, cap=cap, check_lapsed=check_lapsed).count
+
+
+def hand_receipts(
+    runtime: Runtime,
+    now: datetime,
+    *,
+    batch: int = INGEST_BATCH,
+    cap: int = INGEST_IN_FLIGHT,
+    check_lapsed: bool = True,
+) -> Handed:
+    """`dispatch_receipts`, also telling whether the room left unclaimed receipts behind."""
     lease = now + timedelta(seconds=runtime.settings.lease_s)
     # Without the lapsed ones to look for, only unclaimed receipts count: under load a claimed one
     # nearly always waits for its ingest job, and most passes end at the first lookup below.
@@ -297,7 +321,7 @@ def dispatch_receipts(
     with runtime.db.read_session() as session:
         if session.scalar(select(Receipt.id).where(claimable).limit(1)) is None:
             # Nothing to claim: the usual idle pass ends with this one lookup.
-            return 0
+            return Handed()
         if check_lapsed:
             lapsed = set(
                 session.scalars(
@@ -326,9 +350,11 @@ def dispatch_receipts(
         if waiting:
             free = and_(free, or_(Receipt.claim_token.is_(None), Receipt.claim_token.not_in(waiting)))
         ids = list(session.scalars(select(Receipt.id).where(free).order_by(Receipt.id).limit(max(room, 0))))
+    # The room, not the backlog, ended the read: the rest can be claimed at once.
+    more = bool(ids) and len(ids) >= room
     if not ids and not waiting:
         # Nothing to write: the pass takes no write lock (SQLite has one for every process).
-        return 0
+        return Handed()
     claims: list[tuple[str, list[int]]] = []
     with runtime.db.session() as session:
         if waiting:
@@ -350,7 +376,7 @@ def dispatch_receipts(
             if claimed:
                 claims.append((token, sorted(claimed)))
     if not claims:
-        return 0
+        return Handed()
     jobs = [
         Queue.prepare_data("hub.jobs.ingest", args=(ids, token), job_id=ingest_job_id(token), result_ttl=0)
         for token, ids in claims
@@ -365,7 +391,7 @@ def dispatch_receipts(
                 .values(claim_token=None, lease_until=None, claimed_at=None)
             )
         raise
-    return sum(len(ids) for _, ids in claims)
+    return Handed(sum(len(ids) for _, ids in claims), more)
 
 
 # --- Deliveries --------------------------------------------------------------------------------
@@ -505,6 +531,14 @@ def _backlog(runtime: Runtime, now: datetime, with_orphans: bool) -> _Backlog:
 def dispatch_deliveries(
     runtime: Runtime, now: datetime, workers: WorkerCounts | None = None, *, check_orphans: bool = True
 ) -> int:
+    """Hand due deliveries to their destinations' queues (step 3); returns how many."""
+    return hand_deliveries(runtime, now, workers, check_orphans=check_orphans).count
+
+
+def hand_deliveries(
+    runtime: Runtime, now: datetime, workers: WorkerCounts | None = None, *, check_orphans: bool = True
+) -> Handed:
+    """`dispatch_deliveries`, also telling whether a destination has more ready than was read."""
     # One read tells which destinations have a batch to plan: an idle pass ends there.
     backlog = _backlog(runtime, now, check_orphans)
     if backlog.orphaned:
@@ -512,13 +546,15 @@ def dispatch_deliveries(
     # Paused destinations (from the console, or by themselves when their credentials were
     # refused): their deliveries stay pending, unclaimed, until they are resumed.
     plans: list[tuple[str, list[list[str]]]] = []
+    more = False
     for destination in runtime.config.destinations.values():
         if destination.id in backlog.ready and destination.id not in backlog.paused:
-            batches = _plan(runtime, destination, now, backlog.in_flight[destination.id], workers)
-            if batches:
-                plans.append((destination.id, batches))
+            plan = _plan(runtime, destination, now, backlog.in_flight[destination.id], workers)
+            more = more or plan.more
+            if plan.batches:
+                plans.append((destination.id, plan.batches))
     if not plans:
-        return 0
+        return Handed()
     claims = _claim(runtime, plans, now)
     handed = 0
     for position, (destination_id, claimed) in enumerate(claims):
@@ -544,7 +580,7 @@ def dispatch_deliveries(
                 )
             raise
         handed += sum(len(ids) for _, ids in claimed)
-    return handed
+    return Handed(handed, more)
 
 
 def _fail_unknown_destinations(runtime: Runtime, now: datetime) -> None:
@@ -586,8 +622,11 @@ _DUE = (
 )
 
 
-def _due(session: Session, destination_id: str, now: datetime, limit: int) -> list[tuple[str, datetime]]:
-    """Due deliveries, oldest first, one per call, none whose call is in flight here already."""
+def _due(
+    session: Session, destination_id: str, now: datetime, limit: int
+) -> tuple[list[tuple[str, datetime]], bool]:
+    """Due deliveries, oldest first, one per call, none whose call is in flight here already;
+    and whether `limit` cut the read (more may be due)."""
     rows = session.execute(_DUE, {"destination": destination_id, "now": now, "limit": limit}).all()
     seen: set[str] = set()
     picked: list[tuple[str, datetime]] = []
@@ -596,7 +635,7 @@ def _due(session: Session, destination_id: str, now: datetime, limit: int) -> li
         if call not in seen:
             seen.add(call)
             picked.append((delivery_id, due_at))
-    return picked
+    return picked, len(rows) >= limit
 
 
 def choose_batches(
@@ -612,31 +651,39 @@ def choose_batches(
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    batches: list[list[str]]
+    #: Everything read went out, the read was cut short and the workers have room for more.
+    more: bool = False
+
+
 def _plan(
     runtime: Runtime,
     destination: DestinationConfig,
     now: datetime,
     in_flight: int,
     workers: WorkerCounts | None,
-) -> list[list[str]]:
+) -> _Plan:
     """The batches of due deliveries to hand to `destination`'s workers now (none: they wait)."""
     size = batch_size(destination)
     room = in_flight_batches(runtime, destination, workers) * size - in_flight
     if room <= 0:
         # Its workers have all they can take: what is due waits, pending, without being read.
-        return []
+        return _Plan([])
     with runtime.db.read_session() as session:
-        due = _due(session, destination.id, now, limit=size * 4)
+        due, cut = _due(session, destination.id, now, limit=size * 4)
     if not due:
-        return []
+        return _Plan([])
     batches = choose_batches(due, size, batch_window_s(destination), room, now)
     if not batches or runtime.shared_context(destination).wait_s() > THROTTLE_WAIT_S:
         # Saturated: sending now would only be throttled; the calls wait, pending, for the quota.
         # A slot freeing within the wait a worker takes itself is waited for there: held back
         # here, the batch would leave only at the next pass after the slot frees, then wait for a
         # claim, the queue and a free lane while the quota goes unused.
-        return []
-    return batches
+        return _Plan([])
+    handed = sum(len(batch) for batch in batches)
+    return _Plan(batches, more=cut and handed == len(due) and handed < room)
 
 
 # On the table, like the receipts' claim (no ORM evaluation of the criteria on each pass).
@@ -743,7 +790,10 @@ class Dispatcher:
                 self.failures += 1
                 self.stopping.wait(min(30.0, 2.0 ** min(self.failures, 5)))
             if full:
-                # A full pass that handed anything out may have left more: another follows at once.
+                # A pass whose limits left more ready is followed at once. One that handed out
+                # all there was is not: under steady load the next one would find a receipt or
+                # two, and each would cost its own claim, jobs and transactions (a third of the
+                # workers' CPU at 20 calls/s); waiting one interval gathers them into one batch.
                 next_full = started if busy else started + self.interval_s
             if renewed is None:
                 # Another process leads: only the leader listens for wakes.
@@ -768,7 +818,7 @@ class Dispatcher:
         return False
 
     def full_pass(self) -> bool:
-        """`dispatch_once`, alerts and pruning when due; True when it handed anything out."""
+        """`dispatch_once`, alerts and pruning when due; True when a limit left more ready."""
         clock = time.monotonic()
         check_orphans = clock >= self.next_orphan_check
         check_lapsed = clock >= self.next_lapse_check
@@ -784,13 +834,13 @@ class Dispatcher:
         if time.monotonic() >= self.next_prune:
             self.next_prune = time.monotonic() + PRUNE_CHECK_S
             prune_if_due(self.runtime.db, self.runtime.config.retention, self.runtime.redis)
-        return bool(summary.receipts or summary.deliveries)
+        return summary.more
 
     def woken_pass(self) -> None:
         """Deliveries only: a wake says calls were parsed. Receipts wait for the next full pass,
         so that they reach ingest in batches: claimed as each arrives, every receipt would cost
         its own claim, job and write transaction."""
-        dispatch_deliveries(self.runtime, datetime.now(UTC), self.workers, check_orphans=False)
+        hand_deliveries(self.runtime, datetime.now(UTC), self.workers, check_orphans=False)
 
     @staticmethod
     def lead(lock: Lock, renewed: float | None) -> float | None:

@@ -17,11 +17,13 @@ from hub.dispatch import (
     LEADER_RENEW_S,
     LEADER_TTL_S,
     Dispatcher,
+    Handed,
     WorkerCounts,
     deliver_queue_name,
     dispatch_deliveries,
     dispatch_once,
     dispatch_receipts,
+    hand_receipts,
 )
 from hub.pauses import pause
 from hub.redis_server import free_port
@@ -178,6 +180,25 @@ def test_room_freed_by_a_chunk_waits_for_a_whole_ingest_job(hub: Hub) -> None:
     with hub.runtime.db.session() as session:
         session.get_one(Receipt, second.id).status = "parsed"
     assert dispatch_receipts(hub.runtime, now, batch=2, cap=4) == 1, "the last receipt left"
+
+
+def test_a_pass_follows_at_once_only_when_a_limit_left_work_ready(hub: Hub) -> None:
+    """Under steady load a pass right after one that handed out everything would find a receipt
+    or two, each then costing its own claim, jobs and transactions: the loop waits its interval."""
+    for n in range(5):
+        hub.post_fixture(
+            "callrail",
+            MISSED,
+            edit=lambda body, n=n: body.replace(b'"resource_id":"CAL', f'"resource_id":"CAL{n}'.encode()),
+        )
+    now = datetime.now(UTC)
+    assert hand_receipts(hub.runtime, now, batch=2, cap=4) == Handed(4, more=True), "the cap cut the read"
+    with hub.runtime.db.session() as session:
+        for receipt in session.scalars(select(Receipt).where(Receipt.claim_token.is_not(None))):
+            receipt.status = "parsed"
+    assert hand_receipts(hub.runtime, now, batch=2, cap=4) == Handed(1, more=False), "all there was"
+    hub.post_fixture("callrail", CALLS[0])
+    assert Dispatcher(hub.runtime).full_pass() is False, "it handed out all there was"
 
 
 def claim_of(hub: Hub, model: type[Receipt] | type[Delivery]) -> str | None:
