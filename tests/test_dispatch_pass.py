@@ -10,25 +10,24 @@ import pytest
 import redis as redis_lib
 import yaml
 from rq import Queue, Worker
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from hub.dispatch import (
     LEADER_KEY,
     LEADER_RENEW_S,
     LEADER_TTL_S,
     Dispatcher,
-    Handed,
     WorkerCounts,
     deliver_queue_name,
     dispatch_deliveries,
     dispatch_once,
     dispatch_receipts,
-    hand_receipts,
 )
 from hub.pauses import pause
 from hub.redis_server import free_port
 from hub.runtime import redis_client
-from hub.store.models import Delivery, Receipt
+from hub.store.models import CALLS as CALLS_TABLE
+from hub.store.models import DELIVERIES, EVENTS, Delivery, Receipt
 from tests.hubkit import Hub, default_config, make_hub
 
 MISSED = "callrail/post_call_missed.json"
@@ -182,23 +181,64 @@ def test_room_freed_by_a_chunk_waits_for_a_whole_ingest_job(hub: Hub) -> None:
     assert dispatch_receipts(hub.runtime, now, batch=2, cap=4) == 1, "the last receipt left"
 
 
-def test_a_pass_follows_at_once_only_when_a_limit_left_work_ready(hub: Hub) -> None:
-    """Under steady load a pass right after one that handed out everything would find a receipt
-    or two, each then costing its own claim, jobs and transactions: the loop waits its interval."""
-    for n in range(5):
-        hub.post_fixture(
-            "callrail",
-            MISSED,
-            edit=lambda body, n=n: body.replace(b'"resource_id":"CAL', f'"resource_id":"CAL{n}'.encode()),
-        )
-    now = datetime.now(UTC)
-    assert hand_receipts(hub.runtime, now, batch=2, cap=4) == Handed(4, more=True), "the cap cut the read"
+def copies_of_the_call(hub: Hub, count: int) -> None:
+    """`count` more calls like the stored one, each with its version and its webhook delivery."""
     with hub.runtime.db.session() as session:
-        for receipt in session.scalars(select(Receipt).where(Receipt.claim_token.is_not(None))):
-            receipt.status = "parsed"
-    assert hand_receipts(hub.runtime, now, batch=2, cap=4) == Handed(1, more=False), "all there was"
-    hub.post_fixture("callrail", CALLS[0])
-    assert Dispatcher(hub.runtime).full_pass() is False, "it handed out all there was"
+        call = dict(session.execute(select(CALLS_TABLE)).mappings().one())
+        event = dict(session.execute(select(EVENTS)).mappings().one())
+        delivery = dict(session.execute(select(DELIVERIES)).mappings().one())
+        session.execute(
+            insert(CALLS_TABLE),
+            [{**call, "id": f"{call['id']}-{n}", "provider_call_id": f"copy{n}"} for n in range(count)],
+        )
+        session.execute(
+            insert(EVENTS),
+            [{**event, "id": f"{event['id']}-{n}", "call_id": f"{call['id']}-{n}"} for n in range(count)],
+        )
+        session.execute(
+            insert(DELIVERIES),
+            [
+                {
+                    **delivery,
+                    "id": f"copy-{n}",
+                    "call_id": f"{call['id']}-{n}",
+                    "event_id": f"{event['id']}-{n}",
+                }
+                for n in range(count)
+            ],
+        )
+
+
+def test_a_pass_is_followed_soon_only_when_it_left_due_deliveries_behind(
+    tmp_path: Path, redis_url: str, database_url: str
+) -> None:
+    """Under steady load a pass right after one that handed out all there was would find a
+    receipt or two, each then costing its own claim, jobs and transactions: the loop waits its
+    interval, unless the read's limit or the workers' room held due deliveries back."""
+    config = default_config()
+    config["destinations"][0]["max_in_flight"] = 6  # room for 300 (batches of 50)
+    with make_hub(tmp_path, redis_url, database_url, config) as hub:
+        assert hub.post_fixture("callrail", MISSED).status_code == 202
+        dispatch_once(hub.runtime)
+        hub.run_jobs()
+        copies_of_the_call(hub, 350)
+        dispatcher = Dispatcher(hub.runtime)
+        # One pass reads four batches of a destination (200 of the 351 due).
+        assert dispatcher.full_pass() is True, "the read's limit held due deliveries back"
+        assert queued(hub) == 200
+        assert dispatcher.full_pass() is True, "the workers' room held the rest back"
+        assert queued(hub) == 300
+        assert dispatcher.full_pass() is True, "no room: the due ones wait for the next pass"
+        with hub.runtime.db.session() as session:
+            session.execute(update(Delivery).where(Delivery.status == "queued").values(status="delivered"))
+        assert dispatcher.full_pass() is False, "it handed out all there was"
+        assert queued(hub) == 51
+        hub.post_fixture("callrail", CALLS[0])
+        assert dispatcher.full_pass() is False, "a receipt claimed leaves nothing due behind it"
+
+
+def queued(hub: Hub) -> int:
+    return [status for status, _ in statuses(hub)["webhook"]].count("queued")
 
 
 def claim_of(hub: Hub, model: type[Receipt] | type[Delivery]) -> str | None:
