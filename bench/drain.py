@@ -100,6 +100,7 @@ def _rate(server: str | None, seed: str, workers: int, calls: int) -> float:
 
 
 def run(calls: int = 3000, worker_counts: tuple[int, ...] = (1, 2, 4), rounds: int = ROUNDS) -> list[str]:
+    rounds = max(rounds, 1)
     lines = [
         f"Worker drain: {calls} stored calls parsed and delivered to a local webhook receiver, per number of workers",
         f"(median of {rounds} alternating rounds; the range in brackets)",
@@ -117,7 +118,7 @@ def run(calls: int = 3000, worker_counts: tuple[int, ...] = (1, 2, 4), rounds: i
         samples: dict[int, list[float]] = {count: [] for count in worker_counts}
         with seeded(server, calls) as seed:
             assert seed is not None
-            for _ in range(max(rounds, 1)):
+            for _ in range(rounds):
                 for count in worker_counts:
                     samples[count].append(_rate(server, seed, count, calls))
         rates = {count: statistics.median(values) for count, values in samples.items()}

@@ -81,14 +81,6 @@ class PassSummary:
     more: bool = False
 
 
-@dataclass(frozen=True)
-class Handed:
-    """Deliveries one pass handed out, and whether a destination has more ready behind them."""
-
-    count: int = 0
-    more: bool = False
-
-
 def deliver_queue_name(destination_id: str) -> str:
     return f"{DELIVER_QUEUE_PREFIX}{destination_id}"
 
@@ -136,14 +128,12 @@ def dispatch_once(
     `check_orphans`: also fail due deliveries whose destination left hub.yaml; `check_lapsed`:
     also return claims whose lease lapsed (step 1, and lapsed receipt claims)."""
     moment = now or datetime.now(UTC)
-    summary = PassSummary()
-    if check_lapsed:
-        summary.released = release_expired(runtime, moment)
+    released = release_expired(runtime, moment) if check_lapsed else 0
     # Receipts claimed leave no more ready behind them: only the claim cap limits the read, and
     # room under it frees when ingest jobs end, not at the next pass.
-    summary.receipts = dispatch_receipts(runtime, moment, check_lapsed=check_lapsed)
-    deliveries = hand_deliveries(runtime, moment, workers, check_orphans=check_orphans)
-    summary.deliveries, summary.more = deliveries.count, deliveries.more
+    receipts = dispatch_receipts(runtime, moment, check_lapsed=check_lapsed)
+    summary = hand_deliveries(runtime, moment, workers, check_orphans=check_orphans)
+    summary.released, summary.receipts = released, receipts
     return summary
 
 
@@ -520,13 +510,14 @@ def dispatch_deliveries(
     runtime: Runtime, now: datetime, workers: WorkerCounts | None = None, *, check_orphans: bool = True
 ) -> int:
     """Hand due deliveries to their destinations' queues (step 3); returns how many."""
-    return hand_deliveries(runtime, now, workers, check_orphans=check_orphans).count
+    return hand_deliveries(runtime, now, workers, check_orphans=check_orphans).deliveries
 
 
 def hand_deliveries(
     runtime: Runtime, now: datetime, workers: WorkerCounts | None = None, *, check_orphans: bool = True
-) -> Handed:
-    """`dispatch_deliveries`, also telling whether a destination has more due than went out."""
+) -> PassSummary:
+    """`dispatch_deliveries`, as a pass's summary: how many went out, and whether a destination
+    has more due than went out (`more`)."""
     # One read tells which destinations have a batch to plan: an idle pass ends there.
     backlog = _backlog(runtime, now, check_orphans)
     if backlog.orphaned:
@@ -542,7 +533,7 @@ def hand_deliveries(
             if plan.batches:
                 plans.append((destination.id, plan.batches))
     if not plans:
-        return Handed(0, more)
+        return PassSummary(more=more)
     claims = _claim(runtime, plans, now)
     handed = 0
     for position, (destination_id, claimed) in enumerate(claims):
@@ -568,7 +559,7 @@ def hand_deliveries(
                 )
             raise
         handed += sum(len(ids) for _, ids in claimed)
-    return Handed(handed, more)
+    return PassSummary(deliveries=handed, more=more)
 
 
 def _fail_unknown_destinations(runtime: Runtime, now: datetime) -> None:
