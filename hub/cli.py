@@ -60,9 +60,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from hub import metrics_dir
+    from hub import lifeline, metrics_dir
     from hub.logs import configure
 
+    lifeline.stop_with_supervisor()
     settings = _settings()
     # Before prometheus_client is imported: its samples go where /metrics reads them.
     metrics_dir.configure(settings.data_dir, clean=True)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub import metrics_dir
+from hub import lifeline, metrics_dir
 from hub.settings import Settings
 
 
 def on_starting(server: Any) -> None:
-    """Before any worker: one metrics directory for all of them, without a previous run's files."""
+    """Before any worker: one metrics directory for all of them, without a previous run's files;
+    under `hub run`, stop (gracefully, as on SIGTERM) when it ends."""
+    lifeline.stop_with_supervisor()
     metrics_dir.configure(Settings.from_env().data_dir, clean=True)
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import redis
 
+from hub import lifeline
+
 
 def executable() -> str:
     system = shutil.which("redis-server")
@@ -44,6 +46,9 @@ def free_port() -> int:
 class RedisServer:
     data_dir: Path
     port: int
+    #: Stop (SIGTERM) when the process that started it ends, even killed outright: `hub run`'s
+    #: private Redis must not outlive it. Start it before this process has other threads.
+    stop_with_parent: bool = False
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -71,7 +76,10 @@ class RedisServer:
         )
         # Its own session: a terminal's Ctrl-C must not stop Redis before the workers using it.
         self.process = subprocess.Popen(
-            [executable(), str(config)], stdout=subprocess.DEVNULL, start_new_session=True
+            [executable(), str(config)],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=lifeline.stopped_with_this_process() if self.stop_with_parent else None,
         )
         deadline = time.monotonic() + timeout_s
         client = redis.Redis.from_url(self.url, socket_timeout=0.5)

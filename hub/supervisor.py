@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from hub import metrics_dir, run_info
+from hub import lifeline, metrics_dir, run_info
 from hub.check import check_offline
 from hub.config import HubConfig, admin_token
 from hub.local_server import LocalServer, start_sandboxes
@@ -77,7 +77,9 @@ class Supervisor:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         if self.settings.redis_url is None:
             try:
-                self.redis = RedisServer(self.settings.data_dir / "redis", free_port()).start()
+                self.redis = RedisServer(
+                    self.settings.data_dir / "redis", free_port(), stop_with_parent=True
+                ).start()
             except RuntimeError as exc:
                 raise StartFailed(f"the embedded Redis did not start: {exc}") from None
             self.env["REDIS_URL"] = self.redis.url
@@ -125,7 +127,9 @@ class Supervisor:
             )
 
     def _spawn(self, command: list[str]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(command, env=self.env, start_new_session=True)
+        # The child stops when this process ends, even killed outright (hub/lifeline.py).
+        env = {**self.env, lifeline.SUPERVISOR_PID_ENV: str(os.getpid())}
+        return subprocess.Popen(command, env=env, start_new_session=True)
 
     def _start_fakes(self, config: HubConfig) -> None:
         self.fakes, urls = start_sandboxes(config.destinations.values(), self.settings.data_dir)

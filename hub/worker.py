@@ -10,6 +10,7 @@ main loop: it is CPU work, which threads would not speed up.
 from __future__ import annotations
 
 import ctypes
+import logging
 import signal
 import threading
 from types import FrameType
@@ -17,6 +18,7 @@ from typing import Any
 
 import redis
 from rq import Queue, SimpleWorker
+from rq.exceptions import StopRequested
 from rq.timeouts import BaseDeathPenalty, JobTimeoutException, TimerDeathPenalty, UnixSignalDeathPenalty
 from rq.worker import DequeueStrategy
 
@@ -26,6 +28,8 @@ from hub.dispatch import INGEST_QUEUE, Dispatcher, queue_names
 from hub.local_server import LocalServer, start_sandboxes
 from hub.runtime import Runtime
 from hub.settings import Settings
+
+log = logging.getLogger("hub.worker")
 
 
 class JobTimedOut(Interrupted):
@@ -90,6 +94,39 @@ class HubWorker(SimpleWorker):
     def __init__(self, *args: Any, ingest_between: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ingest_between = ingest_between
+        self._waiting = False
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        # RQ stops an idle worker by raising StopRequested from this signal handler. Raised inside a
+        # log call (its retries while Redis is gone log each time), logging swallows it and the
+        # worker would wait on: the request is also kept, for the next beat to act on.
+        self._stop_requested = True
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+
+    def stop_requested(self) -> bool:
+        return bool(self._stop_requested)
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        self._waiting = True
+        try:
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        finally:
+            self._waiting = False
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        # While Redis is lost RQ's wait retries until it is back, beating before each try: a
+        # worker asked to stop leaves the wait here instead.
+        if self._waiting and self.stop_requested():
+            raise StopRequested
+        super().heartbeat(timeout, pipeline)
+
+    def teardown(self) -> None:
+        # A worker stopping while Redis is gone (`hub run` killed outright takes both down) cannot
+        # withdraw its registration; RQ's entry expires by itself. Stopping must not fail on it.
+        try:
+            super().teardown()  # type: ignore[no-untyped-call]
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("worker stopped without reaching redis", extra={"detail": str(exc)})
 
     def reorder_queues(self, reference_queue: Queue) -> None:
         super().reorder_queues(reference_queue)
@@ -111,6 +148,9 @@ class DeliveryLane(HubWorker):
     """
 
     death_penalty_class = _ThreadInterruptingDeathPenalty
+    #: RQ retries a lost Redis inside its wait, backing off to this: a lane looks whether it is
+    #: stopping at least this often even then.
+    max_connection_wait_time = float(LANE_POLL_S)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -127,6 +167,9 @@ class DeliveryLane(HubWorker):
             if found is not None:
                 return found
         return None
+
+    def stop_requested(self) -> bool:
+        return self.stopping.is_set() or super().stop_requested()
 
 
 def make_worker(runtime: Runtime, connection: redis.Redis) -> HubWorker:

@@ -147,3 +147,54 @@ def test_a_child_that_dies_makes_hub_run_exit_non_zero(tmp_path: Path) -> None:
     assert "the worker exited with code -9" in output, output
     assert "Traceback" not in output, output
     assert hub_processes(data_dir) == []
+
+
+def embedded_redis(data_dir: Path) -> list[int]:
+    """The redis-server `hub run` started: it rewrites its environment (its process title), but
+    it runs in its data directory."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cwd").resolve() == (data_dir / "redis").resolve():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return ") Z " not in stat
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's")
+def test_hub_run_killed_outright_leaves_no_process_behind(tmp_path: Path) -> None:
+    """SIGKILL (or the OOM killer) gives `hub run` no chance to stop its children in order; they
+    must still go, or a second `hub run` finds two sets of workers on one queue."""
+    data_dir = tmp_path / "var"
+    port = free_port()
+    hub = _start(data_dir, port)
+    started: list[int] = []
+    try:
+        _ready(f"http://127.0.0.1:{port}", hub)
+        started = [pid for pid in hub_processes(data_dir) if pid != hub.pid]
+        started += embedded_redis(data_dir)
+        assert len(started) >= 4, "redis, gunicorn master and worker, a hub worker"
+        hub.kill()
+        hub.wait(timeout=30)  # not communicate(): survivors would hold its output pipe open
+        for _ in range(300):  # bounded: about 60 s (a worker ends its current job first)
+            left = [pid for pid in started if _alive(pid)]
+            if not left:
+                break
+            time.sleep(0.2)
+        commands = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ") for pid in left}
+        assert not left, f"still running after hub run was killed: {commands}"
+    finally:
+        for pid in started:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if hub.stdout is not None:
+            hub.stdout.close()
