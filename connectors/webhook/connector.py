@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
@@ -161,13 +161,12 @@ class WebhookConnector(Connector):
         )
 
     def send(self, items: Sequence[DeliveryItem]) -> BatchResult:
-        result = BatchResult()
-        workers = int(self.settings.options.get("concurrency", 4))
-        with ThreadPoolExecutor(max_workers=min(workers, max(len(items), 1))) as pool:
-            for delivery_id, outcome, exchange in pool.map(self._post, items):
-                result.outcomes[delivery_id] = outcome
-                result.exchanges.append(exchange)
-        return result
+        workers = min(int(self.settings.options.get("concurrency", 4)), len(items))
+        if workers <= 1:
+            # One request (most batches under steady load): no thread to start and join for it.
+            return _collected(map(self._post, items))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return _collected(pool.map(self._post, items))
 
     def preview(self, item: DeliveryItem) -> list[PlannedRequest]:
         return [
@@ -182,3 +181,11 @@ class WebhookConnector(Connector):
         except requests.RequestException as exc:
             return CheckResult(False, f"cannot reach the endpoint: {exc}")
         return CheckResult(response.status_code < 500, f"endpoint answered HTTP {response.status_code}")
+
+
+def _collected(posted: Iterable[tuple[str, Delivered | DeliveryError, Exchange]]) -> BatchResult:
+    result = BatchResult()
+    for delivery_id, outcome, exchange in posted:
+        result.outcomes[delivery_id] = outcome
+        result.exchanges.append(exchange)
+    return result
