@@ -1,10 +1,11 @@
 """Claims on stored work: a token per claim, a short lease, and the heartbeat that renews it.
 
 The dispatcher claims receipts and deliveries for one RQ job at a time with a fresh token and
-a lease of `Settings.lease_s`. While the job runs, a heartbeat thread renews the lease of the
-rows that still carry its token; a worker that dies stops renewing, so its claims lapse within
-one lease and the dispatcher hands the work out again. Every write of an outcome names the
-token (`WHERE claim_token = ?`), so a job whose claim was handed to another can record nothing.
+a lease of `Settings.lease_s`. While the job runs, the process's heartbeat thread renews the
+lease of the rows that still carry its token; a worker that dies stops renewing, so its claims
+lapse within one lease and the dispatcher hands the work out again. Every write of an outcome
+names the token (`WHERE claim_token = ?`), so a job whose claim was handed to another can
+record nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -139,36 +141,91 @@ def waiting_jobs(client: redis.Redis, job_ids: Iterable[str]) -> set[str]:
 
 
 class Heartbeat:
-    """Calls `renew` every `period_s` on a thread while the block runs.
+    """Calls `renew` every `period_s` while the block runs.
 
     A renewal that fails (the database busy or down for a moment) is tried again at the next
-    beat: the lease is three beats long, so one missed beat loses nothing.
+    beat: the lease is three beats long, so one missed beat loses nothing. The beats of every
+    open block in the process come from one thread (`_Beats`): most jobs end long before their
+    first beat, and a thread started and joined for each cost more than the job's own claim.
     """
 
     def __init__(self, renew: Callable[[], object], period_s: float) -> None:
         self.renew = renew
         self.period_s = period_s
         self.beats = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="claim-heartbeat", daemon=True)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.period_s):
-            try:
-                self.renew()
-                self.beats += 1
-            except (SQLAlchemyError, StorageUnavailable, redis.RedisError) as exc:
-                log.warning("could not renew a claim; trying again", extra={"detail": str(exc)})
+    def beat(self) -> None:
+        try:
+            self.renew()
+            self.beats += 1
+        except (SQLAlchemyError, StorageUnavailable, redis.RedisError) as exc:
+            log.warning("could not renew a claim; trying again", extra={"detail": str(exc)})
 
     def __enter__(self) -> Heartbeat:
-        self._thread.start()
+        _BEATS.add(self)
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self._stop.set()
-        self._thread.join(timeout=max(self.period_s, 1.0) * 2)
+        _BEATS.remove(self)
+
+
+class _Beats:
+    """The thread that beats every open `Heartbeat` of this process when it is due."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        #: Each open heartbeat and when it beats next (monotonic seconds).
+        self._due: dict[Heartbeat, float] = {}
+        self._beating: Heartbeat | None = None
+        self._thread: threading.Thread | None = None
+
+    def add(self, heartbeat: Heartbeat) -> None:
+        with self._changed:
+            self._due[heartbeat] = time.monotonic() + heartbeat.period_s
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="claim-heartbeats", daemon=True)
+                self._thread.start()
+            self._changed.notify_all()
+
+    def remove(self, heartbeat: Heartbeat) -> None:
+        """Once this returns the heartbeat renews nothing more (a beat under way is waited for)."""
+        with self._changed:
+            self._due.pop(heartbeat, None)
+            while self._beating is heartbeat:
+                self._changed.wait()
+
+    def _next(self) -> Heartbeat:
+        with self._changed:
+            while True:
+                if not self._due:
+                    self._changed.wait()
+                    continue
+                heartbeat, due = min(self._due.items(), key=lambda item: item[1])
+                wait_s = due - time.monotonic()
+                if wait_s <= 0:
+                    self._due[heartbeat] = time.monotonic() + heartbeat.period_s
+                    self._beating = heartbeat
+                    return heartbeat
+                self._changed.wait(wait_s)
+
+    def _run(self) -> None:
+        while True:
+            heartbeat = self._next()
+            try:
+                heartbeat.beat()
+            except Exception:
+                # This thread beats for every job of the process: one renewal's bug must not
+                # stop the others' (their claims would lapse and their work run twice).
+                log.exception("renewing a claim failed")
+            finally:
+                with self._changed:
+                    self._beating = None
+                    self._changed.notify_all()
+
+
+_BEATS = _Beats()
 
 
 def heartbeat_period(lease_s: float) -> float:

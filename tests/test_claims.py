@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -304,3 +305,26 @@ def test_waiting_jobs_tells_every_job_apart_at_once(redis_url: str) -> None:
     assert waiting_jobs(connection, ids) == {waiting.id}
     assert waiting_jobs(connection, []) == set()
     connection.close()
+
+
+def test_open_heartbeats_share_one_thread_and_stop_beating_once_closed() -> None:
+    beaten: Counter[str] = Counter()
+
+    def broken() -> None:
+        raise ValueError("a renewal's bug")
+
+    with (
+        Heartbeat(lambda: beaten.update(["often"]), 0.01) as often,
+        Heartbeat(lambda: beaten.update(["seldom"]), 0.03) as seldom,
+        Heartbeat(broken, 0.01),
+    ):
+        deadline = time.monotonic() + 30
+        while (often.beats < 3 or seldom.beats < 2) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # A failing renewal stops no other heartbeat.
+        assert often.beats >= 3
+        assert seldom.beats >= 2
+        assert [t.name for t in threading.enumerate()].count("claim-heartbeats") == 1
+    closed = dict(beaten)
+    time.sleep(0.1)
+    assert dict(beaten) == closed, "a closed heartbeat renews nothing more"
