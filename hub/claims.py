@@ -190,11 +190,14 @@ class _Beats:
             self._changed.notify_all()
 
     def remove(self, heartbeat: Heartbeat) -> None:
-        """Once this returns the heartbeat renews nothing more (a beat under way is waited for)."""
+        """The heartbeat beats no more. A beat under way is waited for, up to two periods: a
+        renewal stuck on a busy database must not hold the job up, and one that lands after the
+        job ended extends only claims the job left unfinished, by one lease."""
+        deadline = time.monotonic() + max(heartbeat.period_s, 1.0) * 2
         with self._changed:
             self._due.pop(heartbeat, None)
-            while self._beating is heartbeat:
-                self._changed.wait()
+            while self._beating is heartbeat and (left := deadline - time.monotonic()) > 0:
+                self._changed.wait(left)
 
     def _next(self) -> Heartbeat:
         with self._changed:

@@ -17,7 +17,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
 
 log = logging.getLogger("hub.lifeline")
 
@@ -72,8 +71,8 @@ def stopped_with_this_process(signum: int = signal.SIGTERM) -> Callable[[], None
         return None
     parent = os.getpid()
 
-    def arrange(prctl: Any = prctl) -> None:
-        # Between fork and exec: no logging, no allocation beyond the call itself.
+    def arrange() -> None:
+        # Between fork and exec: nothing that could wait for a lock another thread held (no logging).
         prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
         if os.getppid() != parent:
             os.kill(os.getpid(), signum)
