@@ -132,7 +132,7 @@ def dispatch_once(
     # Receipts claimed leave no more ready behind them: only the claim cap limits the read, and
     # room under it frees when ingest jobs end, not at the next pass.
     receipts = dispatch_receipts(runtime, moment, check_lapsed=check_lapsed)
-    summary = hand_deliveries(runtime, moment, workers, check_orphans=check_orphans)
+    summary = dispatch_deliveries(runtime, moment, workers, check_orphans=check_orphans)
     summary.released, summary.receipts = released, receipts
     return summary
 
@@ -508,16 +508,9 @@ def _backlog(runtime: Runtime, now: datetime, with_orphans: bool) -> _Backlog:
 
 def dispatch_deliveries(
     runtime: Runtime, now: datetime, workers: WorkerCounts | None = None, *, check_orphans: bool = True
-) -> int:
-    """Hand due deliveries to their destinations' queues (step 3); returns how many."""
-    return hand_deliveries(runtime, now, workers, check_orphans=check_orphans).deliveries
-
-
-def hand_deliveries(
-    runtime: Runtime, now: datetime, workers: WorkerCounts | None = None, *, check_orphans: bool = True
 ) -> PassSummary:
-    """`dispatch_deliveries`, as a pass's summary: how many went out, and whether a destination
-    has more due than went out (`more`)."""
+    """Hand due deliveries to their destinations' queues (step 3): how many went out, and whether
+    a destination has more due than went out (`more`)."""
     # One read tells which destinations have a batch to plan: an idle pass ends there.
     backlog = _backlog(runtime, now, check_orphans)
     if backlog.orphaned:
@@ -826,7 +819,7 @@ class Dispatcher:
         """Deliveries only: a wake says calls were parsed. Receipts wait for the next full pass,
         so that they reach ingest in batches: claimed as each arrives, every receipt would cost
         its own claim, job and write transaction."""
-        hand_deliveries(self.runtime, datetime.now(UTC), self.workers, check_orphans=False)
+        dispatch_deliveries(self.runtime, datetime.now(UTC), self.workers, check_orphans=False)
 
     @staticmethod
     def lead(lock: Lock, renewed: float | None) -> float | None:

@@ -48,14 +48,11 @@ def stop_with_supervisor(signum: int = signal.SIGTERM) -> bool:
     prctl = _prctl()
     if not value or prctl is None:
         return False
-    if prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0) != 0:
+    if not _signal_when_parent_ends(prctl, signum, int(value)):
         log.warning(
             "cannot ask to be stopped with hub run", extra={"detail": os.strerror(ctypes.get_errno())}
         )
         return False
-    if os.getppid() != int(value):
-        # `hub run` ended before the request above took effect: nothing will signal us now.
-        os.kill(os.getpid(), signum)
     return True
 
 
@@ -73,8 +70,16 @@ def stopped_with_this_process(signum: int = signal.SIGTERM) -> Callable[[], None
 
     def arrange() -> None:
         # Between fork and exec: nothing that could wait for a lock another thread held (no logging).
-        prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
-        if os.getppid() != parent:
-            os.kill(os.getpid(), signum)
+        _signal_when_parent_ends(prctl, signum, parent)
 
     return arrange
+
+
+def _signal_when_parent_ends(prctl: Callable[..., int], signum: int, parent: int) -> bool:
+    """Ask for `signum` when `parent` ends; False when the kernel refused."""
+    if prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0) != 0:
+        return False
+    if os.getppid() != parent:
+        # The parent ended before the request took effect: nothing will signal us now.
+        os.kill(os.getpid(), signum)
+    return True

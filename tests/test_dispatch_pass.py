@@ -72,13 +72,13 @@ def test_one_pass_serves_every_destination_with_work_except_a_paused_one(
         now = datetime.now(UTC)
         with hub.runtime.db.session() as session:
             pause(session, "second", "tester", "maintenance", now)
-        assert dispatch_deliveries(hub.runtime, now) == 4
+        assert dispatch_deliveries(hub.runtime, now).deliveries == 4
         found = statuses(hub)
         assert {s for s, _ in found["webhook"]} == {"queued"}
         assert {s for s, _ in found["third"]} == {"queued"}
         assert {s for s, _ in found["second"]} == {"pending"}, "paused: left pending, unclaimed"
         # Nothing more is due: the next pass claims nothing.
-        assert dispatch_deliveries(hub.runtime, datetime.now(UTC)) == 0
+        assert dispatch_deliveries(hub.runtime, datetime.now(UTC)).deliveries == 0
 
 
 def test_deliveries_to_a_destination_removed_from_hub_yaml_fail(
@@ -93,9 +93,9 @@ def test_deliveries_to_a_destination_removed_from_hub_yaml_fail(
         hub.restart()
         # The leader asks about removed destinations once a minute, not on every pass: until
         # then their deliveries wait, pending, and the others go out.
-        assert dispatch_deliveries(hub.runtime, datetime.now(UTC), check_orphans=False) == 2
+        assert dispatch_deliveries(hub.runtime, datetime.now(UTC), check_orphans=False).deliveries == 2
         assert {s for s, _ in statuses(hub)["second"]} == {"pending"}
-        assert dispatch_deliveries(hub.runtime, datetime.now(UTC)) == 0
+        assert dispatch_deliveries(hub.runtime, datetime.now(UTC)).deliveries == 0
         found = statuses(hub)
         assert {s for s, _ in found["webhook"]} == {"queued"}
         for gone in ("second", "third"):

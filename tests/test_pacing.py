@@ -71,9 +71,11 @@ def test_a_destination_waits_up_to_its_window_for_a_fuller_batch(windowed: Hub) 
     hub = windowed
     ingested(hub)
     due_at = min(d.due_at for d in deliveries(hub))
-    assert dispatch_deliveries(hub.runtime, due_at + timedelta(seconds=9)) == 0, "within the window"
+    assert dispatch_deliveries(hub.runtime, due_at + timedelta(seconds=9)).deliveries == 0, (
+        "within the window"
+    )
     assert {d.status for d in deliveries(hub)} == {"pending"}
-    assert dispatch_deliveries(hub.runtime, due_at + timedelta(seconds=10.5)) == 3
+    assert dispatch_deliveries(hub.runtime, due_at + timedelta(seconds=10.5)).deliveries == 3
     tokens = {d.claim_token for d in deliveries(hub)}
     assert len(tokens) == 1, "one batch, one job"
     assert None not in tokens
@@ -103,7 +105,9 @@ def test_a_windowed_destination_is_looked_at_only_once_a_batch_could_leave(windo
     newest = max(d.due_at for d in deliveries(hub))
     assert len(deliveries(hub)) == 50
     assert _backlog(hub.runtime, newest, False).ready == {"webhook"}
-    assert dispatch_deliveries(hub.runtime, newest) == 50, "one full batch, though its window is not over"
+    assert dispatch_deliveries(hub.runtime, newest).deliveries == 50, (
+        "one full batch, though its window is not over"
+    )
 
 
 def paced_config() -> dict[str, Any]:
@@ -125,7 +129,7 @@ def paced(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[Hub]:
 def test_a_throttled_destination_never_holds_up_another(paced: Hub) -> None:
     hub = paced
     ingested(hub)
-    assert dispatch_deliveries(hub.runtime, datetime.now(UTC)) == 6
+    assert dispatch_deliveries(hub.runtime, datetime.now(UTC)).deliveries == 6
     connection = redis_lib.Redis.from_url(hub.runtime.redis_url)
     for destination in ("slow", "webhook"):
         assert Queue(deliver_queue_name(destination), connection=connection).count == 1
@@ -143,7 +147,7 @@ def test_a_throttled_destination_never_holds_up_another(paced: Hub) -> None:
         assert (row.reason, row.attempts, row.claim_token) == ("throttled", 0, None)
         assert row.due_at > now + timedelta(seconds=45)
     # Even when due, nothing is handed out while the quota is spent.
-    assert dispatch_deliveries(hub.runtime, now + timedelta(minutes=5)) == 0
+    assert dispatch_deliveries(hub.runtime, now + timedelta(minutes=5)).deliveries == 0
     assert {d.status for d in deliveries(hub, "slow")} == {"delivered", "pending"}
 
 

@@ -28,10 +28,9 @@ def hub_processes(data_dir: Path) -> list[int]:
             continue
         try:
             environ = (entry / "environ").read_bytes()
-            stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if marker in environ.split(b"\0") and ") Z " not in stat:
+        if marker in environ.split(b"\0") and _alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
